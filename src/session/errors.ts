@@ -1,0 +1,55 @@
+/**
+ * Typed errors of the session layer. Every message starts with `[teller] [part]`; none carries a raw
+ * session id. Adapters map them to HTTP statuses with {@link statusForError}.
+ */
+
+/** Base class of every error Teller throws on purpose. */
+export class TellerError extends Error {
+  /** The HTTP status an adapter answers with when this error escapes a handler. */
+  readonly status: number;
+  constructor(message: string, status: number, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.status = status;
+  }
+}
+
+/** The store failed or did not answer within `storeTimeout`: answered 503, never an anonymous session. */
+export class SessionStoreError extends TellerError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, 503, options);
+  }
+}
+
+/** A key this request read and then wrote was changed by another writer meanwhile: nothing was written; 409. */
+export class SessionConflictError extends TellerError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, 409, options);
+  }
+}
+
+/** The per-session lock of this process could not be had in time: 503. */
+export class SessionLockTimeoutError extends TellerError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, 503, options);
+  }
+}
+
+/** The session's serialized data exceeds `maxDataBytes` (or a sealed cookie would exceed 4096 bytes): 500. */
+export class SessionTooLargeError extends TellerError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, 500, options);
+  }
+}
+
+/** The session was destroyed (logout, revoke) by another request while this one wrote to it: 409. */
+export class SessionDestroyedError extends TellerError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, 409, options);
+  }
+}
+
+/** The HTTP status for an error thrown by a handler or by the session layer (500 when unknown). */
+export function statusForError(error: unknown): number {
+  return error instanceof TellerError ? error.status : 500;
+}

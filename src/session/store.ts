@@ -1,0 +1,64 @@
+/**
+ * The store contract. Every store (memory, sqlite, redis, postgres, ...) implements it and runs the
+ * shared contract suite in `test/stores/contract.ts` against its real backend.
+ *
+ * Keys are the SHA-256 of the session id (base64url), never the id itself. The manager, not the store,
+ * decides whether a record has expired: stores never compare `expiresAt` with their own clock.
+ */
+
+/** The current record format; stored inside every record so later versions can migrate. */
+export const RECORD_FORMAT = 1;
+
+export interface SessionMeta {
+  userAgent?: string;
+  ip?: string;
+}
+
+export interface SessionRecord {
+  /** Record format version ({@link RECORD_FORMAT}). */
+  format: number;
+  /** JSON of the session's data (the serializer's output). */
+  data: string;
+  /** +1 on every successful write; the first write stores version 1. */
+  version: number;
+  /** Set by login; indexed by stores that support the user index. */
+  userId?: string;
+  /** Epoch ms, by the manager's clock. */
+  createdAt: number;
+  /** Epoch ms, by the manager's clock. */
+  lastSeenAt: number;
+  /** Epoch ms: min(lastSeen + idle, createdAt + absolute), judged by the manager's clock only. */
+  expiresAt: number;
+  /** Whether the cookie is persistent ("remember me"). */
+  persistent?: boolean;
+  /** Renewal grace pointer: this key is an old id; the live record is under `movedTo` (a key). */
+  movedTo?: string;
+  meta?: SessionMeta;
+}
+
+export interface SessionStore {
+  /**
+   * The record under this key, or null when absent. Returns expired records too (the manager judges).
+   * Throws only for system failures.
+   */
+  get(key: string): Promise<SessionRecord | null>;
+  /**
+   * Compare-and-set: writes only if the stored version equals `expected` (`null`: only if absent).
+   * Returns false on a conflict and never overwrites a newer version. `ttlMs` is the remaining lifetime
+   * by the manager's clock: the store keeps the record at least that long and may drop it physically
+   * some time later. The record's `version` is written as given (the manager sets expected + 1).
+   */
+  set(key: string, record: SessionRecord, expected: number | null, ttlMs: number): Promise<boolean>;
+  /** Deletes; a no-op when absent. */
+  delete(key: string): Promise<void>;
+  /** Optional: every live record of a user (by `record.userId`). */
+  listByUser?(userId: string): Promise<Array<{ key: string; record: SessionRecord }>>;
+  /** Optional: deletes every record of a user except `exceptKey`; returns how many were deleted. */
+  deleteByUser?(userId: string, options?: { exceptKey?: string }): Promise<number>;
+  /** Optional: physically removes records whose lifetime ended before `now` (epoch ms); returns the count. */
+  purgeExpired?(now: number): Promise<number>;
+  /** Optional: how many records are held (for tests, the inspector and benchmarks). */
+  count?(): Promise<number>;
+  /** Optional: releases resources (a client the store opened itself). */
+  close?(): Promise<void>;
+}
