@@ -1,0 +1,84 @@
+/**
+ * The Cookie request header (RFC 6265bis section 4.2): parsing on the server's side, writing on the
+ * user agent's side.
+ */
+
+export interface ParseCookieOptions {
+  /**
+   * Decodes each value. The default percent-decodes values that contain `%` and keeps the raw value
+   * when an escape is malformed. Pass `(v) => v` for the literal values the RFC describes.
+   * @default decodeURIComponent, keeping the raw value on error
+   */
+  decode?: (value: string) => string;
+}
+
+function defaultDecode(value: string): string {
+  if (value.indexOf('%') === -1) return value;
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}
+
+/** SP and HTAB only: never U+00A0 or other Unicode spaces (a "\u00a0__Host-x" must not shadow __Host-x). */
+function isWsp(c: number): boolean {
+  return c === 0x20 || c === 0x09;
+}
+
+/**
+ * Parses a Cookie request header into a null-prototype record of name -> value. Never throws:
+ * pairs without `=` or with an empty name are skipped, the first of duplicate names wins (the most
+ * specific path comes first, 5.8.3), only SP and HTAB are trimmed. Linear in the header's length.
+ * Several Cookie headers may be joined with `; ` before the call (RFC 6265bis 4.2.1).
+ */
+export function parseCookie(
+  header: string | undefined | null,
+  options?: ParseCookieOptions,
+): Record<string, string> {
+  const out: Record<string, string> = Object.create(null);
+  if (typeof header !== 'string') return out;
+  const decode = options?.decode ?? defaultDecode;
+  const len = header.length;
+  let pos = 0;
+  while (pos < len) {
+    const eq = header.indexOf('=', pos);
+    if (eq === -1) break; // no further pair can have a name
+    let end = header.indexOf(';', pos);
+    if (end === -1) end = len;
+    if (eq > end) {
+      // This pair has no '='; jump to the pair that holds the '=' found (keeps the scan linear).
+      pos = header.lastIndexOf(';', eq - 1) + 1;
+      continue;
+    }
+    let nameStart = pos;
+    let nameEnd = eq;
+    while (nameStart < nameEnd && isWsp(header.charCodeAt(nameStart))) nameStart++;
+    while (nameEnd > nameStart && isWsp(header.charCodeAt(nameEnd - 1))) nameEnd--;
+    if (nameEnd > nameStart) {
+      const name = header.slice(nameStart, nameEnd);
+      if (out[name] === undefined) {
+        let valueStart = eq + 1;
+        let valueEnd = end;
+        while (valueStart < valueEnd && isWsp(header.charCodeAt(valueStart))) valueStart++;
+        while (valueEnd > valueStart && isWsp(header.charCodeAt(valueEnd - 1))) valueEnd--;
+        out[name] = decode(header.slice(valueStart, valueEnd));
+      }
+    }
+    pos = end + 1;
+  }
+  return out;
+}
+
+/**
+ * Writes a Cookie request header from pairs, in the given order (RFC 6265bis 5.8.3 step 4): `a=1; b=2`.
+ * A nameless cookie is written as its bare value.
+ */
+export function serializeCookieHeader(pairs: Iterable<{ name: string; value: string }>): string {
+  let out = '';
+  for (const { name, value } of pairs) {
+    if (out !== '') out += '; ';
+    out += name === '' ? value : `${name}=${value}`;
+  }
+  return out;
+}

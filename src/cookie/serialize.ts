@@ -1,0 +1,150 @@
+/**
+ * Writing Set-Cookie strictly, as a server must (RFC 6265bis section 4.1): every field is checked
+ * against its grammar and a bad one throws a TypeError naming it, so nothing can inject an attribute
+ * (CVE-2024-47764's class).
+ */
+import type { Priority, SameSite } from './set-cookie.js';
+import { MAX_ATTRIBUTE_VALUE_BYTES, MAX_NAME_VALUE_BYTES } from './set-cookie.js';
+import { utf8Length } from './utf8.js';
+
+export interface SerializeOptions {
+  /** A token (RFC 9110 5.6.2); must not be empty (4.1.1: servers must not produce nameless cookies). */
+  name: string;
+  /** `*cookie-octet`, optionally wrapped in DQUOTEs (4.1.1). Encode other data first (e.g. base64url). */
+  value: string;
+  /** Written as an IMF-fixdate. */
+  expires?: Date;
+  /** Seconds, a non-negative integer (4.1.2.2); 0 deletes the cookie. */
+  maxAge?: number;
+  /** A host name (4.1.2.3); one leading `.` is accepted and written as given. Omit for a host-only cookie. */
+  domain?: string;
+  /** Must start with `/` (4.1.2.4); any CHAR except CTLs and `;`. */
+  path?: string;
+  secure?: boolean;
+  /** @default false */
+  httpOnly?: boolean;
+  /** `None` requires `secure` (4.1.2.7). Case-insensitive input, written capitalised. */
+  sameSite?: SameSite | 'strict' | 'lax' | 'none';
+  /** CHIPS; requires `secure`. */
+  partitioned?: boolean;
+  priority?: Priority | 'low' | 'medium' | 'high';
+}
+
+/** token = 1*tchar (RFC 9110 5.6.2). */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** cookie-value = *cookie-octet / ( DQUOTE *cookie-octet DQUOTE ) (4.1.1). */
+const COOKIE_VALUE =
+  /^(?:[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*|"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*")$/;
+/** A subdomain of LDH labels (RFC 1034 3.5 as enhanced by RFC 1123 2.1), one optional leading dot. */
+const DOMAIN =
+  /^\.?[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+/** path-value = *av-octet, starting with "/" (4.1.2.4). */
+const PATH = /^\/[\x20-\x3a\x3c-\x7e]*$/;
+
+const SAME_SITE: Record<string, SameSite> = { strict: 'Strict', lax: 'Lax', none: 'None' };
+const PRIORITY: Record<string, Priority> = { low: 'Low', medium: 'Medium', high: 'High' };
+
+function invalid(field: string, detail: string): TypeError {
+  return new TypeError(`[teller] [cookie] option ${field} is invalid: ${detail}`);
+}
+
+function describe(value: unknown): string {
+  return typeof value === 'string'
+    ? JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}…` : value)
+    : String(value);
+}
+
+/** RFC 6265bis 4.1.3 / 5.4, matched case-insensitively as user agents do. */
+function prefixOf(name: string): '__Host-' | '__Secure-' | undefined {
+  if (name.length >= 7 && name.charCodeAt(0) === 0x5f && name.charCodeAt(1) === 0x5f) {
+    const head = name.slice(0, 9).toLowerCase();
+    if (head.startsWith('__host-')) return '__Host-';
+    if (head === '__secure-') return '__Secure-';
+  }
+  return undefined;
+}
+
+/**
+ * Writes a Set-Cookie field value. Throws a TypeError naming the field for an invalid name, value,
+ * domain, path, date, max-age, same-site or priority, and for cookies a user agent would refuse:
+ * `__Host-` without Secure, `Path=/` and no Domain; `__Secure-` without Secure; `SameSite=None` or
+ * `Partitioned` without Secure; a name and value over 4096 octets.
+ */
+export function serializeSetCookie(cookie: SerializeOptions): string {
+  const { name, value } = cookie;
+  if (typeof name !== 'string' || !TOKEN.test(name)) throw invalid('name', describe(name));
+  if (typeof value !== 'string' || !COOKIE_VALUE.test(value)) throw invalid('value', describe(value));
+  if (name.length + value.length > MAX_NAME_VALUE_BYTES) {
+    throw invalid(
+      'value',
+      `name and value are ${name.length + value.length} octets (at most ${MAX_NAME_VALUE_BYTES})`,
+    );
+  }
+  let out = `${name}=${value}`;
+
+  if (cookie.maxAge !== undefined) {
+    const m = cookie.maxAge;
+    if (typeof m !== 'number' || !Number.isSafeInteger(m) || m < 0) {
+      throw invalid('maxAge', `${describe(m)} (a non-negative integer number of seconds)`);
+    }
+    out += `; Max-Age=${m}`;
+  }
+  if (cookie.domain !== undefined) {
+    const d = cookie.domain;
+    if (typeof d !== 'string' || d.length > 253 || !DOMAIN.test(d)) throw invalid('domain', describe(d));
+    out += `; Domain=${d}`;
+  }
+  if (cookie.path !== undefined) {
+    const p = cookie.path;
+    if (typeof p !== 'string' || !PATH.test(p) || utf8Length(p) > MAX_ATTRIBUTE_VALUE_BYTES) {
+      throw invalid('path', describe(p));
+    }
+    out += `; Path=${p}`;
+  }
+  if (cookie.expires !== undefined) {
+    const e = cookie.expires;
+    if (!(e instanceof Date) || Number.isNaN(e.getTime())) throw invalid('expires', describe(e));
+    const year = e.getUTCFullYear();
+    if (year < 1601 || year > 9999) throw invalid('expires', `${describe(e)} (year outside 1601..9999)`);
+    out += `; Expires=${e.toUTCString()}`;
+  }
+  if (cookie.httpOnly) out += '; HttpOnly';
+  if (cookie.secure) out += '; Secure';
+  if (cookie.partitioned) {
+    if (!cookie.secure) throw invalid('partitioned', 'Partitioned requires secure: true');
+    out += '; Partitioned';
+  }
+  if (cookie.priority !== undefined) {
+    const p = typeof cookie.priority === 'string' ? PRIORITY[cookie.priority.toLowerCase()] : undefined;
+    if (p === undefined) throw invalid('priority', describe(cookie.priority));
+    out += `; Priority=${p}`;
+  }
+  if (cookie.sameSite !== undefined) {
+    const s = typeof cookie.sameSite === 'string' ? SAME_SITE[cookie.sameSite.toLowerCase()] : undefined;
+    if (s === undefined) throw invalid('sameSite', describe(cookie.sameSite));
+    if (s === 'None' && !cookie.secure) throw invalid('sameSite', 'SameSite=None requires secure: true');
+    out += `; SameSite=${s}`;
+  }
+
+  const prefix = prefixOf(name);
+  if (prefix !== undefined && !cookie.secure) {
+    throw invalid('secure', `a cookie named ${prefix}… requires secure: true`);
+  }
+  if (prefix === '__Host-') {
+    if (cookie.domain !== undefined)
+      throw invalid('domain', 'a cookie named __Host-… must not have a domain');
+    if (cookie.path !== '/') throw invalid('path', 'a cookie named __Host-… requires path: "/"');
+  }
+  return out;
+}
+
+/**
+ * A Set-Cookie field value that deletes the cookie: an empty value, `Max-Age=0` and an Expires in
+ * 1970 (for old clients). Give the same path and domain (and secure, for prefixed names) it was set with.
+ */
+export function serializeDeleteCookie(
+  name: string,
+  options?: Omit<SerializeOptions, 'name' | 'value' | 'expires' | 'maxAge'>,
+): string {
+  return serializeSetCookie({ ...options, name, value: '', maxAge: 0, expires: new Date(0) });
+}
