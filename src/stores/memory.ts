@@ -1,0 +1,292 @@
+/**
+ * `teller/stores/memory`: sessions in a `Map`, for tests and single-process apps.
+ *
+ * Implements the store contract of `src/session/store.ts`: compare-and-set on a version, a user index,
+ * `count`, `purgeExpired` and `close`. A record is kept at least the `ttlMs` it was written with (by this
+ * store's `clock`) and dropped physically after it: lazily when touched, and by a sweep on an unref'd timer.
+ * The store never looks at `record.expiresAt`; the manager judges expiry.
+ */
+
+import type { SessionMeta, SessionRecord, SessionStore } from '../session/store.js';
+
+/** The name used in this store's error messages. */
+export const MEMORY_STORE_NAME = 'memory-store';
+
+export interface MemoryStoreOptions {
+  /**
+   * The most records held at once. When a write would exceed it, the least recently written records
+   * are evicted first (those that expire soonest under a uniform idle timeout).
+   * @default Infinity
+   */
+  maxEntries?: number;
+  /**
+   * How often (ms) the timer sweeps out records whose lifetime ended; `0` disables the timer (records past
+   * their lifetime are still dropped when touched, and by `purgeExpired`). The timer never keeps the process alive.
+   * @default 60_000
+   */
+  cleanupInterval?: number;
+  /**
+   * This store's clock (epoch ms), used only to turn `ttlMs` into a drop time. A parameter so tests need no sleep.
+   * @default Date.now
+   */
+  clock?: () => number;
+}
+
+/** The memory store: the contract plus its optional abilities, all present. */
+export interface MemoryStore extends SessionStore {
+  listByUser(userId: string): Promise<Array<{ key: string; record: SessionRecord }>>;
+  deleteByUser(userId: string, options?: { exceptKey?: string }): Promise<number>;
+  purgeExpired(now: number): Promise<number>;
+  count(): Promise<number>;
+  close(): Promise<void>;
+}
+
+const KNOWN = new Set([
+  'format',
+  'data',
+  'version',
+  'userId',
+  'createdAt',
+  'lastSeenAt',
+  'expiresAt',
+  'persistent',
+  'movedTo',
+  'meta',
+]);
+
+/** One record, held in fixed slots (one V8 shape for all entries) rather than a copy of the caller's object. */
+class Entry {
+  constructor(
+    readonly format: number,
+    readonly data: string,
+    readonly version: number,
+    readonly userId: string | undefined,
+    readonly createdAt: number,
+    readonly lastSeenAt: number,
+    readonly expiresAt: number,
+    readonly persistent: boolean | undefined,
+    readonly movedTo: string | undefined,
+    readonly userAgent: string | undefined,
+    readonly ip: string | undefined,
+    readonly hasMeta: boolean,
+    /** Fields of the record this store does not know, kept as given (normally undefined). */
+    readonly extra: Record<string, unknown> | undefined,
+    /** This store's clock: the record may be dropped once the clock passes this time. */
+    readonly dropAt: number,
+  ) {}
+}
+
+function toEntry(record: SessionRecord, dropAt: number): Entry {
+  let extra: Record<string, unknown> | undefined;
+  for (const name of Object.keys(record)) {
+    if (!KNOWN.has(name)) {
+      extra ??= {};
+      extra[name] = (record as unknown as Record<string, unknown>)[name];
+    }
+  }
+  const meta = record.meta;
+  return new Entry(
+    record.format,
+    record.data,
+    record.version,
+    record.userId,
+    record.createdAt,
+    record.lastSeenAt,
+    record.expiresAt,
+    record.persistent,
+    record.movedTo,
+    meta?.userAgent,
+    meta?.ip,
+    meta !== undefined,
+    extra,
+    dropAt,
+  );
+}
+
+function toRecord(entry: Entry): SessionRecord {
+  const record: SessionRecord = {
+    format: entry.format,
+    data: entry.data,
+    version: entry.version,
+    createdAt: entry.createdAt,
+    lastSeenAt: entry.lastSeenAt,
+    expiresAt: entry.expiresAt,
+  };
+  if (entry.userId !== undefined) record.userId = entry.userId;
+  if (entry.persistent !== undefined) record.persistent = entry.persistent;
+  if (entry.movedTo !== undefined) record.movedTo = entry.movedTo;
+  if (entry.hasMeta) {
+    const meta: SessionMeta = {};
+    if (entry.userAgent !== undefined) meta.userAgent = entry.userAgent;
+    if (entry.ip !== undefined) meta.ip = entry.ip;
+    record.meta = meta;
+  }
+  if (entry.extra !== undefined) Object.assign(record, entry.extra);
+  return record;
+}
+
+/** Checks the arguments of `set`: a TypeError for a caller's mistake, before anything is written. */
+function checkSetArguments(
+  part: string,
+  key: string,
+  record: SessionRecord,
+  expected: number | null,
+  ttlMs: number,
+): void {
+  if (typeof key !== 'string' || key.length === 0)
+    throw new TypeError(`[teller] [${part}] key must be a non-empty string`);
+  if (record === null || typeof record !== 'object')
+    throw new TypeError(`[teller] [${part}] record must be an object`);
+  if (typeof record.data !== 'string') throw new TypeError(`[teller] [${part}] record.data must be a string`);
+  if (!Number.isSafeInteger(record.version))
+    throw new TypeError(`[teller] [${part}] record.version must be an integer`);
+  if (expected !== null && !Number.isSafeInteger(expected)) {
+    throw new TypeError(`[teller] [${part}] expected must be an integer or null`);
+  }
+  if (typeof ttlMs !== 'number' || !Number.isFinite(ttlMs) || ttlMs < 0) {
+    throw new TypeError(`[teller] [${part}] ttlMs must be a finite number >= 0`);
+  }
+}
+
+/**
+ * Creates a memory store.
+ *
+ * @example
+ * const manager = createSessionManager({ store: createMemoryStore({ maxEntries: 100_000 }) });
+ */
+export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore {
+  const { maxEntries = Number.POSITIVE_INFINITY, cleanupInterval = 60_000, clock = Date.now } = options;
+  if (!(maxEntries >= 1)) throw new TypeError(`[teller] [${MEMORY_STORE_NAME}] maxEntries must be >= 1`);
+  if (!(cleanupInterval >= 0))
+    throw new TypeError(`[teller] [${MEMORY_STORE_NAME}] cleanupInterval must be >= 0`);
+
+  // Map order is write order: every write re-inserts its key, so the first key is the least recently written.
+  const entries = new Map<string, Entry>();
+  const byUser = new Map<string, Set<string>>();
+  let closed = false;
+
+  const unindex = (key: string, userId: string | undefined): void => {
+    if (userId === undefined) return;
+    const keys = byUser.get(userId);
+    if (keys === undefined) return;
+    keys.delete(key);
+    if (keys.size === 0) byUser.delete(userId);
+  };
+  const remove = (key: string, entry: Entry): void => {
+    entries.delete(key);
+    unindex(key, entry.userId);
+  };
+  /** The entry under `key`, or undefined when absent or past its drop time (then dropped now). */
+  const live = (key: string, now: number): Entry | undefined => {
+    const entry = entries.get(key);
+    if (entry === undefined) return undefined;
+    if (now > entry.dropAt) {
+      remove(key, entry);
+      return undefined;
+    }
+    return entry;
+  };
+  const purge = (now: number): number => {
+    let removed = 0;
+    for (const [key, entry] of entries) {
+      if (now > entry.dropAt) {
+        remove(key, entry);
+        removed++;
+      }
+    }
+    return removed;
+  };
+  const open = (): void => {
+    if (closed) throw new Error(`[teller] [${MEMORY_STORE_NAME}] the store is closed`);
+  };
+
+  const timer = cleanupInterval > 0 ? setInterval(() => purge(clock()), cleanupInterval) : undefined;
+  timer?.unref();
+
+  return {
+    async get(key) {
+      open();
+      const entry = live(key, clock());
+      return entry === undefined ? null : toRecord(entry);
+    },
+
+    async set(key, record, expected, ttlMs) {
+      open();
+      checkSetArguments(MEMORY_STORE_NAME, key, record, expected, ttlMs);
+      const now = clock();
+      const current = live(key, now);
+      if (expected === null ? current !== undefined : current?.version !== expected) return false;
+      const entry = toEntry(record, now + ttlMs);
+      if (current !== undefined) {
+        entries.delete(key);
+        if (current.userId !== entry.userId) unindex(key, current.userId);
+      }
+      entries.set(key, entry);
+      if (entry.userId !== undefined) {
+        let keys = byUser.get(entry.userId);
+        if (keys === undefined) byUser.set(entry.userId, (keys = new Set()));
+        keys.add(key);
+      }
+      while (entries.size > maxEntries) {
+        const oldest = entries.entries().next().value;
+        if (oldest === undefined) break;
+        remove(oldest[0], oldest[1]);
+      }
+      return true;
+    },
+
+    async delete(key) {
+      open();
+      const entry = entries.get(key);
+      if (entry !== undefined) remove(key, entry);
+    },
+
+    async listByUser(userId) {
+      open();
+      const keys = byUser.get(userId);
+      if (keys === undefined) return [];
+      const now = clock();
+      const result: Array<{ key: string; record: SessionRecord }> = [];
+      for (const key of [...keys]) {
+        const entry = live(key, now);
+        if (entry !== undefined) result.push({ key, record: toRecord(entry) });
+      }
+      return result;
+    },
+
+    async deleteByUser(userId, deleteOptions = {}) {
+      open();
+      const keys = byUser.get(userId);
+      if (keys === undefined) return 0;
+      const now = clock();
+      let deleted = 0;
+      for (const key of [...keys]) {
+        if (key === deleteOptions.exceptKey) continue;
+        const entry = live(key, now);
+        if (entry === undefined) continue;
+        remove(key, entry);
+        deleted++;
+      }
+      return deleted;
+    },
+
+    async purgeExpired(now) {
+      open();
+      return purge(now);
+    },
+
+    async count() {
+      open();
+      purge(clock());
+      return entries.size;
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (timer !== undefined) clearInterval(timer);
+      entries.clear();
+      byUser.clear();
+    },
+  };
+}
