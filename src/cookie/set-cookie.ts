@@ -131,15 +131,21 @@ export function parseSetCookieDetailed(line: string, options?: ParseSetCookieOpt
   let expires: Date | undefined;
   // The unparsed-attributes, one cookie-av at a time.
   let pos = semi;
+  // The next '=' at or after the current attribute; it only moves forward, so the scan stays linear.
+  let nextEq = -1;
   while (pos < len) {
     const start = pos + 1;
     let end = line.indexOf(';', start);
     if (end === -1) end = len;
     pos = end;
-    const avEq = line.indexOf('=', start);
+    if (nextEq < start && nextEq !== len) {
+      nextEq = line.indexOf('=', start);
+      if (nextEq === -1) nextEq = len;
+    }
+    const avEq = nextEq;
     let attrName: string;
     let attrValue: string;
-    if (avEq === -1 || avEq > end) {
+    if (avEq >= end) {
       attrName = trimmed(line, start, end);
       attrValue = '';
     } else {

@@ -1,0 +1,164 @@
+import { describe, expect, it } from 'vitest';
+import {
+  parseSetCookie,
+  type SerializeOptions,
+  serializeDeleteCookie,
+  serializeSetCookie,
+} from '../../src/cookie/index.js';
+
+describe('serializeSetCookie', () => {
+  it('writes every attribute', () => {
+    expect(
+      serializeSetCookie({
+        name: 'id',
+        value: 'a3fWa',
+        maxAge: 3600,
+        domain: 'example.com',
+        path: '/',
+        expires: new Date(Date.UTC(2026, 9, 21, 7, 28, 0)),
+        httpOnly: true,
+        secure: true,
+        partitioned: true,
+        priority: 'high',
+        sameSite: 'lax',
+      }),
+    ).toBe(
+      'id=a3fWa; Max-Age=3600; Domain=example.com; Path=/; Expires=Wed, 21 Oct 2026 07:28:00 GMT; HttpOnly; Secure; Partitioned; Priority=High; SameSite=Lax',
+    );
+  });
+
+  it('writes a bare pair and a quoted value', () => {
+    expect(serializeSetCookie({ name: 'a', value: '' })).toBe('a=');
+    expect(serializeSetCookie({ name: 'a', value: '"x"' })).toBe('a="x"');
+  });
+
+  const base: SerializeOptions = { name: 'a', value: 'b' };
+  it.each<[string, Partial<SerializeOptions> & Record<string, unknown>]>([
+    ['name', { name: '' }],
+    ['name', { name: 'a b' }],
+    ['name', { name: 'a;b' }],
+    ['name', { name: 'a=b' }],
+    ['name', { name: 'a\r\nX-Injected: 1' }],
+    ['name', { name: 'é' }],
+    ['name', { name: 42 as unknown as string }],
+    ['value', { value: 'a;b' }],
+    ['value', { value: 'a b' }],
+    ['value', { value: 'a,b' }],
+    ['value', { value: 'a\\b' }],
+    ['value', { value: '"a' }],
+    ['value', { value: 'a\nb' }],
+    ['value', { value: 'é' }],
+    ['value', { value: 'x'.repeat(4096) }],
+    ['domain', { domain: 'example.com; Secure' }],
+    ['domain', { domain: 'exa mple.com' }],
+    ['domain', { domain: '' }],
+    ['domain', { domain: '-bad.com' }],
+    ['domain', { domain: 'a..b' }],
+    ['domain', { domain: 'a.b.' }],
+    ['path', { path: '/x; Domain=evil.com' }],
+    ['path', { path: 'relative' }],
+    ['path', { path: '' }],
+    ['path', { path: '/\x00' }],
+    ['path', { path: `/${'x'.repeat(1024)}` }],
+    ['expires', { expires: new Date(Number.NaN) }],
+    ['expires', { expires: 'Wed, 21 Oct 2026' as unknown as Date }],
+    ['expires', { expires: new Date(Date.UTC(1500, 0, 1)) }],
+    ['maxAge', { maxAge: 1.5 }],
+    ['maxAge', { maxAge: -1 }],
+    ['maxAge', { maxAge: Number.NaN }],
+    ['maxAge', { maxAge: Number.POSITIVE_INFINITY }],
+    ['maxAge', { maxAge: '60' as unknown as number }],
+    ['sameSite', { sameSite: 'relaxed' as 'Lax' }],
+    ['sameSite', { sameSite: 'None' }],
+    ['priority', { priority: 'urgent' as 'High' }],
+    ['partitioned', { partitioned: true }],
+  ])('throws a TypeError naming %s for %j', (field, patch) => {
+    expect(() => serializeSetCookie({ ...base, ...patch } as SerializeOptions)).toThrow(
+      new RegExp(`^\\[teller\\] \\[cookie\\] option ${field} is invalid`),
+    );
+    expect(() => serializeSetCookie({ ...base, ...patch } as SerializeOptions)).toThrow(TypeError);
+  });
+
+  it('allows SameSite=None and Partitioned with Secure', () => {
+    expect(serializeSetCookie({ ...base, sameSite: 'None', secure: true, partitioned: true })).toBe(
+      'a=b; Secure; Partitioned; SameSite=None',
+    );
+  });
+
+  it('accepts one leading dot on a domain (older servers write it)', () => {
+    expect(serializeSetCookie({ ...base, domain: '.example.com' })).toBe('a=b; Domain=.example.com');
+  });
+
+  describe('cookie name prefixes (4.1.3), matched case-insensitively', () => {
+    it.each(['__Host-sid', '__host-sid', '__HOST-sid'])('%s needs Secure, Path=/ and no Domain', (name) => {
+      expect(serializeSetCookie({ name, value: 'x', secure: true, path: '/' })).toBe(
+        `${name}=x; Path=/; Secure`,
+      );
+      expect(() => serializeSetCookie({ name, value: 'x', path: '/' })).toThrow(/option secure is invalid/);
+      expect(() => serializeSetCookie({ name, value: 'x', secure: true })).toThrow(/option path is invalid/);
+      expect(() => serializeSetCookie({ name, value: 'x', secure: true, path: '/a' })).toThrow(
+        /option path is invalid/,
+      );
+      expect(() =>
+        serializeSetCookie({ name, value: 'x', secure: true, path: '/', domain: 'a.com' }),
+      ).toThrow(/option domain is invalid/);
+    });
+
+    it.each(['__Secure-sid', '__secure-sid', '__SECURE-sid'])('%s needs Secure', (name) => {
+      expect(serializeSetCookie({ name, value: 'x', secure: true, domain: 'a.com' })).toBe(
+        `${name}=x; Domain=a.com; Secure`,
+      );
+      expect(() => serializeSetCookie({ name, value: 'x' })).toThrow(/option secure is invalid/);
+    });
+  });
+
+  it('writes what parseSetCookie reads back', () => {
+    const now = Date.UTC(2026, 0, 1);
+    const line = serializeSetCookie({
+      name: 'sid',
+      value: 'abc',
+      maxAge: 60,
+      path: '/app',
+      domain: 'example.org',
+      secure: true,
+      httpOnly: true,
+      sameSite: 'Strict',
+    });
+    expect(parseSetCookie(line, { now })).toEqual({
+      name: 'sid',
+      value: 'abc',
+      maxAge: 60,
+      expiresAt: new Date(now + 60_000),
+      path: '/app',
+      domain: 'example.org',
+      secure: true,
+      httpOnly: true,
+      sameSite: 'Strict',
+      partitioned: false,
+    });
+  });
+});
+
+describe('serializeDeleteCookie', () => {
+  it('writes an empty value, Max-Age=0 and an Expires in 1970', () => {
+    expect(serializeDeleteCookie('sid', { path: '/', httpOnly: true })).toBe(
+      'sid=; Max-Age=0; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly',
+    );
+    const parsed = parseSetCookie(serializeDeleteCookie('sid'), { now: Date.UTC(2026, 0, 1) });
+    expect(parsed?.expiresAt?.getTime()).toBeLessThanOrEqual(0);
+  });
+
+  it('keeps the prefix rules', () => {
+    expect(serializeDeleteCookie('__Host-sid', { path: '/', secure: true })).toMatch(
+      /^__Host-sid=; Max-Age=0/,
+    );
+    expect(() => serializeDeleteCookie('__Host-sid', { path: '/' })).toThrow(TypeError);
+  });
+
+  it('cannot be given a value or lifetime of its own', () => {
+    const sneaky = { path: '/', value: 'x', maxAge: 100 } as unknown as { path: string };
+    expect(serializeDeleteCookie('a', sneaky)).toBe(
+      'a=; Max-Age=0; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT',
+    );
+  });
+});
