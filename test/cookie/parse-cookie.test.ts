@@ -55,7 +55,7 @@ describe('parseCookie', () => {
 
   it('does not pollute prototypes through __proto__, constructor or prototype names', () => {
     const out = parseCookie('__proto__=polluted; constructor=x; prototype=y; toString=z');
-    expect(out.__proto__).toBe('polluted');
+    expect(Object.getOwnPropertyDescriptor(out, '__proto__')?.value).toBe('polluted');
     expect(out.constructor).toBe('x');
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     expect(Object.prototype.toString).toBeTypeOf('function');
