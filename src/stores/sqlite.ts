@@ -1,0 +1,339 @@
+/**
+ * `teller/stores/sqlite`: sessions in one SQLite table through better-sqlite3, the embedded persistent default.
+ *
+ * Pass a better-sqlite3 `Database` you opened (`{ database }`), or a file name (`{ filename }`): then the store
+ * loads better-sqlite3 itself at first use, opens the file in WAL mode with `synchronous=NORMAL`, and closes
+ * it in `close()`. The factory returns at once; the table is created at first use.
+ *
+ * Compare-and-set is one statement: `UPDATE ... WHERE key = ? AND version = ?`, or for a first write
+ * `INSERT ... ON CONFLICT(key) DO UPDATE ... WHERE <the old row is dead>`. `expires_at` is this store's drop
+ * time (its clock + `ttlMs` at the write), never the record's `expiresAt`: a row is kept at least `ttlMs`,
+ * treated as absent after it, and deleted by `purgeExpired` and an unref'd cleanup timer.
+ */
+
+import { createRequire } from 'node:module';
+import { SessionStoreError } from '../session/errors.js';
+import type { SessionRecord, SessionStore } from '../session/store.js';
+
+/** The name used in this store's error messages. */
+export const SQLITE_STORE_NAME = 'sqlite-store';
+
+/** The part of a better-sqlite3 statement the store uses. */
+export interface SqliteStatement {
+  run(...params: never[]): { changes: number };
+  get(...params: never[]): unknown;
+  all(...params: never[]): unknown[];
+}
+
+/** The part of a better-sqlite3 `Database` the store uses (any compatible client will do). */
+export interface SqliteDatabase {
+  prepare(source: string): SqliteStatement;
+  exec(source: string): unknown;
+  pragma(source: string, options?: { simple?: boolean }): unknown;
+  close(): unknown;
+}
+
+interface CommonOptions {
+  /**
+   * The table's name (letters, digits, `_`). Created when missing, with its indexes.
+   * @default 'teller_sessions'
+   */
+  table?: string;
+  /**
+   * How often (ms) an unref'd timer deletes rows whose lifetime ended; `0` disables it (call `purgeExpired`).
+   * @default 300_000
+   */
+  cleanupInterval?: number;
+  /**
+   * This store's clock (epoch ms), used only to turn `ttlMs` into a drop time. A parameter so tests need no sleep.
+   * @default Date.now
+   */
+  clock?: () => number;
+}
+
+export interface SqliteStoreFileOptions extends CommonOptions {
+  /** The database file (created when missing). The store opens it with better-sqlite3 and closes it in `close()`. */
+  filename: string;
+  database?: never;
+}
+
+export interface SqliteStoreDatabaseOptions extends CommonOptions {
+  /**
+   * A better-sqlite3 `Database` you opened. Its settings are left as they are (use
+   * `db.pragma('journal_mode = WAL')` and `db.pragma('synchronous = NORMAL')`), and `close()` leaves it open.
+   */
+  database: SqliteDatabase;
+  filename?: never;
+}
+
+export type SqliteStoreOptions = SqliteStoreFileOptions | SqliteStoreDatabaseOptions;
+
+/** The SQLite store: the contract plus its optional abilities, all present. */
+export interface SqliteStore extends SessionStore {
+  listByUser(userId: string): Promise<Array<{ key: string; record: SessionRecord }>>;
+  deleteByUser(userId: string, options?: { exceptKey?: string }): Promise<number>;
+  purgeExpired(now: number): Promise<number>;
+  count(): Promise<number>;
+  close(): Promise<void>;
+}
+
+interface Row {
+  key?: string;
+  version: number;
+  user_id: string | null;
+  data: string;
+  created_at: number;
+  last_seen_at: number;
+  meta: string;
+}
+
+/** The record fields kept in the `meta` JSON column (everything but the indexed and the big ones). */
+type RecordRest = Omit<SessionRecord, 'data' | 'version' | 'userId' | 'createdAt' | 'lastSeenAt'>;
+
+const PURGE_BATCH = 500;
+
+function toRecord(row: Row): SessionRecord {
+  const rest = JSON.parse(row.meta) as RecordRest;
+  const record = {
+    format: rest.format,
+    data: row.data,
+    version: Number(row.version),
+    createdAt: Number(row.created_at),
+    lastSeenAt: Number(row.last_seen_at),
+  } as SessionRecord;
+  if (row.user_id !== null) record.userId = row.user_id;
+  return Object.assign(record, rest);
+}
+
+function restOf(record: SessionRecord): string {
+  const { data: _data, version: _version, userId: _userId, createdAt: _c, lastSeenAt: _l, ...rest } = record;
+  return JSON.stringify(rest);
+}
+
+function checkSetArguments(key: string, record: SessionRecord, expected: number | null, ttlMs: number): void {
+  const part = SQLITE_STORE_NAME;
+  if (typeof key !== 'string' || key.length === 0)
+    throw new TypeError(`[teller] [${part}] key must be a non-empty string`);
+  if (record === null || typeof record !== 'object')
+    throw new TypeError(`[teller] [${part}] record must be an object`);
+  if (typeof record.data !== 'string') throw new TypeError(`[teller] [${part}] record.data must be a string`);
+  if (!Number.isSafeInteger(record.version))
+    throw new TypeError(`[teller] [${part}] record.version must be an integer`);
+  if (expected !== null && !Number.isSafeInteger(expected)) {
+    throw new TypeError(`[teller] [${part}] expected must be an integer or null`);
+  }
+  if (typeof ttlMs !== 'number' || !Number.isFinite(ttlMs) || ttlMs < 0) {
+    throw new TypeError(`[teller] [${part}] ttlMs must be a finite number >= 0`);
+  }
+}
+
+/** Opens `filename` with better-sqlite3, loaded only now (an optional peer dependency). */
+function openFile(filename: string): SqliteDatabase {
+  let Database: new (filename: string) => SqliteDatabase;
+  try {
+    const require = createRequire(import.meta.url);
+    Database = require('better-sqlite3') as typeof Database;
+  } catch (error) {
+    throw new SessionStoreError(
+      `[teller] [${SQLITE_STORE_NAME}] install better-sqlite3 to use a SQLite file: npm install better-sqlite3`,
+      { cause: error },
+    );
+  }
+  const db = new Database(filename);
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('busy_timeout = 5000');
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+  return db;
+}
+
+/**
+ * Creates a SQLite store.
+ *
+ * @example
+ * const store = createSqliteStore({ filename: 'sessions.db' });
+ * // or, with a database you manage:
+ * const store = createSqliteStore({ database: new Database('app.db') });
+ */
+export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
+  const { table = 'teller_sessions', cleanupInterval = 300_000, clock = Date.now } = options;
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(table)) {
+    throw new TypeError(
+      `[teller] [${SQLITE_STORE_NAME}] table must be letters, digits and _: ${JSON.stringify(table)}`,
+    );
+  }
+  if (!(cleanupInterval >= 0))
+    throw new TypeError(`[teller] [${SQLITE_STORE_NAME}] cleanupInterval must be >= 0`);
+  const owned = options.database === undefined;
+  if (owned && (typeof options.filename !== 'string' || options.filename === '')) {
+    throw new TypeError(`[teller] [${SQLITE_STORE_NAME}] give either { filename } or { database }`);
+  }
+
+  let db: SqliteDatabase | undefined = options.database;
+  let statements: ReturnType<typeof prepare> | undefined;
+  let closed = false;
+
+  function prepare(database: SqliteDatabase) {
+    const t = `"${table}"`;
+    database.exec(`
+      CREATE TABLE IF NOT EXISTS ${t} (
+        key TEXT PRIMARY KEY NOT NULL,
+        version INTEGER NOT NULL,
+        user_id TEXT,
+        expires_at INTEGER NOT NULL,
+        data TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        last_seen_at INTEGER NOT NULL,
+        meta TEXT NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS "${table}_user_id" ON ${t} (user_id) WHERE user_id IS NOT NULL;
+      CREATE INDEX IF NOT EXISTS "${table}_expires_at" ON ${t} (expires_at);
+    `);
+    const columns = 'version, user_id, data, created_at, last_seen_at, meta';
+    const values = '@version, @user_id, @data, @created_at, @last_seen_at, @meta';
+    return {
+      get: database.prepare(`SELECT ${columns} FROM ${t} WHERE key = ? AND expires_at >= ?`),
+      // A first write: takes the key when absent, or when the row under it is past its drop time (dead).
+      insert: database.prepare(
+        `INSERT INTO ${t} (key, expires_at, ${columns}) VALUES (@key, @expires_at, ${values})
+         ON CONFLICT(key) DO UPDATE SET version = excluded.version, user_id = excluded.user_id,
+           expires_at = excluded.expires_at, data = excluded.data, created_at = excluded.created_at,
+           last_seen_at = excluded.last_seen_at, meta = excluded.meta
+         WHERE ${t}.expires_at < @now`,
+      ),
+      update: database.prepare(
+        `UPDATE ${t} SET version = @version, user_id = @user_id, expires_at = @expires_at, data = @data,
+           created_at = @created_at, last_seen_at = @last_seen_at, meta = @meta
+         WHERE key = @key AND version = @expected AND expires_at >= @now`,
+      ),
+      delete: database.prepare(`DELETE FROM ${t} WHERE key = ?`),
+      listByUser: database.prepare(`SELECT key, ${columns} FROM ${t} WHERE user_id = ? AND expires_at >= ?`),
+      deleteByUser: database.prepare(
+        `DELETE FROM ${t} WHERE user_id = @user_id AND key IS NOT @except AND expires_at >= @now`,
+      ),
+      purge: database.prepare(
+        `DELETE FROM ${t} WHERE key IN (SELECT key FROM ${t} WHERE expires_at < ? LIMIT ${PURGE_BATCH})`,
+      ),
+      count: database.prepare(`SELECT count(*) AS n FROM ${t} WHERE expires_at >= ?`),
+    };
+  }
+
+  /** The prepared statements, opening the file and creating the table at first use. */
+  function ready(): NonNullable<typeof statements> {
+    if (closed) throw new SessionStoreError(`[teller] [${SQLITE_STORE_NAME}] the store is closed`);
+    if (statements !== undefined) return statements;
+    db ??= openFile(options.filename as string);
+    statements = prepare(db);
+    return statements;
+  }
+
+  /** Runs one operation; a SQLite failure becomes a SessionStoreError with the cause attached. */
+  async function run<T>(operation: string, fn: (s: NonNullable<typeof statements>) => T): Promise<T> {
+    const s = ready();
+    try {
+      return fn(s);
+    } catch (error) {
+      throw new SessionStoreError(`[teller] [${SQLITE_STORE_NAME}] ${operation} failed`, { cause: error });
+    }
+  }
+
+  const purge = (s: NonNullable<typeof statements>, now: number): number => {
+    let removed = 0;
+    for (;;) {
+      const { changes } = s.purge.run(now as never);
+      removed += changes;
+      if (changes < PURGE_BATCH) return removed;
+    }
+  };
+
+  const timer =
+    cleanupInterval > 0
+      ? setInterval(() => {
+          // Only once the store is in use: the timer never opens the file by itself.
+          if (statements !== undefined && !closed) {
+            try {
+              purge(statements, clock());
+            } catch {
+              // A busy or failing database is retried at the next tick; the next request reports real failures.
+            }
+          }
+        }, cleanupInterval)
+      : undefined;
+  timer?.unref();
+
+  return {
+    get(key) {
+      return run('get', (s) => {
+        const row = s.get.get(key as never, clock() as never) as Row | undefined;
+        return row === undefined ? null : toRecord(row);
+      });
+    },
+
+    async set(key, record, expected, ttlMs) {
+      checkSetArguments(key, record, expected, ttlMs);
+      return run('set', (s) => {
+        const now = clock();
+        const params = {
+          key,
+          version: record.version,
+          user_id: record.userId ?? null,
+          expires_at: Math.ceil(now + ttlMs),
+          data: record.data,
+          created_at: record.createdAt,
+          last_seen_at: record.lastSeenAt,
+          meta: restOf(record),
+          now,
+        };
+        const result =
+          expected === null ? s.insert.run(params as never) : s.update.run({ ...params, expected } as never);
+        return result.changes === 1;
+      });
+    },
+
+    async delete(key) {
+      await run('delete', (s) => s.delete.run(key as never));
+    },
+
+    listByUser(userId) {
+      return run('listByUser', (s) =>
+        (s.listByUser.all(userId as never, clock() as never) as Row[]).map((row) => ({
+          key: row.key as string,
+          record: toRecord(row),
+        })),
+      );
+    },
+
+    deleteByUser(userId, deleteOptions = {}) {
+      return run(
+        'deleteByUser',
+        (s) =>
+          s.deleteByUser.run({
+            user_id: userId,
+            except: deleteOptions.exceptKey ?? null,
+            now: clock(),
+          } as never).changes,
+      );
+    },
+
+    purgeExpired(now) {
+      return run('purgeExpired', (s) => purge(s, now));
+    },
+
+    count() {
+      return run('count', (s) => Number((s.count.get(clock() as never) as { n: number }).n));
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (timer !== undefined) clearInterval(timer);
+      statements = undefined;
+      if (owned && db !== undefined) db.close();
+      db = undefined;
+    },
+  };
+}

@@ -1,0 +1,168 @@
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { SessionStoreError } from '../../src/session/errors.js';
+import { createSqliteStore } from '../../src/stores/sqlite.js';
+import { fullRecord, minimalRecord, runStoreContract } from './contract.js';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'teller-sqlite-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let files = 0;
+const newFile = () => path.join(dir, `sessions-${++files}.db`);
+
+runStoreContract(
+  'sqlite (a Database passed in, :memory:)',
+  ({ clock }) => {
+    const database = new Database(':memory:');
+    const store = createSqliteStore({ database, clock });
+    return {
+      store,
+      cleanup: async () => {
+        await store.close();
+        database.close();
+      },
+    };
+  },
+  { abilities: { userIndex: true, purgeExpired: true, count: true, clock: 'fake' } },
+);
+
+runStoreContract(
+  'sqlite (a file the store opens)',
+  ({ clock }) => {
+    const store = createSqliteStore({ filename: newFile(), clock });
+    return { store, cleanup: () => store.close() };
+  },
+  { abilities: { userIndex: true, purgeExpired: true, count: true, clock: 'fake' } },
+);
+
+describe('sqlite store: its own behaviour', () => {
+  it('survives a restart: write, close, reopen the file, read', async () => {
+    const filename = newFile();
+    const first = createSqliteStore({ filename });
+    const record = fullRecord({ data: JSON.stringify({ counter: 41, name: 'Zoë' }) });
+    expect(await first.set('key-1', record, null, 60_000)).toBe(true);
+    await first.close();
+
+    const second = createSqliteStore({ filename });
+    expect(await second.get('key-1')).toStrictEqual(record);
+    expect(await second.set('key-1', { ...record, version: 2 }, 1, 60_000)).toBe(true);
+    expect((await second.listByUser('user-1')).map((e) => e.key)).toEqual(['key-1']);
+    await second.close();
+  });
+
+  it('opens a file in WAL mode with synchronous=NORMAL, and creates nothing before first use', async () => {
+    const filename = newFile();
+    const store = createSqliteStore({ filename });
+    const peek = () => new Database(filename, { fileMustExist: true });
+    expect(peek).toThrow(); // the factory returned without touching the disk
+    await store.count();
+    const db = peek();
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    db.close();
+    await store.close();
+  });
+
+  it('leaves a passed Database open and configured as it was after close()', async () => {
+    const database = new Database(':memory:');
+    const store = createSqliteStore({ database, table: 'my_sessions' });
+    await store.set('k', minimalRecord(), null, 1_000);
+    await store.close();
+    expect(database.open).toBe(true);
+    expect(database.prepare('SELECT count(*) AS n FROM my_sessions').get()).toEqual({ n: 1 });
+    await expect(store.get('k')).rejects.toThrow(/\[teller\] \[sqlite-store\] the store is closed/);
+    database.close();
+  });
+
+  it('compare-and-set holds across two connections to one file (two processes)', async () => {
+    const filename = newFile();
+    const a = createSqliteStore({ filename });
+    const b = createSqliteStore({ filename });
+    await a.set('shared', minimalRecord({ version: 1 }), null, 60_000);
+    expect(await b.set('shared', minimalRecord({ version: 2, data: '"b"' }), 1, 60_000)).toBe(true);
+    expect(await a.set('shared', minimalRecord({ version: 2, data: '"a"' }), 1, 60_000)).toBe(false);
+    expect(await a.get('shared')).toMatchObject({ version: 2, data: '"b"' });
+    expect(await b.set('fresh', minimalRecord(), null, 60_000)).toBe(true);
+    expect(await a.set('fresh', minimalRecord(), null, 60_000)).toBe(false);
+    await a.close();
+    await b.close();
+  });
+
+  it('keeps a row through its ttl by its clock, then treats it as absent and purges it', async () => {
+    let now = 10_000;
+    const database = new Database(':memory:');
+    const store = createSqliteStore({ database, clock: () => now, cleanupInterval: 0 });
+    await store.set('k', minimalRecord({ userId: 'u' }), null, 2_000);
+    now = 12_000;
+    expect(await store.get('k')).not.toBeNull();
+    now = 12_001;
+    expect(await store.get('k')).toBeNull();
+    expect(await store.listByUser('u')).toEqual([]);
+    expect(await store.count()).toBe(0);
+    expect(await store.set('k', minimalRecord({ version: 2 }), 1, 2_000)).toBe(false);
+    // The dead row is still on disk until purged; a first write takes its key over.
+    expect(database.prepare('SELECT count(*) AS n FROM teller_sessions').get()).toEqual({ n: 1 });
+    expect(await store.set('k', minimalRecord({ data: '"new"' }), null, 2_000)).toBe(true);
+    expect((await store.get('k'))?.data).toBe('"new"');
+    now = 20_000;
+    expect(await store.purgeExpired(now)).toBe(1);
+    expect(database.prepare('SELECT count(*) AS n FROM teller_sessions').get()).toEqual({ n: 0 });
+    await store.close();
+    database.close();
+  });
+
+  it('purges in batches (more rows than one batch)', async () => {
+    let now = 0;
+    const database = new Database(':memory:');
+    const store = createSqliteStore({ database, clock: () => now, cleanupInterval: 0 });
+    for (let i = 0; i < 1_234; i++) await store.set(`k${i}`, minimalRecord(), null, 1_000);
+    now = 5_000;
+    expect(await store.purgeExpired(now)).toBe(1_234);
+    await store.close();
+    database.close();
+  });
+
+  it('a SQLite failure rejects with a SessionStoreError (503) carrying the cause, never a raw error', async () => {
+    const database = new Database(':memory:');
+    const store = createSqliteStore({ database });
+    await store.count();
+    database.exec('DROP TABLE teller_sessions');
+    const error = await store.get('k').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SessionStoreError);
+    expect((error as SessionStoreError).status).toBe(503);
+    expect((error as Error).message).toBe('[teller] [sqlite-store] get failed');
+    expect((error as Error).cause).toBeInstanceOf(Error);
+    await store.close();
+    database.close();
+  });
+
+  it('rejects bad options and arguments with a TypeError', async () => {
+    expect(() => createSqliteStore({ filename: '' })).toThrow(TypeError);
+    expect(() => createSqliteStore({ filename: newFile(), table: 'x; DROP TABLE y' })).toThrow(/table/);
+    const store = createSqliteStore({ database: new Database(':memory:') });
+    await expect(store.set('k', minimalRecord(), null, Number.POSITIVE_INFINITY)).rejects.toThrow(TypeError);
+    await expect(store.set('k', minimalRecord(), 1.5, 1)).rejects.toThrow(/expected/);
+  });
+
+  it('says plainly "install better-sqlite3" when it is missing', async () => {
+    // A copy of the module outside the repository, where no node_modules holds better-sqlite3.
+    const root = mkdtempSync(path.join(tmpdir(), 'teller-nodeps-'));
+    try {
+      mkdirSync(path.join(root, 'src/stores'), { recursive: true });
+      mkdirSync(path.join(root, 'src/session'), { recursive: true });
+      copyFileSync('src/stores/sqlite.ts', path.join(root, 'src/stores/sqlite.ts'));
+      copyFileSync('src/session/errors.ts', path.join(root, 'src/session/errors.ts'));
+      copyFileSync('src/session/store.ts', path.join(root, 'src/session/store.ts'));
+      const isolated = (await import(
+        path.join(root, 'src/stores/sqlite.ts')
+      )) as typeof import('../../src/stores/sqlite.js');
+      const store = isolated.createSqliteStore({ filename: path.join(root, 'x.db') });
+      await expect(store.get('k')).rejects.toThrow(
+        '[teller] [sqlite-store] install better-sqlite3 to use a SQLite file: npm install better-sqlite3',
+      );
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
