@@ -1,0 +1,105 @@
+/**
+ * The request side of the jar: a request URL reduced to what RFC 6265bis needs (canonical host,
+ * path, secure connection), and the host algorithms of section 5.1 (canonicalization, domain-match,
+ * public suffixes).
+ */
+import { getPublicSuffix } from 'tldts';
+
+/** A request URL as the storage and retrieval algorithms see it. */
+export interface RequestTarget {
+  /** The canonicalized host (5.1.2): lower-case, IDNA A-labels, IPv6 in brackets (`[::1]`). */
+  readonly host: string;
+  /** True when `host` is an IP address, which only ever domain-matches itself (5.1.3). */
+  readonly isIp: boolean;
+  /** The URL's path, without query or fragment (the uri-path of 5.1.4). */
+  readonly path: string;
+  /** The URL denotes a "secure" connection (5.7 step 13, 5.8.3 step 3). */
+  readonly secure: boolean;
+}
+
+const COOKIE_SCHEMES = new Set(['http:', 'https:', 'ws:', 'wss:']);
+
+/**
+ * Parses a request URL and canonicalizes its host (RFC 6265bis 5.1.2) through the WHATWG URL parser,
+ * which lower-cases, converts U-labels to A-labels (UTS #46) and fails on labels that are not valid.
+ * Returns undefined when the URL has no host that can be canonicalized (5.7 step 9.2, 5.8.3 step 2)
+ * or is not an http(s)/ws(s) URL.
+ */
+export function requestTarget(url: string | URL): RequestTarget | undefined {
+  let u: URL;
+  if (typeof url === 'string') {
+    // URL.parse is Node 22+; a try/catch costs nothing on the success path.
+    try {
+      u = new URL(url);
+    } catch {
+      return undefined;
+    }
+  } else if (url instanceof URL) {
+    u = url;
+  } else {
+    return undefined;
+  }
+  const protocol = u.protocol;
+  if (!COOKIE_SCHEMES.has(protocol)) return undefined;
+  const host = u.hostname;
+  if (host === '') return undefined;
+  return {
+    host,
+    isIp: isIpAddress(host),
+    path: u.pathname,
+    secure: protocol === 'https:' || protocol === 'wss:' || isTrustworthyHost(host),
+  };
+}
+
+/**
+ * A canonical host that is an IP address: IPv6 (bracketed by the URL parser) or IPv4 (the URL parser
+ * turns any host whose last label is numeric into dotted decimal, or fails).
+ */
+export function isIpAddress(host: string): boolean {
+  if (host.charCodeAt(0) === 0x5b) return true;
+  const last = host.charCodeAt(host.length - 1);
+  return last >= 0x30 && last <= 0x39 && /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/**
+ * Hosts that user agents treat as secure over plain http (the "potentially trustworthy" origins of
+ * W3C Secure Contexts): `localhost` and `*.localhost`, the IPv4 loopback 127.0.0.0/8 and `[::1]`.
+ * RFC 6265bis 5.8.3 step 3 leaves "secure" to the user agent and names localhost as the example.
+ */
+export function isTrustworthyHost(host: string): boolean {
+  if (host === 'localhost' || host.endsWith('.localhost') || host === '[::1]') return true;
+  return host.startsWith('127.') && isIpAddress(host);
+}
+
+/**
+ * Domain-match (RFC 6265bis 5.1.3): `string` domain-matches `domain` when they are identical, or
+ * `domain` is a suffix of `string` preceded by a `.` and `string` is a host name, not an IP address.
+ * Both inputs are canonical (lower-case).
+ */
+export function domainMatch(string: string, domain: string, stringIsIp = isIpAddress(string)): boolean {
+  if (string === domain) return true;
+  if (stringIsIp) return false;
+  const cut = string.length - domain.length;
+  return cut > 0 && string.charCodeAt(cut - 1) === 0x2e && string.endsWith(domain);
+}
+
+/**
+ * Is `domain` a public suffix (RFC 6265bis 5.7 step 9)? Uses the public suffix list of `tldts`,
+ * ICANN and private sections both, as browsers do (so `github.io` is one). A host whose last label is
+ * not on the list counts as its own suffix (the list's implicit `*` rule), as for `test` or `localhost`.
+ */
+export function isPublicSuffix(domain: string): boolean {
+  if (domain === '' || isIpAddress(domain)) return false;
+  // tldts ignores a trailing dot; "com." is as public as "com".
+  const bare = domain.endsWith('.') ? domain.slice(0, -1) : domain;
+  return getPublicSuffix(bare, { allowPrivateDomains: true }) === bare;
+}
+
+/** Any octet outside CHAR (%x01-7F, RFC 5234), i.e. NUL or non-ASCII (5.7 step 8). */
+export function hasNonChar(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0 || c > 0x7f) return true;
+  }
+  return false;
+}

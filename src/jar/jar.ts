@@ -1,0 +1,570 @@
+/**
+ * The cookie jar: the RFC 6265bis storage model (5.7) and retrieval algorithm (5.8.3).
+ *
+ * Cookies live in buckets keyed by their domain field. A retrieval for host `a.b.example` looks up
+ * the buckets `a.b.example`, `b.example` and `example` (every domain the host domain-matches, 5.1.3),
+ * so its cost depends on the cookies of those domains only, not on the size of the jar.
+ */
+import { type ParsedSetCookie, parseSetCookieDetailed } from '../cookie/index.js';
+import { CookieRejectedError } from './errors.js';
+import { domainMatch, type RequestTarget, requestTarget } from './host.js';
+import { netscapeLine, parseNetscape } from './netscape.js';
+import { defaultPath, pathMatch } from './path.js';
+import { type LoadedCookie, readJSON } from './serialize.js';
+import {
+  checkHttpOnlyApi,
+  checkPrefixes,
+  checkSameSiteContext,
+  checkSameSiteNone,
+  checkSecureOrigin,
+  cookieDomain,
+  isSafeMethod,
+  Refusal,
+} from './storage.js';
+import type {
+  CookieJarJSON,
+  CookieJarOptions,
+  GetCookiesOptions,
+  LoadOptions,
+  SameSiteFlag,
+  SerializedCookie,
+  SetCookieOptions,
+  StoredCookie,
+} from './types.js';
+
+/** A stored cookie, mutable inside the jar only. Times are epoch ms; a session cookie expires at +Infinity. */
+interface Entry {
+  name: string;
+  value: string;
+  domain: string;
+  path: string;
+  expiresAt: number;
+  hostOnly: boolean;
+  secure: boolean;
+  httpOnly: boolean;
+  sameSite: SameSiteFlag;
+  partitioned: boolean;
+  priority: ParsedSetCookie['priority'];
+  creation: number;
+  lastAccess: number;
+  /** Creation order within this jar: ties of creation-time sort by it (kept by a replacement). */
+  seq: number;
+}
+
+/** "Share a domain field with more than a predetermined number of other cookies" (5.7, removing excess cookies). */
+const CROWDED_DOMAIN = 50;
+
+function toMs(now: Date | number | undefined): number {
+  if (now === undefined) return Date.now();
+  const ms = typeof now === 'number' ? now : now instanceof Date ? now.getTime() : Number.NaN;
+  if (!Number.isFinite(ms))
+    throw new TypeError('[teller] [jar] option now must be a Date or a finite number');
+  return ms;
+}
+
+function limitOption(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new TypeError(`[teller] [jar] option ${name} must be a positive integer`);
+  }
+  return value;
+}
+
+/** Retrieval order (5.8.3 step 4): longer paths first, then earlier creation, then creation order. */
+function retrievalOrder(a: Entry, b: Entry): number {
+  return b.path.length - a.path.length || a.creation - b.creation || a.seq - b.seq;
+}
+
+function creationOrder(a: Entry, b: Entry): number {
+  return a.creation - b.creation || a.seq - b.seq;
+}
+
+function snapshot(e: Entry): StoredCookie {
+  return {
+    name: e.name,
+    value: e.value,
+    domain: e.domain,
+    path: e.path,
+    expires: e.expiresAt === Number.POSITIVE_INFINITY ? undefined : new Date(e.expiresAt),
+    hostOnly: e.hostOnly,
+    secure: e.secure,
+    httpOnly: e.httpOnly,
+    sameSite: e.sameSite,
+    partitioned: e.partitioned,
+    priority: e.priority,
+    creation: new Date(e.creation),
+    lastAccess: new Date(e.lastAccess),
+  };
+}
+
+/** The codec names its step as "RFC 6265bis 5.6 step 1: ..."; the jar's errors carry it apart. */
+function codecRefusal(reason: string): Refusal {
+  const m = /^RFC 6265bis (\d[\d.]*(?: step [\d.]+)?): (.*)$/s.exec(reason);
+  return m ? new Refusal(m[1]!, m[2]!) : new Refusal('5.6', reason);
+}
+
+/**
+ * A cookie store that behaves like a browser's (RFC 6265bis 5.7 and 5.8): give it every Set-Cookie a
+ * response carries with {@link CookieJar.setCookie}, ask it for the Cookie header of each request with
+ * {@link CookieJar.getCookieHeader}. Time is a parameter of every operation (`now`, the real clock by
+ * default). Persist it with {@link CookieJar.toJSON} / {@link CookieJar.fromJSON} or in curl's
+ * `cookies.txt` format with {@link CookieJar.toNetscape} / {@link CookieJar.fromNetscape}.
+ *
+ * @example
+ * const jar = new CookieJar();
+ * jar.setCookie('sid=abc; Path=/; HttpOnly', 'https://example.com/login');
+ * jar.getCookieHeader('https://example.com/account'); // 'sid=abc'
+ */
+export class CookieJar {
+  /** Domain field -> its cookies, in insertion order. A Map: no key (`__proto__`) is special. */
+  readonly #buckets = new Map<string, Entry[]>();
+  /** Name -> the Secure cookies of that name, for "leave secure cookies alone" (5.7 step 16). */
+  readonly #secureByName = new Map<string, Entry[]>();
+  readonly #maxCookies: number;
+  readonly #maxPerDomain: number;
+  #count = 0;
+  #seq = 0;
+
+  constructor(options?: CookieJarOptions) {
+    this.#maxCookies = limitOption(options?.maxCookies, 3000, 'maxCookies');
+    this.#maxPerDomain = limitOption(options?.maxCookiesPerDomain, 180, 'maxCookiesPerDomain');
+  }
+
+  /** The number of cookies stored (expired ones included until the next operation evicts them). */
+  get size(): number {
+    return this.#count;
+  }
+
+  /**
+   * Receives a cookie (RFC 6265bis 5.7): parses `setCookieLine` (a Set-Cookie field value) as received
+   * in a response to `url`, applies the storage model's checks and stores, replaces or (when it has
+   * already expired) deletes the cookie.
+   *
+   * @returns the stored cookie; undefined when the cookie was refused (or, with `onReject: 'throw'`,
+   *   throws a {@link CookieRejectedError} naming the step) and when it arrived already expired, which
+   *   deletes the cookie it replaces.
+   */
+  setCookie(setCookieLine: string, url: string | URL, options?: SetCookieOptions): StoredCookie | undefined {
+    const now = toMs(options?.now);
+    const parsed = parseSetCookieDetailed(setCookieLine, { now });
+    let outcome: Entry | Refusal | undefined;
+    if (!parsed.ok) {
+      outcome = codecRefusal(parsed.reason);
+    } else {
+      const target = requestTarget(url);
+      outcome =
+        target === undefined
+          ? new Refusal('5.7 step 10', 'the request URL has no host that can be canonicalized')
+          : this.#receive(parsed.cookie, target, options, now);
+    }
+    if (outcome instanceof Refusal) {
+      if (options?.onReject === 'throw') throw new CookieRejectedError(outcome.step, outcome.reason);
+      return undefined;
+    }
+    return outcome === undefined ? undefined : snapshot(outcome);
+  }
+
+  /** 5.7 steps 7-24 for a parsed cookie. */
+  #receive(
+    parsed: ParsedSetCookie,
+    target: RequestTarget,
+    options: SetCookieOptions | undefined,
+    now: number,
+  ): Entry | Refusal | undefined {
+    const http = options?.http !== false;
+    const { name, value, secure, httpOnly } = parsed;
+    // Steps 7-10.
+    const where = cookieDomain(parsed.domain, target);
+    if (where instanceof Refusal) return where;
+    const { domain, hostOnly } = where;
+    // Step 11.
+    const path = parsed.path ?? defaultPath(target.path);
+    // Steps 12-13, 14-15.
+    const refusal = checkSecureOrigin(secure, target) ?? checkHttpOnlyApi(httpOnly, http);
+    if (refusal !== undefined) return refusal;
+    // Step 16.
+    if (!secure && !target.secure && this.#shadowsSecureCookie(name, domain, path)) {
+      return new Refusal('5.7 step 16', `a non-secure cookie would overlay the Secure cookie "${name}"`);
+    }
+    // Step 17.
+    const sameSite: SameSiteFlag = parsed.sameSite ?? 'Default';
+    // Steps 18-22.
+    const later =
+      checkSameSiteContext(
+        sameSite,
+        http,
+        options?.sameSiteContext ?? 'same-site',
+        options?.topLevelNavigation === true,
+      ) ??
+      checkSameSiteNone(sameSite, secure) ??
+      checkPrefixes(name, value, secure, hostOnly, parsed.path);
+    if (later !== undefined) return later;
+    const expiresAt = parsed.expiresAt === undefined ? Number.POSITIVE_INFINITY : parsed.expiresAt.getTime();
+    const entry: Entry = {
+      name,
+      value,
+      domain,
+      path,
+      expiresAt,
+      hostOnly,
+      secure,
+      httpOnly,
+      sameSite,
+      partitioned: parsed.partitioned,
+      priority: parsed.priority,
+      creation: now,
+      lastAccess: now,
+      seq: 0,
+    };
+    return this.#store(entry, http, now);
+  }
+
+  /**
+   * Step 16, "leave secure cookies alone": is there a Secure cookie of this name whose domain
+   * domain-matches the new one's (or vice versa) and whose path the new path path-matches?
+   */
+  #shadowsSecureCookie(name: string, domain: string, path: string): boolean {
+    const secure = this.#secureByName.get(name);
+    if (secure === undefined) return false;
+    for (const old of secure) {
+      if ((domainMatch(old.domain, domain) || domainMatch(domain, old.domain)) && pathMatch(path, old.path)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Steps 23-24 and the eviction rules: replaces the cookie with the same name, domain, host-only-flag
+   * and path (keeping its creation-time), deletes it when the new one has already expired, inserts
+   * otherwise, then removes excess cookies.
+   */
+  #store(entry: Entry, http: boolean, now: number): Entry | Refusal | undefined {
+    let bucket = this.#buckets.get(entry.domain);
+    const expired = entry.expiresAt <= now;
+    if (bucket !== undefined) {
+      for (let i = 0; i < bucket.length; i++) {
+        const old = bucket[i]!;
+        if (old.name !== entry.name || old.path !== entry.path || old.hostOnly !== entry.hostOnly) continue;
+        // Step 23.2.
+        if (!http && old.httpOnly) {
+          return new Refusal('5.7 step 23.2', 'a non-HTTP API cannot overwrite an HttpOnly cookie');
+        }
+        // Step 23.3-23.4 (and the immediate eviction of an expired newcomer).
+        entry.creation = old.creation;
+        entry.seq = old.seq;
+        if (old.secure) this.#unindexSecure(old);
+        if (expired) {
+          this.#removeAt(bucket, i);
+          return undefined;
+        }
+        bucket[i] = entry;
+        if (entry.secure) this.#indexSecure(entry);
+        return entry;
+      }
+    }
+    if (expired) return undefined;
+    // Step 24.
+    entry.seq = this.#seq++;
+    if (bucket === undefined) {
+      bucket = [];
+      this.#buckets.set(entry.domain, bucket);
+    }
+    bucket.push(entry);
+    this.#count++;
+    if (entry.secure) this.#indexSecure(entry);
+    if (bucket.length > this.#maxPerDomain) this.#evictFromDomain(bucket, now);
+    if (this.#count > this.#maxCookies) this.#evictExcess(now);
+    // The newcomer itself may have been the one to go (e.g. the only non-secure cookie of a full domain).
+    return this.#buckets.get(entry.domain)?.includes(entry)
+      ? entry
+      : new Refusal('5.7 (removing excess cookies)', 'the cookie was evicted at once by the cookie limits');
+  }
+
+  #indexSecure(entry: Entry): void {
+    const list = this.#secureByName.get(entry.name);
+    if (list === undefined) this.#secureByName.set(entry.name, [entry]);
+    else list.push(entry);
+  }
+
+  #unindexSecure(entry: Entry): void {
+    const list = this.#secureByName.get(entry.name);
+    if (list === undefined) return;
+    const i = list.indexOf(entry);
+    if (i !== -1) list.splice(i, 1);
+    if (list.length === 0) this.#secureByName.delete(entry.name);
+  }
+
+  #removeAt(bucket: Entry[], index: number): void {
+    const entry = bucket[index]!;
+    bucket.splice(index, 1);
+    this.#count--;
+    if (entry.secure) this.#unindexSecure(entry);
+    if (bucket.length === 0) this.#buckets.delete(entry.domain);
+  }
+
+  /**
+   * Per-domain limit (5.7, removing excess cookies): expired cookies first, then non-secure ones, then
+   * any; the least recently accessed first within a class.
+   */
+  #evictFromDomain(bucket: Entry[], now: number): void {
+    while (bucket.length > this.#maxPerDomain) {
+      let victim = -1;
+      let victimClass = 4;
+      for (let i = 0; i < bucket.length; i++) {
+        const e = bucket[i]!;
+        const cls = e.expiresAt <= now ? 1 : e.secure ? 3 : 2;
+        if (victim === -1 || cls < victimClass || (cls === victimClass && isLessRecent(e, bucket[victim]!))) {
+          victim = i;
+          victimClass = cls;
+        }
+      }
+      this.#removeAt(bucket, victim);
+    }
+  }
+
+  /**
+   * Total limit (5.7, removing excess cookies): 1. expired cookies, 2. non-secure cookies of crowded
+   * domains, 3. cookies of crowded domains, 4. all cookies; the least recently accessed first.
+   */
+  #evictExcess(now: number): void {
+    while (this.#count > this.#maxCookies) {
+      let victim: Entry | undefined;
+      let victimBucket: Entry[] | undefined;
+      let victimIndex = -1;
+      let victimClass = 5;
+      for (const bucket of this.#buckets.values()) {
+        const crowded = bucket.length > CROWDED_DOMAIN + 1;
+        for (let i = 0; i < bucket.length; i++) {
+          const e = bucket[i]!;
+          const cls = e.expiresAt <= now ? 1 : crowded ? (e.secure ? 3 : 2) : 4;
+          if (victim === undefined || cls < victimClass || (cls === victimClass && isLessRecent(e, victim))) {
+            victim = e;
+            victimBucket = bucket;
+            victimIndex = i;
+            victimClass = cls;
+          }
+        }
+      }
+      if (victimBucket === undefined) return;
+      this.#removeAt(victimBucket, victimIndex);
+    }
+  }
+
+  /**
+   * The retrieval algorithm (RFC 6265bis 5.8.3 steps 1-5) without serialization: the cookies to send
+   * with a request to `url`, in order, each one's last-access-time set to `now`. Expired cookies met
+   * on the way are evicted.
+   */
+  #retrieve(url: string | URL, options: GetCookiesOptions | undefined): Entry[] {
+    const now = toMs(options?.now);
+    const target = requestTarget(url);
+    const found: Entry[] = [];
+    // Steps 1-2.
+    if (target === undefined) return found;
+    const http = options?.http !== false;
+    const crossSite = options?.sameSiteContext === 'cross-site';
+    // 5.8.3 step 3, last bullet: the Lax exception for cross-site top-level safe-method requests.
+    const laxAllowed =
+      crossSite && http && options?.topLevelNavigation === true && isSafeMethod(options?.method ?? 'GET');
+    const { host, path, secure } = target;
+    // Step 3: the buckets of every domain the host domain-matches: itself, then each parent.
+    let domain = host;
+    for (;;) {
+      const bucket = this.#buckets.get(domain);
+      if (bucket !== undefined) {
+        let expired = false;
+        for (let i = 0; i < bucket.length; i++) {
+          const e = bucket[i]!;
+          if (e.expiresAt <= now) {
+            expired = true;
+            continue;
+          }
+          if (e.hostOnly && domain !== host) continue;
+          if (!pathMatch(path, e.path)) continue;
+          if (e.secure && !secure) continue;
+          if (e.httpOnly && !http) continue;
+          if (crossSite && e.sameSite !== 'None' && !(laxAllowed && e.sameSite !== 'Strict')) continue;
+          found.push(e);
+        }
+        if (expired) this.#evictExpiredIn(bucket, now);
+      }
+      if (target.isIp) break;
+      const dot = domain.indexOf('.');
+      if (dot === -1 || dot === domain.length - 1) break;
+      domain = domain.slice(dot + 1);
+    }
+    // Step 4.
+    if (found.length > 1) found.sort(retrievalOrder);
+    // Step 5.
+    for (const e of found) e.lastAccess = now;
+    return found;
+  }
+
+  #evictExpiredIn(bucket: Entry[], now: number): void {
+    for (let i = bucket.length - 1; i >= 0; i--) {
+      if (bucket[i]!.expiresAt <= now) this.#removeAt(bucket, i);
+    }
+  }
+
+  /**
+   * The cookies to send with a request to `url` (RFC 6265bis 5.8.3), longest path first, then earliest
+   * created. With `http: false`, what a non-HTTP API such as `document.cookie` would see.
+   */
+  getCookies(url: string | URL, options?: GetCookiesOptions): StoredCookie[] {
+    return this.#retrieve(url, options).map(snapshot);
+  }
+
+  /**
+   * The Cookie header value for a request to `url` (RFC 6265bis 5.8.2, 5.8.3 step 6): `name=value`
+   * pairs joined by `"; "`, a nameless cookie as its bare value; `''` when no cookie applies.
+   */
+  getCookieHeader(url: string | URL, options?: GetCookiesOptions): string {
+    const found = this.#retrieve(url, options);
+    let out = '';
+    for (let i = 0; i < found.length; i++) {
+      const e = found[i]!;
+      if (i > 0) out += '; ';
+      out += e.name === '' ? e.value : `${e.name}=${e.value}`;
+    }
+    return out;
+  }
+
+  /**
+   * Every cookie in the jar in creation order, expired ones excluded (and evicted).
+   * @param options.now The current time. @default Date.now()
+   */
+  getAllCookies(options?: { now?: Date | number }): StoredCookie[] {
+    return this.#live(toMs(options?.now)).map(snapshot);
+  }
+
+  #live(now: number): Entry[] {
+    const all: Entry[] = [];
+    for (const bucket of [...this.#buckets.values()]) {
+      this.#evictExpiredIn(bucket, now);
+      for (const e of bucket) all.push(e);
+    }
+    return all.sort(creationOrder);
+  }
+
+  /**
+   * "The current session is over" (RFC 6265bis 5.7): removes every session cookie (persistent-flag
+   * false), as a browser does when it closes. Returns how many were removed.
+   */
+  endSession(): number {
+    let removed = 0;
+    for (const bucket of [...this.#buckets.values()]) {
+      for (let i = bucket.length - 1; i >= 0; i--) {
+        if (bucket[i]!.expiresAt === Number.POSITIVE_INFINITY) {
+          this.#removeAt(bucket, i);
+          removed++;
+        }
+      }
+    }
+    return removed;
+  }
+
+  /** Removes every cookie. */
+  clear(): void {
+    this.#buckets.clear();
+    this.#secureByName.clear();
+    this.#count = 0;
+  }
+
+  /**
+   * The jar as plain JSON data (so `JSON.stringify(jar)` works): every stored cookie with all its
+   * fields, times in epoch milliseconds, in creation order. Read it back with {@link CookieJar.fromJSON}.
+   */
+  toJSON(): CookieJarJSON {
+    const all: Entry[] = [];
+    for (const bucket of this.#buckets.values()) for (const e of bucket) all.push(e);
+    all.sort(creationOrder);
+    const cookies: SerializedCookie[] = new Array(all.length);
+    for (let i = 0; i < all.length; i++) {
+      const e = all[i]!;
+      const c: SerializedCookie = {
+        name: e.name,
+        value: e.value,
+        domain: e.domain,
+        path: e.path,
+        expires: e.expiresAt === Number.POSITIVE_INFINITY ? null : e.expiresAt,
+        hostOnly: e.hostOnly,
+        secure: e.secure,
+        httpOnly: e.httpOnly,
+        sameSite: e.sameSite,
+        partitioned: e.partitioned,
+        creation: e.creation,
+        lastAccess: e.lastAccess,
+      };
+      if (e.priority !== undefined) c.priority = e.priority;
+      cookies[i] = c;
+    }
+    return { version: 1, cookies };
+  }
+
+  /**
+   * A jar from {@link CookieJar.toJSON}'s output (the object or its JSON text). Every field is checked
+   * (a `TypeError` names the first broken one); cookies expired at `now` are dropped.
+   */
+  static fromJSON(json: CookieJarJSON | string, options?: LoadOptions): CookieJar {
+    const jar = new CookieJar(options);
+    jar.#load(readJSON(json), toMs(options?.now));
+    return jar;
+  }
+
+  /**
+   * The jar in the Netscape `cookies.txt` format that curl (`-b`/`-c`) and wget (`--load-cookies`)
+   * read and write: one line per cookie, `#HttpOnly_` before the domain of an HttpOnly cookie, expiry
+   * 0 for a session cookie. The format has no room for SameSite, Partitioned, Priority or the
+   * creation and access times, nor for a tab inside a field: such cookies (a tab is legal in a
+   * cookie value) are left out.
+   */
+  toNetscape(): string {
+    let out = '# Netscape HTTP Cookie File\n# Written by Teller (teller/jar).\n\n';
+    for (const bucket of this.#buckets.values()) {
+      for (const e of bucket) {
+        const line = netscapeLine(e);
+        if (line !== undefined) out += `${line}\n`;
+      }
+    }
+    return out;
+  }
+
+  /**
+   * A jar from a Netscape `cookies.txt` file (curl's `-c` output, wget's `--save-cookies`). Lenient:
+   * lines that are not cookies are skipped, as are cookies for a public suffix and cookies expired at
+   * `now`. SameSite is "Default"; the creation order is the file's order.
+   */
+  static fromNetscape(text: string, options?: LoadOptions): CookieJar {
+    const jar = new CookieJar(options);
+    jar.#load(parseNetscape(text), toMs(options?.now));
+    return jar;
+  }
+
+  #load(cookies: LoadedCookie[], now: number): void {
+    for (const c of cookies) {
+      if (c.expiresAt <= now) continue;
+      const entry: Entry = {
+        name: c.name,
+        value: c.value,
+        domain: c.domain,
+        path: c.path,
+        expiresAt: c.expiresAt,
+        hostOnly: c.hostOnly,
+        secure: c.secure,
+        httpOnly: c.httpOnly,
+        sameSite: c.sameSite,
+        partitioned: c.partitioned,
+        priority: c.priority,
+        creation: c.creation ?? now,
+        lastAccess: c.lastAccess ?? now,
+        seq: 0,
+      };
+      this.#store(entry, true, now);
+    }
+  }
+}
+
+function isLessRecent(a: Entry, b: Entry): boolean {
+  return a.lastAccess < b.lastAccess || (a.lastAccess === b.lastAccess && a.seq < b.seq);
+}

@@ -1,0 +1,127 @@
+/** Public types of `teller/jar`. */
+import type { Priority } from '../cookie/index.js';
+
+/**
+ * A stored cookie's same-site-flag (RFC 6265bis 5.7 step 17): the last valid SameSite attribute, or
+ * "Default" when there was none (or an unknown value).
+ */
+export type SameSiteFlag = 'Strict' | 'Lax' | 'None' | 'Default';
+
+/** Where a request or an API call comes from, relative to the top-level site (RFC 6265bis 5.2). */
+export type SameSiteContext = 'same-site' | 'cross-site';
+
+/** A cookie in the jar: the fields of the RFC 6265bis storage model (5.7). A snapshot; mutating it changes nothing. */
+export interface StoredCookie {
+  name: string;
+  /** Literal, as received: nothing is percent-decoded. */
+  value: string;
+  /** The canonical domain: the request host for a host-only cookie, else the Domain attribute. */
+  domain: string;
+  path: string;
+  /** The expiry-time; `undefined` for a session cookie (persistent-flag false). */
+  expires: Date | undefined;
+  hostOnly: boolean;
+  secure: boolean;
+  httpOnly: boolean;
+  sameSite: SameSiteFlag;
+  /** The Partitioned attribute as received (CHIPS). Stored and persisted; not used for matching. */
+  partitioned: boolean;
+  /** Chromium's Priority attribute as received. Stored and persisted; not used for eviction. */
+  priority: Priority | undefined;
+  /** The creation-time; a replacement keeps the replaced cookie's (5.7 step 23.3). */
+  creation: Date;
+  /** Updated by every retrieval that returns the cookie (5.8.3 step 5); eviction goes by it. */
+  lastAccess: Date;
+}
+
+/** Options of `new CookieJar()`. */
+export interface CookieJarOptions {
+  /**
+   * The most cookies the jar keeps; beyond it, cookies are evicted in the order of RFC 6265bis 5.7
+   * (expired, non-secure of crowded domains, crowded domains, all; least recently accessed first).
+   * @default 3000
+   */
+  maxCookies?: number;
+  /**
+   * The most cookies sharing one domain field; beyond it, that domain's expired cookies go first, then
+   * its non-secure ones, then any, least recently accessed first (5.7).
+   * @default 180
+   */
+  maxCookiesPerDomain?: number;
+}
+
+/** Options shared by storing and retrieving. */
+export interface CookieContextOptions {
+  /** The current time (epoch ms or a Date). @default Date.now() */
+  now?: Date | number;
+  /**
+   * True for HTTP (a Set-Cookie header, a Cookie header); false for a "non-HTTP" API such as
+   * `document.cookie`, which can neither see nor set nor overwrite HttpOnly cookies (5.7 steps 15 and
+   * 23.2, 5.8.3 step 3).
+   * @default true
+   */
+  http?: boolean;
+  /**
+   * The request's (or the calling document's) relation to the top-level site (5.2). The jar does not
+   * know the browsing context, so the caller says; programs without one are same-site.
+   * @default 'same-site'
+   */
+  sameSiteContext?: SameSiteContext;
+  /**
+   * The request navigates a top-level traversable: then cross-site responses may set SameSite cookies
+   * (5.7 step 18.3) and cross-site safe-method requests carry Lax/Default ones (5.8.3 step 3).
+   * @default false
+   */
+  topLevelNavigation?: boolean;
+}
+
+/** Options of `jar.setCookie()`. */
+export interface SetCookieOptions extends CookieContextOptions {
+  /**
+   * What a refused cookie does: `'ignore'` returns undefined, as a user agent does; `'throw'` throws a
+   * {@link CookieRejectedError} naming the RFC step.
+   * @default 'ignore'
+   */
+  onReject?: 'ignore' | 'throw';
+}
+
+/** Options of `jar.getCookies()` and `jar.getCookieHeader()`. */
+export interface GetCookiesOptions extends CookieContextOptions {
+  /**
+   * The request method: a cross-site top-level navigation carries Lax cookies only with a safe method
+   * (GET, HEAD, OPTIONS, TRACE; 5.8.3 step 3).
+   * @default 'GET'
+   */
+  method?: string;
+}
+
+/** Options of `CookieJar.fromJSON()` and `CookieJar.fromNetscape()`. */
+export interface LoadOptions extends CookieJarOptions {
+  /** Cookies expired at this time are not loaded. @default Date.now() */
+  now?: Date | number;
+}
+
+/** One cookie of {@link CookieJarJSON}. Times are epoch milliseconds. */
+export interface SerializedCookie {
+  name: string;
+  value: string;
+  domain: string;
+  path: string;
+  /** Epoch ms; null for a session cookie. */
+  expires: number | null;
+  hostOnly: boolean;
+  secure: boolean;
+  httpOnly: boolean;
+  sameSite: SameSiteFlag;
+  partitioned: boolean;
+  priority?: Priority;
+  creation: number;
+  lastAccess: number;
+}
+
+/** What `jar.toJSON()` returns and `CookieJar.fromJSON()` reads (`JSON.stringify(jar)` works). */
+export interface CookieJarJSON {
+  version: 1;
+  /** In creation order. */
+  cookies: SerializedCookie[];
+}
