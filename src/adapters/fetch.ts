@@ -1,0 +1,140 @@
+/**
+ * `teller/adapters/fetch`: sessions for Web-standard handlers (`Request` -> `Response`), as on Bun, Deno,
+ * Cloudflare-style runtimes, Hono's `app.fetch` or undici. The session is loaded from the Cookie header and
+ * committed before the wrapper returns; its `Set-Cookie` lines go on a copy of the handler's response
+ * (a response's headers may be immutable), with `Vary: Cookie`, and `Cache-Control: no-store` with any
+ * Set-Cookie. Session errors become short plain answers (503, 409), never a stack trace.
+ */
+import { statusForError } from '../session/errors.js';
+
+/** What the manager is told about the request (`manager.load(cookieHeader, context)`). */
+export interface RequestContext {
+  now: number;
+  secure: boolean;
+  host?: string;
+  userAgent?: string;
+  ip?: string;
+}
+
+/** The part of a session manager the adapter uses (`createSessionManager` returns one). */
+export interface AdapterManager<S> {
+  load(cookieHeader: string | undefined, context: RequestContext): S | Promise<S>;
+  commit(session: S, options: { status: number }): { setCookie: string[] } | Promise<{ setCookie: string[] }>;
+}
+
+export interface FetchSessionOptions {
+  /**
+   * Believe `X-Forwarded-Proto`, `X-Forwarded-Host` and `X-Forwarded-For` (the left-most entry): set it only
+   * behind a proxy that overwrites them. Otherwise HTTPS is judged from the request URL.
+   * @default false
+   */
+  trustProxy?: boolean;
+  /** The client's address when the runtime knows it (e.g. Bun's `server.requestIP(request)`). */
+  clientIp?: (request: Request) => string | undefined;
+  /** Told of every error answered with a 5xx or 409. @default console.error */
+  onError?: (error: unknown) => void;
+}
+
+/** The second argument of a wrapped handler. */
+export interface SessionContext<S> {
+  session: S;
+}
+
+export type FetchHandler<S, Rest extends unknown[]> = (
+  request: Request,
+  context: SessionContext<S>,
+  ...rest: Rest
+) => Response | Promise<Response>;
+
+const REASONS: Record<number, string> = {
+  409: 'Conflict',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+function firstForwarded(value: string | null): string | undefined {
+  const first = value?.split(',')[0]?.trim();
+  return first === '' ? undefined : first;
+}
+
+/** The request facts the manager needs; forwarding headers count only with `trustProxy`. */
+export function requestContext(request: Request, options: FetchSessionOptions = {}): RequestContext {
+  const { trustProxy = false } = options;
+  const headers = request.headers;
+  const url = new URL(request.url);
+  const proto = trustProxy ? firstForwarded(headers.get('x-forwarded-proto'))?.toLowerCase() : undefined;
+  return {
+    now: Date.now(),
+    secure: proto === undefined ? url.protocol === 'https:' : proto === 'https',
+    host:
+      (trustProxy ? firstForwarded(headers.get('x-forwarded-host')) : undefined) ??
+      headers.get('host') ??
+      url.host,
+    userAgent: headers.get('user-agent') ?? undefined,
+    ip:
+      (trustProxy ? firstForwarded(headers.get('x-forwarded-for')) : undefined) ??
+      options.clientIp?.(request),
+  };
+}
+
+function errorResponse(error: unknown): Response {
+  const status = statusForError(error);
+  return new Response(`${REASONS[status] ?? 'Error'}\n`, {
+    status,
+    headers: { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' },
+  });
+}
+
+/**
+ * Wraps a `(request, { session }) => Response` handler. Extra arguments (a runtime's env or context) are
+ * passed through.
+ *
+ * @example
+ * export default { fetch: withSession(manager, async (request, { session }) => new Response('hi')) };
+ */
+export function withSession<S, Rest extends unknown[] = []>(
+  manager: AdapterManager<S>,
+  handler: FetchHandler<S, Rest>,
+  options: FetchSessionOptions = {},
+): (request: Request, ...rest: Rest) => Promise<Response> {
+  const { onError = (error: unknown) => console.error(error) } = options;
+  return async function sessionHandler(request: Request, ...rest: Rest): Promise<Response> {
+    let session: S;
+    try {
+      session = await manager.load(
+        request.headers.get('cookie') ?? undefined,
+        requestContext(request, options),
+      );
+    } catch (error) {
+      onError(error);
+      return errorResponse(error);
+    }
+    let response: Response;
+    try {
+      response = await handler(request, { session }, ...rest);
+    } catch (error) {
+      onError(error);
+      // Ends the session's lock; a 5xx persists nothing.
+      await Promise.resolve(manager.commit(session, { status: statusForError(error) })).catch(() => {});
+      return errorResponse(error);
+    }
+    let setCookie: string[];
+    try {
+      ({ setCookie } = await manager.commit(session, { status: response.status }));
+    } catch (error) {
+      onError(error);
+      await response.body?.cancel().catch(() => {});
+      return errorResponse(error);
+    }
+    // `new Response` takes statuses 200-599 only (a 101 upgrade is passed on as it is).
+    if (response.status < 200 || response.status > 599) return response;
+    const headers = new Headers(response.headers);
+    const vary = headers.get('vary') ?? '';
+    if (!/(^|,)\s*(cookie|\*)\s*(,|$)/i.test(vary)) headers.set('Vary', vary ? `${vary}, Cookie` : 'Cookie');
+    if (setCookie.length > 0) {
+      for (const line of setCookie) headers.append('Set-Cookie', line);
+      headers.set('Cache-Control', 'no-store');
+    }
+    return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+  };
+}
