@@ -21,22 +21,43 @@ function defaultDecode(value: string): string {
   }
 }
 
-/** SP and HTAB only: never U+00A0 or other Unicode spaces (a "\u00a0__Host-x" must not shadow __Host-x). */
-function isWsp(c: number): boolean {
-  return c === 0x20 || c === 0x09;
+/**
+ * A constructor whose instances have no prototype chain to pollute. `new NullRecord()` keeps V8's
+ * fast properties, where `Object.create(null)` starts in slow dictionary mode.
+ */
+const NullRecord = (() => {
+  const C = function NullRecord() {} as unknown as new () => Record<string, string>;
+  C.prototype = Object.create(null);
+  return C;
+})();
+
+/** header[start, end) without leading and trailing SP and HTAB: never U+00A0 or other Unicode spaces. */
+function sliceTrimmed(header: string, start: number, end: number): string {
+  while (start < end) {
+    const c = header.charCodeAt(start);
+    if (c !== 0x20 && c !== 0x09) break;
+    start++;
+  }
+  while (end > start) {
+    const c = header.charCodeAt(end - 1);
+    if (c !== 0x20 && c !== 0x09) break;
+    end--;
+  }
+  return header.slice(start, end);
 }
 
 /**
- * Parses a Cookie request header into a null-prototype record of name -> value. Never throws:
+ * Parses a Cookie request header into a prototype-less record of name -> value. Never throws:
  * pairs without `=` or with an empty name are skipped, the first of duplicate names wins (the most
- * specific path comes first, 5.8.3), only SP and HTAB are trimmed. Linear in the header's length.
- * Several Cookie headers may be joined with `; ` before the call (RFC 6265bis 4.2.1).
+ * specific path comes first, 5.8.3), only SP and HTAB are trimmed (so "\u00a0__Host-x" cannot shadow
+ * "__Host-x"). Linear in the header's length. Several Cookie headers may be joined with `; ` first
+ * (RFC 6265bis 4.2.1).
  */
 export function parseCookie(
   header: string | undefined | null,
   options?: ParseCookieOptions,
 ): Record<string, string> {
-  const out: Record<string, string> = Object.create(null);
+  const out = new NullRecord();
   if (typeof header !== 'string') return out;
   const decode = options?.decode ?? defaultDecode;
   const len = header.length;
@@ -51,20 +72,8 @@ export function parseCookie(
       pos = header.lastIndexOf(';', eq - 1) + 1;
       continue;
     }
-    let nameStart = pos;
-    let nameEnd = eq;
-    while (nameStart < nameEnd && isWsp(header.charCodeAt(nameStart))) nameStart++;
-    while (nameEnd > nameStart && isWsp(header.charCodeAt(nameEnd - 1))) nameEnd--;
-    if (nameEnd > nameStart) {
-      const name = header.slice(nameStart, nameEnd);
-      if (out[name] === undefined) {
-        let valueStart = eq + 1;
-        let valueEnd = end;
-        while (valueStart < valueEnd && isWsp(header.charCodeAt(valueStart))) valueStart++;
-        while (valueEnd > valueStart && isWsp(header.charCodeAt(valueEnd - 1))) valueEnd--;
-        out[name] = decode(header.slice(valueStart, valueEnd));
-      }
-    }
+    const name = sliceTrimmed(header, pos, eq);
+    if (name !== '' && out[name] === undefined) out[name] = decode(sliceTrimmed(header, eq + 1, end));
     pos = end + 1;
   }
   return out;

@@ -67,3 +67,24 @@ describe('cookie-signature known-answer vectors', () => {
     expect(passed).toBe(10);
   });
 });
+
+describe('parseCookieDate beyond the shared cases', () => {
+  it.each([
+    ['Thu, 29 Feb 2024 12:00:00 GMT', '2024-02-29T12:00:00.000Z'],
+    ['Sat, 29 Feb 2025 12:00:00 GMT', null],
+    ['Tue, 29 Feb 2000 00:00:00 GMT', '2000-02-29T00:00:00.000Z'],
+    ['Mon, 29 Feb 2100 00:00:00 GMT', null],
+    ['31 Apr 2026 00:00:00', null],
+    ['1 jan 1601 00:00:00', '1601-01-01T00:00:00.000Z'],
+    ['31 dec 1600 23:59:59', null],
+    ['1 JANUARY 2026 1:2:3', '2026-01-01T01:02:03.000Z'],
+    ['1 jan 2026 24:00:00', null],
+    ['1 jan 2026 23:60:00', null],
+    ['1 jan 2026 123:00:00', null],
+    ['1 jan 12026 00:00:00', null],
+    ['', null],
+  ])('%j -> %s', (text, iso) => {
+    const d = parseCookieDate(text);
+    expect(d === undefined ? null : d.toISOString()).toBe(iso);
+  });
+});

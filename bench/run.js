@@ -1,0 +1,56 @@
+/**
+ * `npm run bench`: Teller and its peers side by side, in one run. Every suite module in SUITES
+ * exports `run()` returning rows `{ suite, case, unit, higherIsBetter, teller, peer, peerName }`.
+ * Prints a table with the ratio Teller/peer and writes the same figures to bench/results/latest.json.
+ * `node bench/run.js cookie jar` runs only the named suites.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const SUITES = ['cookie', 'jar', 'http'];
+const here = dirname(fileURLToPath(import.meta.url));
+const wanted = process.argv.slice(2);
+const selected = wanted.length > 0 ? SUITES.filter((s) => wanted.includes(s)) : SUITES;
+
+function format(n, unit) {
+  if (unit === 'ops/s' || unit === 'req/s') {
+    if (n >= 1e6) return `${(n / 1e6).toFixed(2)} M`;
+    if (n >= 1e3) return `${(n / 1e3).toFixed(1)} k`;
+    return n.toFixed(1);
+  }
+  if (unit === 'bytes') return `${(n / 1024 / 1024).toFixed(2)} MiB`;
+  return `${Number.isInteger(n) ? n : n.toFixed(2)}`;
+}
+
+const all = [];
+for (const name of selected) {
+  let mod;
+  try {
+    mod = await import(resolve(here, `${name}.js`));
+  } catch (error) {
+    if (error?.code === 'ERR_MODULE_NOT_FOUND' && String(error.message).includes(`bench/${name}.js`))
+      continue;
+    throw error;
+  }
+  console.log(`\n# ${name}`);
+  const rows = await mod.run();
+  for (const r of rows) {
+    const ratio = r.higherIsBetter ? r.teller / r.peer : r.peer / r.teller;
+    r.ratio = Number(ratio.toFixed(3));
+    all.push(r);
+    console.log(
+      `${r.case.padEnd(58)} teller ${format(r.teller, r.unit).padStart(10)} ${r.unit.padEnd(6)} | ${r.peerName.padEnd(18)} ${format(r.peer, r.unit).padStart(10)} | ${r.ratio.toFixed(2)}x${r.note ? `  (${r.note})` : ''}`,
+    );
+  }
+}
+console.log('\nratio: Teller/peer, above 1 means Teller is better (for memory and latency: peer/Teller).');
+
+const out = resolve(here, 'results/latest.json');
+mkdirSync(dirname(out), { recursive: true });
+writeFileSync(
+  out,
+  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cpu: cpus()[0]?.model, rows: all }, null, 2)}\n`,
+);
+console.log(`wrote ${out}`);
