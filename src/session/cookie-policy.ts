@@ -1,0 +1,124 @@
+/**
+ * Which cookie a request uses, and the Set-Cookie lines the manager writes. Secure cookies take the
+ * `__Host-` prefix (no Domain) or `__Secure-` (with a Domain), RFC 6265bis 4.1.3; `secure: 'auto'` is
+ * Secure over HTTPS and on loopback hosts, which browsers treat as secure contexts.
+ */
+import { type SameSite, serializeDeleteCookie, serializeSetCookie } from '../cookie/index.js';
+
+export interface SessionCookieOptions {
+  /**
+   * The cookie name. By default `__Host-sid` when Secure without a Domain (and Path=/), `__Secure-sid`
+   * when Secure with a Domain (or another Path), `sid` otherwise (RFC 6265bis 4.1.3).
+   * @default derived as above
+   */
+  name?: string;
+  /**
+   * `true`, `false`, or `'auto'`: Secure when the request is HTTPS (`context.secure`, the adapter's
+   * verdict, which may come from a trusted proxy) or its host is loopback.
+   * @default 'auto'
+   */
+  secure?: boolean | 'auto';
+  /** RFC 6265bis 4.1.2.7. `None` needs `secure: true`. @default 'Lax' */
+  sameSite?: SameSite | 'strict' | 'lax' | 'none';
+  /** RFC 6265bis 4.1.2.4. @default '/' */
+  path?: string;
+  /** RFC 6265bis 4.1.2.3; omit for a host-only cookie (recommended). @default undefined */
+  domain?: string;
+}
+
+/** The cookie settings with defaults applied. */
+export interface CookiePolicy {
+  readonly explicitName: string | undefined;
+  readonly secure: boolean | 'auto';
+  readonly sameSite: SameSite | 'strict' | 'lax' | 'none';
+  readonly path: string;
+  readonly domain: string | undefined;
+}
+
+/** Applies defaults and refuses combinations a browser would drop. */
+export function resolveCookiePolicy(options: SessionCookieOptions = {}): CookiePolicy {
+  const { name, secure = 'auto', sameSite = 'Lax', path = '/', domain } = options;
+  if (secure !== true && secure !== false && secure !== 'auto') {
+    throw new TypeError("[teller] [session] cookie.secure must be true, false or 'auto'");
+  }
+  if (String(sameSite).toLowerCase() === 'none' && secure !== true) {
+    throw new TypeError('[teller] [session] cookie.sameSite None needs cookie.secure: true');
+  }
+  const policy: CookiePolicy = { explicitName: name, secure, sameSite, path, domain };
+  // Let the codec validate every field now, not on the first request.
+  const probe = cookieNameFor(policy, secure !== false);
+  serializeSetCookie({ ...attributes(policy, secure !== false), name: probe, value: 'x' });
+  if (name !== undefined && secure === 'auto' && /^__(host|secure)-/i.test(name)) {
+    throw new TypeError(
+      "[teller] [session] a __Host-/__Secure- cookie.name needs cookie.secure: true, not 'auto'",
+    );
+  }
+  return policy;
+}
+
+/**
+ * Whether a Host header value names a loopback host: `localhost` (and `*.localhost`), 127.0.0.0/8 or
+ * `[::1]`, with or without a port.
+ */
+export function isLoopbackHost(host: string | undefined): boolean {
+  if (typeof host !== 'string' || host === '') return false;
+  let name: string;
+  if (host.charCodeAt(0) === 0x5b) {
+    const end = host.indexOf(']');
+    if (end === -1) return false;
+    name = host.slice(1, end);
+    return name === '::1' || /^(0{0,4}:){7}0{0,3}1$/.test(name);
+  }
+  const colon = host.indexOf(':');
+  name = (colon === -1 ? host : host.slice(0, colon)).toLowerCase();
+  if (name.endsWith('.')) name = name.slice(0, -1);
+  if (name === 'localhost' || name.endsWith('.localhost')) return true;
+  const m = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(name);
+  return m?.slice(1).every((part) => Number(part) <= 255) === true;
+}
+
+/** Whether this request's cookie is Secure. */
+export function isSecureRequest(policy: CookiePolicy, context: { secure?: boolean; host?: string }): boolean {
+  if (policy.secure !== 'auto') return policy.secure;
+  return context.secure === true || isLoopbackHost(context.host);
+}
+
+/** The cookie name for a request that is (or is not) Secure. */
+export function cookieNameFor(policy: CookiePolicy, secure: boolean): string {
+  if (policy.explicitName !== undefined) return policy.explicitName;
+  if (!secure) return 'sid';
+  // __Host- also needs Path=/ (RFC 6265bis 4.1.3.2); with another path the __Secure- prefix still applies.
+  return policy.domain === undefined && policy.path === '/' ? '__Host-sid' : '__Secure-sid';
+}
+
+function attributes(policy: CookiePolicy, secure: boolean) {
+  return {
+    path: policy.path,
+    domain: policy.domain,
+    secure,
+    httpOnly: true,
+    // SameSite=None without Secure is refused by browsers; resolveCookiePolicy forbids it upfront.
+    sameSite: policy.sameSite,
+  };
+}
+
+/**
+ * A Set-Cookie line for the session cookie: a session cookie without `maxAgeMs`, else persistent with
+ * Max-Age in whole seconds (the codec's unit, RFC 6265bis 4.1.2.2).
+ */
+export function sessionCookieLine(
+  policy: CookiePolicy,
+  secure: boolean,
+  name: string,
+  value: string,
+  maxAgeMs?: number,
+): string {
+  const line = { ...attributes(policy, secure), name, value } as Parameters<typeof serializeSetCookie>[0];
+  if (maxAgeMs !== undefined) line.maxAge = Math.max(1, Math.floor(maxAgeMs / 1000));
+  return serializeSetCookie(line);
+}
+
+/** A Set-Cookie line that deletes the session cookie (same name, path, domain and Secure). */
+export function deleteCookieLine(policy: CookiePolicy, secure: boolean, name: string): string {
+  return serializeDeleteCookie(name, attributes(policy, secure));
+}

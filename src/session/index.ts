@@ -1,0 +1,38 @@
+/**
+ * The session core: `createSessionManager`, `Session`, the store contract and the typed errors.
+ * @module
+ */
+export type { SessionCookieOptions } from './cookie-policy.js';
+export { isLoopbackHost } from './cookie-policy.js';
+export {
+  SessionConflictError,
+  SessionDestroyedError,
+  SessionLockTimeoutError,
+  SessionStoreError,
+  SessionTooLargeError,
+  statusForError,
+  TellerError,
+} from './errors.js';
+export type { RandomSource } from './ids.js';
+export { generateId, storeKeyOf } from './ids.js';
+export type {
+  CommitOptions,
+  CommitResult,
+  LoadContext,
+  RevokeOptions,
+  SessionInfo,
+  SessionManager,
+} from './manager.js';
+export { createSessionManager } from './manager.js';
+export type {
+  SessionEvent,
+  SessionEventType,
+  SessionLogger,
+  SessionManagerOptions,
+} from './options.js';
+export type { SessionSerializer } from './serializer.js';
+export { jsonSerializer } from './serializer.js';
+export type { LoginOptions, SessionData } from './session.js';
+export { Session } from './session.js';
+export type { SessionMeta, SessionRecord, SessionStore } from './store.js';
+export { RECORD_FORMAT } from './store.js';

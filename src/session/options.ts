@@ -1,0 +1,140 @@
+/**
+ * Options of `createSessionManager`, their defaults, and the events and logger it reports to.
+ * Durations are milliseconds (the cookie's Max-Age, written by the codec, stays seconds as in RFC 6265bis).
+ */
+import type { Secret } from '../cookie/index.js';
+import type { SessionCookieOptions } from './cookie-policy.js';
+import type { RandomSource } from './ids.js';
+import type { SessionSerializer } from './serializer.js';
+import type { SessionStore } from './store.js';
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+/** Where log lines go. Every method is optional; `console` fits. Nothing logged carries a raw id. */
+export interface SessionLogger {
+  debug?(message: string, fields?: Record<string, unknown>): void;
+  info?(message: string, fields?: Record<string, unknown>): void;
+  warn?(message: string, fields?: Record<string, unknown>): void;
+  error?(message: string, fields?: Record<string, unknown>): void;
+}
+
+/** What happened to a session. */
+export type SessionEventType =
+  /** A new session was stored (its first write). */
+  | 'created'
+  | 'login'
+  | 'logout'
+  | 'destroy'
+  | 'regenerate'
+  /** `renewAfter` rotated the id; the old one points to the new record for the grace window. */
+  | 'renewed'
+  /** The idle lifetime was extended (throttled touch). */
+  | 'touched'
+  /** A compare-and-set failed and this request's writes were re-applied onto the newest record. */
+  | 'merged'
+  /** A key this request read and wrote was changed meanwhile: SessionConflictError. */
+  | 'conflict'
+  /** The cookie named a session past its idle or absolute lifetime. */
+  | 'expired'
+  /** The cookie was malformed, badly signed, tampered, or named no stored session (strict mode). */
+  | 'rejected'
+  /** The store failed or timed out: SessionStoreError. */
+  | 'store-error'
+  /** `revokeSessions` ended a user's sessions. */
+  | 'revoked';
+
+/** An event for audit logs and metrics. `ref` is a prefix of the store key (a hash), never the id. */
+export interface SessionEvent {
+  type: SessionEventType;
+  /** Epoch ms (the request's `now`). */
+  at: number;
+  ref?: string;
+  userId?: string;
+  /** A short human explanation, e.g. the rejection reason or the count revoked. */
+  detail?: string;
+}
+
+/** Options of {@link createSessionManager}. */
+export interface SessionManagerOptions {
+  /** Where sessions live (server-side sessions). Give this or `seal`. With `seal`, used only for revocation. */
+  store?: SessionStore;
+  /**
+   * Cookie-only sessions: the data lives in the cookie, sealed with AES-256-GCM. Each secret is at least
+   * 32 bytes; the first seals, all open (rotation).
+   */
+  seal?: { secrets: readonly Secret[] };
+  /** The session cookie (RFC 6265bis 4.1). */
+  cookie?: SessionCookieOptions;
+  /** ms of inactivity after which a session ends. @default 1_800_000 (30 minutes) */
+  idleTimeout?: number;
+  /** ms after creation (or login) after which a session ends, however active. @default 43_200_000 (12 hours) */
+  absoluteTimeout?: number;
+  /**
+   * ms after which an id is rotated (same data); the old id keeps working for `renewGrace`.
+   * @default undefined (never)
+   */
+  renewAfter?: number;
+  /** ms the old id keeps working after a renewal (requests in flight). @default 60_000 */
+  renewGrace?: number;
+  /**
+   * Lifetime (idle and absolute, ms) of a session after `login(user, { remember: true })`, which gets a
+   * persistent cookie. At most 400 days (RFC 6265bis 5.6 caps cookie lifetimes).
+   * @default 2_592_000_000 (30 days)
+   */
+  rememberMe?: number;
+  /**
+   * Signs ids in the cookie (cookie-signature format), so forged ids are refused without a store read.
+   * An array rotates: the first signs, all verify.
+   * @default undefined (unsigned ids: 256 random bits need no signature)
+   */
+  secret?: Secret | readonly Secret[];
+  /** Turns the data into the record's `data` string and back. @default JSON, dropping `__proto__` keys */
+  serializer?: SessionSerializer;
+  /** The largest serialized data (bytes) a commit accepts; larger is SessionTooLargeError. @default 65_536 */
+  maxDataBytes?: number;
+  /** ms a store call may take before it fails with SessionStoreError. @default 1_000 */
+  storeTimeout?: number;
+  /** ms a request waits for the session's in-process lock before SessionLockTimeoutError. @default 5_000 */
+  lockTimeout?: number;
+  /** Least ms between two touches (idle extensions) of a session without changes. @default 60_000 */
+  touchInterval?: number;
+  logger?: SessionLogger;
+  /** Called for each {@link SessionEvent}; exceptions it throws are logged and ignored. */
+  onEvent?: (event: SessionEvent) => void;
+  /** The manager's clock (epoch ms), used when `load` gets no `context.now`. @default Date.now */
+  clock?: () => number;
+  /** Random bytes for ids. @default crypto.randomBytes */
+  random?: RandomSource;
+}
+
+export const DEFAULTS = {
+  idleTimeout: 30 * MINUTE,
+  absoluteTimeout: 12 * HOUR,
+  renewGrace: MINUTE,
+  rememberMe: 30 * DAY,
+  maxDataBytes: 64 * 1024,
+  storeTimeout: 1_000,
+  lockTimeout: 5_000,
+  touchInterval: MINUTE,
+} as const;
+
+/** RFC 6265bis 5.6: user agents cap cookie lifetimes at 400 days. */
+export const MAX_COOKIE_LIFETIME_MS = 400 * DAY;
+
+/** Checks a duration option: a positive finite number of ms. */
+export function duration(
+  name: string,
+  value: unknown,
+  fallback: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > max) {
+    throw new TypeError(
+      `[teller] [session] ${name} must be a positive number of milliseconds (at most ${max})`,
+    );
+  }
+  return value;
+}

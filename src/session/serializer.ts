@@ -1,0 +1,43 @@
+/**
+ * Turning session data into the record's `data` string and back, without prototype pollution
+ * (ASVS 5.0 15.3.6): a `__proto__` key in stored JSON is dropped at every depth, and the session's
+ * values live in a `Map`, never in an object a later merge could walk into.
+ */
+
+/** Serializes the session's data (one object of key -> value) to the record's `data` string and back. */
+export interface SessionSerializer {
+  stringify(data: Record<string, unknown>): string;
+  parse(text: string): Record<string, unknown>;
+}
+
+function dropProto(this: unknown, key: string, value: unknown): unknown {
+  return key === '__proto__' ? undefined : value;
+}
+
+/** JSON, with `__proto__` keys dropped on parse (only texts that contain one pay for the reviver). */
+export const jsonSerializer: SessionSerializer = {
+  stringify: (data) => JSON.stringify(data),
+  parse: (text) => (text.includes('__proto__') ? JSON.parse(text, dropProto) : JSON.parse(text)),
+};
+
+/** The values of a parsed data object as a Map; `__proto__` and non-object input are refused. */
+export function toValueMap(parsed: unknown): Map<string, unknown> {
+  const map = new Map<string, unknown>();
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new TypeError('[teller] [session] stored session data is not an object');
+  }
+  for (const key of Object.keys(parsed)) {
+    if (key === '__proto__') continue;
+    map.set(key, (parsed as Record<string, unknown>)[key]);
+  }
+  return map;
+}
+
+/** A null-prototype object of a value map, for the serializer (a `__proto__` key stays an own key). */
+export function fromValueMap(values: ReadonlyMap<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = Object.create(null);
+  for (const [key, value] of values) {
+    if (value !== undefined) out[key] = value;
+  }
+  return out;
+}

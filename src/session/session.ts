@@ -1,0 +1,464 @@
+/**
+ * The `Session` a request works with. It records what the request did (which keys it read, wrote,
+ * updated) so the manager can write only when something changed and, after a compare-and-set
+ * conflict, re-apply exactly this request's writes onto the newest record. Lifecycle calls
+ * (`regenerate`, `login`, `logout`, `destroy`) only mark the session; their store effects happen at
+ * `commit`, so a 5xx response persists nothing. The id never appears in `toJSON()` or `util.inspect`.
+ */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { inspect } from 'node:util';
+import type { Release } from './lock.js';
+import type { SessionMeta, SessionRecord } from './store.js';
+
+/** The shape of session data: key -> JSON-serializable value. */
+export type SessionData = Record<string, unknown>;
+
+/** Keys starting with this prefix are Teller's own (CSRF secret, flash messages) and refused to users. */
+export const INTERNAL_PREFIX = 'teller:';
+/** The per-session CSRF secret. */
+export const CSRF_KEY = 'teller:csrf';
+/** When the current id was issued (epoch ms), for `renewAfter`. */
+export const ISSUED_AT_KEY = 'teller:iat';
+const FLASH_PREFIX = 'teller:flash:';
+
+/** One write of this request, kept in order so it can be re-applied on a newer record. */
+export type Op =
+  | { readonly kind: 'set'; readonly value: unknown }
+  | { readonly kind: 'delete' }
+  | { readonly kind: 'update'; readonly fn: (current: unknown) => unknown };
+
+/** The record this session was loaded from. */
+export interface Origin {
+  /** The key the record lives under. */
+  key: string;
+  /** When the cookie's id was an old, renewed id: its key (a pointer record to `key`). */
+  pointerKey: string | undefined;
+  record: SessionRecord;
+}
+
+/** What the session needs from its manager. */
+export interface SessionHost {
+  newId(): string;
+  keyOf(id: string): string;
+  /** Re-reads the origin record; resets local changes. */
+  reload(state: SessionState): Promise<void>;
+}
+
+/** The mutable state of one session, shared with the manager (never exposed to users). */
+export interface SessionState {
+  readonly host: SessionHost;
+  /** The request's time (epoch ms): load and commit judge expiry at the same instant. */
+  readonly now: number;
+  readonly secure: boolean;
+  readonly cookieName: string;
+  readonly meta: SessionMeta | undefined;
+  /** The request carried a cookie under `cookieName`. */
+  cookieSent: boolean;
+  /** The current id (undefined until needed for a fresh session). */
+  id: string | undefined;
+  /** The store key of `id`. */
+  key: string | undefined;
+  origin: Origin | null;
+  values: Map<string, unknown>;
+  ops: Map<string, Op[]>;
+  /** Keys whose base value this request read (before overwriting them). */
+  readBase: Set<string>;
+  /** Keys whose current value no longer depends on the base (a set or delete happened). */
+  overwritten: Set<string>;
+  /** Keys read, then set or deleted: a concurrent change to them is a conflict. */
+  dependent: Set<string>;
+  userId: string | undefined;
+  /** login/logout changed the user in this request. */
+  userChanged: boolean;
+  /** Persistent cookie ("remember me"); undefined keeps the record's. */
+  persistent: boolean | undefined;
+  /** A new id at commit (regenerate, login): the origin record is retired. */
+  rotate: boolean;
+  /** Restart the absolute lifetime (login). */
+  restartLifetime: boolean;
+  /** Records ended by logout/destroy, deleted at commit. */
+  discarded: Origin[];
+  touchRequested: boolean;
+  release: Release | undefined;
+  committed: boolean;
+  accessed: boolean;
+  isNew: boolean;
+  /** Lifecycle events to emit when the commit succeeds. */
+  lifecycle: Array<'login' | 'logout' | 'destroy' | 'regenerate'>;
+}
+
+/** Builds the state of a session. */
+export function createState(
+  init: Pick<SessionState, 'host' | 'now' | 'secure' | 'cookieName' | 'meta'> & {
+    cookieSent: boolean;
+    id?: string | undefined;
+    key?: string | undefined;
+    origin?: Origin | null;
+    values?: Map<string, unknown>;
+  },
+): SessionState {
+  const origin = init.origin ?? null;
+  return {
+    host: init.host,
+    now: init.now,
+    secure: init.secure,
+    cookieName: init.cookieName,
+    meta: init.meta,
+    cookieSent: init.cookieSent,
+    id: init.id,
+    key: init.key,
+    origin,
+    values: init.values ?? new Map(),
+    ops: new Map(),
+    readBase: new Set(),
+    overwritten: new Set(),
+    dependent: new Set(),
+    userId: origin?.record.userId,
+    userChanged: false,
+    persistent: undefined,
+    rotate: false,
+    restartLifetime: false,
+    discarded: [],
+    touchRequested: false,
+    release: undefined,
+    committed: false,
+    accessed: false,
+    isNew: origin === null,
+    lifecycle: [],
+  };
+}
+
+/** Resets what the request did to the values (not the lifecycle), e.g. after `reload()`. */
+export function resetChanges(state: SessionState, values: Map<string, unknown>): void {
+  state.values = values;
+  state.ops = new Map();
+  state.readBase = new Set();
+  state.overwritten = new Set();
+  state.dependent = new Set();
+}
+
+/** Applies one op to a value (undefined = absent). */
+function applyOp(current: unknown, op: Op): unknown {
+  if (op.kind === 'set') return op.value;
+  if (op.kind === 'delete') return undefined;
+  return op.fn(current);
+}
+
+/** Replays a key's ops onto `start`. */
+export function replay(start: unknown, ops: readonly Op[]): unknown {
+  let value = start;
+  for (const op of ops) value = applyOp(value, op);
+  return value;
+}
+
+function assertUserKey(key: unknown): asserts key is string {
+  if (typeof key !== 'string' || key === '') {
+    throw new TypeError('[teller] [session] a session key must be a non-empty string');
+  }
+  if (key === '__proto__') throw new TypeError('[teller] [session] "__proto__" is not a session key');
+  if (key.startsWith(INTERNAL_PREFIX)) {
+    throw new TypeError(`[teller] [session] keys starting with "${INTERNAL_PREFIX}" are reserved`);
+  }
+}
+
+let stateOfSession: (session: Session) => SessionState;
+
+/** The internal state of a session (for the manager). */
+export function stateOf(session: Session): SessionState {
+  if (!(session instanceof Session)) throw new TypeError('[teller] [session] not a Session of this library');
+  return stateOfSession(session);
+}
+
+/** Options of {@link Session.login}. */
+export interface LoginOptions {
+  /** A persistent cookie ("remember me", lifetime `rememberMe`) instead of a session cookie. @default false */
+  remember?: boolean;
+}
+
+/**
+ * One request's view of a session. Get it from `manager.load()`, give it back to `manager.commit()`.
+ * Values are what the serializer stores (JSON by default); call `set` or `update` to change one (a value
+ * changed in place is not noticed).
+ */
+export class Session<Data extends SessionData = SessionData> {
+  readonly #state: SessionState;
+
+  static {
+    stateOfSession = (session) => session.#state;
+  }
+
+  /** @internal Use `manager.load()`. */
+  constructor(state: SessionState) {
+    this.#state = state;
+  }
+
+  #writable(): SessionState {
+    const state = this.#state;
+    if (state.committed) throw new TypeError('[teller] [session] the session was already committed');
+    state.accessed = true;
+    return state;
+  }
+
+  #ensureId(): string {
+    const state = this.#state;
+    if (state.id === undefined) {
+      state.id = state.host.newId();
+      state.key = state.host.keyOf(state.id);
+    }
+    return state.id;
+  }
+
+  /** The session id: the cookie's bearer token. Treat it as a secret; it is never logged or printed. */
+  get id(): string {
+    return this.#ensureId();
+  }
+
+  /**
+   * A handle to this session that is safe to show and store: the store key (SHA-256 of the id). It is
+   * what `listSessions` returns, and what `revokeSessions(user, { except })` accepts.
+   */
+  get handle(): string {
+    this.#ensureId();
+    return this.#state.key!;
+  }
+
+  /** True when no stored session matched the request's cookie (or after logout/destroy). */
+  get isNew(): boolean {
+    return this.#state.isNew;
+  }
+
+  /** The user bound by `login`, if any. */
+  get userId(): string | undefined {
+    this.#state.accessed = true;
+    return this.#state.userId;
+  }
+
+  /** Whether the request used the session (for adapters: `Vary: Cookie`). */
+  get accessed(): boolean {
+    return this.#state.accessed;
+  }
+
+  /** Whether the cookie is persistent ("remember me"). */
+  get persistent(): boolean {
+    const state = this.#state;
+    return state.persistent ?? state.origin?.record.persistent ?? false;
+  }
+
+  /** The value of `key`, or undefined. */
+  get<K extends keyof Data & string>(key: K): Data[K] | undefined {
+    assertUserKey(key);
+    const state = this.#state;
+    state.accessed = true;
+    if (!state.overwritten.has(key)) state.readBase.add(key);
+    return state.values.get(key) as Data[K] | undefined;
+  }
+
+  /** Whether `key` has a value (counts as reading it). */
+  has(key: keyof Data & string): boolean {
+    return this.get(key) !== undefined;
+  }
+
+  /** Sets `key` (undefined deletes it). If this request read `key` first, a concurrent change to it is a conflict. */
+  set<K extends keyof Data & string>(key: K, value: Data[K]): void {
+    assertUserKey(key);
+    if (value === undefined) {
+      this.delete(key);
+      return;
+    }
+    this.#record(key, { kind: 'set', value });
+  }
+
+  /** Deletes `key`. */
+  delete(key: keyof Data & string): void {
+    assertUserKey(key);
+    this.#record(key, { kind: 'delete' });
+  }
+
+  /**
+   * Sets `key` to `fn(current)`. After a concurrent change, `fn` runs again on the newest value, so
+   * updates from parallel requests all count (keep `fn` free of other side effects). Returns the new value.
+   */
+  update<K extends keyof Data & string>(
+    key: K,
+    fn: (current: Data[K] | undefined) => Data[K] | undefined,
+  ): Data[K] | undefined {
+    assertUserKey(key);
+    if (typeof fn !== 'function') throw new TypeError('[teller] [session] update needs a function');
+    return this.#record(key, { kind: 'update', fn: fn as (current: unknown) => unknown }) as
+      | Data[K]
+      | undefined;
+  }
+
+  #record(key: string, op: Op): unknown {
+    const state = this.#writable();
+    const value = applyOp(state.values.get(key), op);
+    if (op.kind !== 'update') {
+      if (state.readBase.has(key)) state.dependent.add(key);
+      state.overwritten.add(key);
+    }
+    if (value === undefined) state.values.delete(key);
+    else state.values.set(key, value);
+    const ops = state.ops.get(key);
+    if (ops === undefined) state.ops.set(key, [op]);
+    else ops.push(op);
+    return value;
+  }
+
+  /** A new id for the same data at commit; the old record is deleted (privilege change). */
+  regenerate(): void {
+    const state = this.#writable();
+    state.id = state.host.newId();
+    state.key = state.host.keyOf(state.id);
+    if (state.origin !== null) state.rotate = true;
+    state.lifecycle.push('regenerate');
+  }
+
+  /**
+   * Binds the session to `userId`: a new id (fixation defence), the old record deleted, the absolute
+   * lifetime restarted, a new CSRF secret; a persistent cookie with `{ remember: true }`. At commit.
+   */
+  login(userId: string, options: LoginOptions = {}): void {
+    if (typeof userId !== 'string' || userId === '') {
+      throw new TypeError('[teller] [session] login needs a non-empty string userId');
+    }
+    this.regenerate();
+    const state = this.#state;
+    state.lifecycle.pop();
+    state.lifecycle.push('login');
+    state.userId = userId;
+    state.userChanged = true;
+    state.restartLifetime = true;
+    state.persistent = options.remember === true;
+    if (state.values.has(CSRF_KEY)) this.#record(CSRF_KEY, { kind: 'delete' });
+  }
+
+  /** Ends the session: at commit the record is deleted and the cookie cleared. The object is then a fresh session. */
+  logout(): void {
+    this.#discard('logout');
+  }
+
+  /** Same as `logout()`, for sessions without a user. */
+  destroy(): void {
+    this.#discard('destroy');
+  }
+
+  #discard(kind: 'logout' | 'destroy'): void {
+    const state = this.#writable();
+    if (state.origin !== null) state.discarded.push(state.origin);
+    state.origin = null;
+    resetChanges(state, new Map());
+    state.id = undefined;
+    state.key = undefined;
+    state.userId = undefined;
+    state.userChanged = true;
+    state.persistent = undefined;
+    state.rotate = false;
+    state.restartLifetime = false;
+    state.touchRequested = false;
+    state.isNew = true;
+    state.lifecycle.push(kind);
+  }
+
+  /** Extends the idle lifetime at commit even if the throttle would skip it. */
+  touch(): void {
+    this.#writable().touchRequested = true;
+  }
+
+  /** Re-reads the session from the store, dropping this request's unsaved writes. */
+  async reload(): Promise<void> {
+    const state = this.#writable();
+    await state.host.reload(state);
+  }
+
+  /**
+   * Ends this request's hold on the session lock before commit, so other requests of the session
+   * may proceed (their writes then merge by compare-and-set).
+   */
+  release(): void {
+    const state = this.#state;
+    const release = state.release;
+    state.release = undefined;
+    release?.();
+  }
+
+  /**
+   * With a value: adds a flash message under `key` for a later request. Without: returns the messages
+   * under `key` (oldest first) and removes them.
+   */
+  flash(key: string, value: unknown): void;
+  flash(key: string): unknown[];
+  flash(key: string, ...rest: unknown[]): unknown[] | undefined {
+    if (typeof key !== 'string' || key === '') throw new TypeError('[teller] [session] flash needs a key');
+    const state = this.#writable();
+    const name = FLASH_PREFIX + key;
+    if (rest.length > 0) {
+      const value = rest[0];
+      this.#record(name, { kind: 'update', fn: (list) => [...(Array.isArray(list) ? list : []), value] });
+      return undefined;
+    }
+    const list = state.values.get(name);
+    if (!Array.isArray(list) || list.length === 0) return [];
+    const taken = list.length;
+    // Removes only the messages returned here, so a message added meanwhile by another request survives.
+    this.#record(name, {
+      kind: 'update',
+      fn: (current) => (Array.isArray(current) && current.length > taken ? current.slice(taken) : undefined),
+    });
+    return [...list];
+  }
+
+  /**
+   * A CSRF token for this session (synchronizer token pattern). Each read gives a differently masked
+   * token (BREACH) for the same per-session secret; check it with {@link verifyCsrfToken}.
+   */
+  get csrfToken(): string {
+    const state = this.#writable();
+    let secret = state.values.get(CSRF_KEY);
+    if (typeof secret !== 'string') {
+      const fresh = randomBytes(32).toString('base64url');
+      // After a concurrent write, keep the newest secret if another request created one.
+      secret = this.#record(CSRF_KEY, {
+        kind: 'update',
+        fn: (current) => (typeof current === 'string' ? current : fresh),
+      });
+    }
+    const key = Buffer.from(secret as string, 'base64url');
+    const mask = randomBytes(key.length);
+    const masked = Buffer.alloc(key.length);
+    for (let i = 0; i < key.length; i++) masked[i] = key[i]! ^ mask[i]!;
+    return Buffer.concat([mask, masked]).toString('base64url');
+  }
+
+  /** Whether `token` is a CSRF token of this session (constant-time comparison). */
+  verifyCsrfToken(token: unknown): boolean {
+    const state = this.#state;
+    state.accessed = true;
+    const secret = state.values.get(CSRF_KEY);
+    if (typeof secret !== 'string' || typeof token !== 'string' || !/^[A-Za-z0-9_-]+$/.test(token))
+      return false;
+    const key = Buffer.from(secret, 'base64url');
+    const raw = Buffer.from(token, 'base64url');
+    if (raw.length !== key.length * 2) return false;
+    const unmasked = Buffer.alloc(key.length);
+    for (let i = 0; i < key.length; i++) unmasked[i] = raw[i]! ^ raw[i + key.length]!;
+    return timingSafeEqual(unmasked, key);
+  }
+
+  /** The user's data (Teller's own keys left out). */
+  data(): Partial<Data> {
+    const out: Record<string, unknown> = Object.create(null);
+    for (const [key, value] of this.#state.values) {
+      if (!key.startsWith(INTERNAL_PREFIX)) out[key] = value;
+    }
+    return out as Partial<Data>;
+  }
+
+  /** For logs and JSON: never the id. */
+  toJSON(): { isNew: boolean; userId: string | undefined; data: Partial<Data> } {
+    return { isNew: this.#state.isNew, userId: this.#state.userId, data: this.data() };
+  }
+
+  [inspect.custom](_depth: number, options: object): string {
+    return `Session ${inspect(this.toJSON(), options)}`;
+  }
+}
