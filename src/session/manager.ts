@@ -202,6 +202,12 @@ export function createSessionManager<Data extends SessionData = SessionData>(
   const idleTimeout = duration('idleTimeout', options.idleTimeout, DEFAULTS.idleTimeout);
   const absoluteTimeout = duration('absoluteTimeout', options.absoluteTimeout, DEFAULTS.absoluteTimeout);
   const rememberMe = duration('rememberMe', options.rememberMe, DEFAULTS.rememberMe, MAX_COOKIE_LIFETIME_MS);
+  const rememberMeAbsolute = duration(
+    'rememberMeAbsolute',
+    options.rememberMeAbsolute,
+    Math.max(DEFAULTS.rememberMeAbsolute, rememberMe),
+    MAX_COOKIE_LIFETIME_MS,
+  );
   const renewAfter =
     options.renewAfter === undefined ? undefined : duration('renewAfter', options.renewAfter, 0);
   const renewGrace = duration('renewGrace', options.renewGrace, DEFAULTS.renewGrace);
@@ -284,7 +290,7 @@ export function createSessionManager<Data extends SessionData = SessionData>(
 
   const limits = (persistent: boolean) =>
     persistent
-      ? { idle: rememberMe, absolute: rememberMe }
+      ? { idle: rememberMe, absolute: rememberMeAbsolute }
       : { idle: idleTimeout, absolute: absoluteTimeout };
 
   const usable = (record: SessionRecord | null, now: number): record is SessionRecord =>
@@ -838,7 +844,7 @@ export function createSessionManager<Data extends SessionData = SessionData>(
         const key = notBeforeKey(userId);
         for (let attempt = 0; attempt < MAX_MERGES; attempt++) {
           const current = await call('get', (s) => s.get(key), now);
-          const lifetime = Math.max(absoluteTimeout, rememberMe);
+          const lifetime = Math.max(absoluteTimeout, rememberMeAbsolute);
           const record: SessionRecord = {
             format: RECORD_FORMAT,
             data: exceptKey ?? '',

@@ -79,11 +79,13 @@ export interface SessionManagerOptions {
   /** ms the old id keeps working after a renewal (requests in flight). @default 60_000 */
   renewGrace?: number;
   /**
-   * Lifetime (idle and absolute, ms) of a session after `login(user, { remember: true })`, which gets a
-   * persistent cookie. At most 400 days (RFC 6265bis 5.6 caps cookie lifetimes).
+   * The idle lifetime (ms) of a session after `login(user, { remember: true })`, which gets a persistent
+   * cookie whose Max-Age follows it (re-sent on each touch). At most 400 days (RFC 6265bis 5.6).
    * @default 2_592_000_000 (30 days)
    */
   rememberMe?: number;
+  /** The absolute lifetime (ms) of a remembered session, from its login. At most 400 days. @default 7_776_000_000 (90 days) */
+  rememberMeAbsolute?: number;
   /**
    * Signs ids in the cookie (cookie-signature format), so forged ids are refused without a store read.
    * An array rotates: the first signs, all verify.
@@ -114,6 +116,7 @@ export const DEFAULTS = {
   absoluteTimeout: 12 * HOUR,
   renewGrace: MINUTE,
   rememberMe: 30 * DAY,
+  rememberMeAbsolute: 90 * DAY,
   maxDataBytes: 64 * 1024,
   storeTimeout: 1_000,
   lockTimeout: 5_000,
