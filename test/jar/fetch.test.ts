@@ -170,7 +170,9 @@ describe('fetchWithJar', () => {
 
   it('asks the wrapped fetch for manual redirects and accepts a Request', async () => {
     const calls: Array<RequestInit | undefined> = [];
+    const urls: string[] = [];
     const fake = async (input: string | URL | Request, init?: RequestInit) => {
+      urls.push(String(input));
       calls.push(init);
       return new Response('hi', { headers: [['set-cookie', 'f=1; Path=/']] });
     };
@@ -178,6 +180,7 @@ describe('fetchWithJar', () => {
     const wrapped = fetchWithJar(jar, fake);
     await wrapped(new Request('https://example.com/a', { method: 'DELETE' }));
     await wrapped('https://example.com/b');
+    expect(urls).toEqual(['https://example.com/a', 'https://example.com/b']);
     expect(calls.map((c) => [c?.redirect, c?.method])).toEqual([
       ['manual', 'DELETE'],
       ['manual', 'GET'],
