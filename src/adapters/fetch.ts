@@ -7,9 +7,9 @@
  */
 import { statusForError } from '../session/errors.js';
 
-/** What the manager is told about the request (`manager.load(cookieHeader, context)`). */
+/** What the manager is told about the request (`manager.load(cookieHeader, context)`); time is the manager's clock. */
 export interface RequestContext {
-  now: number;
+  /** The adapter's verdict on HTTPS (the socket, or a trusted proxy's header). */
   secure: boolean;
   host?: string;
   userAgent?: string;
@@ -64,7 +64,6 @@ export function requestContext(request: Request, options: FetchSessionOptions = 
   const url = new URL(request.url);
   const proto = trustProxy ? firstForwarded(headers.get('x-forwarded-proto'))?.toLowerCase() : undefined;
   return {
-    now: Date.now(),
     secure: proto === undefined ? url.protocol === 'https:' : proto === 'https',
     host:
       (trustProxy ? firstForwarded(headers.get('x-forwarded-host')) : undefined) ??
@@ -130,7 +129,10 @@ export function withSession<S, Rest extends unknown[] = []>(
     if (response.status < 200 || response.status > 599) return response;
     const headers = new Headers(response.headers);
     const vary = headers.get('vary') ?? '';
-    if (!/(^|,)\s*(cookie|\*)\s*(,|$)/i.test(vary)) headers.set('Vary', vary ? `${vary}, Cookie` : 'Cookie');
+    const read = (session as { accessed?: boolean }).accessed !== false;
+    if ((read || setCookie.length > 0) && !/(^|,)\s*(cookie|\*)\s*(,|$)/i.test(vary)) {
+      headers.set('Vary', vary ? `${vary}, Cookie` : 'Cookie');
+    }
     if (setCookie.length > 0) {
       for (const line of setCookie) headers.append('Set-Cookie', line);
       headers.set('Cache-Control', 'no-store');

@@ -8,9 +8,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { statusForError } from '../session/errors.js';
 
-/** What the manager is told about the request (`manager.load(cookieHeader, context)`). */
+/** What the manager is told about the request (`manager.load(cookieHeader, context)`); time is the manager's clock. */
 export interface RequestContext {
-  now: number;
+  /** The adapter's verdict on HTTPS (the socket, or a trusted proxy's header). */
   secure: boolean;
   host?: string;
   userAgent?: string;
@@ -43,6 +43,11 @@ const REASONS: Record<number, string> = {
   503: 'Service Unavailable',
 };
 
+/** Whether the handler used the session (`session.accessed`; assumed when a session does not say). */
+export function wasRead(session: unknown): boolean {
+  return (session as { accessed?: boolean }).accessed !== false;
+}
+
 /** The first value of a (possibly repeated, comma-separated) forwarding header. */
 function firstForwarded(value: string | string[] | undefined): string | undefined {
   const text = Array.isArray(value) ? value[0] : value;
@@ -55,7 +60,6 @@ export function requestContext(req: IncomingMessage, trustProxy = false): Reques
   const encrypted = (req.socket as { encrypted?: boolean }).encrypted === true;
   const proto = trustProxy ? firstForwarded(req.headers['x-forwarded-proto'])?.toLowerCase() : undefined;
   return {
-    now: Date.now(),
     secure: proto === undefined ? encrypted : proto === 'https',
     host: (trustProxy ? firstForwarded(req.headers['x-forwarded-host']) : undefined) ?? req.headers.host,
     userAgent: req.headers['user-agent'],
@@ -85,19 +89,23 @@ function absorbHeaders(res: ServerResponse, args: unknown[]): unknown[] {
 }
 
 /** Answers a short plain-text error, dropping whatever headers the handler had set. */
-function sendError(res: ServerResponse, status: number, writeHead: ServerResponse['writeHead']): void {
+function sendError(
+  res: ServerResponse,
+  status: number,
+  original: Pick<ServerResponse, 'writeHead' | 'end'>,
+): void {
   if (res.headersSent || res.destroyed) {
     res.destroy();
     return;
   }
   for (const name of res.getHeaderNames()) res.removeHeader(name);
   const body = `${REASONS[status] ?? 'Error'}\n`;
-  writeHead.call(res, status, {
+  original.writeHead.call(res, status, {
     'Content-Type': 'text/plain; charset=utf-8',
     'Content-Length': Buffer.byteLength(body),
     'Cache-Control': 'no-store',
   });
-  res.end(body);
+  (original.end as (chunk: string) => ServerResponse).call(res, body);
 }
 
 /**
@@ -126,7 +134,7 @@ export function createNodeSessions<S>(manager: AdapterManager<S>, options: NodeS
       session = await manager.load(req.headers.cookie, requestContext(req, trustProxy));
     } catch (error) {
       onError(error);
-      sendError(res, statusForError(error), original.writeHead);
+      sendError(res, statusForError(error), original);
       return undefined;
     }
     (req as SessionRequest<S>).session = session;
@@ -139,8 +147,9 @@ export function createNodeSessions<S>(manager: AdapterManager<S>, options: NodeS
       try {
         const { setCookie } = await manager.commit(session, { status });
         const vary = String(res.getHeader('vary') ?? '');
-        if (!/(^|,)\s*(cookie|\*)\s*(,|$)/i.test(vary))
+        if ((wasRead(session) || setCookie.length > 0) && !/(^|,)\s*(cookie|\*)\s*(,|$)/i.test(vary)) {
           res.setHeader('Vary', vary ? `${vary}, Cookie` : 'Cookie');
+        }
         if (setCookie.length > 0) {
           res.appendHeader('Set-Cookie', setCookie);
           res.setHeader('Cache-Control', 'no-store');
@@ -151,7 +160,7 @@ export function createNodeSessions<S>(manager: AdapterManager<S>, options: NodeS
         state = 'failed';
         queue.length = 0;
         onError(error);
-        sendError(res, statusForError(error), original.writeHead);
+        sendError(res, statusForError(error), original);
       }
     };
     // Each hooked method: the first call starts the commit, calls made meanwhile queue in order.

@@ -1,0 +1,285 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { withSession } from '../../src/adapters/fetch.js';
+import { createSessionManager } from '../../src/index.js';
+import { SessionStoreError } from '../../src/session/errors.js';
+import { createMemoryStore } from '../../src/stores/memory.js';
+import { FOREIGN_COOKIE, probeStore, TinyJar } from './helpers.js';
+
+type Manager = ReturnType<typeof createSessionManager>;
+type Session = Awaited<ReturnType<Manager['load']>>;
+
+const json = (body: unknown, status = 200) =>
+  new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
+
+/** The test app, as a Web-standard handler. */
+async function app(
+  request: Request,
+  { session }: { session: Session },
+  env?: { tag: string },
+): Promise<Response> {
+  const url = new URL(request.url);
+  switch (url.pathname) {
+    case '/':
+      return json({
+        user: session.userId ?? null,
+        n: session.get('n') ?? 0,
+        data: session.data(),
+        env: env?.tag,
+      });
+    case '/static':
+      return json({ static: true });
+    case '/login':
+      session.login(url.searchParams.get('user') ?? 'alice');
+      return Response.redirect(new URL('/', url), 303); // immutable headers: the adapter must copy
+    case '/add':
+      session.set(url.searchParams.get('key') ?? 'k', true);
+      return json({ ok: true });
+    case '/incr':
+      session.update('n', (n) => (typeof n === 'number' ? n : 0) + 1);
+      return json({ ok: true });
+    case '/logout':
+      session.logout();
+      return Response.redirect(new URL('/', url), 303);
+    case '/cached':
+      session.set('c', 1);
+      return new Response('cached?', {
+        headers: {
+          'Cache-Control': 'public, max-age=60',
+          Vary: 'Accept-Encoding',
+          'Set-Cookie': 'theme=dark; Path=/',
+        },
+      });
+    case '/stream':
+      session.set('s', 1);
+      return new Response(
+        new ReadableStream({
+          start(controller) {
+            for (const part of ['a', 'b', 'c']) controller.enqueue(new TextEncoder().encode(part));
+            controller.close();
+          },
+        }),
+      );
+    case '/fail-after-write':
+      session.set('lost', 1);
+      return new Response('failed on purpose', { status: 500 });
+    case '/throw':
+      session.set('lost', 2);
+      throw new Error('boom: internal detail that must not reach the client');
+    default:
+      return json({ error: 'not found' }, 404);
+  }
+}
+
+interface Answer {
+  status: number;
+  headers: Headers;
+  setCookie: string[];
+  body: string;
+  resolvedAt: number;
+  elapsed: number;
+}
+
+function client(handler: (request: Request, env?: { tag: string }) => Promise<Response>) {
+  return async (
+    method: string,
+    path: string,
+    options: { jar?: TinyJar; headers?: Record<string, string>; origin?: string } = {},
+  ): Promise<Answer> => {
+    const started = performance.now();
+    const headers = new Headers(options.headers);
+    const cookie = options.jar?.header();
+    if (cookie !== undefined) headers.set('cookie', cookie);
+    const response = await handler(
+      new Request(new URL(path, options.origin ?? 'http://localhost'), { method, headers }),
+    );
+    const resolvedAt = performance.now();
+    const setCookie = response.headers.getSetCookie();
+    options.jar?.apply(setCookie);
+    return {
+      status: response.status,
+      headers: response.headers,
+      setCookie,
+      body: await response.text(),
+      resolvedAt,
+      elapsed: resolvedAt - started,
+    };
+  };
+}
+
+describe('fetch adapter, end to end in process', () => {
+  const inner = createMemoryStore({ cleanupInterval: 0 });
+  const store = probeStore(inner);
+  const manager = createSessionManager({ store });
+  const errors: unknown[] = [];
+  const call = client(withSession(manager, app, { onError: (e) => errors.push(e) }));
+  afterAll(async () => {
+    await manager.close?.();
+  });
+
+  it('first visit -> login -> read -> concurrent writes -> logout -> replay the old cookie', async () => {
+    const jar = new TinyJar();
+
+    const first = await call('GET', '/', { jar });
+    expect(first.status).toBe(200);
+    expect(JSON.parse(first.body)).toMatchObject({ user: null, n: 0 });
+    expect(first.setCookie).toEqual([]);
+    expect(first.headers.get('vary')).toBe('Cookie');
+    expect(first.headers.get('cache-control')).toBeNull();
+    expect(await inner.count()).toBe(0);
+
+    store.setDelay = 150;
+    const login = await call('POST', '/login?user=alice', { jar });
+    store.setDelay = 0;
+    expect(login.status).toBe(303);
+    expect(login.headers.get('location')).toBe('http://localhost/');
+    expect(login.setCookie).toHaveLength(1);
+    expect(login.setCookie[0]).toMatch(/^__Host-sid=[A-Za-z0-9_-]{43}; .*HttpOnly/i);
+    expect(login.headers.get('cache-control')).toBe('no-store');
+    expect(store.setsDoneAt.at(-1)).toBeLessThan(login.resolvedAt);
+    expect((await inner.listByUser('alice')).length).toBe(1);
+    const loggedInCookie = jar.clone();
+
+    const read = await call('GET', '/', { jar });
+    expect(JSON.parse(read.body)).toMatchObject({ user: 'alice' });
+    expect(read.setCookie).toEqual([]);
+
+    const adds = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => call('POST', `/add?key=k${i}`, { jar: jar.clone() })),
+    );
+    expect(adds.map((a) => a.status)).toEqual(Array(20).fill(200));
+    const incrs = await Promise.all(
+      Array.from({ length: 20 }, () => call('POST', '/incr', { jar: jar.clone() })),
+    );
+    expect(incrs.map((a) => a.status)).toEqual(Array(20).fill(200));
+    const after = JSON.parse((await call('GET', '/', { jar })).body) as { n: number; data: object };
+    expect(after.n).toBe(20);
+    for (let i = 0; i < 20; i++) expect(after.data).toHaveProperty(`k${i}`, true);
+
+    const logout = await call('POST', '/logout', { jar });
+    expect(logout.status).toBe(303);
+    expect(logout.setCookie.some((line) => /max-age=0|expires=thu, 01 jan 1970/i.test(line))).toBe(true);
+    expect(await inner.listByUser('alice')).toEqual([]);
+    expect(jar.cookies.size).toBe(0);
+
+    const replay = await call('GET', '/', { jar: loggedInCookie });
+    expect(replay.status).toBe(200);
+    expect(JSON.parse(replay.body)).toMatchObject({ user: null, n: 0, data: {} });
+    expect(errors).toEqual([]);
+  });
+
+  it('a handler that never touches the session gets neither Vary nor Set-Cookie', async () => {
+    const answer = await call('GET', '/static');
+    expect(answer.headers.get('vary')).toBeNull();
+    expect(answer.setCookie).toEqual([]);
+  });
+
+  it("Set-Cookie forces Cache-Control: no-store, Cookie joins Vary, and the handler's own cookie stays", async () => {
+    const answer = await call('GET', '/cached');
+    expect(answer.headers.get('cache-control')).toBe('no-store');
+    expect(answer.headers.get('vary')).toBe('Accept-Encoding, Cookie');
+    expect(answer.setCookie).toHaveLength(2);
+    expect(answer.setCookie[0]).toBe('theme=dark; Path=/');
+    expect(answer.setCookie[1]).toMatch(/^__Host-sid=/);
+    expect(answer.body).toBe('cached?');
+  });
+
+  it('passes a streamed body through untouched', async () => {
+    const answer = await call('GET', '/stream');
+    expect(answer.body).toBe('abc');
+    expect(answer.setCookie).toHaveLength(1);
+  });
+
+  it('passes extra arguments (a runtime env) to the handler', async () => {
+    const handler = withSession(manager, app);
+    const response = await handler(new Request('http://localhost/'), { tag: 'env-1' });
+    expect(((await response.json()) as { env: string }).env).toBe('env-1');
+  });
+
+  it('a 5xx answer persists nothing and sets no cookie', async () => {
+    const before = await inner.count();
+    const failed = await call('GET', '/fail-after-write');
+    expect(failed.status).toBe(500);
+    expect(failed.body).toBe('failed on purpose');
+    expect(failed.setCookie).toEqual([]);
+    expect(await inner.count()).toBe(before);
+  });
+
+  it('a handler that throws gets a plain 500 without stack or message and persists nothing', async () => {
+    errors.length = 0;
+    const before = await inner.count();
+    const thrown = await call('GET', '/throw');
+    expect(thrown.status).toBe(500);
+    expect(thrown.body).toBe('Internal Server Error\n');
+    expect(thrown.setCookie).toEqual([]);
+    expect(await inner.count()).toBe(before);
+    expect(errors).toHaveLength(1);
+  });
+
+  it('HTTPS is judged from the URL: http on a public host gets a plain `sid`, https a __Host- Secure one', async () => {
+    const plain = await call('GET', '/add', {
+      origin: 'http://shop.example',
+      headers: { 'x-forwarded-proto': 'https' },
+    });
+    expect(plain.setCookie[0]).toMatch(/^sid=/);
+    expect(plain.setCookie[0]).not.toMatch(/;\s*Secure/i);
+    const tls = await call('GET', '/add', { origin: 'https://shop.example' });
+    expect(tls.setCookie[0]).toMatch(/^__Host-sid=.*;\s*Secure/i);
+  });
+});
+
+describe('fetch adapter behind a trusted proxy', () => {
+  const manager = createSessionManager({ store: createMemoryStore({ cleanupInterval: 0 }) });
+  const call = client(withSession(manager, app, { trustProxy: true, onError: () => {} }));
+
+  it('X-Forwarded-Proto: https makes the cookie Secure and __Host- prefixed', async () => {
+    const answer = await call('GET', '/add', {
+      origin: 'http://shop.example',
+      headers: { 'x-forwarded-proto': 'https' },
+    });
+    expect(answer.setCookie[0]).toMatch(/^__Host-sid=.*;\s*Secure/i);
+  });
+
+  it('X-Forwarded-Proto: http on a public host gives a plain cookie', async () => {
+    const answer = await call('GET', '/add', {
+      origin: 'http://shop.example',
+      headers: { 'x-forwarded-proto': 'http' },
+    });
+    expect(answer.setCookie[0]).toMatch(/^sid=/);
+  });
+
+  it('the client address and user agent reach the record (left-most X-Forwarded-For)', async () => {
+    await call('POST', '/login?user=bob', {
+      headers: { 'x-forwarded-for': '203.0.113.9, 10.0.0.1', 'user-agent': 'TestAgent/1.0' },
+    });
+    const list = await manager.listSessions('bob');
+    expect(list).toHaveLength(1);
+    expect(list[0]).toMatchObject({ ip: '203.0.113.9', userAgent: 'TestAgent/1.0' });
+  });
+});
+
+describe('fetch adapter with a failing store', () => {
+  const store = probeStore(createMemoryStore({ cleanupInterval: 0 }));
+  const manager = createSessionManager({ store });
+  const errors: unknown[] = [];
+  const call = client(withSession(manager, app, { onError: (e) => errors.push(e) }));
+
+  for (const mode of ['throw', 'hang'] as const) {
+    it(`a store that is down (${mode}) answers 503 within 2 s, plain, without stack or cause`, async () => {
+      store.mode = mode;
+      errors.length = 0;
+      const read = await call('GET', '/', { headers: { cookie: FOREIGN_COOKIE } });
+      expect(read.status).toBe(503);
+      expect(read.elapsed).toBeLessThan(2_000);
+      expect(read.body).toBe('Service Unavailable\n');
+      expect(read.headers.get('content-type')).toMatch(/^text\/plain/);
+      expect(read.setCookie).toEqual([]);
+      const write = await call('POST', '/add');
+      expect(write.status).toBe(503);
+      expect(write.elapsed).toBeLessThan(2_000);
+      expect(write.body).not.toMatch(/ECONNREFUSED|\bat\s|Error/);
+      expect(errors.length).toBeGreaterThanOrEqual(2);
+      expect(errors.every((e) => e instanceof SessionStoreError)).toBe(true);
+      store.mode = 'up';
+    });
+  }
+});

@@ -1,0 +1,342 @@
+import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createNodeSessions, type SessionRequest } from '../../src/adapters/node.js';
+import { createSessionManager } from '../../src/index.js';
+import { SessionStoreError } from '../../src/session/errors.js';
+import { createMemoryStore } from '../../src/stores/memory.js';
+import { FOREIGN_COOKIE, type ProbeStore, probeStore, TinyJar } from './helpers.js';
+
+type Manager = ReturnType<typeof createSessionManager>;
+type Session = Awaited<ReturnType<Manager['load']>>;
+
+interface Answer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  setCookie: string[];
+  body: string;
+  /** performance.now() when the response head reached the client. */
+  receivedAt: number;
+  elapsed: number;
+}
+
+function call(
+  port: number,
+  method: string,
+  path: string,
+  options: { jar?: TinyJar; headers?: Record<string, string> } = {},
+): Promise<Answer> {
+  const started = performance.now();
+  const headers: Record<string, string> = { ...options.headers };
+  const cookie = options.jar?.header();
+  if (cookie !== undefined) headers.cookie = cookie;
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, method, path, headers }, (res) => {
+      const receivedAt = performance.now();
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => {
+        const setCookie = res.headers['set-cookie'] ?? [];
+        options.jar?.apply(setCookie);
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          setCookie,
+          body: Buffer.concat(chunks).toString('utf8'),
+          receivedAt,
+          elapsed: performance.now() - started,
+        });
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** The test app: one route per behaviour, written the way a node:http app would be. */
+function app(req: SessionRequest<Session>, res: import('node:http').ServerResponse): void | Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const session = req.session;
+  const send = (status: number, body: unknown) => {
+    res.writeHead(status, { 'Content-Type': 'application/json' });
+    res.end(JSON.stringify(body));
+  };
+  switch (url.pathname) {
+    case '/':
+      return send(200, { user: session.userId ?? null, n: session.get('n') ?? 0, data: session.data() });
+    case '/static':
+      return send(200, { static: true });
+    case '/login':
+      session.login(url.searchParams.get('user') ?? 'alice');
+      res.writeHead(303, { Location: '/' }).end();
+      return;
+    case '/add':
+      session.set(url.searchParams.get('key') ?? 'k', true);
+      return send(200, { ok: true });
+    case '/incr':
+      session.update('n', (n) => (typeof n === 'number' ? n : 0) + 1);
+      return send(200, { ok: true });
+    case '/logout':
+      session.logout();
+      res.writeHead(303, { Location: '/' }).end();
+      return;
+    case '/cached':
+      res.setHeader('Cache-Control', 'public, max-age=60');
+      res.setHeader('Vary', 'Accept-Encoding');
+      session.set('c', 1);
+      res.end('cached?');
+      return;
+    case '/own-cookie':
+      session.set('o', 1);
+      res.writeHead(200, { 'Set-Cookie': 'theme=dark; Path=/', 'Content-Type': 'text/plain' });
+      res.end('two cookies');
+      return;
+    case '/stream':
+      session.set('s', 1);
+      res.flushHeaders();
+      res.write('a');
+      res.write('b');
+      res.end('c');
+      return;
+    case '/later':
+      // Answers from a callback, after the listener returned.
+      session.set('later', 1);
+      return new Promise<void>((resolve) =>
+        setTimeout(() => {
+          res.statusCode = 302;
+          res.setHeader('Location', '/');
+          res.end();
+          resolve();
+        }, 20),
+      );
+    case '/fail-after-write':
+      session.set('lost', 1);
+      res.statusCode = 500;
+      res.end('failed on purpose');
+      return;
+    case '/throw':
+      session.set('lost', 2);
+      throw new Error('boom: internal detail that must not reach the client');
+    default:
+      return send(404, { error: 'not found' });
+  }
+}
+
+async function listen(server: Server): Promise<number> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return (server.address() as AddressInfo).port;
+}
+
+describe('node:http adapter, end to end on 127.0.0.1', () => {
+  const inner = createMemoryStore({ cleanupInterval: 0 });
+  const store: ProbeStore = probeStore(inner);
+  const manager = createSessionManager({ store });
+  const errors: unknown[] = [];
+  const sessions = createNodeSessions(manager, { onError: (e) => errors.push(e) });
+  const server = createServer(sessions.wrap(app));
+  let port = 0;
+
+  beforeAll(async () => {
+    port = await listen(server);
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => server.close(resolve));
+    await manager.close?.();
+  });
+
+  it('first visit -> login -> read -> concurrent writes -> logout -> replay the old cookie', async () => {
+    const jar = new TinyJar();
+
+    // First visit: a session exists but nothing is stored and no cookie is set.
+    const first = await call(port, 'GET', '/', { jar });
+    expect(first.status).toBe(200);
+    expect(JSON.parse(first.body)).toMatchObject({ user: null, n: 0 });
+    expect(first.setCookie).toEqual([]);
+    expect(first.headers.vary).toBe('Cookie');
+    expect(first.headers['cache-control']).toBeUndefined();
+    expect(await inner.count()).toBe(0);
+
+    // Login: a redirect that carries the cookie; the record is stored before the client sees the answer.
+    store.setDelay = 150;
+    const login = await call(port, 'POST', '/login?user=alice', { jar });
+    store.setDelay = 0;
+    expect(login.status).toBe(303);
+    expect(login.headers.location).toBe('/');
+    expect(login.setCookie).toHaveLength(1);
+    expect(login.setCookie[0]).toMatch(/^__Host-sid=[A-Za-z0-9_-]{43}; .*HttpOnly/i);
+    expect(login.headers['cache-control']).toBe('no-store');
+    expect(store.setsDoneAt.at(-1)).toBeLessThan(login.receivedAt);
+    expect(login.elapsed).toBeGreaterThanOrEqual(140);
+    expect((await inner.listByUser('alice')).length).toBe(1);
+    const loggedInCookie = jar.clone();
+
+    // Read: the user is there; a read-only request sets no cookie.
+    const read = await call(port, 'GET', '/', { jar });
+    expect(JSON.parse(read.body)).toMatchObject({ user: 'alice' });
+    expect(read.setCookie).toEqual([]);
+
+    // Concurrent writes of one session: 20 distinct keys and 20 increments, none lost.
+    const adds = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => call(port, 'POST', `/add?key=k${i}`, { jar: jar.clone() })),
+    );
+    expect(adds.map((a) => a.status)).toEqual(Array(20).fill(200));
+    const incrs = await Promise.all(
+      Array.from({ length: 20 }, () => call(port, 'POST', '/incr', { jar: jar.clone() })),
+    );
+    expect(incrs.map((a) => a.status)).toEqual(Array(20).fill(200));
+    const after = JSON.parse((await call(port, 'GET', '/', { jar })).body) as { n: number; data: object };
+    expect(after.n).toBe(20);
+    for (let i = 0; i < 20; i++) expect(after.data).toHaveProperty(`k${i}`, true);
+
+    // Logout: the record is deleted and the cookie cleared.
+    const logout = await call(port, 'POST', '/logout', { jar });
+    expect(logout.status).toBe(303);
+    expect(logout.setCookie.some((line) => /max-age=0|expires=thu, 01 jan 1970/i.test(line))).toBe(true);
+    expect(await inner.listByUser('alice')).toEqual([]);
+    expect(jar.cookies.size).toBe(0);
+
+    // Replaying the old cookie gets a fresh anonymous session, not the old one.
+    const replay = await call(port, 'GET', '/', { jar: loggedInCookie });
+    expect(replay.status).toBe(200);
+    expect(JSON.parse(replay.body)).toMatchObject({ user: null, n: 0, data: {} });
+    expect(errors).toEqual([]);
+  });
+
+  it('a route that never touches the session gets neither Vary nor Set-Cookie', async () => {
+    const answer = await call(port, 'GET', '/static');
+    expect(answer.headers.vary).toBeUndefined();
+    expect(answer.setCookie).toEqual([]);
+  });
+
+  it('Set-Cookie forces Cache-Control: no-store and Cookie joins an existing Vary', async () => {
+    const answer = await call(port, 'GET', '/cached');
+    expect(answer.setCookie).toHaveLength(1);
+    expect(answer.headers['cache-control']).toBe('no-store');
+    expect(answer.headers.vary).toBe('Accept-Encoding, Cookie');
+  });
+
+  it('keeps the Set-Cookie a handler passes to writeHead next to the session cookie', async () => {
+    const answer = await call(port, 'GET', '/own-cookie');
+    expect(answer.setCookie).toHaveLength(2);
+    expect(answer.setCookie[0]).toBe('theme=dark; Path=/');
+    expect(answer.setCookie[1]).toMatch(/^__Host-sid=/);
+    expect(answer.body).toBe('two cookies');
+  });
+
+  it('streams: flushHeaders then writes, in order, with the cookie in the head', async () => {
+    const answer = await call(port, 'GET', '/stream');
+    expect(answer.body).toBe('abc');
+    expect(answer.setCookie).toHaveLength(1);
+  });
+
+  it('an answer sent from a callback after the listener returned still carries the cookie', async () => {
+    const answer = await call(port, 'GET', '/later');
+    expect(answer.status).toBe(302);
+    expect(answer.setCookie).toHaveLength(1);
+    expect(await inner.count()).toBeGreaterThan(0);
+  });
+
+  it('a 5xx answer persists nothing and sets no cookie', async () => {
+    const before = await inner.count();
+    const failed = await call(port, 'GET', '/fail-after-write');
+    expect(failed.status).toBe(500);
+    expect(failed.body).toBe('failed on purpose');
+    expect(failed.setCookie).toEqual([]);
+    expect(await inner.count()).toBe(before);
+  });
+
+  it('a handler that throws gets a plain 500 without stack or message, persists nothing, and the server lives on', async () => {
+    errors.length = 0;
+    const before = await inner.count();
+    const thrown = await call(port, 'GET', '/throw');
+    expect(thrown.status).toBe(500);
+    expect(thrown.body).toBe('Internal Server Error\n');
+    expect(thrown.setCookie).toEqual([]);
+    expect(await inner.count()).toBe(before);
+    expect(errors).toHaveLength(1);
+    expect((await call(port, 'GET', '/static')).status).toBe(200);
+  });
+
+  it('HTTPS is judged from the socket: plain HTTP on a non-loopback host gets a plain `sid` cookie', async () => {
+    const answer = await call(port, 'GET', '/add', {
+      headers: { host: 'shop.example', 'x-forwarded-proto': 'https' },
+    });
+    expect(answer.setCookie[0]).toMatch(/^sid=/);
+    expect(answer.setCookie[0]).not.toMatch(/;\s*Secure/i);
+  });
+});
+
+describe('node:http adapter behind a trusted proxy', () => {
+  const manager = createSessionManager({ store: createMemoryStore({ cleanupInterval: 0 }) });
+  const sessions = createNodeSessions(manager, { trustProxy: true, onError: () => {} });
+  const server = createServer(sessions.wrap(app));
+  let port = 0;
+  beforeAll(async () => {
+    port = await listen(server);
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('X-Forwarded-Proto: https makes the cookie Secure and __Host- prefixed', async () => {
+    const answer = await call(port, 'GET', '/add', {
+      headers: { host: 'shop.example', 'x-forwarded-proto': 'https' },
+    });
+    expect(answer.setCookie[0]).toMatch(/^__Host-sid=/);
+    expect(answer.setCookie[0]).toMatch(/;\s*Secure/i);
+  });
+
+  it('X-Forwarded-Proto: http on a public host gives a plain cookie', async () => {
+    const answer = await call(port, 'GET', '/add', {
+      headers: { host: 'shop.example', 'x-forwarded-proto': 'http' },
+    });
+    expect(answer.setCookie[0]).toMatch(/^sid=/);
+  });
+
+  it('the client address and user agent reach the record (left-most X-Forwarded-For)', async () => {
+    const jar = new TinyJar();
+    await call(port, 'POST', '/login?user=bob', {
+      jar,
+      headers: { 'x-forwarded-for': '203.0.113.9, 10.0.0.1', 'user-agent': 'TestAgent/1.0' },
+    });
+    const list = await manager.listSessions('bob');
+    expect(list).toHaveLength(1);
+    expect(list[0]).toMatchObject({ ip: '203.0.113.9', userAgent: 'TestAgent/1.0' });
+  });
+});
+
+describe('node:http adapter with a failing store', () => {
+  const store = probeStore(createMemoryStore({ cleanupInterval: 0 }));
+  const manager = createSessionManager({ store });
+  const errors: unknown[] = [];
+  const server = createServer(createNodeSessions(manager, { onError: (e) => errors.push(e) }).wrap(app));
+  let port = 0;
+  beforeAll(async () => {
+    port = await listen(server);
+  });
+  afterAll(async () => {
+    store.mode = 'up';
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  for (const mode of ['throw', 'hang'] as const) {
+    it(`a store that is down (${mode}) answers 503 within 2 s, plain, without stack or cause`, async () => {
+      store.mode = mode;
+      errors.length = 0;
+      const read = await call(port, 'GET', '/', { headers: { cookie: FOREIGN_COOKIE } });
+      expect(read.status).toBe(503);
+      expect(read.elapsed).toBeLessThan(2_000);
+      expect(read.body).toBe('Service Unavailable\n');
+      expect(read.headers['content-type']).toMatch(/^text\/plain/);
+      expect(read.setCookie).toEqual([]);
+      const write = await call(port, 'POST', '/add');
+      expect(write.status).toBe(503);
+      expect(write.elapsed).toBeLessThan(2_000);
+      expect(write.body).not.toMatch(/ECONNREFUSED|\bat\s|Error/);
+      expect(errors.length).toBeGreaterThanOrEqual(2);
+      expect(errors.every((e) => e instanceof SessionStoreError)).toBe(true);
+      store.mode = 'up';
+      expect((await call(port, 'GET', '/static')).status).toBe(200);
+    });
+  }
+});
