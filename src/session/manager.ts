@@ -120,6 +120,8 @@ const NOT_BEFORE_PREFIX = 'nb.';
 
 type WriteMode = 'write' | 'touch' | 'rotate' | 'renew';
 
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
 function toMs(now: Date | number | undefined, clock: () => number): number {
   if (now === undefined) return clock();
   const ms = now instanceof Date ? now.getTime() : now;
@@ -521,6 +523,8 @@ export function createSessionManager<Data extends SessionData = SessionData>(
       if (attempt >= MAX_MERGES) {
         throw new SessionConflictError('[teller] [session] the session kept changing; gave up after retries');
       }
+      // Jittered backoff from the second conflict on, so writers in lock-step cannot starve one another.
+      if (attempt > 0) await sleep(Math.random() * Math.min(2 ** attempt, 50));
       let newest = await call('get', (s) => s.get(baseKey), now);
       if (usable(newest, now) && newest.movedTo !== undefined) {
         // Another process renewed the id meanwhile: write to the new record, keep the client's id.
