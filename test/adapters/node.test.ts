@@ -1,5 +1,11 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer as createHttpsServer, request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNodeSessions, type SessionRequest } from '../../src/adapters/node.js';
 import { createSessionManager } from '../../src/index.js';
@@ -109,6 +115,10 @@ function app(req: SessionRequest<Session>, res: import('node:http').ServerRespon
           resolve();
         }, 20),
       );
+    case '/hang':
+      // Reads the session (holding its lock) and never answers.
+      session.get('n');
+      return;
     case '/fail-after-write':
       session.set('lost', 1);
       res.statusCode = 500;
@@ -339,4 +349,135 @@ describe('node:http adapter with a failing store', () => {
       expect((await call(port, 'GET', '/static')).status).toBe(200);
     });
   }
+});
+
+describe('node:http adapter: the lock of an abandoned request', () => {
+  const manager = createSessionManager({
+    store: createMemoryStore({ cleanupInterval: 0 }),
+    lockTimeout: 3_000,
+  });
+  const server = createServer(createNodeSessions(manager, { onError: () => {} }).wrap(app));
+  let port = 0;
+  beforeAll(async () => {
+    port = await listen(server);
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('a client that goes away before the answer releases the session at once, not at the lock timeout', async () => {
+    const jar = new TinyJar();
+    await call(port, 'POST', '/login?user=carol', { jar });
+    const cookie = jar.header()!;
+    await new Promise<void>((resolve) => {
+      const req = httpRequest({ host: '127.0.0.1', port, path: '/hang', headers: { cookie } });
+      req.on('error', () => resolve());
+      req.end();
+      setTimeout(() => req.destroy(), 100);
+    });
+    const next = await call(port, 'GET', '/', { jar });
+    expect(next.status).toBe(200);
+    expect(JSON.parse(next.body)).toMatchObject({ user: 'carol' });
+    expect(next.elapsed).toBeLessThan(1_000);
+  });
+});
+
+describe('node:http adapter as Connect-style middleware (Express 5)', () => {
+  const manager = createSessionManager({ store: createMemoryStore({ cleanupInterval: 0 }) });
+  const sessions = createNodeSessions(manager, { onError: () => {} });
+  const expressApp = express();
+  expressApp.use(sessions.middleware);
+  expressApp.post('/login', (req, res) => {
+    (req as unknown as SessionRequest<Session>).session.login('dave');
+    res.redirect(303, '/');
+  });
+  expressApp.get('/', (req, res) => {
+    res.json({ user: (req as unknown as SessionRequest<Session>).session.userId ?? null });
+  });
+  const server = createServer(expressApp);
+  let port = 0;
+  beforeAll(async () => {
+    port = await listen(server);
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it("res.redirect and res.json carry the session's cookie and see the login", async () => {
+    const jar = new TinyJar();
+    const login = await call(port, 'POST', '/login', { jar });
+    expect(login.status).toBe(303);
+    expect(login.setCookie).toHaveLength(1);
+    expect(login.headers['cache-control']).toBe('no-store');
+    const read = await call(port, 'GET', '/', { jar });
+    expect(JSON.parse(read.body)).toEqual({ user: 'dave' });
+    expect(read.headers.vary).toMatch(/Cookie/);
+  });
+});
+
+/** A throwaway self-signed certificate for 127.0.0.1 (undefined when openssl is missing). */
+function testCertificate(): { key: Buffer; cert: Buffer } | undefined {
+  const dir = mkdtempSync(path.join(tmpdir(), 'teller-tls-'));
+  try {
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+        '-keyout',
+        'key.pem',
+        '-out',
+        'cert.pem',
+      ],
+      { cwd: dir, stdio: 'ignore' },
+    );
+    return { key: readFileSync(path.join(dir, 'key.pem')), cert: readFileSync(path.join(dir, 'cert.pem')) };
+  } catch {
+    return undefined;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('node:http adapter over TLS', () => {
+  const tls = testCertificate();
+
+  it.skipIf(tls === undefined)(
+    'a TLS socket makes the cookie Secure and __Host- prefixed, whatever the Host',
+    async () => {
+      const manager = createSessionManager({ store: createMemoryStore({ cleanupInterval: 0 }) });
+      const server = createHttpsServer(tls!, createNodeSessions(manager, { onError: () => {} }).wrap(app));
+      const port = await listen(server as unknown as Server);
+      try {
+        const setCookie = await new Promise<string[]>((resolve, reject) => {
+          const req = httpsRequest(
+            {
+              host: '127.0.0.1',
+              port,
+              path: '/add',
+              headers: { host: 'shop.example' },
+              rejectUnauthorized: false,
+            },
+            (res) => {
+              res.resume();
+              res.on('end', () => resolve(res.headers['set-cookie'] ?? []));
+            },
+          );
+          req.on('error', reject);
+          req.end();
+        });
+        expect(setCookie[0]).toMatch(/^__Host-sid=.*;\s*Secure/i);
+      } finally {
+        await new Promise((resolve) => server.close(resolve));
+      }
+    },
+  );
 });
