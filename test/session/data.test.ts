@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest';
+import { createSessionManager, RECORD_FORMAT, SessionTooLargeError } from '../../src/index.js';
+import { storeKeyOf } from '../../src/session/ids.js';
+import { Browser, T0, TestStore, visit } from './helpers.js';
+
+describe('session data', () => {
+  it('over maxDataBytes is refused at commit with a clear error (500), and nothing is written', async () => {
+    const store = new TestStore();
+    const manager = createSessionManager({ store, maxDataBytes: 1000 });
+    const browser = new Browser();
+    await visit(manager, browser, (s) => s.set('small', 'x'));
+    const before = JSON.stringify([...store.records]);
+    const s = await manager.load(browser.header(), { now: T0 });
+    s.set('big', 'é'.repeat(600));
+    const error = await manager.commit(s).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SessionTooLargeError);
+    expect((error as SessionTooLargeError).status).toBe(500);
+    expect((error as Error).message).toMatch(/1\d{3} bytes, more than maxDataBytes \(1000\)/);
+    expect(JSON.stringify([...store.records])).toBe(before);
+  });
+
+  it('the default limit is 64 KiB', async () => {
+    const manager = createSessionManager({ store: new TestStore() });
+    const s = await manager.load(undefined, { now: T0 });
+    s.set('big', 'x'.repeat(65_536));
+    await expect(manager.commit(s)).rejects.toBeInstanceOf(SessionTooLargeError);
+  });
+
+  it('records carry their format version', async () => {
+    const store = new TestStore();
+    const manager = createSessionManager({ store });
+    const browser = new Browser();
+    await visit(manager, browser, (s) => s.set('a', 1));
+    const record = store.records.get(storeKeyOf(browser.value()!))!.record;
+    expect(record.format).toBe(RECORD_FORMAT);
+    expect(RECORD_FORMAT).toBe(1);
+  });
+
+  it('a record of an unknown format is not used (a fresh session instead of misreading it)', async () => {
+    const store = new TestStore();
+    const manager = createSessionManager({ store });
+    const browser = new Browser();
+    await visit(manager, browser, (s) => s.set('a', 1));
+    store.records.get(storeKeyOf(browser.value()!))!.record.format = 99;
+    expect((await visit(manager, browser, (s) => s.isNew)).result).toBe(true);
+  });
+
+  it('stored JSON like {"__proto__": {...}} never pollutes prototypes', async () => {
+    const store = new TestStore();
+    const manager = createSessionManager({ store });
+    const browser = new Browser();
+    await visit(manager, browser, (s) => s.set('a', 1));
+    const key = storeKeyOf(browser.value()!);
+    store.records.get(key)!.record.data =
+      '{"a":1,"__proto__":{"polluted":true,"isAdmin":true},"nested":{"__proto__":{"polluted":true}},"constructor":{"prototype":{"polluted":true}}}';
+    const { session, result } = await visit(manager, browser, (s) => {
+      s.set('b', 2); // forces a re-serialization of everything
+      expect(() => s.get('__proto__' as 'a')).toThrow(TypeError);
+      return { nested: s.get('nested') as object };
+    });
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(Object.prototype).not.toHaveProperty('polluted');
+    expect(result.nested).toEqual({});
+    expect(Object.getPrototypeOf(result.nested)).toBe(Object.prototype);
+    expect(result.nested).not.toHaveProperty('polluted');
+    const data = session.data() as Record<string, unknown>;
+    expect(data.isAdmin).toBeUndefined();
+    expect(JSON.parse(store.records.get(key)!.record.data)).not.toHaveProperty('isAdmin');
+  });
+
+  it('a custom serializer is used for every record', async () => {
+    const store = new TestStore();
+    const manager = createSessionManager({
+      store,
+      serializer: {
+        stringify: (d) => Buffer.from(JSON.stringify(d)).toString('base64'),
+        parse: (t) => JSON.parse(Buffer.from(t, 'base64').toString()),
+      },
+    });
+    const browser = new Browser();
+    await visit(manager, browser, (s) => s.set('a', 1));
+    expect(store.sessions()[0]![1].data).toBe(Buffer.from('{"a":1}').toString('base64'));
+    expect((await visit(manager, browser, (s) => s.get('a'))).result).toBe(1);
+  });
+
+  it('corrupted stored data gives a fresh session and a warning, not an error', async () => {
+    const store = new TestStore();
+    const warnings: string[] = [];
+    const manager = createSessionManager({ store, logger: { warn: (m) => warnings.push(m) } });
+    const browser = new Browser();
+    await visit(manager, browser, (s) => s.set('a', 1));
+    store.records.get(storeKeyOf(browser.value()!))!.record.data = '{"a":';
+    expect((await visit(manager, browser, (s) => s.isNew)).result).toBe(true);
+    expect(warnings).toHaveLength(1);
+  });
+});
