@@ -189,6 +189,8 @@ export function createNodeSessions<S>(manager: AdapterManager<S>, options: NodeS
 
     return (error: unknown) => {
       onError(error);
+      // Headers out but the body unfinished: cut the connection rather than leave the client waiting.
+      if (state === 'done' && !res.writableEnded) res.destroy();
       if (state !== 'open') return; // the answer is on its way (or out): nothing left to replace
       res.statusCode = statusForError(error);
       for (const name of res.getHeaderNames()) res.removeHeader(name);

@@ -41,6 +41,7 @@ function call(
       const receivedAt = performance.now();
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('error', reject);
       res.on('end', () => {
         const setCookie = res.headers['set-cookie'] ?? [];
         options.jar?.apply(setCookie);
@@ -124,6 +125,11 @@ function app(req: SessionRequest<Session>, res: import('node:http').ServerRespon
       res.statusCode = 500;
       res.end('failed on purpose');
       return;
+    case '/throw-midway':
+      session.get('n');
+      res.writeHead(200, { 'Content-Type': 'text/plain' });
+      res.write('partial');
+      return new Promise((_, reject) => setTimeout(() => reject(new Error('failed mid-stream')), 20));
     case '/throw':
       session.set('lost', 2);
       throw new Error('boom: internal detail that must not reach the client');
@@ -264,6 +270,15 @@ describe('node:http adapter, end to end on 127.0.0.1', () => {
     expect(thrown.setCookie).toEqual([]);
     expect(await inner.count()).toBe(before);
     expect(errors).toHaveLength(1);
+    expect((await call(port, 'GET', '/static')).status).toBe(200);
+  });
+
+  it('a handler that fails after its headers went out has its connection cut, not left hanging', async () => {
+    const outcome = await call(port, 'GET', '/throw-midway').then(
+      () => 'completed',
+      (error: NodeJS.ErrnoException) => error.code,
+    );
+    expect(outcome).toBe('ECONNRESET');
     expect((await call(port, 'GET', '/static')).status).toBe(200);
   });
 
