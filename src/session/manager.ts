@@ -23,7 +23,6 @@ import {
   SessionDestroyedError,
   SessionStoreError,
   SessionTooLargeError,
-  TellerError,
 } from './errors.js';
 import { decodeIdCookie, encodeIdCookie, generateId, refOf, storeKeyOf } from './ids.js';
 import { KeyedLock } from './lock.js';
@@ -793,11 +792,6 @@ export function createSessionManager<Data extends SessionData = SessionData>(
         if (status >= 500) return { setCookie: [] };
         const setCookie = sealKeys !== undefined ? commitSealed(state) : await commitStored(state);
         return { setCookie };
-      } catch (error) {
-        if (!(error instanceof TellerError) && !(error instanceof TypeError)) {
-          throw new SessionStoreError('[teller] [session] commit failed', { cause: error });
-        }
-        throw error;
       } finally {
         session.release();
       }

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
   createSessionManager,
-  type SessionEvent,
   SessionConflictError,
   SessionDestroyedError,
+  type SessionEvent,
   SessionLockTimeoutError,
   type SessionManager,
 } from '../../src/index.js';
@@ -69,7 +69,9 @@ describe('one process: requests of a session are serialized (no conflict ever)',
     store.ticks = 1;
     const cookie = await seeded(store, { start: 0 });
     const manager = createSessionManager<Data>({ store });
-    await Promise.all(Array.from({ length: 50 }, (_, i) => request(manager, cookie, (s) => s.set(`k${i}`, i))));
+    await Promise.all(
+      Array.from({ length: 50 }, (_, i) => request(manager, cookie, (s) => s.set(`k${i}`, i))),
+    );
     const data = JSON.parse(liveRecord(store).data);
     expect(Object.keys(data).filter((k) => k.startsWith('k'))).toHaveLength(50);
   });
@@ -79,7 +81,9 @@ describe('one process: requests of a session are serialized (no conflict ever)',
     store.ticks = 1;
     const cookie = await seeded(store, { n: 0 });
     const manager = createSessionManager<Data>({ store });
-    await Promise.all(Array.from({ length: 20 }, () => request(manager, cookie, (s) => s.set('n', (s.get('n') ?? 0) + 1))));
+    await Promise.all(
+      Array.from({ length: 20 }, () => request(manager, cookie, (s) => s.set('n', (s.get('n') ?? 0) + 1))),
+    );
     expect(JSON.parse(liveRecord(store).data).n).toBe(20);
     expect(liveRecord(store).version).toBe(21);
   });
@@ -90,7 +94,9 @@ describe('one process: requests of a session are serialized (no conflict ever)',
     const cookie = await seeded(store, { balance: 1000 });
     const manager = createSessionManager<Data>({ store });
     await Promise.all(
-      Array.from({ length: 20 }, () => request(manager, cookie, (s) => s.update('balance', (b = 0) => b - 10))),
+      Array.from({ length: 20 }, () =>
+        request(manager, cookie, (s) => s.update('balance', (b = 0) => b - 10)),
+      ),
     );
     expect(JSON.parse(liveRecord(store).data).balance).toBe(800);
   });
@@ -144,7 +150,9 @@ describe('one process: requests of a session are serialized (no conflict ever)',
 
 describe('several processes (managers on one store): conflicts detected, never lost', () => {
   function managers(store: TestStore, n: number, events: SessionEvent[] = []) {
-    return Array.from({ length: n }, () => createSessionManager<Data>({ store, onEvent: (e) => events.push(e) }));
+    return Array.from({ length: n }, () =>
+      createSessionManager<Data>({ store, onEvent: (e) => events.push(e) }),
+    );
   }
 
   it('50 concurrent requests adding different keys across 5 managers merge into 50 keys', async () => {
@@ -153,7 +161,9 @@ describe('several processes (managers on one store): conflicts detected, never l
     store.ticks = 1;
     const events: SessionEvent[] = [];
     const ms = managers(store, 5, events);
-    await Promise.all(Array.from({ length: 50 }, (_, i) => request(ms[i % 5]!, cookie, (s) => s.set(`k${i}`, i))));
+    await Promise.all(
+      Array.from({ length: 50 }, (_, i) => request(ms[i % 5]!, cookie, (s) => s.set(`k${i}`, i))),
+    );
     const data = JSON.parse(liveRecord(store).data);
     expect(Object.keys(data).filter((k) => k.startsWith('k'))).toHaveLength(50);
     expect(events.filter((e) => e.type === 'merged').length).toBeGreaterThan(0);
@@ -166,7 +176,9 @@ describe('several processes (managers on one store): conflicts detected, never l
     const events: SessionEvent[] = [];
     const ms = managers(store, 4, events);
     await Promise.all(
-      Array.from({ length: 20 }, (_, i) => request(ms[i % 4]!, cookie, (s) => s.update('balance', (b = 0) => b - 10))),
+      Array.from({ length: 20 }, (_, i) =>
+        request(ms[i % 4]!, cookie, (s) => s.update('balance', (b = 0) => b - 10)),
+      ),
     );
     expect(JSON.parse(liveRecord(store).data).balance).toBe(800);
     expect(events.some((e) => e.type === 'merged')).toBe(true);

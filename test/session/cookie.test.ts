@@ -55,7 +55,10 @@ describe('the session cookie', () => {
 
   it('sameSite, path and domain options are written', async () => {
     const { cookie } = await firstCookie(
-      { store: new TestStore(), cookie: { sameSite: 'strict', path: '/app', domain: 'example.com', secure: true } },
+      {
+        store: new TestStore(),
+        cookie: { sameSite: 'strict', path: '/app', domain: 'example.com', secure: true },
+      },
       {},
     );
     expect(cookie).toMatchObject({ sameSite: 'Strict', path: '/app', domain: 'example.com' });
@@ -63,8 +66,12 @@ describe('the session cookie', () => {
 
   it('refuses option combinations a browser would drop', () => {
     const store = new TestStore();
-    expect(() => createSessionManager({ store, cookie: { sameSite: 'None' } })).toThrow(/needs cookie.secure: true/);
-    expect(() => createSessionManager({ store, cookie: { name: '__Host-x', secure: false } })).toThrow(TypeError);
+    expect(() => createSessionManager({ store, cookie: { sameSite: 'None' } })).toThrow(
+      /needs cookie.secure: true/,
+    );
+    expect(() => createSessionManager({ store, cookie: { name: '__Host-x', secure: false } })).toThrow(
+      TypeError,
+    );
     expect(() => createSessionManager({ store, cookie: { name: 'bad name' } })).toThrow(TypeError);
     expect(() => createSessionManager({ store, cookie: { secure: 'yes' as never } })).toThrow(TypeError);
     expect(() => createSessionManager({ store, idleTimeout: -1 })).toThrow(/idleTimeout/);
@@ -73,10 +80,29 @@ describe('the session cookie', () => {
   });
 
   it('isLoopbackHost', () => {
-    for (const host of ['localhost', 'LOCALHOST:80', 'localhost.', 'app.localhost', '127.0.0.1', '127.255.255.255:1', '[::1]', '[0:0:0:0:0:0:0:1]:8080']) {
+    for (const host of [
+      'localhost',
+      'LOCALHOST:80',
+      'localhost.',
+      'app.localhost',
+      '127.0.0.1',
+      '127.255.255.255:1',
+      '[::1]',
+      '[0:0:0:0:0:0:0:1]:8080',
+    ]) {
       expect(isLoopbackHost(host), host).toBe(true);
     }
-    for (const host of ['', undefined, 'example.com', '128.0.0.1', '127.0.0.256', '[::2]', 'localhost.evil.com', '[::1', '1.127.0.0.1']) {
+    for (const host of [
+      '',
+      undefined,
+      'example.com',
+      '128.0.0.1',
+      '127.0.0.256',
+      '[::2]',
+      'localhost.evil.com',
+      '[::1',
+      '1.127.0.0.1',
+    ]) {
       expect(isLoopbackHost(host), String(host)).toBe(false);
     }
   });

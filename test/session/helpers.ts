@@ -3,9 +3,9 @@
  * and injects faults (throws, hangs, slow answers), a tiny cookie-keeping browser, and a request helper.
  */
 import { parseSetCookie } from '../../src/cookie/index.js';
+import type { CommitOptions, LoadContext, SessionManager } from '../../src/session/manager.js';
 import type { Session } from '../../src/session/session.js';
 import type { SessionRecord, SessionStore } from '../../src/session/store.js';
-import type { CommitOptions, LoadContext, SessionManager } from '../../src/session/manager.js';
 
 /** A fixed epoch for fake clocks. */
 export const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
@@ -114,8 +114,10 @@ export class Browser {
   receive(lines: readonly string[], now: number = T0): void {
     this.last = lines.map((line) => parseSetCookie(line, { now }));
     for (const cookie of this.last) {
-      if (cookie === undefined) throw new Error(`unparseable Set-Cookie from the manager: ${lines.join(' | ')}`);
-      if (cookie.expiresAt !== undefined && cookie.expiresAt.getTime() <= now) this.cookies.delete(cookie.name);
+      if (cookie === undefined)
+        throw new Error(`unparseable Set-Cookie from the manager: ${lines.join(' | ')}`);
+      if (cookie.expiresAt !== undefined && cookie.expiresAt.getTime() <= now)
+        this.cookies.delete(cookie.name);
       else this.cookies.set(cookie.name, cookie.value);
     }
   }
@@ -143,7 +145,8 @@ export async function visit<Data extends Record<string, unknown>, R = void>(
   const session = await manager.load(browser.header(), context);
   const result = (await handler?.(session)) as R;
   const { setCookie } = await manager.commit(session, commit);
-  const now = context.now === undefined ? T0 : typeof context.now === 'number' ? context.now : context.now.getTime();
+  const now =
+    context.now === undefined ? T0 : typeof context.now === 'number' ? context.now : context.now.getTime();
   browser.receive(setCookie, now);
   return { session, setCookie, result };
 }

@@ -1,6 +1,6 @@
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { createSessionManager } from '../../src/index.js';
+import { createSessionManager, type Session } from '../../src/index.js';
 import { storeKeyOf } from '../../src/session/ids.js';
 import { Browser, T0, TestStore, visit } from './helpers.js';
 
@@ -203,7 +203,13 @@ describe('Session API', () => {
     });
     const s = await manager.load(browser.header(), { now: T0 });
     const id = s.id;
-    const shown = [JSON.stringify(s), inspect(s), inspect(s, { showHidden: true, depth: 10 }), String(s), `${Object.keys(s)}`];
+    const shown = [
+      JSON.stringify(s),
+      inspect(s),
+      inspect(s, { showHidden: true, depth: 10 }),
+      String(s),
+      `${Object.keys(s)}`,
+    ];
     for (const text of shown) expect(text).not.toContain(id);
     expect(JSON.parse(JSON.stringify(s))).toEqual({ isNew: false, userId: 'alice', data: { n: 1 } });
     await manager.commit(s);
@@ -214,7 +220,9 @@ describe('Session API', () => {
     await visit(manager, browser, (s) => s.set('n', 1));
     const before = JSON.stringify([...store.records]);
     const cookie = browser.value();
-    for (const action of [(s: any) => s.set('n', 2), (s: any) => s.login('alice'), (s: any) => s.logout()]) {
+    type S = Session<{ cart: string[]; n: number }>;
+    const actions = [(s: S) => s.set('n', 2), (s: S) => s.login('alice'), (s: S) => s.logout()];
+    for (const action of actions) {
       const { setCookie } = await visit(manager, browser, action, { now: T0 + 5 * 60_000 }, { status: 500 });
       expect(setCookie).toEqual([]);
       expect(JSON.stringify([...store.records])).toBe(before);

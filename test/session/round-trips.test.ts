@@ -32,8 +32,12 @@ describe('store round trips', () => {
     expect(store.writes).toBe(0);
     await visit(manager, browser, (s) => s.get('n'), { now: T0 + 60_000 });
     expect(store.writes).toBe(1);
-    expect(store.records.get(key)!.record).toMatchObject({ lastSeenAt: T0 + 60_000, expiresAt: T0 + 31 * MINUTE });
-    for (let i = 1; i <= 20; i++) await visit(manager, browser, (s) => s.get('n'), { now: T0 + 60_000 + i * 2000 });
+    expect(store.records.get(key)!.record).toMatchObject({
+      lastSeenAt: T0 + 60_000,
+      expiresAt: T0 + 31 * MINUTE,
+    });
+    for (let i = 1; i <= 20; i++)
+      await visit(manager, browser, (s) => s.get('n'), { now: T0 + 60_000 + i * 2000 });
     expect(store.writes).toBe(1);
     await visit(manager, browser, (s) => s.get('n'), { now: T0 + 121_000 });
     expect(store.writes).toBe(2);
@@ -60,7 +64,9 @@ describe('store round trips', () => {
   it('a touch re-sends a persistent cookie with the new lifetime, not a session cookie', async () => {
     const persistent = await loggedIn(true);
     expect(persistent.browser.last[0]?.maxAge).toBe(30 * 24 * 3600);
-    const touched = await visit(persistent.manager, persistent.browser, (s) => s.get('n'), { now: T0 + 2 * MINUTE });
+    const touched = await visit(persistent.manager, persistent.browser, (s) => s.get('n'), {
+      now: T0 + 2 * MINUTE,
+    });
     expect(touched.setCookie).toHaveLength(1);
     // The sliding idle lifetime starts again: the cookie now ends 30 days after this request.
     expect(persistent.browser.last[0]?.maxAge).toBe(30 * 24 * 3600);
@@ -77,7 +83,8 @@ describe('store round trips', () => {
     const manager = createSessionManager({ store, absoluteTimeout: HOUR });
     const browser = new Browser();
     await visit(manager, browser, (s) => s.set('n', 1));
-    for (let t = 10; t < 60; t += 5) await visit(manager, browser, (s) => s.get('n'), { now: T0 + t * MINUTE });
+    for (let t = 10; t < 60; t += 5)
+      await visit(manager, browser, (s) => s.get('n'), { now: T0 + t * MINUTE });
     // From minute 30 on, now + idle passes createdAt + 1 h: the record's expiry is the absolute one.
     const record = [...store.records.values()][0]!.record;
     expect(record.expiresAt).toBe(T0 + HOUR);
@@ -91,7 +98,8 @@ describe('store round trips', () => {
     const manager = createSessionManager({ store, absoluteTimeout: HOUR, idleTimeout: 30 * MINUTE });
     const browser = new Browser();
     await visit(manager, browser, (s) => s.set('cart', ['apple']));
-    for (let t = 20; t <= 50; t += 10) await visit(manager, browser, (s) => s.touch(), { now: T0 + t * MINUTE });
+    for (let t = 20; t <= 50; t += 10)
+      await visit(manager, browser, (s) => s.touch(), { now: T0 + t * MINUTE });
     await visit(manager, browser, (s) => s.login('alice'), { now: T0 + 55 * MINUTE });
     const [, record] = store.sessions()[0]!;
     expect(record.createdAt).toBe(T0 + 55 * MINUTE);

@@ -15,12 +15,20 @@ function open(value: string, secret: string, name: string): unknown {
   const raw = Buffer.from(value, 'base64url');
   expect(raw[0]).toBe(1);
   const key = Buffer.from(
-    hkdfSync('sha256', Buffer.from(secret), Buffer.from('teller/session/seal'), Buffer.from('teller session seal v1 aes-256-gcm'), 32),
+    hkdfSync(
+      'sha256',
+      Buffer.from(secret),
+      Buffer.from('teller/session/seal'),
+      Buffer.from('teller session seal v1 aes-256-gcm'),
+      32,
+    ),
   );
   const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(1, 13));
   decipher.setAAD(Buffer.from(name));
   decipher.setAuthTag(raw.subarray(raw.length - 16));
-  return JSON.parse(Buffer.concat([decipher.update(raw.subarray(13, raw.length - 16)), decipher.final()]).toString());
+  return JSON.parse(
+    Buffer.concat([decipher.update(raw.subarray(13, raw.length - 16)), decipher.final()]).toString(),
+  );
 }
 
 describe('sealed sessions (no store)', () => {
@@ -75,8 +83,11 @@ describe('sealed sessions (no store)', () => {
     expect(await replay(T0 + 30 * MINUTE - 1)).toEqual([false, 'alice']);
     expect(await replay(T0 + 30 * MINUTE)).toEqual([true, undefined]);
     // Kept active, it still ends at the absolute lifetime.
-    for (let t = 20; t < 12 * 60; t += 20) await visit(manager, browser, (s) => s.get('n'), { now: T0 + t * MINUTE });
-    expect((await visit(manager, browser, (s) => s.userId, { now: T0 + 12 * HOUR - 1 })).result).toBe('alice');
+    for (let t = 20; t < 12 * 60; t += 20)
+      await visit(manager, browser, (s) => s.get('n'), { now: T0 + t * MINUTE });
+    expect((await visit(manager, browser, (s) => s.userId, { now: T0 + 12 * HOUR - 1 })).result).toBe(
+      'alice',
+    );
     expect((await visit(manager, browser, (s) => s.userId, { now: T0 + 12 * HOUR })).result).toBeUndefined();
   });
 

@@ -9,10 +9,16 @@ describe('idle and absolute timeouts, judged by the manager clock', () => {
     const manager = createSessionManager({ store });
     const browser = new Browser();
     await visit(manager, browser, (s) => s.login('alice'));
-    expect((await visit(manager, browser, (s) => s.userId, { now: T0 + 30 * MINUTE - 1 })).result).toBe('alice');
+    expect((await visit(manager, browser, (s) => s.userId, { now: T0 + 30 * MINUTE - 1 })).result).toBe(
+      'alice',
+    );
     // That request touched the session (a minute had passed): idle counts from it.
-    expect((await visit(manager, browser, (s) => s.userId, { now: T0 + 60 * MINUTE - 2 })).result).toBe('alice');
-    expect((await visit(manager, browser, (s) => s.userId, { now: T0 + 90 * MINUTE })).result).toBeUndefined();
+    expect((await visit(manager, browser, (s) => s.userId, { now: T0 + 60 * MINUTE - 2 })).result).toBe(
+      'alice',
+    );
+    expect(
+      (await visit(manager, browser, (s) => s.userId, { now: T0 + 90 * MINUTE })).result,
+    ).toBeUndefined();
   });
 
   it('absolute: 12 hours end the session however active', async () => {
@@ -51,7 +57,8 @@ describe('idle and absolute timeouts, judged by the manager clock', () => {
     expect(entry.ttlMs).toBeGreaterThanOrEqual(20 * MINUTE);
     expect(entry.ttlMs).toBeLessThanOrEqual(20 * MINUTE + 5 * MINUTE);
     // Near the absolute end the remaining lifetime shrinks to it: at minute 45, 15 minutes are left.
-    for (let t = 15; t <= 45; t += 15) await visit(manager, browser, (s) => s.set('n', t), { now: T0 + t * MINUTE });
+    for (let t = 15; t <= 45; t += 15)
+      await visit(manager, browser, (s) => s.set('n', t), { now: T0 + t * MINUTE });
     entry = store.records.get(key)!;
     expect(entry.record.expiresAt).toBe(T0 + HOUR);
     expect(entry.ttlMs).toBeGreaterThanOrEqual(15 * MINUTE);
@@ -95,7 +102,9 @@ describe('renewal', () => {
     const record = store.records.get(storeKeyOf(fresh))!.record;
     expect(record).toMatchObject({ userId: 'alice', createdAt: T0 });
     expect(store.records.get(storeKeyOf(old))!.record.movedTo).toBe(storeKeyOf(fresh));
-    const { result } = await visit(manager, browser, (s) => [s.get('n'), s.userId], { now: T0 + 17 * MINUTE });
+    const { result } = await visit(manager, browser, (s) => [s.get('n'), s.userId], {
+      now: T0 + 17 * MINUTE,
+    });
     expect(result).toEqual([1, 'alice']);
     // And again after another renewAfter.
     await visit(manager, browser, (s) => s.get('n'), { now: T0 + 32 * MINUTE });
@@ -129,7 +138,9 @@ describe('renewal', () => {
     await visit(manager, browser, (s) => s.get('n'), { now: T0 + 16 * MINUTE });
     const keys = store.records.size;
     // The old id is older than renewAfter too, but reading through it never rotates it again.
-    const { setCookie } = await visit(manager, inFlight, (s) => s.touch(), { now: T0 + 16 * MINUTE + 10_000 });
+    const { setCookie } = await visit(manager, inFlight, (s) => s.touch(), {
+      now: T0 + 16 * MINUTE + 10_000,
+    });
     expect(setCookie).toEqual([]);
     expect(store.records.size).toBe(keys);
     const late = await visit(manager, inFlight, (s) => [s.userId, s.isNew], { now: T0 + 17 * MINUTE + 1 });
@@ -143,6 +154,8 @@ describe('renewal', () => {
     await visit(manager, browser, (s) => s.get('n'), { now: T0 + 16 * MINUTE });
     await visit(manager, inFlight, (s) => s.logout(), { now: T0 + 16 * MINUTE + 1000 });
     expect(store.sessions()).toHaveLength(0);
-    expect((await visit(manager, browser, (s) => s.userId, { now: T0 + 16 * MINUTE + 2000 })).result).toBeUndefined();
+    expect(
+      (await visit(manager, browser, (s) => s.userId, { now: T0 + 16 * MINUTE + 2000 })).result,
+    ).toBeUndefined();
   });
 });

@@ -17,7 +17,11 @@ for (const [name, makeStore] of stores) {
       const laptop = new Browser();
       const phone = new Browser();
       const other = new Browser();
-      const current = await visit(manager, laptop, (s) => s.login('alice'), { now: T0, userAgent: 'Firefox', ip: '10.0.0.1' });
+      const current = await visit(manager, laptop, (s) => s.login('alice'), {
+        now: T0,
+        userAgent: 'Firefox',
+        ip: '10.0.0.1',
+      });
       await visit(manager, phone, (s) => s.login('alice', { remember: true }), {
         now: T0 + MINUTE,
         userAgent: 'Safari',
@@ -55,7 +59,9 @@ for (const [name, makeStore] of stores) {
       expect((await visit(manager, laptop, (s) => s.userId, { now: T0 + 2 * MINUTE })).result).toBe('alice');
       expect((await visit(manager, other, (s) => s.userId, { now: T0 + 2 * MINUTE })).result).toBe('bob');
       expect(await manager.revokeSessions('alice')).toBe(1);
-      expect((await visit(manager, laptop, (s) => s.userId, { now: T0 + 3 * MINUTE })).result).toBeUndefined();
+      expect(
+        (await visit(manager, laptop, (s) => s.userId, { now: T0 + 3 * MINUTE })).result,
+      ).toBeUndefined();
       expect(await manager.listSessions('alice', { now: T0 + 3 * MINUTE })).toEqual([]);
     });
 
@@ -64,7 +70,9 @@ for (const [name, makeStore] of stores) {
       const [safari] = await manager.listSessions('alice', { now: T0 + 2 * MINUTE });
       await manager.revokeSessions('alice', { except: safari!.handle });
       expect((await visit(manager, phone, (s) => s.userId, { now: T0 + 2 * MINUTE })).result).toBe('alice');
-      expect((await visit(manager, laptop, (s) => s.userId, { now: T0 + 2 * MINUTE })).result).toBeUndefined();
+      expect(
+        (await visit(manager, laptop, (s) => s.userId, { now: T0 + 2 * MINUTE })).result,
+      ).toBeUndefined();
     });
   });
 }
