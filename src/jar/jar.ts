@@ -6,6 +6,20 @@
  * so its cost depends on the cookies of those domains only, not on the size of the jar.
  */
 import { type ParsedSetCookie, parseSetCookieDetailed } from '../cookie/index.js';
+import {
+  type Entry,
+  HOST_ONLY,
+  HTTP_ONLY,
+  PARTITIONED,
+  packFlags,
+  priorityOf,
+  SAME_SITE_MASK,
+  SAME_SITE_NONE,
+  SAME_SITE_STRICT,
+  SECURE,
+  sameSiteOf,
+  snapshot,
+} from './entry.js';
 import { CookieRejectedError } from './errors.js';
 import { domainMatch, type RequestTarget, requestTarget } from './host.js';
 import { netscapeLine, parseNetscape } from './netscape.js';
@@ -32,25 +46,6 @@ import type {
   StoredCookie,
 } from './types.js';
 
-/** A stored cookie, mutable inside the jar only. Times are epoch ms; a session cookie expires at +Infinity. */
-interface Entry {
-  name: string;
-  value: string;
-  domain: string;
-  path: string;
-  expiresAt: number;
-  hostOnly: boolean;
-  secure: boolean;
-  httpOnly: boolean;
-  sameSite: SameSiteFlag;
-  partitioned: boolean;
-  priority: ParsedSetCookie['priority'];
-  creation: number;
-  lastAccess: number;
-  /** Creation order within this jar: ties of creation-time sort by it (kept by a replacement). */
-  seq: number;
-}
-
 /** "Share a domain field with more than a predetermined number of other cookies" (5.7, removing excess cookies). */
 const CROWDED_DOMAIN = 50;
 
@@ -75,26 +70,16 @@ function retrievalOrder(a: Entry, b: Entry): number {
   return b.path.length - a.path.length || a.creation - b.creation || a.seq - b.seq;
 }
 
-function creationOrder(a: Entry, b: Entry): number {
-  return a.creation - b.creation || a.seq - b.seq;
+/** Inserts into a list kept in retrieval order; a newcomer usually belongs at or near the end. */
+function insertSorted(list: Entry[], entry: Entry): void {
+  let i = list.length;
+  while (i > 0 && retrievalOrder(list[i - 1]!, entry) > 0) i--;
+  if (i === list.length) list.push(entry);
+  else list.splice(i, 0, entry);
 }
 
-function snapshot(e: Entry): StoredCookie {
-  return {
-    name: e.name,
-    value: e.value,
-    domain: e.domain,
-    path: e.path,
-    expires: e.expiresAt === Number.POSITIVE_INFINITY ? undefined : new Date(e.expiresAt),
-    hostOnly: e.hostOnly,
-    secure: e.secure,
-    httpOnly: e.httpOnly,
-    sameSite: e.sameSite,
-    partitioned: e.partitioned,
-    priority: e.priority,
-    creation: new Date(e.creation),
-    lastAccess: new Date(e.lastAccess),
-  };
+function creationOrder(a: Entry, b: Entry): number {
+  return a.creation - b.creation || a.seq - b.seq;
 }
 
 /** The codec names its step as "RFC 6265bis 5.6 step 1: ..."; the jar's errors carry it apart. */
@@ -124,6 +109,9 @@ export class CookieJar {
   readonly #maxPerDomain: number;
   #count = 0;
   #seq = 0;
+  /** The last URL string parsed, and its target: a response's Set-Cookie lines share one URL. */
+  #lastUrl = '';
+  #lastTarget: RequestTarget | undefined;
 
   constructor(options?: CookieJarOptions) {
     this.#maxCookies = limitOption(options?.maxCookies, 3000, 'maxCookies');
@@ -151,7 +139,7 @@ export class CookieJar {
     if (!parsed.ok) {
       outcome = codecRefusal(parsed.reason);
     } else {
-      const target = requestTarget(url);
+      const target = this.#target(url);
       outcome =
         target === undefined
           ? new Refusal('5.7 step 10', 'the request URL has no host that can be canonicalized')
@@ -162,6 +150,15 @@ export class CookieJar {
       return undefined;
     }
     return outcome === undefined ? undefined : snapshot(outcome);
+  }
+
+  #target(url: string | URL): RequestTarget | undefined {
+    if (typeof url !== 'string') return requestTarget(url);
+    if (url !== this.#lastUrl || this.#lastTarget === undefined) {
+      this.#lastTarget = requestTarget(url);
+      this.#lastUrl = url;
+    }
+    return this.#lastTarget;
   }
 
   /** 5.7 steps 7-24 for a parsed cookie. */
@@ -206,15 +203,17 @@ export class CookieJar {
       domain,
       path,
       expiresAt,
-      hostOnly,
-      secure,
-      httpOnly,
-      sameSite,
-      partitioned: parsed.partitioned,
-      priority: parsed.priority,
       creation: now,
       lastAccess: now,
       seq: 0,
+      flags: packFlags({
+        hostOnly,
+        secure,
+        httpOnly,
+        sameSite,
+        partitioned: parsed.partitioned,
+        priority: parsed.priority,
+      }),
     };
     return this.#store(entry, http, now);
   }
@@ -243,23 +242,31 @@ export class CookieJar {
     let bucket = this.#buckets.get(entry.domain);
     const expired = entry.expiresAt <= now;
     if (bucket !== undefined) {
+      // One string per domain, shared by its cookies (the request host is a fresh string each time).
+      entry.domain = bucket[0]!.domain;
       for (let i = 0; i < bucket.length; i++) {
         const old = bucket[i]!;
-        if (old.name !== entry.name || old.path !== entry.path || old.hostOnly !== entry.hostOnly) continue;
+        if (
+          old.name !== entry.name ||
+          old.path !== entry.path ||
+          ((old.flags ^ entry.flags) & HOST_ONLY) !== 0
+        ) {
+          continue;
+        }
         // Step 23.2.
-        if (!http && old.httpOnly) {
+        if (!http && (old.flags & HTTP_ONLY) !== 0) {
           return new Refusal('5.7 step 23.2', 'a non-HTTP API cannot overwrite an HttpOnly cookie');
         }
         // Step 23.3-23.4 (and the immediate eviction of an expired newcomer).
         entry.creation = old.creation;
         entry.seq = old.seq;
-        if (old.secure) this.#unindexSecure(old);
+        if ((old.flags & SECURE) !== 0) this.#unindexSecure(old);
         if (expired) {
           this.#removeAt(bucket, i);
           return undefined;
         }
         bucket[i] = entry;
-        if (entry.secure) this.#indexSecure(entry);
+        if ((entry.flags & SECURE) !== 0) this.#indexSecure(entry);
         return entry;
       }
     }
@@ -270,9 +277,9 @@ export class CookieJar {
       bucket = [];
       this.#buckets.set(entry.domain, bucket);
     }
-    bucket.push(entry);
+    insertSorted(bucket, entry);
     this.#count++;
-    if (entry.secure) this.#indexSecure(entry);
+    if ((entry.flags & SECURE) !== 0) this.#indexSecure(entry);
     if (bucket.length > this.#maxPerDomain) this.#evictFromDomain(bucket, now);
     if (this.#count > this.#maxCookies) this.#evictExcess(now);
     // The newcomer itself may have been the one to go (e.g. the only non-secure cookie of a full domain).
@@ -299,7 +306,7 @@ export class CookieJar {
     const entry = bucket[index]!;
     bucket.splice(index, 1);
     this.#count--;
-    if (entry.secure) this.#unindexSecure(entry);
+    if ((entry.flags & SECURE) !== 0) this.#unindexSecure(entry);
     if (bucket.length === 0) this.#buckets.delete(entry.domain);
   }
 
@@ -313,7 +320,7 @@ export class CookieJar {
       let victimClass = 4;
       for (let i = 0; i < bucket.length; i++) {
         const e = bucket[i]!;
-        const cls = e.expiresAt <= now ? 1 : e.secure ? 3 : 2;
+        const cls = e.expiresAt <= now ? 1 : (e.flags & SECURE) !== 0 ? 3 : 2;
         if (victim === -1 || cls < victimClass || (cls === victimClass && isLessRecent(e, bucket[victim]!))) {
           victim = i;
           victimClass = cls;
@@ -337,7 +344,7 @@ export class CookieJar {
         const crowded = bucket.length > CROWDED_DOMAIN + 1;
         for (let i = 0; i < bucket.length; i++) {
           const e = bucket[i]!;
-          const cls = e.expiresAt <= now ? 1 : crowded ? (e.secure ? 3 : 2) : 4;
+          const cls = e.expiresAt <= now ? 1 : crowded ? ((e.flags & SECURE) !== 0 ? 3 : 2) : 4;
           if (victim === undefined || cls < victimClass || (cls === victimClass && isLessRecent(e, victim))) {
             victim = e;
             victimBucket = bucket;
@@ -358,7 +365,7 @@ export class CookieJar {
    */
   #retrieve(url: string | URL, options: GetCookiesOptions | undefined): Entry[] {
     const now = toMs(options?.now);
-    const target = requestTarget(url);
+    const target = this.#target(url);
     const found: Entry[] = [];
     // Steps 1-2.
     if (target === undefined) return found;
@@ -370,6 +377,8 @@ export class CookieJar {
     const { host, path, secure } = target;
     // Step 3: the buckets of every domain the host domain-matches: itself, then each parent.
     let domain = host;
+    // Buckets are kept in retrieval order: the first bucket with matches needs no sorting.
+    let first = true;
     for (;;) {
       const bucket = this.#buckets.get(domain);
       if (bucket !== undefined) {
@@ -380,13 +389,19 @@ export class CookieJar {
             expired = true;
             continue;
           }
-          if (e.hostOnly && domain !== host) continue;
-          if (!pathMatch(path, e.path)) continue;
-          if (e.secure && !secure) continue;
-          if (e.httpOnly && !http) continue;
-          if (crossSite && e.sameSite !== 'None' && !(laxAllowed && e.sameSite !== 'Strict')) continue;
-          found.push(e);
+          const f = e.flags;
+          if ((f & HOST_ONLY) !== 0 && domain !== host) continue;
+          if (e.path.length > 1 && !pathMatch(path, e.path)) continue;
+          if ((f & SECURE) !== 0 && !secure) continue;
+          if ((f & HTTP_ONLY) !== 0 && !http) continue;
+          if (crossSite) {
+            const sameSite = f & SAME_SITE_MASK;
+            if (sameSite !== SAME_SITE_NONE && !(laxAllowed && sameSite !== SAME_SITE_STRICT)) continue;
+          }
+          if (first) found.push(e);
+          else insertSorted(found, e);
         }
+        first = found.length === 0;
         if (expired) this.#evictExpiredIn(bucket, now);
       }
       if (target.isIp) break;
@@ -394,8 +409,7 @@ export class CookieJar {
       if (dot === -1 || dot === domain.length - 1) break;
       domain = domain.slice(dot + 1);
     }
-    // Step 4.
-    if (found.length > 1) found.sort(retrievalOrder);
+    // Step 4: done as the cookies were gathered.
     // Step 5.
     for (const e of found) e.lastAccess = now;
     return found;
@@ -488,15 +502,16 @@ export class CookieJar {
         domain: e.domain,
         path: e.path,
         expires: e.expiresAt === Number.POSITIVE_INFINITY ? null : e.expiresAt,
-        hostOnly: e.hostOnly,
-        secure: e.secure,
-        httpOnly: e.httpOnly,
-        sameSite: e.sameSite,
-        partitioned: e.partitioned,
+        hostOnly: (e.flags & HOST_ONLY) !== 0,
+        secure: (e.flags & SECURE) !== 0,
+        httpOnly: (e.flags & HTTP_ONLY) !== 0,
+        sameSite: sameSiteOf(e.flags),
+        partitioned: (e.flags & PARTITIONED) !== 0,
         creation: e.creation,
         lastAccess: e.lastAccess,
       };
-      if (e.priority !== undefined) c.priority = e.priority;
+      const priority = priorityOf(e.flags);
+      if (priority !== undefined) c.priority = priority;
       cookies[i] = c;
     }
     return { version: 1, cookies };
@@ -523,7 +538,12 @@ export class CookieJar {
     let out = '# Netscape HTTP Cookie File\n# Written by Teller (teller/jar).\n\n';
     for (const bucket of this.#buckets.values()) {
       for (const e of bucket) {
-        const line = netscapeLine(e);
+        const line = netscapeLine({
+          ...e,
+          hostOnly: (e.flags & HOST_ONLY) !== 0,
+          secure: (e.flags & SECURE) !== 0,
+          httpOnly: (e.flags & HTTP_ONLY) !== 0,
+        });
         if (line !== undefined) out += `${line}\n`;
       }
     }
@@ -550,15 +570,10 @@ export class CookieJar {
         domain: c.domain,
         path: c.path,
         expiresAt: c.expiresAt,
-        hostOnly: c.hostOnly,
-        secure: c.secure,
-        httpOnly: c.httpOnly,
-        sameSite: c.sameSite,
-        partitioned: c.partitioned,
-        priority: c.priority,
         creation: c.creation ?? now,
         lastAccess: c.lastAccess ?? now,
         seq: 0,
+        flags: packFlags(c),
       };
       this.#store(entry, true, now);
     }
