@@ -119,6 +119,12 @@ const NOT_BEFORE_PREFIX = 'nb.';
 
 type WriteMode = 'write' | 'touch' | 'rotate' | 'renew';
 
+/** The request time (for events) and the monotonic deadline (performance.now()) of store calls. */
+interface Budget {
+  now: number;
+  deadline: number;
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 function toMs(now: Date | number | undefined, clock: () => number): number {
@@ -254,7 +260,11 @@ export function createSessionManager<Data extends SessionData = SessionData>(
 
   // ---- store calls: typed errors, bounded by storeTimeout ----
 
-  const call = <T>(op: string, run: (s: SessionStore) => Promise<T>, at: number): Promise<T> => {
+  /** The time a load, commit or other manager call may spend waiting for the store, in total. */
+  const budget = (now: number): Budget => ({ now, deadline: performance.now() + storeTimeout });
+
+  const call = <T>(op: string, run: (s: SessionStore) => Promise<T>, b: Budget): Promise<T> => {
+    const at = b.now;
     const fail = (error: SessionStoreError): SessionStoreError => {
       log('error', error.message, { cause: error.cause instanceof Error ? error.cause.message : undefined });
       emit('store-error', at, undefined, { detail: op });
@@ -266,14 +276,20 @@ export function createSessionManager<Data extends SessionData = SessionData>(
     } catch (cause) {
       return Promise.reject(fail(new SessionStoreError(`[teller] [session] store ${op} failed`, { cause })));
     }
+    const left = b.deadline - performance.now();
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        reject(
-          fail(
-            new SessionStoreError(`[teller] [session] store ${op} did not answer within ${storeTimeout} ms`),
-          ),
-        );
-      }, storeTimeout);
+      const timer = setTimeout(
+        () => {
+          reject(
+            fail(
+              new SessionStoreError(
+                `[teller] [session] store ${op} did not answer in time (storeTimeout ${storeTimeout} ms for the whole operation)`,
+              ),
+            ),
+          );
+        },
+        Math.max(0, left),
+      );
       Promise.resolve(pending).then(
         (value) => {
           clearTimeout(timer);
@@ -331,7 +347,7 @@ export function createSessionManager<Data extends SessionData = SessionData>(
         resetChanges(state, origin === null ? new Map() : parseValues(origin.record.data));
         return;
       }
-      const record = await call('get', (s) => s.get(origin.key), state.now);
+      const record = await call('get', (s) => s.get(origin.key), budget(state.now));
       if (!usable(record, state.now) || record.movedTo !== undefined) {
         state.origin = null;
         state.isNew = true;
@@ -358,11 +374,12 @@ export function createSessionManager<Data extends SessionData = SessionData>(
 
   /** The record a key names, following one renewal pointer; null when absent, expired or unknown. */
   const resolveOrigin = async (key: string, now: number): Promise<Origin | 'expired' | null> => {
-    const record = await call('get', (s) => s.get(key), now);
+    const b = budget(now);
+    const record = await call('get', (s) => s.get(key), b);
     if (record === null || record === undefined) return null;
     if (!usable(record, now)) return 'expired';
     if (record.movedTo === undefined) return { key, pointerKey: undefined, record };
-    const target = await call('get', (s) => s.get(record.movedTo!), now);
+    const target = await call('get', (s) => s.get(record.movedTo!), b);
     if (!usable(target, now) || target.movedTo !== undefined) return 'expired';
     return { key: record.movedTo, pointerKey: key, record: target };
   };
@@ -458,10 +475,11 @@ export function createSessionManager<Data extends SessionData = SessionData>(
 
   const commitStored = async (state: SessionState): Promise<string[]> => {
     const now = state.now;
+    const b = budget(now);
     const out: string[] = [];
     for (const ended of state.discarded) {
-      await call('delete', (s) => s.delete(ended.key), now);
-      if (ended.pointerKey !== undefined) await call('delete', (s) => s.delete(ended.pointerKey!), now);
+      await call('delete', (s) => s.delete(ended.key), b);
+      if (ended.pointerKey !== undefined) await call('delete', (s) => s.delete(ended.pointerKey!), b);
     }
     const origin = state.origin;
 
@@ -480,7 +498,7 @@ export function createSessionManager<Data extends SessionData = SessionData>(
       const values = state.values;
       values.delete(ISSUED_AT_KEY);
       const record = buildRecord(state, null, serialize(values), 1);
-      const ok = await call('set', (s) => s.set(key, record, null, ttlOf(record, now)), now);
+      const ok = await call('set', (s) => s.set(key, record, null, ttlOf(record, now)), b);
       if (!ok) throw new SessionStoreError('[teller] [session] the store refused a new session (key in use)');
       emit('created', now, key, { userId: record.userId });
       emitLifecycle(state, key);
@@ -504,7 +522,7 @@ export function createSessionManager<Data extends SessionData = SessionData>(
     let baseKey = origin.key;
     let values = state.values;
     for (let attempt = 0; ; attempt++) {
-      const written = await writeOnce(state, mode, baseKey, base, values, origin);
+      const written = await writeOnce(state, mode, baseKey, base, values, origin, b);
       if (written !== null) {
         if (attempt > 0) emit('merged', now, baseKey, { detail: String(attempt) });
         if (mode === 'rotate' || mode === 'renew') {
@@ -524,11 +542,11 @@ export function createSessionManager<Data extends SessionData = SessionData>(
       }
       // Jittered backoff from the second conflict on, so writers in lock-step cannot starve one another.
       if (attempt > 0) await sleep(Math.random() * Math.min(2 ** attempt, 50));
-      let newest = await call('get', (s) => s.get(baseKey), now);
+      let newest = await call('get', (s) => s.get(baseKey), b);
       if (usable(newest, now) && newest.movedTo !== undefined) {
         // Another process renewed the id meanwhile: write to the new record, keep the client's id.
         baseKey = newest.movedTo;
-        newest = await call('get', (s) => s.get(baseKey), now);
+        newest = await call('get', (s) => s.get(baseKey), b);
         if (mode === 'renew') mode = 'write';
       }
       if (!usable(newest, now) || newest.movedTo !== undefined) throw destroyedError(state, baseKey);
@@ -546,12 +564,13 @@ export function createSessionManager<Data extends SessionData = SessionData>(
     base: SessionRecord,
     values: Map<string, unknown>,
     origin: Origin,
+    b: Budget,
   ): Promise<SessionRecord | null> => {
     const now = state.now;
     if (mode === 'write' || mode === 'touch') {
       const data = mode === 'touch' ? base.data : serialize(values);
       const record = buildRecord(state, base, data, base.version + 1);
-      const ok = await call('set', (s) => s.set(baseKey, record, base.version, ttlOf(record, now)), now);
+      const ok = await call('set', (s) => s.set(baseKey, record, base.version, ttlOf(record, now)), b);
       return ok ? record : null;
     }
     // rotate / renew: the record under a new key first, then the old key retired by compare-and-set.
@@ -565,7 +584,7 @@ export function createSessionManager<Data extends SessionData = SessionData>(
     if (renewAfter !== undefined && !state.restartLifetime) next.set(ISSUED_AT_KEY, now);
     else next.delete(ISSUED_AT_KEY);
     const record = buildRecord(state, base, serialize(next), 1);
-    const created = await call('set', (s) => s.set(newKey, record, null, ttlOf(record, now)), now);
+    const created = await call('set', (s) => s.set(newKey, record, null, ttlOf(record, now)), b);
     if (!created)
       throw new SessionStoreError('[teller] [session] the store refused a new session (key in use)');
     const retired: SessionRecord =
@@ -588,9 +607,9 @@ export function createSessionManager<Data extends SessionData = SessionData>(
             expiresAt: 0,
           };
     const ttl = mode === 'renew' ? renewGrace + TTL_SLACK_MS : TOMBSTONE_TTL_MS;
-    const ok = await call('set', (s) => s.set(baseKey, retired, base.version, ttl), now);
+    const ok = await call('set', (s) => s.set(baseKey, retired, base.version, ttl), b);
     if (!ok) {
-      await call('delete', (s) => s.delete(newKey), now);
+      await call('delete', (s) => s.delete(newKey), b);
       if (mode === 'renew') {
         state.id = previous.id;
         state.key = previous.key;
@@ -598,8 +617,8 @@ export function createSessionManager<Data extends SessionData = SessionData>(
       return null;
     }
     if (mode === 'rotate') {
-      await call('delete', (s) => s.delete(baseKey), now);
-      if (origin.pointerKey !== undefined) await call('delete', (s) => s.delete(origin.pointerKey!), now);
+      await call('delete', (s) => s.delete(baseKey), b);
+      if (origin.pointerKey !== undefined) await call('delete', (s) => s.delete(origin.pointerKey!), b);
     }
     return record;
   };
@@ -638,7 +657,7 @@ export function createSessionManager<Data extends SessionData = SessionData>(
       return freshSession(now, secure, cookieName, meta, true);
     }
     if (payload.u !== undefined && store !== undefined) {
-      const nb = await call('get', (s) => s.get(notBeforeKey(payload.u!)), now);
+      const nb = await call('get', (s) => s.get(notBeforeKey(payload.u!)), budget(now));
       if (nb !== null && nb !== undefined && payload.c < nb.createdAt && nb.data !== key) {
         emit('rejected', now, key, { detail: 'revoked', userId: payload.u });
         return freshSession(now, secure, cookieName, meta, true);
@@ -806,7 +825,7 @@ export function createSessionManager<Data extends SessionData = SessionData>(
         );
       }
       const now = toMs(listOptions.now, clock);
-      const rows = await call('listByUser', (s) => s.listByUser!(userId), now);
+      const rows = await call('listByUser', (s) => s.listByUser!(userId), budget(now));
       const out: SessionInfo[] = [];
       for (const { key, record } of rows) {
         if (!usable(record, now) || record.movedTo !== undefined || record.userId !== userId) continue;
@@ -833,6 +852,7 @@ export function createSessionManager<Data extends SessionData = SessionData>(
         );
       }
       const now = toMs(revokeOptions.now, clock);
+      const b = budget(now);
       const except = revokeOptions.except;
       const exceptKey =
         except === undefined ? undefined : typeof except === 'string' ? except : except.handle;
@@ -841,7 +861,7 @@ export function createSessionManager<Data extends SessionData = SessionData>(
         // Sealed cookies of this user created before now are refused from now on (ASVS 5.0 7.4.1).
         const key = notBeforeKey(userId);
         for (let attempt = 0; attempt < MAX_MERGES; attempt++) {
-          const current = await call('get', (s) => s.get(key), now);
+          const current = await call('get', (s) => s.get(key), b);
           const lifetime = Math.max(absoluteTimeout, rememberMeAbsolute);
           const record: SessionRecord = {
             format: RECORD_FORMAT,
@@ -852,20 +872,20 @@ export function createSessionManager<Data extends SessionData = SessionData>(
             expiresAt: now + lifetime,
           };
           const expected = current === null || current === undefined ? null : current.version;
-          if (await call('set', (s) => s.set(key, record, expected, lifetime + TTL_SLACK_MS), now)) break;
+          if (await call('set', (s) => s.set(key, record, expected, lifetime + TTL_SLACK_MS), b)) break;
         }
         count = 1;
       } else if (store.deleteByUser !== undefined) {
         count = await call(
           'deleteByUser',
           (s) => s.deleteByUser!(userId, exceptKey === undefined ? undefined : { exceptKey }),
-          now,
+          b,
         );
       } else if (store.listByUser !== undefined) {
-        const rows = await call('listByUser', (s) => s.listByUser!(userId), now);
+        const rows = await call('listByUser', (s) => s.listByUser!(userId), b);
         for (const { key } of rows) {
           if (key === exceptKey) continue;
-          await call('delete', (s) => s.delete(key), now);
+          await call('delete', (s) => s.delete(key), b);
           count++;
         }
       } else {
@@ -884,7 +904,7 @@ export function createSessionManager<Data extends SessionData = SessionData>(
     async close() {
       if (closed) return;
       closed = true;
-      if (store?.close !== undefined) await call('close', (s) => s.close!(), clock());
+      if (store?.close !== undefined) await call('close', (s) => s.close!(), budget(clock()));
     },
   };
 }

@@ -96,7 +96,10 @@ export interface SessionManagerOptions {
   serializer?: SessionSerializer;
   /** The largest serialized data (bytes) a commit accepts; larger is SessionTooLargeError. @default 65_536 */
   maxDataBytes?: number;
-  /** ms a store call may take before it fails with SessionStoreError. @default 1_000 */
+  /**
+   * ms a load, a commit (all its store calls and merge retries together) or another manager call may
+   * wait for the store before failing with SessionStoreError (answered 503). @default 1_000
+   */
   storeTimeout?: number;
   /** ms a request waits for the session's in-process lock before SessionLockTimeoutError. @default 5_000 */
   lockTimeout?: number;

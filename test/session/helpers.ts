@@ -29,6 +29,8 @@ export class TestStore implements SessionStore {
   hang = false;
   /** setImmediate turns each call waits before answering (lets requests interleave). */
   ticks = 0;
+  /** Real milliseconds each call takes (a slow, degraded store). */
+  delayMs = 0;
   /** Every call, in order: "get", "set", "delete", ... */
   readonly log: string[] = [];
 
@@ -36,6 +38,7 @@ export class TestStore implements SessionStore {
     this.log.push(op);
     if (this.hang) await new Promise<never>(() => {});
     for (let i = 0; i < this.ticks; i++) await new Promise((resolve) => setImmediate(resolve));
+    if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
     if (this.failWith) throw this.failWith;
   }
 

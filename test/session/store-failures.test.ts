@@ -35,7 +35,7 @@ describe('a failing store', () => {
     const started = Date.now();
     const error = await manager.load(browser.header(), { now: T0 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SessionStoreError);
-    expect((error as Error).message).toMatch(/did not answer within 100 ms/);
+    expect((error as Error).message).toMatch(/did not answer in time \(storeTimeout 100 ms/);
     expect(Date.now() - started).toBeLessThan(1000);
   });
 
@@ -65,6 +65,16 @@ describe('a failing store', () => {
     const started = Date.now();
     await expect(manager.commit(s2)).rejects.toBeInstanceOf(SessionStoreError);
     expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  it('storeTimeout bounds a whole commit, not each call: a slow store cannot add up to a hang', async () => {
+    const { store, manager, browser } = await withSession();
+    store.delayMs = 40; // each call well under the 100 ms timeout; a login commit makes four
+    const s = await manager.load(browser.header(), { now: T0 });
+    s.login('bob');
+    const started = Date.now();
+    await expect(manager.commit(s)).rejects.toBeInstanceOf(SessionStoreError);
+    expect(Date.now() - started).toBeLessThan(150);
   });
 
   it('a request without a cookie needs no store, so it still works while the store is down', async () => {
