@@ -1,0 +1,460 @@
+/**
+ * The http suite of `npm run bench` (issue 4, "What must be shown"): sessions over real HTTP on loopback.
+ *
+ * Servers (bench/http/server.js): bare node:http hello world (the ceiling); Teller on node:http with the
+ * memory store and with SQLite (a temp file); express-session (its MemoryStore); @fastify/session (with
+ * @fastify/cookie, its default memory store). All session servers run the same counter route (read `n`,
+ * add one, answer it). Each server is its own child process pinned to core 0 (`taskset -c 0`); the load
+ * generator (autocannon, bench/http/load.js) is another child pinned to core 1. 50 connections, pipelining 1.
+ *
+ * Modes: `own` (50 sessions made beforehand, each connection sends its own cookie), `shared` (all 50
+ * connections on one session; the counter is read back and compared with the 2xx answers: nothing may be
+ * lost), `first` (no cookie: every request is a first visit that creates a session).
+ *
+ * Per run: a warm-up, then the measured run; the server reports its own CPU time (`process.cpuUsage`, user +
+ * system) and the requests it received at both ends of the measured run (over IPC, so no admin request is
+ * counted): CPU us/request = CPU delta / requests received. Throughput and p99 (2xx answers, exact from every
+ * sample) come from autocannon. Every run is bounded in time; servers are killed at the end, even on errors.
+ *
+ * Memory (bench/http/memory.js, `--expose-gc`, its own process): heap and RSS growth for 100,000 small sessions.
+ *
+ * Env: BENCH_QUICK=1 (short runs, smoke test); TELLER_DIST (the built package, default ../dist from here);
+ * BENCH_HTTP_PROF=<dir> (the session servers run with --cpu-prof into <dir>; see bench/http/profile.js);
+ * BENCH_HTTP_ONLY=<kind,...> (only these servers, for profiling: bare, teller-memory, teller-sqlite, express, fastify).
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { request } from 'node:http';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const quick = process.env.BENCH_QUICK === '1';
+const dist = resolve(process.env.TELLER_DIST ?? resolve(here, '../dist'));
+const profileDir = process.env.BENCH_HTTP_PROF ? resolve(process.env.BENCH_HTTP_PROF) : undefined;
+const only = process.env.BENCH_HTTP_ONLY?.split(',').filter(Boolean);
+
+const CONNECTIONS = 50;
+/** Seconds of warm-up and of measurement per run (autocannon counts whole seconds). */
+const WARMUP = 1;
+const DURATION = quick ? 1 : 5;
+const MEMORY_SESSIONS = quick ? 10_000 : 100_000;
+const MB = 1024 * 1024;
+const CEILING = 'node:http (ceiling)';
+
+/** From issue 4: what was measured on this machine before, and the goals. */
+const GOALS = {
+  ceiling: 'issue: ~16 us',
+  'teller-memory': 'goal <= 25 us, ~0.65x ceiling req/s',
+  'teller-sqlite': 'goal <= 40 us',
+  express: 'issue: ~159 us, 0.10x ceiling req/s',
+  fastify: 'issue: ~65 us, 0.26x ceiling req/s',
+};
+const NAMES = {
+  bare: 'node:http hello world',
+  'teller-memory': 'Teller+memory',
+  'teller-sqlite': 'Teller+SQLite',
+  express: 'express-session',
+  fastify: '@fastify/session',
+};
+const MODES = {
+  hello: 'hello world',
+  own: '50 conns, own sessions',
+  shared: '50 conns, one shared session',
+  first: '50 conns, first visits',
+};
+
+const pinned = spawnSync('taskset', ['-c', '0', process.execPath, '-e', '0']).status === 0;
+const pin = (core, args) => (pinned ? ['taskset', ['-c', String(core), ...args]] : [args[0], args.slice(1)]);
+const children = new Set();
+const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
+
+function killAll() {
+  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+}
+process.once('exit', killAll);
+
+/** Starts a server child on core 0; resolves with `{ child, port, mark(), stop() }`. */
+function startServer(kind, mode) {
+  const prof = profileDir
+    ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${kind}-${mode}.cpuprofile`]
+    : [];
+  const [command, args] = pin(0, [process.execPath, ...prof, resolve(here, 'http/server.js'), kind]);
+  const child = spawn(command, args, {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    env: { ...process.env, TELLER_DIST: dist, NODE_ENV: 'production' },
+  });
+  children.add(child);
+  let marks = 0;
+  const waiters = new Map();
+  child.on('message', (message) => {
+    if (message?.type === 'mark') waiters.get(message.id)?.(message);
+  });
+  const mark = () =>
+    new Promise((done, fail) => {
+      const id = ++marks;
+      const timer = setTimeout(() => fail(new Error(`${kind}: no answer to mark`)), 5_000);
+      waiters.set(id, (message) => {
+        clearTimeout(timer);
+        waiters.delete(id);
+        done(message);
+      });
+      child.send({ type: 'mark', id });
+    });
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((done) => child.once('exit', done));
+    if (child.connected) child.send({ type: 'exit' });
+    await Promise.race([exited, sleep(3_000)]);
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    children.delete(child);
+  };
+  return new Promise((done, fail) => {
+    const timer = setTimeout(() => fail(new Error(`${kind}: server did not start`)), 10_000);
+    child.once('exit', (code) => fail(new Error(`${kind}: server exited with ${code}`)));
+    child.on('message', (message) => {
+      if (message?.type !== 'ready') return;
+      clearTimeout(timer);
+      done({ child, port: message.port, mark, stop });
+    });
+  });
+}
+
+/** Runs the load generator on core 1 and resolves with its figures. */
+function runLoad(config) {
+  const [command, args] = pin(1, [
+    process.execPath,
+    resolve(here, 'http/load.js'),
+    JSON.stringify({
+      connections: CONNECTIONS,
+      timeoutSec: (config.duration ?? DURATION) * 3 + 5,
+      ...config,
+    }),
+  ]);
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.add(child);
+  let out = '';
+  child.stdout.on('data', (chunk) => {
+    out += chunk;
+  });
+  return new Promise((done, fail) => {
+    child.once('exit', (code) => {
+      children.delete(child);
+      const line = out.trim().split('\n').pop();
+      if (code !== 0 || !line) return fail(new Error(`load generator exited with ${code}`));
+      done(JSON.parse(line));
+    });
+  });
+}
+
+/** One plain GET over a fresh connection: `{ status, body, cookie }` (cookie: the first Set-Cookie's name=value). */
+function get(port, path, cookie) {
+  return new Promise((done, fail) => {
+    const req = request(
+      { host: '127.0.0.1', port, path, agent: false, headers: cookie ? { cookie } : {} },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk) => {
+          body += chunk;
+        });
+        res.on('end', () => {
+          const set = res.headers['set-cookie']?.[0];
+          done({ status: res.statusCode, body, cookie: set?.split(';')[0] });
+        });
+      },
+    );
+    req.setTimeout(5_000, () => req.destroy(new Error(`GET ${path} timed out`)));
+    req.on('error', fail);
+    req.end();
+  });
+}
+
+/** Makes one session through the counter route and returns its Cookie header. */
+async function createSession(port) {
+  const { status, body, cookie } = await get(port, '/');
+  if (status !== 200 || body !== '1' || !cookie)
+    throw new Error(`creating a session answered ${status} ${JSON.stringify(body)} without a usable cookie`);
+  return cookie;
+}
+
+async function readCounter(port, cookie) {
+  const { status, body } = await get(port, '/read', cookie);
+  if (status !== 200) throw new Error(`reading the counter answered ${status}`);
+  return Number(body);
+}
+
+/** One measured run of one server in one mode. */
+async function measure(kind, mode) {
+  const server = await startServer(kind, mode);
+  try {
+    const url = `http://127.0.0.1:${server.port}/`;
+    let cookies;
+    if (mode === 'own') {
+      cookies = [];
+      for (let i = 0; i < CONNECTIONS; i++) cookies.push(await createSession(server.port));
+    } else if (mode === 'shared') {
+      cookies = [await createSession(server.port)];
+    }
+    const warm = await runLoad({ url, cookies, duration: WARMUP });
+    let baseline;
+    if (mode === 'shared') {
+      // Responses to requests in flight when the warm-up stopped are not counted: let them land, then read.
+      await sleep(300);
+      baseline = await readCounter(server.port, cookies[0]);
+    }
+    const before = await server.mark();
+    // The shared run asks for a fixed number of requests, so every response is awaited and counted.
+    const load = await runLoad(
+      mode === 'shared'
+        ? { url, cookies, amount: Math.max(200, Math.round(warm.rate * DURATION)) }
+        : { url, cookies, duration: DURATION },
+    );
+    const after = await server.mark();
+    const served = after.requests - before.requests;
+    const cpuUs = after.cpuUs - before.cpuUs;
+    const wallUs = Number(BigInt(after.wallNs) - BigInt(before.wallNs)) / 1e3;
+    const result = {
+      kind,
+      mode,
+      rate: load.rate,
+      p50: load.p50,
+      p99: load.p99,
+      ok: load.ok,
+      non2xx: load.non2xx,
+      errors: load.errors,
+      timeouts: load.timeouts,
+      requests: load.requests,
+      served,
+      cpuPerRequest: cpuUs / served,
+      cpuBusy: cpuUs / wallUs,
+      rssMB: after.rss / MB,
+      stoppedByGuard: load.stoppedByGuard,
+    };
+    if (mode === 'shared') {
+      const final = await readCounter(server.port, cookies[0]);
+      result.counterStart = baseline;
+      result.counterFinal = final;
+      result.counterDelta = final - baseline;
+    }
+    return result;
+  } finally {
+    await server.stop();
+  }
+}
+
+/** Runs bench/http/memory.js in its own process (with --expose-gc). */
+function memory(kind, count) {
+  const out = spawnSync(
+    process.execPath,
+    ['--expose-gc', resolve(here, 'http/memory.js'), kind, String(count)],
+    { encoding: 'utf8', env: { ...process.env, TELLER_DIST: dist }, timeout: 60_000 },
+  );
+  if (out.status !== 0) throw new Error(`memory ${kind} failed: ${out.stderr || out.error}`);
+  return JSON.parse(out.stdout.trim().split('\n').pop());
+}
+
+const fixed = (n, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : String(n));
+const x = (a, b) => `${fixed(a / b, 2)}x`;
+
+/** A one-line summary of a run, for notes and the progress log. */
+function describe(r) {
+  const parts = [
+    `${fixed(r.rate, 0)} req/s`,
+    `p99 ${fixed(r.p99, 2)} ms`,
+    `${fixed(r.cpuPerRequest)} us CPU/req`,
+    `core busy ${fixed(r.cpuBusy * 100, 0)}%`,
+  ];
+  if (r.non2xx || r.errors || r.timeouts)
+    parts.push(`non-2xx ${r.non2xx}, errors ${r.errors}, timeouts ${r.timeouts}`);
+  if (r.counterDelta !== undefined)
+    parts.push(`counter +${r.counterDelta} for ${r.ok} 2xx (final ${r.counterFinal})`);
+  if (r.stoppedByGuard) parts.push('STOPPED BY THE TIME GUARD');
+  return parts.join(', ');
+}
+
+/** Share of the 2xx answers that the counter kept (100 = nothing lost). */
+const kept = (r) => (100 * r.counterDelta) / r.ok;
+
+export async function run() {
+  const rows = [];
+  const plan = [
+    ['bare', 'hello'],
+    ['teller-memory', 'own'],
+    ['teller-memory', 'shared'],
+    ['teller-memory', 'first'],
+    ['teller-sqlite', 'own'],
+    ['teller-sqlite', 'shared'],
+    ['teller-sqlite', 'first'],
+    ['express', 'own'],
+    ['express', 'shared'],
+    ['express', 'first'],
+    ['fastify', 'own'],
+    ['fastify', 'shared'],
+    ['fastify', 'first'],
+  ].filter(([kind]) => only === undefined || only.includes(kind));
+  const results = {};
+  const failures = [];
+  if (!pinned) console.log('(taskset is missing: servers and load generator are NOT pinned to cores)');
+  const started = Date.now();
+  try {
+    for (const [kind, mode] of plan) {
+      const label = `${NAMES[kind]}, ${MODES[mode]}:`.padEnd(52);
+      try {
+        const r = await measure(kind, mode);
+        results[`${kind}/${mode}`] = r;
+        console.log(`  ${label} ${describe(r)}`);
+      } catch (error) {
+        // One broken server must not hide the others' figures; its rows are left out and the failure is shown.
+        failures.push(`${kind}/${mode}`);
+        console.log(`  ${label} FAILED: ${error?.message ?? error}`);
+      }
+    }
+  } finally {
+    killAll();
+  }
+
+  const ceiling = results['bare/hello'];
+  if (ceiling !== undefined) {
+    rows.push({
+      suite: 'http',
+      case: 'node:http hello world (ceiling): server CPU/request',
+      unit: 'us/req',
+      higherIsBetter: false,
+      teller: ceiling.cpuPerRequest,
+      peer: 16,
+      peerName: 'issue 4 figure',
+      note: `${fixed(ceiling.rate, 0)} req/s, p99 ${fixed(ceiling.p99, 2)} ms; the peer column is the figure issue 4 reports`,
+    });
+  }
+  for (const kind of ['teller-memory', 'teller-sqlite']) {
+    for (const mode of ['own', 'shared', 'first']) {
+      const r = results[`${kind}/${mode}`];
+      if (r === undefined || ceiling === undefined) continue;
+      const name = `${NAMES[kind]}, ${MODES[mode]}`;
+      const base = { suite: 'http', peerName: CEILING };
+      rows.push({
+        ...base,
+        case: `${name}: req/s`,
+        unit: 'req/s',
+        higherIsBetter: true,
+        teller: r.rate,
+        peer: ceiling.rate,
+        note: r.non2xx || r.errors || r.timeouts ? `non-2xx ${r.non2xx}, errors ${r.errors}` : undefined,
+      });
+      rows.push({
+        ...base,
+        case: `${name}: p99 latency`,
+        unit: 'ms',
+        higherIsBetter: false,
+        teller: r.p99,
+        peer: ceiling.p99,
+        note: `p50 ${fixed(r.p50, 2)} ms`,
+      });
+      rows.push({
+        ...base,
+        case: `${name}: server CPU/request`,
+        unit: 'us/req',
+        higherIsBetter: false,
+        teller: r.cpuPerRequest,
+        peer: ceiling.cpuPerRequest,
+        note: `${GOALS[kind]}; core busy ${fixed(r.cpuBusy * 100, 0)}%`,
+      });
+      if (mode === 'shared') {
+        rows.push({
+          suite: 'http',
+          case: `${name}: counter gained vs 2xx answers`,
+          unit: 'count',
+          higherIsBetter: true,
+          teller: r.counterDelta,
+          peer: r.ok,
+          peerName: '2xx answers',
+          note: `${r.ok - r.counterDelta} lost; counter ${r.counterStart} -> ${r.counterFinal}; non-2xx ${r.non2xx}`,
+        });
+      }
+    }
+  }
+  for (const peerKind of ['express', 'fastify']) {
+    for (const mode of ['own', 'shared', 'first']) {
+      const t = results[`teller-memory/${mode}`];
+      const p = results[`${peerKind}/${mode}`];
+      if (t === undefined || p === undefined) continue;
+      const name = `Teller+memory vs ${NAMES[peerKind]}, ${MODES[mode]}`;
+      const base = { suite: 'http', peerName: NAMES[peerKind] };
+      const vsCeiling = ceiling
+        ? `${NAMES[peerKind]} ${x(p.rate, ceiling.rate)} ceiling req/s, ${x(p.cpuPerRequest, ceiling.cpuPerRequest)} ceiling CPU`
+        : '';
+      rows.push({
+        ...base,
+        case: `${name}: req/s`,
+        unit: 'req/s',
+        higherIsBetter: true,
+        teller: t.rate,
+        peer: p.rate,
+        note: `${vsCeiling}; p99 ${fixed(t.p99, 2)} vs ${fixed(p.p99, 2)} ms`,
+      });
+      rows.push({
+        ...base,
+        case: `${name}: server CPU/request`,
+        unit: 'us/req',
+        higherIsBetter: false,
+        teller: t.cpuPerRequest,
+        peer: p.cpuPerRequest,
+        note: GOALS[peerKind],
+      });
+      if (mode === 'shared') {
+        rows.push({
+          ...base,
+          case: `${name}: % of 2xx kept by the counter`,
+          unit: '%',
+          higherIsBetter: true,
+          teller: kept(t),
+          peer: kept(p),
+          note: `${NAMES[peerKind]}: counter +${p.counterDelta} for ${p.ok} 2xx, ${p.ok - p.counterDelta} updates lost`,
+        });
+      }
+    }
+  }
+  console.log(`  (load runs took ${fixed((Date.now() - started) / 1000)} s)`);
+
+  if (only === undefined || only.includes('memory')) {
+    const adapterLike = memory('teller', MEMORY_SESSIONS);
+    const express = memory('express', MEMORY_SESSIONS);
+    const scale = 100_000 / MEMORY_SESSIONS;
+    const per = (n) => `${fixed(n, 0)} B/session`;
+    rows.push({
+      suite: 'http',
+      case: `memory store: 100k sessions {n:1} with UA+ip (as the adapter makes them): heap`,
+      unit: 'bytes',
+      higherIsBetter: false,
+      teller: adapterLike.heapDelta * scale,
+      peer: 100 * MB,
+      peerName: 'goal: 100 MB',
+      note: `${per(adapterLike.heapPerSession)}; RSS +${fixed((adapterLike.rssDelta * scale) / MB)} MiB (${per(adapterLike.rssPerSession)}); ${fixed(adapterLike.ms)} ms to make ${adapterLike.count}`,
+    });
+    rows.push({
+      suite: 'http',
+      case: 'memory store: 100k sessions (as above): RSS',
+      unit: 'bytes',
+      higherIsBetter: false,
+      teller: adapterLike.rssDelta * scale,
+      peer: 100 * MB,
+      peerName: 'goal: 100 MB',
+      note: per(adapterLike.rssPerSession),
+    });
+    rows.push({
+      suite: 'http',
+      case: 'memory store: 100k sessions vs express-session MemoryStore: heap',
+      unit: 'bytes',
+      higherIsBetter: false,
+      teller: adapterLike.heapDelta * scale,
+      peer: express.heapDelta * scale,
+      peerName: 'express-session',
+      note: `${per(adapterLike.heapPerSession)} vs ${per(express.heapPerSession)}; express-session keeps no UA, ip or times beside its cookie`,
+    });
+    if (MEMORY_SESSIONS !== 100_000)
+      for (const row of rows.slice(-3)) row.note += ` (measured on ${MEMORY_SESSIONS}, scaled)`;
+  }
+  if (failures.length > 0) console.log(`  FAILED runs (no rows): ${failures.join(', ')}`);
+  for (const row of rows) if (row.note === undefined) delete row.note;
+  return rows;
+}

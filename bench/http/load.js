@@ -1,0 +1,79 @@
+/**
+ * The load generator, run by bench/http.js as a child process pinned to the other core:
+ * `node bench/http/load.js '<json>'` with `{ url, connections, duration?, amount?, cookies?, timeoutSec }`.
+ * `cookies`: one Cookie header per connection (connection i gets cookies[i % length]); none means first visits.
+ * `amount` fixes the number of requests (every response is awaited, so counts are exact); otherwise the
+ * run lasts `duration` seconds. Prints one JSON line with the autocannon figures.
+ */
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+const autocannon = require('autocannon');
+
+const config = JSON.parse(process.argv[2]);
+const cookies = config.cookies ?? [];
+let next = 0;
+
+const options = {
+  url: config.url,
+  connections: config.connections,
+  pipelining: 1,
+  timeout: 10,
+  setupClient(client) {
+    if (cookies.length > 0) client.setHeaders({ cookie: cookies[next++ % cookies.length] });
+  },
+};
+if (config.amount !== undefined) options.amount = config.amount;
+else options.duration = config.duration;
+
+// autocannon's own histogram keeps whole milliseconds; keep every 2xx latency (float ms) for exact percentiles.
+let latencies = new Float64Array(1 << 16);
+let samples = 0;
+function percentile(sorted, p) {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+const instance = autocannon(options, (error, result) => {
+  clearTimeout(guard);
+  if (error) {
+    console.error(error);
+    process.exit(1);
+  }
+  const statusCounts = result.statusCodeStats ?? {};
+  const sorted = latencies.subarray(0, samples).sort();
+  process.stdout.write(
+    `${JSON.stringify({
+      requests: result.requests.total,
+      durationSec: result.duration,
+      rate: result.requests.total / result.duration,
+      averagePerSecond: result.requests.average,
+      p50: percentile(sorted, 50),
+      p99: percentile(sorted, 99),
+      max: sorted[sorted.length - 1],
+      autocannonP99: result.latency.p99,
+      ok: result['2xx'],
+      non2xx: result.non2xx,
+      errors: result.errors,
+      timeouts: result.timeouts,
+      statusCounts,
+      stoppedByGuard: guardFired,
+    })}\n`,
+  );
+  process.exit(0);
+});
+instance.on('response', (_client, statusCode, _bytes, responseTime) => {
+  if (statusCode < 200 || statusCode > 299) return;
+  if (samples === latencies.length) {
+    const grown = new Float64Array(latencies.length * 2);
+    grown.set(latencies);
+    latencies = grown;
+  }
+  latencies[samples++] = responseTime;
+});
+// A hard bound: an amount-based run that is too slow is stopped (and flagged) rather than left running.
+let guardFired = false;
+const guard = setTimeout(() => {
+  guardFired = true;
+  instance.stop();
+}, config.timeoutSec * 1000);

@@ -1,0 +1,90 @@
+/**
+ * Memory held by many small sessions: `node --expose-gc bench/http/memory.js <teller|express> <count>`.
+ * Creates `count` sessions holding `{ n: 1 }` in the library's memory store, then prints one JSON line with
+ * the heap and RSS growth (after full collections) and the bytes per session.
+ * Teller sessions are made the way the node adapter makes them: `load` with a user agent and an ip (each
+ * session its own strings, as each request's headers are), `set`, `commit`; so each record also keeps its
+ * creation time, last-seen time and that metadata. express-session's MemoryStore gets what express-session
+ * stores: the session JSON with its cookie.
+ */
+
+import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const require = createRequire(import.meta.url);
+const here = fileURLToPath(new URL('.', import.meta.url));
+const dist = resolve(process.env.TELLER_DIST ?? resolve(here, '../../dist'));
+const teller = (path) => import(pathToFileURL(join(dist, path)).href);
+
+const [kind, countText] = process.argv.slice(2);
+const count = Number(countText);
+const UA =
+  'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
+
+function settle() {
+  for (let i = 0; i < 4; i++) globalThis.gc();
+  return process.memoryUsage();
+}
+
+async function fill() {
+  if (kind === 'teller') {
+    const { createSessionManager } = await teller('index.js');
+    const { createMemoryStore } = await teller('stores/memory.js');
+    const store = createMemoryStore({ cleanupInterval: 0 });
+    const manager = createSessionManager({ store });
+    const before = settle();
+    const start = performance.now();
+    for (let i = 0; i < count; i++) {
+      const session = await manager.load(undefined, {
+        secure: false,
+        host: '127.0.0.1',
+        userAgent: Buffer.from(UA).toString('latin1'),
+        ip: Buffer.from(`10.0.${(i >> 8) & 255}.${i & 255}`).toString('latin1'),
+      });
+      session.set('n', 1);
+      const { setCookie } = await manager.commit(session, { status: 200 });
+      if (setCookie.length !== 1) throw new Error('a new session sent no cookie');
+    }
+    const ms = performance.now() - start;
+    const after = settle();
+    const stored = await store.count();
+    return { before, after, stored, ms, keep: [store, manager] };
+  }
+  if (kind === 'express') {
+    const session = require('express-session');
+    const store = new session.MemoryStore();
+    const before = settle();
+    const start = performance.now();
+    for (let i = 0; i < count; i++) {
+      const id = randomBytes(24).toString('base64url');
+      await new Promise((done, fail) =>
+        store.set(id, { cookie: new session.Cookie(), n: 1 }, (error) => (error ? fail(error) : done())),
+      );
+    }
+    const ms = performance.now() - start;
+    const after = settle();
+    const stored = await new Promise((done) => store.length((_, n) => done(n)));
+    return { before, after, stored, ms, keep: [store] };
+  }
+  throw new TypeError(`unknown kind ${kind}`);
+}
+
+const { before, after, stored, ms, keep } = await fill();
+if (stored !== count) throw new Error(`expected ${count} stored sessions, found ${stored}`);
+const heapDelta = after.heapUsed + after.external - (before.heapUsed + before.external);
+const rssDelta = after.rss - before.rss;
+process.stdout.write(
+  `${JSON.stringify({
+    kind,
+    count,
+    stored,
+    ms,
+    heapDelta,
+    rssDelta,
+    heapPerSession: heapDelta / count,
+    rssPerSession: rssDelta / count,
+    kept: keep.length,
+  })}\n`,
+);

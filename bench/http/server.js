@@ -1,0 +1,161 @@
+/**
+ * One benchmark server, run by bench/http.js as a child process pinned to one core:
+ * `node bench/http/server.js <kind>` with kind one of bare, teller-memory, teller-sqlite, express, fastify.
+ *
+ * Routes: `GET /` is the counter route (reads the session's counter `n`, adds one, answers the new value;
+ * the bare server answers "hello world"); `GET /read` answers the counter without changing it.
+ * Talks to its parent over IPC only: sends `{ type: 'ready', port }`; answers `{ type: 'mark' }` with its own
+ * CPU time, wall clock, memory and the number of requests it received (the bench takes deltas between two
+ * marks, so the admin traffic is never counted); `{ type: 'exit' }` closes it (so --cpu-prof is written).
+ * Teller is taken from the built package: TELLER_DIST (default ../../dist from this file).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const require = createRequire(import.meta.url);
+const here = fileURLToPath(new URL('.', import.meta.url));
+const dist = resolve(process.env.TELLER_DIST ?? resolve(here, '../../dist'));
+const teller = (path) => import(pathToFileURL(join(dist, path)).href);
+
+const kind = process.argv[2];
+const SECRET = 'a benchmark secret of at least thirty-two characters';
+let requests = 0;
+const cleanups = [];
+
+function text(res, body) {
+  res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+async function tellerServer(storeKind) {
+  const { createSessionManager } = await teller('index.js');
+  const { createNodeSessions } = await teller('adapters/node.js');
+  let store;
+  if (storeKind === 'memory') {
+    const { createMemoryStore } = await teller('stores/memory.js');
+    store = createMemoryStore();
+  } else {
+    const { createSqliteStore } = await teller('stores/sqlite.js');
+    const dir = mkdtempSync(join(tmpdir(), 'teller-bench-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    store = createSqliteStore({ filename: join(dir, 'sessions.db') });
+  }
+  const manager = createSessionManager({ store });
+  cleanups.unshift(() => manager.close());
+  const sessions = createNodeSessions(manager);
+  return createServer(
+    sessions.wrap((req, res) => {
+      const n = req.session.get('n') ?? 0;
+      if (req.url === '/read') return text(res, String(n));
+      req.session.set('n', n + 1);
+      text(res, String(n + 1));
+    }),
+  );
+}
+
+function expressServer() {
+  const express = require('express');
+  const session = require('express-session');
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(session({ secret: SECRET, resave: false, saveUninitialized: false }));
+  app.get('/read', (req, res) => {
+    res.type('text/plain').send(String(req.session.n ?? 0));
+  });
+  app.get('/', (req, res) => {
+    req.session.n = (req.session.n ?? 0) + 1;
+    res.type('text/plain').send(String(req.session.n));
+  });
+  return createServer(app);
+}
+
+async function fastifyServer() {
+  const Fastify = require('fastify');
+  let server;
+  const app = Fastify({
+    logger: false,
+    serverFactory: (handler) => {
+      server = createServer(handler);
+      return server;
+    },
+  });
+  await app.register(require('@fastify/cookie'));
+  await app.register(require('@fastify/session'), {
+    secret: SECRET,
+    saveUninitialized: false,
+    cookie: { secure: false },
+  });
+  app.get('/read', async (request, reply) => {
+    reply.type('text/plain');
+    return String(request.session.get('n') ?? 0);
+  });
+  app.get('/', async (request, reply) => {
+    const n = (request.session.get('n') ?? 0) + 1;
+    request.session.set('n', n);
+    reply.type('text/plain');
+    return String(n);
+  });
+  await app.ready();
+  cleanups.unshift(() => app.close());
+  return server;
+}
+
+async function build() {
+  switch (kind) {
+    case 'bare':
+      return createServer((_req, res) => text(res, 'hello world'));
+    case 'teller-memory':
+      return tellerServer('memory');
+    case 'teller-sqlite':
+      return tellerServer('sqlite');
+    case 'express':
+      return expressServer();
+    case 'fastify':
+      return fastifyServer();
+    default:
+      throw new TypeError(`unknown server kind ${kind}`);
+  }
+}
+
+async function shutdown(code) {
+  for (const fn of cleanups.splice(0)) {
+    try {
+      await fn();
+    } catch {}
+  }
+  process.exit(code);
+}
+
+const server = await build();
+server.on('request', () => {
+  requests++;
+});
+server.keepAliveTimeout = 30_000;
+server.listen(0, '127.0.0.1', () => {
+  process.send({ type: 'ready', port: server.address().port, pid: process.pid });
+});
+process.on('message', (message) => {
+  if (message?.type === 'mark') {
+    const cpu = process.cpuUsage();
+    const mem = process.memoryUsage();
+    process.send({
+      type: 'mark',
+      id: message.id,
+      cpuUs: cpu.user + cpu.system,
+      wallNs: process.hrtime.bigint().toString(),
+      requests,
+      rss: mem.rss,
+      heapUsed: mem.heapUsed,
+    });
+  } else if (message?.type === 'exit') {
+    server.closeAllConnections();
+    server.close();
+    void shutdown(0);
+  }
+});
+// The parent went away (crash, Ctrl-C): never outlive it.
+process.on('disconnect', () => void shutdown(0));
