@@ -485,7 +485,7 @@ export function createSessionManager<Data extends SessionData = SessionData>(
 
     if (origin === null) {
       if (state.ops.size === 0 && state.userId === undefined) {
-        if (state.discarded.length > 0 && state.cookieSent)
+        if (ended(state))
           out.push(deleteCookieLine(policy, state.secure, state.cookieName));
         emitLifecycle(state, state.discarded[0]?.key);
         return out;
@@ -623,6 +623,10 @@ export function createSessionManager<Data extends SessionData = SessionData>(
     return record;
   };
 
+  /** logout/destroy ran and the request carried a cookie: clear it (even when its session had expired). */
+  const ended = (state: SessionState): boolean =>
+    state.cookieSent && (state.lifecycle.includes('logout') || state.lifecycle.includes('destroy'));
+
   const emitLifecycle = (state: SessionState, key: string | undefined): void => {
     for (const type of state.lifecycle) {
       emit(type, state.now, key, state.userId === undefined ? undefined : { userId: state.userId });
@@ -702,7 +706,7 @@ export function createSessionManager<Data extends SessionData = SessionData>(
     const changed = state.ops.size > 0 || state.rotate || state.userChanged;
     if (origin === null && state.ops.size === 0 && state.userId === undefined) {
       emitLifecycle(state, state.discarded[0]?.key);
-      return state.discarded.length > 0 && state.cookieSent
+      return ended(state)
         ? [deleteCookieLine(policy, state.secure, state.cookieName)]
         : [];
     }

@@ -92,6 +92,14 @@ describe('logout', () => {
     expect(store.sessions()[0]![1].userId).toBeUndefined();
   });
 
+  it('clears the cookie even when the session behind it had already expired', async () => {
+    const { manager, browser } = setup();
+    await visit(manager, browser, (s) => s.login('alice'));
+    const { setCookie } = await visit(manager, browser, (s) => s.logout(), { now: T0 + 24 * 3600_000 });
+    expect(setCookie).toHaveLength(1);
+    expect(browser.cookies.size).toBe(0);
+  });
+
   it('destroy() ends an anonymous session the same way', async () => {
     const { store, manager, browser } = setup();
     await visit(manager, browser, (s) => s.set('n', 1));
