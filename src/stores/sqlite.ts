@@ -31,6 +31,8 @@ export interface SqliteDatabase {
   exec(source: string): unknown;
   pragma(source: string, options?: { simple?: boolean }): unknown;
   close(): unknown;
+  /** True inside a transaction (better-sqlite3 has it); then queued writes join it instead of opening their own. */
+  readonly inTransaction?: boolean;
 }
 
 interface CommonOptions {
@@ -219,6 +221,9 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
         `DELETE FROM ${t} WHERE key IN (SELECT key FROM ${t} WHERE expires_at < ? LIMIT ${PURGE_BATCH})`,
       ),
       count: database.prepare(`SELECT count(*) AS n FROM ${t} WHERE expires_at >= ?`),
+      begin: database.prepare('BEGIN IMMEDIATE'),
+      commit: database.prepare('COMMIT'),
+      rollback: database.prepare('ROLLBACK'),
     };
   }
 
@@ -231,7 +236,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     return statements;
   }
 
-  /** Runs one operation; a SQLite failure becomes a SessionStoreError with the cause attached. */
+  /** Runs one read now; a SQLite failure becomes a SessionStoreError with the cause attached. */
   async function run<T>(operation: string, fn: (s: NonNullable<typeof statements>) => T): Promise<T> {
     const s = ready();
     try {
@@ -239,6 +244,67 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     } catch (error) {
       throw new SessionStoreError(`[teller] [${SQLITE_STORE_NAME}] ${operation} failed`, { cause: error });
     }
+  }
+
+  // Writes are queued and run together, in order, in one transaction at the end of this event-loop turn:
+  // one WAL commit for all the requests that committed meanwhile instead of one each (group commit).
+  // Each statement keeps its own compare-and-set; a caller learns its result once the transaction committed.
+  interface Pending {
+    operation: string;
+    fn: (s: NonNullable<typeof statements>) => unknown;
+    resolve: (value: unknown) => void;
+    reject: (error: unknown) => void;
+  }
+  let pending: Pending[] = [];
+  let scheduled: ReturnType<typeof setImmediate> | undefined;
+
+  function write<T>(operation: string, fn: (s: NonNullable<typeof statements>) => T): Promise<T> {
+    ready();
+    return new Promise<T>((resolve, reject) => {
+      pending.push({ operation, fn, resolve: resolve as (value: unknown) => void, reject });
+      scheduled ??= setImmediate(flush);
+    });
+  }
+
+  function flush(): void {
+    if (scheduled !== undefined) clearImmediate(scheduled);
+    scheduled = undefined;
+    const batch = pending;
+    pending = [];
+    if (batch.length === 0) return;
+    const s = statements;
+    const fail = (op: Pending, error: unknown) =>
+      op.reject(
+        new SessionStoreError(`[teller] [${SQLITE_STORE_NAME}] ${op.operation} failed`, { cause: error }),
+      );
+    if (s === undefined) {
+      for (const op of batch) fail(op, new Error('the store was closed before the write ran'));
+      return;
+    }
+    const results: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
+    const own = batch.length > 1 && db?.inTransaction !== true;
+    try {
+      if (own) s.begin.run();
+      for (const op of batch) {
+        try {
+          results.push({ ok: true, value: op.fn(s) });
+        } catch (error) {
+          // The statement alone was undone, unless SQLite rolled back the whole transaction.
+          if (own && db?.inTransaction !== true) throw error;
+          results.push({ ok: false, error });
+        }
+      }
+      if (own) s.commit.run();
+    } catch (error) {
+      if (own && db?.inTransaction === true) s.rollback.run();
+      for (const op of batch) fail(op, error);
+      return;
+    }
+    batch.forEach((op, i) => {
+      const result = results[i]!;
+      if (result.ok) op.resolve(result.value);
+      else fail(op, result.error);
+    });
   }
 
   const purge = (s: NonNullable<typeof statements>, now: number): number => {
@@ -275,8 +341,8 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
 
     async set(key, record, expected, ttlMs) {
       checkSetArguments(key, record, expected, ttlMs);
-      return run('set', (s) => {
-        const now = clock();
+      const now = clock();
+      return write('set', (s) => {
         const params = {
           key,
           version: record.version,
@@ -295,7 +361,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     },
 
     async delete(key) {
-      await run('delete', (s) => s.delete.run(key as never));
+      await write('delete', (s) => s.delete.run(key as never));
     },
 
     listByUser(userId) {
@@ -307,20 +373,21 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       );
     },
 
-    deleteByUser(userId, deleteOptions = {}) {
-      return run(
+    async deleteByUser(userId, deleteOptions = {}) {
+      const now = clock();
+      return write(
         'deleteByUser',
         (s) =>
           s.deleteByUser.run({
             user_id: userId,
             except: deleteOptions.exceptKey ?? null,
-            now: clock(),
+            now,
           } as never).changes,
       );
     },
 
-    purgeExpired(now) {
-      return run('purgeExpired', (s) => purge(s, now));
+    async purgeExpired(now) {
+      return write('purgeExpired', (s) => purge(s, now));
     },
 
     count() {
@@ -331,6 +398,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       if (closed) return;
       closed = true;
       if (timer !== undefined) clearInterval(timer);
+      flush();
       statements = undefined;
       if (owned && db !== undefined) db.close();
       db = undefined;

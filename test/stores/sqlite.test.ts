@@ -137,6 +137,71 @@ describe('sqlite store: its own behaviour', () => {
     database.close();
   });
 
+  it('a failing write rejects with a SessionStoreError, and writes of one turn fail together', async () => {
+    const database = new Database(':memory:');
+    const store = createSqliteStore({ database });
+    await store.set('a', minimalRecord(), null, 60_000);
+    database.exec('DROP TABLE teller_sessions');
+    const results = await Promise.allSettled([
+      store.set('b', minimalRecord(), null, 60_000),
+      store.delete('a'),
+      store.deleteByUser('u'),
+    ]);
+    for (const result of results) {
+      expect(result.status).toBe('rejected');
+      expect((result as PromiseRejectedResult).reason).toBeInstanceOf(SessionStoreError);
+    }
+    expect(database.inTransaction).toBe(false);
+    await store.close();
+    database.close();
+  });
+
+  it('writes issued in one turn commit in one transaction, in order, each with its own result', async () => {
+    const database = new Database(':memory:');
+    const store = createSqliteStore({ database });
+    await store.set('x', minimalRecord({ version: 1 }), null, 60_000);
+    const results = await Promise.all([
+      store.set('x', minimalRecord({ version: 2, data: '"first"' }), 1, 60_000),
+      store.set('x', minimalRecord({ version: 2, data: '"second"' }), 1, 60_000),
+      store.set('y', minimalRecord(), null, 60_000),
+      store.delete('y'),
+      store.set('y', minimalRecord({ data: '"y again"' }), null, 60_000),
+    ]);
+    expect(results).toEqual([true, false, true, undefined, true]);
+    expect((await store.get('x'))?.data).toBe('"first"');
+    expect((await store.get('y'))?.data).toBe('"y again"');
+    await store.close();
+    database.close();
+  });
+
+  it('joins a transaction the application holds open instead of failing', async () => {
+    const database = new Database(':memory:');
+    const store = createSqliteStore({ database });
+    await store.count();
+    database.exec('BEGIN');
+    const writes = Promise.all([
+      store.set('a', minimalRecord(), null, 1_000),
+      store.set('b', minimalRecord(), null, 1_000),
+    ]);
+    await new Promise((resolve) => setImmediate(resolve));
+    database.exec('COMMIT');
+    expect(await writes).toEqual([true, true]);
+    expect(await store.count()).toBe(2);
+    await store.close();
+    database.close();
+  });
+
+  it('close() runs the writes still queued', async () => {
+    const filename = newFile();
+    const store = createSqliteStore({ filename });
+    const write = store.set('late', minimalRecord(), null, 60_000);
+    await store.close();
+    expect(await write).toBe(true);
+    const again = createSqliteStore({ filename });
+    expect(await again.get('late')).not.toBeNull();
+    await again.close();
+  });
+
   it('rejects bad options and arguments with a TypeError', async () => {
     expect(() => createSqliteStore({ filename: '' })).toThrow(TypeError);
     expect(() => createSqliteStore({ filename: newFile(), table: 'x; DROP TABLE y' })).toThrow(/table/);
