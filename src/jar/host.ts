@@ -17,8 +17,6 @@ export interface RequestTarget {
   readonly secure: boolean;
 }
 
-const COOKIE_SCHEMES = new Set(['http:', 'https:', 'ws:', 'wss:']);
-
 /**
  * Parses a request URL and canonicalizes its host (RFC 6265bis 5.1.2) through the WHATWG URL parser,
  * which lower-cases, converts U-labels to A-labels (UTS #46) and fails on labels that are not valid.
@@ -40,14 +38,15 @@ export function requestTarget(url: string | URL): RequestTarget | undefined {
     return undefined;
   }
   const protocol = u.protocol;
-  if (!COOKIE_SCHEMES.has(protocol)) return undefined;
+  const secureScheme = protocol === 'https:' || protocol === 'wss:';
+  if (!secureScheme && protocol !== 'http:' && protocol !== 'ws:') return undefined;
   const host = u.hostname;
   if (host === '') return undefined;
   return {
     host,
     isIp: isIpAddress(host),
     path: u.pathname,
-    secure: protocol === 'https:' || protocol === 'wss:' || isTrustworthyHost(host),
+    secure: secureScheme || isTrustworthyHost(host),
   };
 }
 

@@ -280,10 +280,11 @@ export class CookieJar {
     insertSorted(bucket, entry);
     this.#count++;
     if ((entry.flags & SECURE) !== 0) this.#indexSecure(entry);
+    const count = this.#count;
     if (bucket.length > this.#maxPerDomain) this.#evictFromDomain(bucket, now);
     if (this.#count > this.#maxCookies) this.#evictExcess(now);
     // The newcomer itself may have been the one to go (e.g. the only non-secure cookie of a full domain).
-    return this.#buckets.get(entry.domain)?.includes(entry)
+    return this.#count === count || this.#buckets.get(entry.domain)?.includes(entry)
       ? entry
       : new Refusal('5.7 (removing excess cookies)', 'the cookie was evicted at once by the cookie limits');
   }
@@ -406,7 +407,9 @@ export class CookieJar {
       }
       if (target.isIp) break;
       const dot = domain.indexOf('.');
-      if (dot === -1 || dot === domain.length - 1) break;
+      // A single-label parent ("com") is a public suffix: it can hold host-only cookies only, and
+      // those match that host alone, so the walk ends before it.
+      if (dot === -1 || domain.indexOf('.', dot + 1) === -1) break;
       domain = domain.slice(dot + 1);
     }
     // Step 4: done as the cookies were gathered.
