@@ -485,8 +485,7 @@ export function createSessionManager<Data extends SessionData = SessionData>(
 
     if (origin === null) {
       if (state.ops.size === 0 && state.userId === undefined) {
-        if (ended(state))
-          out.push(deleteCookieLine(policy, state.secure, state.cookieName));
+        if (ended(state)) out.push(deleteCookieLine(policy, state.secure, state.cookieName));
         emitLifecycle(state, state.discarded[0]?.key);
         return out;
       }
@@ -706,9 +705,7 @@ export function createSessionManager<Data extends SessionData = SessionData>(
     const changed = state.ops.size > 0 || state.rotate || state.userChanged;
     if (origin === null && state.ops.size === 0 && state.userId === undefined) {
       emitLifecycle(state, state.discarded[0]?.key);
-      return ended(state)
-        ? [deleteCookieLine(policy, state.secure, state.cookieName)]
-        : [];
+      return ended(state) ? [deleteCookieLine(policy, state.secure, state.cookieName)] : [];
     }
     if (origin !== null && !changed && !state.touchRequested && !touchDue(origin.record, now)) return [];
     if (state.id === undefined) {

@@ -15,7 +15,7 @@ interface Plan {
   delay: number;
 }
 
-const plan = fc.record({
+const plan: fc.Arbitrary<Plan> = fc.record({
   manager: fc.nat({ max: 3 }),
   add: fc.integer({ min: 0, max: 9 }),
   readWrite: fc.boolean(),
