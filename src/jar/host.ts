@@ -34,6 +34,9 @@ export function requestTarget(url: string | URL): RequestTarget | undefined {
     }
   } else if (url instanceof URL) {
     u = url;
+  } else if (typeof (url as { href?: unknown } | null)?.href === 'string') {
+    // A URL from another realm (a vm context, a polyfill): parse its href.
+    return requestTarget((url as { href: string }).href);
   } else {
     return undefined;
   }

@@ -489,13 +489,14 @@ export class CookieJar {
   }
 
   /**
-   * The jar as plain JSON data (so `JSON.stringify(jar)` works): every stored cookie with all its
-   * fields, times in epoch milliseconds, in creation order. Read it back with {@link CookieJar.fromJSON}.
+   * The jar as plain JSON data (so `JSON.stringify(jar)` works): every cookie not expired at `now`
+   * (expired ones are evicted), with all its fields, times in epoch milliseconds, in creation order.
+   * Read it back with {@link CookieJar.fromJSON}.
+   * @param options.now The current time; `JSON.stringify` passes a key instead, meaning the real clock.
+   *   @default Date.now()
    */
-  toJSON(): CookieJarJSON {
-    const all: Entry[] = [];
-    for (const bucket of this.#buckets.values()) for (const e of bucket) all.push(e);
-    all.sort(creationOrder);
+  toJSON(options?: { now?: Date | number } | string): CookieJarJSON {
+    const all = this.#live(toMs(typeof options === 'object' ? options.now : undefined));
     const cookies: SerializedCookie[] = new Array(all.length);
     for (let i = 0; i < all.length; i++) {
       const e = all[i]!;
@@ -535,20 +536,20 @@ export class CookieJar {
    * read and write: one line per cookie, `#HttpOnly_` before the domain of an HttpOnly cookie, expiry
    * 0 for a session cookie. The format has no room for SameSite, Partitioned, Priority or the
    * creation and access times, nor for a tab inside a field: such cookies (a tab is legal in a
-   * cookie value) are left out.
+   * cookie value) are left out. Cookies expired at `now` are left out (and evicted); the lines are in
+   * creation order.
+   * @param options.now The current time. @default Date.now()
    */
-  toNetscape(): string {
+  toNetscape(options?: { now?: Date | number }): string {
     let out = '# Netscape HTTP Cookie File\n# Written by Teller (teller/jar).\n\n';
-    for (const bucket of this.#buckets.values()) {
-      for (const e of bucket) {
-        const line = netscapeLine({
-          ...e,
-          hostOnly: (e.flags & HOST_ONLY) !== 0,
-          secure: (e.flags & SECURE) !== 0,
-          httpOnly: (e.flags & HTTP_ONLY) !== 0,
-        });
-        if (line !== undefined) out += `${line}\n`;
-      }
+    for (const e of this.#live(toMs(options?.now))) {
+      const line = netscapeLine({
+        ...e,
+        hostOnly: (e.flags & HOST_ONLY) !== 0,
+        secure: (e.flags & SECURE) !== 0,
+        httpOnly: (e.flags & HTTP_ONLY) !== 0,
+      });
+      if (line !== undefined) out += `${line}\n`;
     }
     return out;
   }

@@ -93,6 +93,8 @@ describe('domains (5.1.2, 5.1.3, 5.7 steps 7-10)', () => {
     expect(rejectionStep(jar, 'b=1', 'file:///etc/passwd')).toBe('5.7 step 10');
     expect(rejectionStep(jar, 'b=1', 'not a url')).toBe('5.7 step 10');
     expect(jar.getCookieHeader('data:text/plain,x', { now: NOW })).toBe('');
+    expect(jar.getCookieHeader({ href: 'http://example.com/' } as URL, { now: NOW })).toBe('a=1');
+    expect(jar.getCookieHeader(42 as unknown as string, { now: NOW })).toBe('');
   });
 });
 

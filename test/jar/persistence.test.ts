@@ -27,7 +27,7 @@ function sampleJar(): CookieJar {
 describe('JSON', () => {
   it('round-trips every field, in creation order', () => {
     const jar = sampleJar();
-    const json = jar.toJSON();
+    const json = jar.toJSON({ now: NOW + 20 });
     expect(json.version).toBe(1);
     expect(json.cookies.map((c) => c.name)).toEqual(['sid', 'theme', '', 'n', '__Host-t']);
     expect(json.cookies[0]).toEqual({
@@ -45,8 +45,8 @@ describe('JSON', () => {
       lastAccess: NOW + 10,
     });
     expect(json.cookies[3]).toMatchObject({ partitioned: true, priority: 'High', sameSite: 'None' });
-    const copy = CookieJar.fromJSON(JSON.stringify(jar), { now: NOW + 20 });
-    expect(copy.toJSON()).toEqual(json);
+    const copy = CookieJar.fromJSON(JSON.stringify(json), { now: NOW + 20 });
+    expect(copy.toJSON({ now: NOW + 20 })).toEqual(json);
     expect(CookieJar.fromJSON(json, { now: NOW + 20 }).getAllCookies({ now: NOW + 20 })).toEqual(
       jar.getAllCookies({ now: NOW + 20 }),
     );
@@ -56,7 +56,7 @@ describe('JSON', () => {
   });
 
   it('drops cookies expired at load time', () => {
-    const text = JSON.stringify(sampleJar());
+    const text = JSON.stringify(sampleJar().toJSON({ now: NOW }));
     expect(
       CookieJar.fromJSON(text, { now: NOW + 3_600_001 })
         .getAllCookies({ now: NOW })
@@ -64,8 +64,24 @@ describe('JSON', () => {
     ).toEqual(['sid', '', 'n', '__Host-t']);
   });
 
+  it('leaves out (and evicts) cookies expired at now; JSON.stringify(jar) uses the real clock', () => {
+    const jar = sampleJar();
+    expect(jar.toJSON({ now: NOW + 3_600_001 }).cookies.map((c) => c.name)).toEqual([
+      'sid',
+      '',
+      'n',
+      '__Host-t',
+    ]);
+    expect(jar.size).toBe(4);
+    expect(jar.toNetscape({ now: NOW + 3_600_001 })).not.toContain('theme');
+    const real = new CookieJar();
+    real.setCookie('gone=1; Max-Age=1', 'http://example.com/', { now: Date.now() - 5000 });
+    real.setCookie('kept=1; Max-Age=3600', 'http://example.com/');
+    expect((JSON.parse(JSON.stringify(real)) as CookieJarJSON).cookies.map((c) => c.name)).toEqual(['kept']);
+  });
+
   it('throws a TypeError naming the first broken field', () => {
-    const good = sampleJar().toJSON();
+    const good = sampleJar().toJSON({ now: NOW });
     const broken = (patch: Record<string, unknown>): CookieJarJSON =>
       ({ ...good, cookies: [good.cookies[0], { ...good.cookies[1], ...patch }] }) as CookieJarJSON;
     expect(() => CookieJar.fromJSON('{nope')).toThrow(/not JSON/);
@@ -80,7 +96,7 @@ describe('JSON', () => {
   });
 
   it('drops cookies the storage model could not have stored', () => {
-    const good = sampleJar().toJSON().cookies[1]!;
+    const good = sampleJar().toJSON({ now: NOW }).cookies[1]!;
     const jar = CookieJar.fromJSON(
       {
         version: 1,
@@ -103,7 +119,7 @@ describe('JSON', () => {
 
 describe('Netscape cookies.txt', () => {
   it('writes what curl writes: #HttpOnly_, the subdomain flag, 0 for session cookies', () => {
-    const text = sampleJar().toNetscape();
+    const text = sampleJar().toNetscape({ now: NOW });
     const lines = text
       .split('\n')
       .filter((l) => l !== '' && !(l.startsWith('#') && !l.startsWith('#HttpOnly_')));
@@ -119,7 +135,7 @@ describe('Netscape cookies.txt', () => {
 
   it('reads it back (SameSite and times are not in the format)', () => {
     const jar = sampleJar();
-    const copy = CookieJar.fromNetscape(jar.toNetscape(), { now: NOW + 20 });
+    const copy = CookieJar.fromNetscape(jar.toNetscape({ now: NOW + 20 }), { now: NOW + 20 });
     const strip = (c: { name: string; value: string; domain: string; path: string; hostOnly: boolean }) => ({
       name: c.name,
       value: c.value,
