@@ -108,14 +108,19 @@ export function withSession<S, Rest extends unknown[] = []>(
       onError(error);
       return errorResponse(error);
     }
+    // A client gone before the answer: end the session's lock now rather than at its timeout.
+    const release = () => (session as { release?: () => unknown }).release?.();
+    request.signal?.addEventListener('abort', release, { once: true });
     let response: Response;
     try {
       response = await handler(request, { session }, ...rest);
     } catch (error) {
       onError(error);
-      // Ends the session's lock; a 5xx persists nothing.
-      await Promise.resolve(manager.commit(session, { status: statusForError(error) })).catch(() => {});
+      // Ends the session's lock; a status of 500 persists nothing of a failed request, whatever its answer.
+      await Promise.resolve(manager.commit(session, { status: 500 })).catch(() => {});
       return errorResponse(error);
+    } finally {
+      request.signal?.removeEventListener('abort', release);
     }
     let setCookie: string[];
     try {

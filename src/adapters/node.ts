@@ -142,10 +142,12 @@ export function createNodeSessions<S>(manager: AdapterManager<S>, options: NodeS
     let state: 'open' | 'committing' | 'done' | 'failed' = 'open';
     const queue: Array<() => void> = [];
 
+    // Set when the handler failed: the error answer may be a 409 or 503, but nothing of the request persists.
+    let failed = false;
     const commit = async (status: number) => {
       state = 'committing';
       try {
-        const { setCookie } = await manager.commit(session, { status });
+        const { setCookie } = await manager.commit(session, { status: failed ? 500 : status });
         const vary = String(res.getHeader('vary') ?? '');
         if ((wasRead(session) || setCookie.length > 0) && !/(^|,)\s*(cookie|\*)\s*(,|$)/i.test(vary)) {
           res.setHeader('Vary', vary ? `${vary}, Cookie` : 'Cookie');
@@ -192,6 +194,7 @@ export function createNodeSessions<S>(manager: AdapterManager<S>, options: NodeS
       // Headers out but the body unfinished: cut the connection rather than leave the client waiting.
       if (state === 'done' && !res.writableEnded) res.destroy();
       if (state !== 'open') return; // the answer is on its way (or out): nothing left to replace
+      failed = true;
       res.statusCode = statusForError(error);
       for (const name of res.getHeaderNames()) res.removeHeader(name);
       res.setHeader('Content-Type', 'text/plain; charset=utf-8');

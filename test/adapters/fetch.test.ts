@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { withSession } from '../../src/adapters/fetch.js';
 import { createSessionManager } from '../../src/index.js';
-import { SessionStoreError } from '../../src/session/errors.js';
+import { SessionConflictError, SessionStoreError } from '../../src/session/errors.js';
 import { createMemoryStore } from '../../src/stores/memory.js';
 import { FOREIGN_COOKIE, probeStore, TinyJar } from './helpers.js';
 
@@ -62,6 +62,9 @@ async function app(
     case '/fail-after-write':
       session.set('lost', 1);
       return new Response('failed on purpose', { status: 500 });
+    case '/conflict':
+      session.set('lost', 3);
+      throw new SessionConflictError('[teller] [test] someone else changed the cart');
     case '/throw':
       session.set('lost', 2);
       throw new Error('boom: internal detail that must not reach the client');
@@ -215,6 +218,15 @@ describe('fetch adapter, end to end in process', () => {
     expect(errors).toHaveLength(1);
   });
 
+  it('a session error thrown by the handler answers its status (409) in plain text and persists nothing', async () => {
+    const before = await inner.count();
+    const answer = await call('GET', '/conflict');
+    expect(answer.status).toBe(409);
+    expect(answer.body).toBe('Conflict\n');
+    expect(answer.setCookie).toEqual([]);
+    expect(await inner.count()).toBe(before);
+  });
+
   it('HTTPS is judged from the URL: http on a public host gets a plain `sid`, https a __Host- Secure one', async () => {
     const plain = await call('GET', '/add', {
       origin: 'http://shop.example',
@@ -282,4 +294,40 @@ describe('fetch adapter with a failing store', () => {
       store.mode = 'up';
     });
   }
+});
+
+describe('fetch adapter: the lock of an abandoned request', () => {
+  it('a request aborted before the answer releases the session at once, not at the lock timeout', async () => {
+    const manager = createSessionManager({
+      store: createMemoryStore({ cleanupInterval: 0 }),
+      lockTimeout: 3_000,
+    });
+    const handler = withSession(
+      manager,
+      async (request, { session }) => {
+        if (new URL(request.url).pathname === '/login') {
+          session.login('carol');
+          return new Response('ok');
+        }
+        if (new URL(request.url).pathname === '/hang') {
+          session.get('n');
+          return new Promise<Response>(() => {}); // never answers
+        }
+        return json({ user: session.userId ?? null });
+      },
+      { onError: () => {} },
+    );
+    const call = client(handler);
+    const jar = new TinyJar();
+    await call('POST', '/login', { jar });
+    const abort = new AbortController();
+    void handler(
+      new Request('http://localhost/hang', { headers: { cookie: jar.header()! }, signal: abort.signal }),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    abort.abort();
+    const next = await call('GET', '/', { jar });
+    expect(JSON.parse(next.body)).toEqual({ user: 'carol' });
+    expect(next.elapsed).toBeLessThan(1_000);
+  });
 });

@@ -9,7 +9,7 @@ import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNodeSessions, type SessionRequest } from '../../src/adapters/node.js';
 import { createSessionManager } from '../../src/index.js';
-import { SessionStoreError } from '../../src/session/errors.js';
+import { SessionConflictError, SessionStoreError } from '../../src/session/errors.js';
 import { createMemoryStore } from '../../src/stores/memory.js';
 import { FOREIGN_COOKIE, type ProbeStore, probeStore, TinyJar } from './helpers.js';
 
@@ -130,6 +130,9 @@ function app(req: SessionRequest<Session>, res: import('node:http').ServerRespon
       res.writeHead(200, { 'Content-Type': 'text/plain' });
       res.write('partial');
       return new Promise((_, reject) => setTimeout(() => reject(new Error('failed mid-stream')), 20));
+    case '/conflict':
+      session.set('lost', 3);
+      throw new SessionConflictError('[teller] [test] someone else changed the cart');
     case '/throw':
       session.set('lost', 2);
       throw new Error('boom: internal detail that must not reach the client');
@@ -280,6 +283,15 @@ describe('node:http adapter, end to end on 127.0.0.1', () => {
     );
     expect(outcome).toBe('ECONNRESET');
     expect((await call(port, 'GET', '/static')).status).toBe(200);
+  });
+
+  it('a session error thrown by the handler answers its status (409) in plain text and persists nothing', async () => {
+    const before = await inner.count();
+    const answer = await call(port, 'GET', '/conflict');
+    expect(answer.status).toBe(409);
+    expect(answer.body).toBe('Conflict\n');
+    expect(answer.setCookie).toEqual([]);
+    expect(await inner.count()).toBe(before);
   });
 
   it('HTTPS is judged from the socket: plain HTTP on a non-loopback host gets a plain `sid` cookie', async () => {
