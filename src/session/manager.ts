@@ -499,6 +499,7 @@ export function createSessionManager<Data extends SessionData = SessionData>(
       const record = buildRecord(state, null, serialize(values), 1);
       const ok = await call('set', (s) => s.set(key, record, null, ttlOf(record, now)), b);
       if (!ok) throw new SessionStoreError('[teller] [session] the store refused a new session (key in use)');
+      state.storedKey = key;
       emit('created', now, key, { userId: record.userId });
       emitLifecycle(state, key);
       out.push(cookieFor(state, record, encodeIdCookie(state.id, secrets)));
@@ -523,6 +524,7 @@ export function createSessionManager<Data extends SessionData = SessionData>(
     for (let attempt = 0; ; attempt++) {
       const written = await writeOnce(state, mode, baseKey, base, values, origin, b);
       if (written !== null) {
+        state.storedKey = mode === 'rotate' || mode === 'renew' ? state.key : baseKey;
         if (attempt > 0) emit('merged', now, baseKey, { detail: String(attempt) });
         if (mode === 'rotate' || mode === 'renew') {
           out.push(cookieFor(state, written, encodeIdCookie(state.id!, secrets)));
@@ -620,6 +622,16 @@ export function createSessionManager<Data extends SessionData = SessionData>(
       if (origin.pointerKey !== undefined) await call('delete', (s) => s.delete(origin.pointerKey!), b);
     }
     return record;
+  };
+
+  /**
+   * The record `revokeSessions({ except: session })` must keep: before commit, the one the session was
+   * loaded from (its commit compare-and-sets it, even when logging in); after, the one commit wrote.
+   */
+  const keepKey = (session: Session<Data>): string => {
+    const state = stateOf(session);
+    if (sealKeys !== undefined || state.committed) return session.handle;
+    return state.storedKey ?? session.handle;
   };
 
   /** logout/destroy ran and the request carried a cookie: clear it (even when its session had expired). */
@@ -856,7 +868,7 @@ export function createSessionManager<Data extends SessionData = SessionData>(
       const b = budget(now);
       const except = revokeOptions.except;
       const exceptKey =
-        except === undefined ? undefined : typeof except === 'string' ? except : except.handle;
+        except === undefined ? undefined : typeof except === 'string' ? except : keepKey(except);
       let count = 0;
       if (sealKeys !== undefined) {
         // Sealed cookies of this user created before now are refused from now on (ASVS 5.0 7.4.1).

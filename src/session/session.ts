@@ -59,6 +59,8 @@ export interface SessionState {
   /** The store key of `id`. */
   key: string | undefined;
   origin: Origin | null;
+  /** The key the session's record lives under now (the origin's, then whatever commit wrote). */
+  storedKey: string | undefined;
   values: Map<string, unknown>;
   ops: Map<string, Op[]>;
   /** Keys whose base value this request read (before overwriting them). */
@@ -108,6 +110,7 @@ export function createState(
     id: init.id,
     key: init.key,
     origin,
+    storedKey: origin?.key,
     values: init.values ?? new Map(),
     ops: new Map(),
     readBase: new Set(),
@@ -219,7 +222,10 @@ export class Session<Data extends SessionData = SessionData> {
    */
   get handle(): string {
     this.#ensureId();
-    return this.#state.key!;
+    const state = this.#state;
+    // Before a login/regenerate is committed, its handle is the key the new record will have.
+    if (state.rotate && !state.committed) return state.key!;
+    return state.storedKey ?? state.key!;
   }
 
   /** True when no stored session matched the request's cookie (or after logout/destroy). */
@@ -346,6 +352,7 @@ export class Session<Data extends SessionData = SessionData> {
     const state = this.#writable();
     if (state.origin !== null) state.discarded.push(state.origin);
     state.origin = null;
+    state.storedKey = undefined;
     resetChanges(state, new Map());
     state.id = undefined;
     state.key = undefined;

@@ -101,3 +101,25 @@ describe('users without a user index', () => {
     expect(store.records.size).toBe(0);
   });
 });
+
+describe('revoking from the request that logs in', () => {
+  it('"log out other devices" during a login keeps the session being logged in', async () => {
+    const store = new TestStore();
+    const manager = createSessionManager({ store });
+    const laptop = new Browser();
+    const phone = new Browser();
+    await visit(manager, laptop, (s) => s.login('alice'));
+    await visit(manager, phone, (s) => s.login('alice'));
+    // Re-authentication on the laptop (new id) revoking the other sessions before its commit.
+    await visit(manager, laptop, async (s) => {
+      s.login('alice');
+      expect(await manager.revokeSessions('alice', { except: s })).toBe(1);
+    });
+    expect((await visit(manager, laptop, (s) => s.userId)).result).toBe('alice');
+    expect((await visit(manager, phone, (s) => s.userId)).result).toBeUndefined();
+    const [only] = await manager.listSessions('alice', { now: T0 });
+    const current = await manager.load(laptop.header(), { now: T0 });
+    expect(current.handle).toBe(only!.handle);
+    await manager.commit(current);
+  });
+});
