@@ -37,6 +37,14 @@ export interface NodeSessionsOptions {
 export type SessionRequest<S> = IncomingMessage & { session: S };
 export type NodeHandler<S> = (req: SessionRequest<S>, res: ServerResponse) => unknown;
 
+/** The node:http integration of one manager. */
+export interface NodeSessions<S> {
+  /** Wraps a node:http listener: `http.createServer(sessions.wrap((req, res) => { ... }))`. */
+  wrap(handler: NodeHandler<S>): (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+  /** Connect-style middleware: puts `req.session` on the request, then calls `next()`. */
+  middleware(req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void): Promise<void>;
+}
+
 const REASONS: Record<number, string> = {
   409: 'Conflict',
   500: 'Internal Server Error',
@@ -112,7 +120,10 @@ function sendError(
  * Creates the node:http integration: `wrap(handler)` gives a `(req, res)` listener, `middleware` is the
  * Connect-style `(req, res, next)` form.
  */
-export function createNodeSessions<S>(manager: AdapterManager<S>, options: NodeSessionsOptions = {}) {
+export function createNodeSessions<S>(
+  manager: AdapterManager<S>,
+  options: NodeSessionsOptions = {},
+): NodeSessions<S> {
   const { trustProxy = false, onError = (error: unknown) => console.error(error) } = options;
 
   /**
@@ -202,31 +213,39 @@ export function createNodeSessions<S>(manager: AdapterManager<S>, options: NodeS
     };
   }
 
+  /** The last resort: an error escaping the adapter itself is reported and its response cut, never a crash. */
+  const bail = (res: ServerResponse) => (error: unknown) => {
+    onError(error);
+    res.destroy();
+  };
+
   return {
-    /** Wraps a node:http listener: `http.createServer(sessions.wrap((req, res) => { ... }))`. */
-    wrap(handler: NodeHandler<S>) {
-      return async function sessionListener(req: IncomingMessage, res: ServerResponse): Promise<void> {
-        const fail = await attach(req, res);
-        if (fail === undefined) return;
+    wrap(handler) {
+      return async function sessionListener(req, res) {
         try {
-          await handler(req as SessionRequest<S>, res);
+          const fail = await attach(req, res);
+          if (fail === undefined) return;
+          try {
+            await handler(req as SessionRequest<S>, res);
+          } catch (error) {
+            fail(error);
+          }
         } catch (error) {
-          fail(error);
+          bail(res)(error);
         }
       };
     },
-    /** Connect-style middleware: puts `req.session` on the request, then calls `next()`. */
-    async middleware(
-      req: IncomingMessage,
-      res: ServerResponse,
-      next: (error?: unknown) => void,
-    ): Promise<void> {
-      const fail = await attach(req, res);
-      if (fail === undefined) return;
+    async middleware(req, res, next) {
       try {
-        next();
+        const fail = await attach(req, res);
+        if (fail === undefined) return;
+        try {
+          next();
+        } catch (error) {
+          fail(error);
+        }
       } catch (error) {
-        fail(error);
+        bail(res)(error);
       }
     },
   };
