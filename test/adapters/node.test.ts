@@ -98,6 +98,15 @@ function app(req: SessionRequest<Session>, res: import('node:http').ServerRespon
       res.writeHead(200, { 'Set-Cookie': 'theme=dark; Path=/', 'Content-Type': 'text/plain' });
       res.end('two cookies');
       return;
+    case '/status-message':
+      session.set('m', 1);
+      res.writeHead(201, 'Made It', { 'X-A': '1' }).end('made');
+      return;
+    case '/raw-headers':
+      session.set('r', 1);
+      res.writeHead(200, ['X-B', '2', 'Set-Cookie', 'a=1; Path=/', 'Set-Cookie', 'b=2; Path=/']);
+      res.end('raw');
+      return;
     case '/stream':
       session.set('s', 1);
       res.flushHeaders();
@@ -240,6 +249,17 @@ describe('node:http adapter, end to end on 127.0.0.1', () => {
     expect(answer.setCookie[0]).toBe('theme=dark; Path=/');
     expect(answer.setCookie[1]).toMatch(/^__Host-sid=/);
     expect(answer.body).toBe('two cookies');
+  });
+
+  it('writeHead with a status message and headers, or a flat header array, keeps them all', async () => {
+    const made = await call(port, 'POST', '/status-message');
+    expect(made.status).toBe(201);
+    expect(made.headers['x-a']).toBe('1');
+    expect(made.setCookie).toHaveLength(1);
+    expect(made.body).toBe('made');
+    const raw = await call(port, 'POST', '/raw-headers');
+    expect(raw.headers['x-b']).toBe('2');
+    expect(raw.setCookie.map((line) => line.split('=')[0])).toEqual(['a', 'b', '__Host-sid']);
   });
 
   it('streams: flushHeaders then writes, in order, with the cookie in the head', async () => {
