@@ -55,8 +55,11 @@ export function requestTarget(url: string | URL): RequestTarget | undefined {
   };
 }
 
-/** Path characters the URL parser keeps as they are (no percent-encoding, no dot-segment meaning). */
-const PLAIN_PATH = /^[A-Za-z0-9\-_~!$&'()*+,;=:@/]*$/;
+/** 1 for the path characters the URL parser keeps as they are (no percent-encoding, no escapes). */
+const PLAIN_PATH = new Uint8Array(128);
+for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=:@/") {
+  PLAIN_PATH[c.charCodeAt(0)] = 1;
+}
 
 /**
  * The common case without the full URL parser: `http(s)://` + a lower-case ASCII host name (letters,
@@ -96,7 +99,7 @@ export function simpleTarget(url: string): RequestTarget | null {
   const last = url.charCodeAt(labelStart);
   if (last >= 0x30 && last <= 0x39) return null;
   const host = url.slice(hostStart, i);
-  if (host.includes('xn--')) return null;
+  if (host.length > 3 && host.includes('xn--')) return null;
   let c = i < len ? url.charCodeAt(i) : -1;
   if (c === 0x3a) {
     // A port: 1-5 digits up to 65535 (we ignore its value, but the URL parser rejects a bad one).
@@ -108,9 +111,15 @@ export function simpleTarget(url: string): RequestTarget | null {
   let path = '/';
   if (c === 0x2f) {
     const pathStart = i;
-    while (i < len && (c = url.charCodeAt(i)) !== 0x3f && c !== 0x23) i++;
+    let prev = 0;
+    for (; i < len; i++) {
+      c = url.charCodeAt(i);
+      if (c === 0x3f || c === 0x23) break;
+      // Anything the parser would encode or resolve: a dot segment may start at "/.".
+      if (c > 0x7f || PLAIN_PATH[c] === 0 || (c === 0x2e && prev === 0x2f)) return null;
+      prev = c;
+    }
     path = url.slice(pathStart, i);
-    if (!PLAIN_PATH.test(path) || path.includes('/.')) return null;
   } else if (c !== -1 && c !== 0x3f && c !== 0x23) {
     return null;
   }
