@@ -3,7 +3,7 @@
  * asks for at least 128); the store key is SHA-256 of the id, so a leaked store holds no usable tokens
  * (Rack CVE-2019-16782's class). Nothing here ever logs or throws an id.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomFillSync } from 'node:crypto';
 import { type Secret, sign, unsign } from '../cookie/index.js';
 
 /** Bytes of randomness in a session id. */
@@ -12,11 +12,28 @@ export const ID_BYTES = 32;
 /** base64url of 32 bytes, unpadded: 43 characters. */
 const ID_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 
-/** A source of random bytes (a parameter, so tests can be deterministic). @default crypto.randomBytes */
+/** A source of random bytes (a parameter, so tests can be deterministic). @default the CSPRNG (crypto.randomFillSync, pooled) */
 export type RandomSource = (size: number) => Uint8Array;
 
+/** CSPRNG output fetched 64 ids at a time (one call into OpenSSL instead of 64); every byte is used once. */
+const POOL = Buffer.alloc(ID_BYTES * 64);
+let poolOffset = POOL.length;
+
+/** {@link ID_BYTES} fresh bytes from the pooled CSPRNG (copied out, never handed out twice). */
+function pooledRandom(size: number): Uint8Array {
+  if (size !== ID_BYTES) return randomFillSync(Buffer.alloc(size));
+  if (poolOffset === POOL.length) {
+    randomFillSync(POOL);
+    poolOffset = 0;
+  }
+  const out = Buffer.from(POOL.subarray(poolOffset, poolOffset + ID_BYTES));
+  POOL.fill(0, poolOffset, poolOffset + ID_BYTES);
+  poolOffset += ID_BYTES;
+  return out;
+}
+
 /** A fresh session id: {@link ID_BYTES} bytes from `random`, base64url. */
-export function generateId(random: RandomSource = randomBytes): string {
+export function generateId(random: RandomSource = pooledRandom): string {
   const bytes = random(ID_BYTES);
   if (!(bytes instanceof Uint8Array) || bytes.length !== ID_BYTES) {
     throw new TypeError(`[teller] [session] the random source must return ${ID_BYTES} bytes`);

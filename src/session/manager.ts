@@ -276,30 +276,34 @@ export function createSessionManager<Data extends SessionData = SessionData>(
     } catch (cause) {
       return Promise.reject(fail(new SessionStoreError(`[teller] [session] store ${op} failed`, { cause })));
     }
-    const left = b.deadline - performance.now();
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(
-        () => {
-          reject(
-            fail(
-              new SessionStoreError(
-                `[teller] [session] store ${op} did not answer in time (storeTimeout ${storeTimeout} ms for the whole operation)`,
-              ),
-            ),
-          );
-        },
-        Math.max(0, left),
-      );
+      let settled = false;
+      let timer: ReturnType<typeof setTimeout> | undefined;
       Promise.resolve(pending).then(
         (value) => {
-          clearTimeout(timer);
+          if (settled) return;
+          settled = true;
+          if (timer !== undefined) clearTimeout(timer);
           resolve(value);
         },
         (cause: unknown) => {
-          clearTimeout(timer);
+          if (settled) return;
+          settled = true;
+          if (timer !== undefined) clearTimeout(timer);
           reject(fail(new SessionStoreError(`[teller] [session] store ${op} failed`, { cause })));
         },
       );
+      // An answer already there (an in-memory store) settles before this check and needs no timer.
+      queueMicrotask(() => {
+        if (settled) return;
+        const left = Math.max(0, b.deadline - performance.now());
+        timer = setTimeout(() => {
+          if (settled) return;
+          settled = true;
+          const message = `[teller] [session] store ${op} did not answer in time (storeTimeout ${storeTimeout} ms for the whole operation)`;
+          reject(fail(new SessionStoreError(message)));
+        }, left);
+      });
     });
   };
 
