@@ -94,9 +94,19 @@ export interface RevokeOptions<Data extends SessionData = SessionData> {
 }
 
 export interface SessionManager<Data extends SessionData = SessionData> {
-  /** Reads the session the Cookie header names (or a fresh one). Throws only TellerErrors for system failures. */
+  /**
+   * Reads the session the Cookie header names, or gives a fresh one (absent, expired, unknown, tampered:
+   * never an error). Throws SessionStoreError (503) when the store fails or exceeds `storeTimeout`, and
+   * SessionLockTimeoutError (503) when another request of the session held it for `lockTimeout`.
+   * A loaded session holds its in-process lock until `commit` (or `session.release()`): always commit,
+   * with the response status (a 5xx persists nothing), also when the handler failed.
+   */
   load(cookieHeader: string | undefined | null, context?: LoadContext): Promise<Session<Data>>;
-  /** Persists what the request did and returns the Set-Cookie lines; releases the session lock. */
+  /**
+   * Persists what the request did (nothing when unchanged, or when `status` >= 500) and returns the
+   * Set-Cookie lines to send before the response headers; releases the session lock. Throws
+   * SessionConflictError or SessionDestroyedError (409), SessionStoreError (503), SessionTooLargeError (500).
+   */
   commit(session: Session<Data>, options?: CommitOptions): Promise<CommitResult>;
   /** A user's live sessions (needs a store with `listByUser`). */
   listSessions(userId: string, options?: { now?: Date | number }): Promise<SessionInfo[]>;
