@@ -180,7 +180,7 @@ export class CookieJar {
     const refusal = checkSecureOrigin(secure, target) ?? checkHttpOnlyApi(httpOnly, http);
     if (refusal !== undefined) return refusal;
     // Step 16.
-    if (!secure && !target.secure && this.#shadowsSecureCookie(name, domain, path)) {
+    if (!secure && !target.secure && this.#shadowsSecureCookie(name, domain, path, now)) {
       return new Refusal('5.7 step 16', `a non-secure cookie would overlay the Secure cookie "${name}"`);
     }
     // Step 17.
@@ -222,10 +222,12 @@ export class CookieJar {
    * Step 16, "leave secure cookies alone": is there a Secure cookie of this name whose domain
    * domain-matches the new one's (or vice versa) and whose path the new path path-matches?
    */
-  #shadowsSecureCookie(name: string, domain: string, path: string): boolean {
+  #shadowsSecureCookie(name: string, domain: string, path: string, now: number): boolean {
     const secure = this.#secureByName.get(name);
     if (secure === undefined) return false;
     for (const old of secure) {
+      // An expired cookie is gone (the jar evicts lazily).
+      if (old.expiresAt <= now) continue;
       if ((domainMatch(old.domain, domain) || domainMatch(domain, old.domain)) && pathMatch(path, old.path)) {
         return true;
       }
@@ -253,6 +255,11 @@ export class CookieJar {
         ) {
           continue;
         }
+        if (old.expiresAt <= now) {
+          // Expired, so already gone as far as the RFC is concerned: no replacement, a new cookie.
+          this.#removeAt(bucket, i);
+          break;
+        }
         // Step 23.2.
         if (!http && (old.flags & HTTP_ONLY) !== 0) {
           return new Refusal('5.7 step 23.2', 'a non-HTTP API cannot overwrite an HttpOnly cookie');
@@ -271,7 +278,8 @@ export class CookieJar {
       }
     }
     if (expired) return undefined;
-    // Step 24.
+    // Step 24 (the bucket may have just lost its last, expired, cookie).
+    if (bucket?.length === 0) bucket = undefined;
     entry.seq = this.#seq++;
     if (bucket === undefined) {
       bucket = [];

@@ -327,6 +327,33 @@ describe('replacement (5.7 step 23)', () => {
   });
 });
 
+describe('expired cookies are gone before the jar gets round to evicting them', () => {
+  it('an expired cookie is not replaced (a new creation-time) and does not protect its name', () => {
+    const jar = new CookieJar();
+    jar.setCookie('a=1; Max-Age=10', 'http://example.com/', { now: NOW });
+    const fresh = jar.setCookie('a=2', 'http://example.com/', { now: NOW + 20_000 });
+    expect(fresh?.creation.getTime()).toBe(NOW + 20_000);
+    expect(jar.size).toBe(1);
+    jar.setCookie('h=1; HttpOnly; Max-Age=10', 'http://example.com/', { now: NOW });
+    expect(jar.setCookie('h=2', 'http://example.com/', { now: NOW + 20_000, http: false })).toBeDefined();
+    jar.setCookie('s=1; Secure; Max-Age=10', 'https://example.com/', { now: NOW });
+    expect(rejectionStep(jar, 's=2', 'http://example.com/')).toBe('5.7 step 16');
+    expect(jar.setCookie('s=2', 'http://example.com/', { now: NOW + 20_000 })?.secure).toBe(false);
+    expect(jar.getCookieHeader('http://example.com/', { now: NOW + 20_000 })).toBe('a=2; h=2; s=2');
+  });
+
+  it('a domain whose only cookie expired takes a new one', () => {
+    const jar = new CookieJar();
+    jar.setCookie('a=1; Max-Age=10', 'http://example.com/', { now: NOW });
+    jar.setCookie('b=1', 'http://example.com/', { now: NOW + 20_000 });
+    expect(jar.getCookieHeader('http://example.com/', { now: NOW + 20_000 })).toBe('b=1');
+    jar.setCookie('b=1; Max-Age=10', 'http://example.com/', { now: NOW + 20_000 });
+    jar.setCookie('b=2', 'http://example.com/', { now: NOW + 40_000 });
+    expect(jar.getCookieHeader('http://example.com/', { now: NOW + 40_000 })).toBe('b=2');
+    expect(jar.size).toBe(1);
+  });
+});
+
 describe('limits and eviction order (5.7, removing excess cookies)', () => {
   it('evicts a crowded domain’s non-secure cookies first, least recently accessed first', () => {
     const jar = new CookieJar({ maxCookiesPerDomain: 3 });
