@@ -2,8 +2,9 @@
  * `teller/adapters/fetch`: sessions for Web-standard handlers (`Request` -> `Response`), as on Bun, Deno,
  * Cloudflare-style runtimes, Hono's `app.fetch` or undici. The session is loaded from the Cookie header and
  * committed before the wrapper returns; its `Set-Cookie` lines go on a copy of the handler's response
- * (a response's headers may be immutable), with `Vary: Cookie`, and `Cache-Control: no-store` with any
- * Set-Cookie. Session errors become short plain answers (503, 409), never a stack trace.
+ * (a response's headers may be immutable), with `Vary: Cookie` when the session was used (RFC 9110 12.5.5),
+ * and `Cache-Control: no-store` with any Set-Cookie (RFC 9111 5.2.2.5). Session errors become short plain
+ * answers (503, 409), never a stack trace.
  */
 import { statusForError } from '../session/errors.js';
 
@@ -45,6 +46,17 @@ export type FetchHandler<S, Rest extends unknown[]> = (
   context: SessionContext<S>,
   ...rest: Rest
 ) => Response | Promise<Response>;
+
+/** The error reporter, made safe: a throwing logger must not turn an error answer into a crash. */
+function safeReporter(report: ((error: unknown) => void) | undefined): (error: unknown) => void {
+  return (error) => {
+    try {
+      (report ?? console.error)(error);
+    } catch {
+      // Nothing better to do: the answer to the client matters more than the log line.
+    }
+  };
+}
 
 const REASONS: Record<number, string> = {
   409: 'Conflict',
@@ -96,7 +108,7 @@ export function withSession<S, Rest extends unknown[] = []>(
   handler: FetchHandler<S, Rest>,
   options: FetchSessionOptions = {},
 ): (request: Request, ...rest: Rest) => Promise<Response> {
-  const { onError = (error: unknown) => console.error(error) } = options;
+  const onError = safeReporter(options.onError);
   return async function sessionHandler(request: Request, ...rest: Rest): Promise<Response> {
     let session: S;
     try {

@@ -2,8 +2,10 @@
  * `teller/adapters/node`: sessions on node:http. The session is loaded from the Cookie header, put on
  * `req.session`, and committed when the response first tries to send its headers (`writeHead`,
  * `flushHeaders`, `write` or `end`): that call waits for the commit, so `Set-Cookie` goes out with the
- * headers and a redirect never races the store write. Adds `Vary: Cookie`, and `Cache-Control: no-store`
- * with any Set-Cookie. Session errors become short plain answers (503, 409), never a stack trace or a crash.
+ * headers and a redirect never races the store write. Adds `Vary: Cookie` when the session was used (RFC 9110
+ * 12.5.5: a shared cache must not serve one visitor's page to another), and `Cache-Control: no-store` with
+ * any Set-Cookie (RFC 9111 5.2.2.5; RFC 6265bis 7.1 on caching Set-Cookie). Session errors become short plain
+ * answers (503, 409), never a stack trace or a crash.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { statusForError } from '../session/errors.js';
@@ -43,6 +45,17 @@ export interface NodeSessions<S> {
   wrap(handler: NodeHandler<S>): (req: IncomingMessage, res: ServerResponse) => Promise<void>;
   /** Connect-style middleware: puts `req.session` on the request, then calls `next()`. */
   middleware(req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void): Promise<void>;
+}
+
+/** The error reporter, made safe: a throwing logger must not turn an error answer into a crash. */
+function safeReporter(report: ((error: unknown) => void) | undefined): (error: unknown) => void {
+  return (error) => {
+    try {
+      (report ?? console.error)(error);
+    } catch {
+      // Nothing better to do: the answer to the client matters more than the log line.
+    }
+  };
 }
 
 const REASONS: Record<number, string> = {
@@ -124,7 +137,8 @@ export function createNodeSessions<S>(
   manager: AdapterManager<S>,
   options: NodeSessionsOptions = {},
 ): NodeSessions<S> {
-  const { trustProxy = false, onError = (error: unknown) => console.error(error) } = options;
+  const { trustProxy = false } = options;
+  const onError = safeReporter(options.onError);
 
   /**
    * Loads the session and hooks the response. Returns how to fail the request later, or undefined when

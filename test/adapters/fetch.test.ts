@@ -331,3 +331,18 @@ describe('fetch adapter: the lock of an abandoned request', () => {
     expect(next.elapsed).toBeLessThan(1_000);
   });
 });
+
+describe('fetch adapter with a logger that throws', () => {
+  it('still answers 503 and 500', async () => {
+    const store = probeStore(createMemoryStore({ cleanupInterval: 0 }));
+    store.mode = 'throw';
+    const manager = createSessionManager({ store });
+    const onError = () => {
+      throw new Error('the logger is broken too');
+    };
+    const call = client(withSession(manager, app, { onError }));
+    expect((await call('GET', '/', { headers: { cookie: FOREIGN_COOKIE } })).status).toBe(503);
+    store.mode = 'up';
+    expect((await call('GET', '/throw')).status).toBe(500);
+  });
+});

@@ -528,3 +528,24 @@ describe('node:http adapter over TLS', () => {
     },
   );
 });
+
+describe('node:http adapter with a logger that throws', () => {
+  it('still answers 503 and keeps serving', async () => {
+    const store = probeStore(createMemoryStore({ cleanupInterval: 0 }));
+    store.mode = 'throw';
+    const manager = createSessionManager({ store });
+    const onError = () => {
+      throw new Error('the logger is broken too');
+    };
+    const server = createServer(createNodeSessions(manager, { onError }).wrap(app));
+    const port = await listen(server);
+    try {
+      expect((await call(port, 'GET', '/', { headers: { cookie: FOREIGN_COOKIE } })).status).toBe(503);
+      expect((await call(port, 'GET', '/throw')).status).toBe(500);
+      store.mode = 'up';
+      expect((await call(port, 'GET', '/static')).status).toBe(200);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
