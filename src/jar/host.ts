@@ -164,6 +164,20 @@ export function domainMatch(string: string, domain: string, stringIsIp = isIpAdd
  * not on the list counts as its own suffix (the list's implicit `*` rule), as for `test` or `localhost`.
  */
 export function isPublicSuffix(domain: string): boolean {
+  let answer = suffixCache.get(domain);
+  if (answer === undefined) {
+    answer = lookUpPublicSuffix(domain);
+    if (suffixCache.size >= 4096) suffixCache.clear();
+    suffixCache.set(domain, answer);
+  }
+  return answer;
+}
+
+// Remembers answers: a jar sees few distinct Domain attributes, and the list lookup costs more than
+// the rest of storing a cookie.
+const suffixCache = new Map<string, boolean>();
+
+function lookUpPublicSuffix(domain: string): boolean {
   if (domain === '' || isIpAddress(domain)) return false;
   // tldts ignores a trailing dot; "com." is as public as "com".
   const bare = domain.endsWith('.') ? domain.slice(0, -1) : domain;

@@ -23,19 +23,6 @@ export interface CookieDomain {
   hostOnly: boolean;
 }
 
-// Remembers public-suffix answers: a jar sees few distinct Domain attributes and the list lookup
-// costs more than the rest of storing a cookie.
-const suffixCache = new Map<string, boolean>();
-function cachedIsPublicSuffix(domain: string): boolean {
-  let answer = suffixCache.get(domain);
-  if (answer === undefined) {
-    answer = isPublicSuffix(domain);
-    if (suffixCache.size >= 4096) suffixCache.clear();
-    suffixCache.set(domain, answer);
-  }
-  return answer;
-}
-
 /**
  * Steps 7-10: the domain-attribute (the codec already took the last one, stripped a leading `.` and
  * lower-cased it; empty means none) must be ASCII (step 8), must not be a public suffix unless it is
@@ -49,7 +36,7 @@ export function cookieDomain(
   let attr = domainAttribute;
   if (attr !== undefined) {
     if (hasNonChar(attr)) return new Refusal('5.7 step 8', `the Domain attribute "${attr}" is not ASCII`);
-    if (cachedIsPublicSuffix(attr)) {
+    if (isPublicSuffix(attr)) {
       if (attr !== target.host) {
         return new Refusal('5.7 step 9', `the Domain attribute "${attr}" is a public suffix`);
       }
