@@ -2,12 +2,14 @@
  * `teller/stores/sqlite`: sessions in one SQLite table through better-sqlite3, the embedded persistent default.
  *
  * Pass a better-sqlite3 `Database` you opened (`{ database }`), or a file name (`{ filename }`): then the store
- * loads better-sqlite3 itself at first use, opens the file in WAL mode with `synchronous=NORMAL`, and closes
- * it in `close()`. The factory returns at once; the table is created at first use.
+ * loads better-sqlite3 itself at first use, opens the file in WAL mode with `synchronous=NORMAL` and a 1 s
+ * `busy_timeout` (several processes may share the file), and closes it in `close()`. The factory returns at
+ * once; the table is created at first use.
  *
  * Compare-and-set is one statement: `UPDATE ... WHERE key = ? AND version = ?`, or for a first write
- * `INSERT ... ON CONFLICT(key) DO UPDATE ... WHERE <the old row is dead>`. `expires_at` is this store's drop
- * time (its clock + `ttlMs` at the write), never the record's `expiresAt`: a row is kept at least `ttlMs`,
+ * `INSERT ... ON CONFLICT(key) DO UPDATE ... WHERE <the old row is dead>`. Writes made in one event-loop turn
+ * share one transaction (group commit), each keeping its own result. `expires_at` is this store's drop time
+ * (its clock + `ttlMs` at the write), never the record's `expiresAt`: a row is kept at least `ttlMs`,
  * treated as absent after it, and deleted by `purgeExpired` and an unref'd cleanup timer.
  */
 
@@ -145,7 +147,9 @@ function openFile(filename: string): SqliteDatabase {
   try {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
-    db.pragma('busy_timeout = 5000');
+    // better-sqlite3 waits for a lock synchronously, blocking the event loop: wait no longer than the
+    // manager's default store timeout (another process's write transactions last microseconds).
+    db.pragma('busy_timeout = 1000');
   } catch (error) {
     db.close();
     throw error;
