@@ -101,7 +101,7 @@ function codecRefusal(reason: string): Refusal {
  * jar.getCookieHeader('https://example.com/account'); // 'sid=abc'
  */
 export class CookieJar {
-  /** Domain field -> its cookies, in insertion order. A Map: no key (`__proto__`) is special. */
+  /** Domain field -> its cookies, kept in retrieval order (5.8.3 step 4). A Map: no key (`__proto__`) is special. */
   readonly #buckets = new Map<string, Entry[]>();
   /** Name -> the Secure cookies of that name, for "leave secure cookies alone" (5.7 step 16). */
   readonly #secureByName = new Map<string, Entry[]>();
@@ -118,7 +118,7 @@ export class CookieJar {
     this.#maxPerDomain = limitOption(options?.maxCookiesPerDomain, 180, 'maxCookiesPerDomain');
   }
 
-  /** The number of cookies stored (expired ones included until the next operation evicts them). */
+  /** The number of cookies stored; expired ones count until an operation that meets them evicts them. */
   get size(): number {
     return this.#count;
   }
