@@ -451,9 +451,9 @@ export class Session<Data extends SessionData = SessionData> {
     return timingSafeEqual(unmasked, key);
   }
 
-  /** The user's data (Teller's own keys left out). */
+  /** A copy of the user's data (Teller's own keys left out; `__proto__` can never be a key). */
   data(): Partial<Data> {
-    const out: Record<string, unknown> = Object.create(null);
+    const out: Record<string, unknown> = {};
     for (const [key, value] of this.#state.values) {
       if (!key.startsWith(INTERNAL_PREFIX)) out[key] = value;
     }
