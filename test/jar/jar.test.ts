@@ -388,6 +388,21 @@ describe('limits and eviction order (5.7, removing excess cookies)', () => {
     expect(jar.getAllCookies({ now: NOW + 12 }).map((c) => c.name)).toEqual(['c0', 'c2', 'c3']);
   });
 
+  it('over the total, evicts from crowded domains first (non-secure ones before secure), not the oldest cookie', () => {
+    const jar = new CookieJar({ maxCookies: 56 });
+    for (let i = 0; i < 3; i++) jar.setCookie(`quiet${i}=1`, 'https://quiet.example/', { now: NOW + i });
+    jar.setCookie('s0=1; Secure', 'https://busy.example/', { now: NOW + 10 });
+    for (let i = 0; i < 52; i++) jar.setCookie(`c${i}=1`, 'https://busy.example/', { now: NOW + 20 + i });
+    expect(jar.size).toBe(56);
+    // One more: busy.example has 53 cookies (> 1 + 50), so its least recently used non-secure cookie goes.
+    jar.setCookie('quiet3=1', 'https://quiet.example/', { now: NOW + 100 });
+    const names = jar.getAllCookies({ now: NOW + 101 }).map((c) => c.name);
+    expect(names).toHaveLength(56);
+    expect(names).not.toContain('c0');
+    expect(names.filter((n) => n.startsWith('quiet'))).toEqual(['quiet0', 'quiet1', 'quiet2', 'quiet3']);
+    expect(names).toContain('s0');
+  });
+
   it('validates the limits', () => {
     expect(() => new CookieJar({ maxCookies: 0 })).toThrow(TypeError);
     expect(() => new CookieJar({ maxCookiesPerDomain: 1.5 })).toThrow(/maxCookiesPerDomain/);
