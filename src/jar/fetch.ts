@@ -47,7 +47,14 @@ function setCookieLines(headers: Headers): string[] {
  *   caller's Cookie header comes before the jar's cookies.
  *
  * The response is the last hop's; its `url` is that hop's URL. A request body is read once into
- * memory so that a 307/308 can send it again.
+ * memory so that a 307/308 can send it again. Other `init` options (an undici `dispatcher`, `cache`,
+ * `keepalive`, ...) are passed to `fetchImpl` on every hop.
+ *
+ * @example
+ * const jar = new CookieJar();
+ * const fetch = fetchWithJar(jar);
+ * await fetch('https://example.com/login', { method: 'POST', body: form }); // 302 -> GET /home, cookies kept
+ * await fetch('https://example.com/account'); // sends the session cookie
  */
 export function fetchWithJar(
   jar: CookieJar,
@@ -81,6 +88,8 @@ export function fetchWithJar(
           : fromJar;
       if (cookie !== '') hopHeaders.set('cookie', cookie);
       const response = await fetchImpl(url.href, {
+        // Other options (an undici dispatcher, cache, keepalive...) go through to every hop.
+        ...init,
         method,
         headers: hopHeaders,
         body,

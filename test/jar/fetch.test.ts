@@ -179,13 +179,14 @@ describe('fetchWithJar', () => {
     const jar = new CookieJar();
     const wrapped = fetchWithJar(jar, fake);
     await wrapped(new Request('https://example.com/a', { method: 'DELETE' }));
-    await wrapped('https://example.com/b');
+    await wrapped('https://example.com/b', { cache: 'no-store', redirect: 'follow' });
     expect(urls).toEqual(['https://example.com/a', 'https://example.com/b']);
     expect(calls.map((c) => [c?.redirect, c?.method])).toEqual([
       ['manual', 'DELETE'],
       ['manual', 'GET'],
     ]);
     expect(new Headers(calls[1]?.headers).get('cookie')).toBe('f=1');
+    expect(calls[1]?.cache).toBe('no-store');
     expect(() => fetchWithJar(jar, fake, { maxRedirects: -1 })).toThrow(TypeError);
   });
 });
