@@ -142,6 +142,13 @@ interface RecentStep {
   check?: { url: string; api: 'http' | 'non-http'; expected: string };
 }
 
+/*
+ * wpt-recent-cases.json has no expected failures. Its two `__Host-` cases with an empty or valueless
+ * Path attribute (prefix/__host.explicit-path.https.window.js#5 and #6) follow the successor draft
+ * (layered cookies): RFC 6265bis 5.7 step 21.3 would accept them, as the attribute is present and the
+ * default-path is "/". The codec reports such a Path as absent, so the jar refuses them, the stricter
+ * answer that browsers give too (see checkPrefixes in src/jar/storage.ts).
+ */
 describe('web-platform-tests, recent files (wpt/wpt-recent-cases.json)', () => {
   const data = load<{ total: number; cases: Array<{ id: string; steps: RecentStep[] }> }>(
     'wpt/wpt-recent-cases.json',
