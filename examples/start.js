@@ -26,8 +26,11 @@ const manager = createSessionManager({
 });
 const sessions = createNodeSessions(manager);
 
-const escape = (s) =>
-  String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
+const escapeHtml = (s) =>
+  String(s).replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c],
+  );
 
 async function readForm(req) {
   let body = '';
@@ -55,31 +58,31 @@ async function page(req, res) {
   const [notice] = session.flash('notice') ?? [];
   const user = session.userId;
   const list = user ? await manager.listSessions(user) : [];
-  const csrf = escape(session.csrfToken);
+  const csrf = escapeHtml(session.csrfToken);
   send(
     res,
     200,
     `<!doctype html><meta charset="utf-8"><title>Teller</title>
 <style>body{font:16px system-ui;margin:2rem auto;max-width:40rem}code{background:#eee;padding:0 .2rem}</style>
 <h1>Teller</h1>
-${notice ? `<p><strong>${escape(notice)}</strong></p>` : ''}
+${notice ? `<p><strong>${escapeHtml(notice)}</strong></p>` : ''}
 <p>Visits in this session: <strong id="visits">${visits}</strong></p>
 ${
   user
-    ? `<p>Logged in as <strong id="user">${escape(user)}</strong> (${session.persistent ? 'remembered' : 'until the browser closes'}).</p>
+    ? `<p>Logged in as <strong id="user">${escapeHtml(user)}</strong> (${session.persistent ? 'remembered' : 'until the browser closes'}).</p>
 <form method="post" action="/logout"><input type="hidden" name="csrf" value="${csrf}"><button>Log out</button></form>
 <form method="post" action="/logout-everywhere"><input type="hidden" name="csrf" value="${csrf}"><button>Log out everywhere else</button></form>
 <h2>Your sessions</h2><ul>${list
         .map(
           (s) =>
-            `<li>${s.handle === session.handle ? '<em>this one</em> — ' : ''}created ${new Date(s.createdAt).toISOString()}, last seen ${new Date(s.lastSeenAt).toISOString()}, ${escape(s.userAgent ?? '?')} from ${escape(s.ip ?? '?')}</li>`,
+            `<li>${s.handle === session.handle ? '<em>this one</em> — ' : ''}created ${new Date(s.createdAt).toISOString()}, last seen ${new Date(s.lastSeenAt).toISOString()}, ${escapeHtml(s.userAgent ?? '?')} from ${escapeHtml(s.ip ?? '?')}</li>`,
         )
         .join('')}</ul>`
     : `<form method="post" action="/login"><input type="hidden" name="csrf" value="${csrf}">
 <label>User <input name="user" required maxlength="40"></label>
 <label><input type="checkbox" name="remember"> Remember me</label> <button>Log in</button></form>`
 }
-<h2>The session on the server</h2><pre id="session">${escape(JSON.stringify(session, null, 2))}</pre>`,
+<h2>The session on the server</h2><pre id="session">${escapeHtml(JSON.stringify(session, null, 2))}</pre>`,
   );
 }
 

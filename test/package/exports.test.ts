@@ -45,7 +45,8 @@ describe('package exports', () => {
 
   it('has a source module for every export', () => {
     const entries = entryModules();
-    for (const subpath of subpaths) expect(entries.has(subpath), `export "${subpath}" has no source`).toBe(true);
+    for (const subpath of subpaths)
+      expect(entries.has(subpath), `export "${subpath}" has no source`).toBe(true);
   });
 
   it('has the built JavaScript and declaration file of every export', () => {
@@ -54,7 +55,9 @@ describe('package exports', () => {
       expect(typeof target, subpath).toBe('object');
       if (typeof target !== 'object') continue;
       for (const file of [target.types, target.default]) {
-        expect(existsSync(resolve(root, file)), `${subpath}: ${file} is missing (run npm run build)`).toBe(true);
+        expect(existsSync(resolve(root, file)), `${subpath}: ${file} is missing (run npm run build)`).toBe(
+          true,
+        );
       }
     }
   });
@@ -72,7 +75,10 @@ describe('package exports', () => {
         process.stdout.write(JSON.stringify(out));
       })().catch((e) => { console.error(e); process.exit(1); });
     `;
-    const stdout = execFileSync(process.execPath, ['--no-warnings', '-e', script], { cwd: root, encoding: 'utf8' });
+    const stdout = execFileSync(process.execPath, ['--no-warnings', '-e', script], {
+      cwd: root,
+      encoding: 'utf8',
+    });
     const loaded = JSON.parse(stdout) as Record<string, { esm: string[]; cjs: string[] }>;
     for (const subpath of subpaths) {
       const { esm, cjs } = loaded[specifier(subpath)] ?? { esm: [], cjs: [] };
