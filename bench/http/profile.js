@@ -1,6 +1,6 @@
 /**
  * Summarizes a V8 `.cpuprofile` (from `BENCH_HTTP_PROF=<dir>`, or `node --cpu-prof`):
- * `node bench/http/profile.js <file.cpuprofile> [top=25]`.
+ * `node bench/http/profile.js <file.cpuprofile> [top=25] [requests served]`.
  *
  * Prints the functions with the most self time, and the Teller functions with the most inclusive time, each
  * as a share of the busy (non-idle) samples. Positions in the built package are mapped back to `src/*.ts:line`
@@ -10,7 +10,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const [file, topText = '25'] = process.argv.slice(2);
+const [file, topText = '25', requestsText] = process.argv.slice(2);
+/** Requests the profiled process served over its life (bench/http.js prints it): adds a us/request column. */
+const requests = requestsText ? Number(requestsText) : undefined;
 if (!file) {
   console.error('usage: node bench/http/profile.js <file.cpuprofile> [top]');
   process.exit(2);
@@ -139,9 +141,10 @@ for (const [id, t] of self) {
 }
 
 const pct = (t) => `${((100 * t) / busy).toFixed(1).padStart(5)}%`;
-const ms = (t) => `${(t / 1000).toFixed(0).padStart(6)} ms`;
+const ms = (t) =>
+  requests ? `${(t / requests).toFixed(2).padStart(7)} us/req` : `${(t / 1000).toFixed(0).padStart(6)} ms`;
 console.log(
-  `${file}: ${(total / 1e6).toFixed(2)} s sampled, busy ${(busy / 1e6).toFixed(2)} s (${((100 * busy) / total).toFixed(0)}%); shares are of busy time`,
+  `${file}: ${(total / 1e6).toFixed(2)} s sampled, busy ${(busy / 1e6).toFixed(2)} s (${((100 * busy) / total).toFixed(0)}%)${requests ? `, ${(busy / requests).toFixed(1)} us/req busy over ${requests} requests` : ''}; shares are of busy time`,
 );
 console.log(`\nself time, top ${top}:`);
 for (const [k, t] of [...selfBy].sort((a, b) => b[1] - a[1]).slice(0, top))

@@ -31,7 +31,7 @@ function text(res, body) {
   res.end(body);
 }
 
-async function tellerServer(storeKind) {
+async function tellerServer(storeKind, touch = true) {
   const { createSessionManager } = await teller('index.js');
   const { createNodeSessions } = await teller('adapters/node.js');
   let store;
@@ -49,6 +49,7 @@ async function tellerServer(storeKind) {
   const sessions = createNodeSessions(manager);
   return createServer(
     sessions.wrap((req, res) => {
+      if (!touch) return text(res, 'hello world');
       const n = req.session.get('n') ?? 0;
       if (req.url === '/read') return text(res, String(n));
       req.session.set('n', n + 1);
@@ -108,6 +109,17 @@ async function build() {
   switch (kind) {
     case 'bare':
       return createServer((_req, res) => text(res, 'hello world'));
+    // Diagnostics (BENCH_HTTP_DIAG=1): the ceiling answering after a few promise hops, as an async
+    // middleware does; and Teller's adapter around a handler that never touches the session.
+    case 'bare-async':
+      return createServer(async (_req, res) => {
+        await null;
+        await null;
+        await null;
+        text(res, 'hello world');
+      });
+    case 'teller-untouched':
+      return tellerServer('memory', false);
     case 'teller-memory':
       return tellerServer('memory');
     case 'teller-sqlite':
