@@ -20,7 +20,8 @@
  *
  * Env: BENCH_QUICK=1 (short runs, smoke test); TELLER_DIST (the built package, default ../dist from here);
  * BENCH_HTTP_PROF=<dir> (the session servers run with --cpu-prof into <dir>; see bench/http/profile.js);
- * BENCH_HTTP_ONLY=<kind,...> (only these servers, for profiling: bare, teller-memory, teller-sqlite, express, fastify).
+ * BENCH_HTTP_ONLY=<kind or kind/mode,...> (only these runs, e.g. for profiling: bare, teller-memory, teller-sqlite,
+ * express, fastify, memory; teller-memory/shared); BENCH_HTTP_DIAG=1 adds two diagnostic servers (see server.js).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -39,7 +40,8 @@ const CONNECTIONS = 50;
 /** Seconds of warm-up and of measurement per run (autocannon counts whole seconds). */
 const WARMUP = 1;
 const DURATION = quick ? 1 : 5;
-const MEMORY_SESSIONS = quick ? 10_000 : 100_000;
+/** Sessions in the memory test (also in quick mode: smaller counts make RSS meaningless, and it takes ~3 s). */
+const MEMORY_SESSIONS = 100_000;
 const MB = 1024 * 1024;
 const CEILING = 'node:http (ceiling)';
 /** A run where other processes took more than this share of the server's core is repeated (see ATTEMPTS). */
@@ -257,10 +259,16 @@ async function measure(kind, mode) {
       requests: load.requests,
       served,
       cpuPerRequest: cpuUs / served,
-      cpuBusy: cpuUs / wallUs,
+      // Over the load generator's window (start to last response), not the marks' (which add its start-up).
+      cpuBusy: Math.min(1, cpuUs / (load.durationSec * 1e6)),
       rssMB: after.rss / MB,
       stoppedByGuard: load.stoppedByGuard,
       loadBusy: load.busy,
+      events: Object.fromEntries(
+        Object.entries(after.events)
+          .map(([type, n]) => [type, n - (before.events[type] ?? 0)])
+          .filter(([, n]) => n > 0),
+      ),
     };
     if (coresBefore?.[0] !== undefined && coresAfter?.[1] !== undefined) {
       // Core 0's busy time not spent by the server: other processes competing with it.
@@ -312,6 +320,8 @@ function describe(r) {
     parts.push(`non-2xx ${r.non2xx}, errors ${r.errors}, timeouts ${r.timeouts}`);
   if (r.counterDelta !== undefined)
     parts.push(`counter +${r.counterDelta} for ${r.ok} 2xx (final ${r.counterFinal})`);
+  const unusual = Object.entries(r.events ?? {}).filter(([type]) => type !== 'created');
+  if (unusual.length > 0) parts.push(`events ${unusual.map(([t, n]) => `${t} ${n}`).join(', ')}`);
   if (r.stoppedByGuard) parts.push('STOPPED BY THE TIME GUARD');
   return parts.join(', ');
 }
@@ -341,7 +351,7 @@ export async function run() {
           ['teller-untouched', 'hello'],
         ]
       : []),
-  ].filter(([kind]) => only === undefined || only.includes(kind));
+  ].filter(([kind, mode]) => only === undefined || only.includes(kind) || only.includes(`${kind}/${mode}`));
   const results = {};
   const failures = [];
   if (!pinned) console.log('(taskset is missing: servers and load generator are NOT pinned to cores)');
@@ -479,41 +489,39 @@ export async function run() {
 
   if (only === undefined || only.includes('memory')) {
     const adapterLike = memory('teller', MEMORY_SESSIONS);
+    const plain = memory('teller-bare', MEMORY_SESSIONS);
     const express = memory('express', MEMORY_SESSIONS);
-    const scale = 100_000 / MEMORY_SESSIONS;
     const per = (n) => `${fixed(n, 0)} B/session`;
     rows.push({
       suite: 'http',
       case: `memory store: 100k sessions {n:1} with UA+ip (as the adapter makes them): heap`,
       unit: 'bytes',
       higherIsBetter: false,
-      teller: adapterLike.heapDelta * scale,
-      peer: 100 * MB,
+      teller: adapterLike.heapDelta,
+      peer: 100e6,
       peerName: 'goal: 100 MB',
-      note: `${per(adapterLike.heapPerSession)}; RSS +${fixed((adapterLike.rssDelta * scale) / MB)} MiB (${per(adapterLike.rssPerSession)}); ${fixed(adapterLike.ms)} ms to make ${adapterLike.count}`,
+      note: `${per(adapterLike.heapPerSession)}; RSS +${fixed(adapterLike.rssDelta / MB)} MiB (${per(adapterLike.rssPerSession)}); ${fixed(adapterLike.ms)} ms to make ${adapterLike.count}`,
     });
     rows.push({
       suite: 'http',
       case: 'memory store: 100k sessions (as above): RSS',
       unit: 'bytes',
       higherIsBetter: false,
-      teller: adapterLike.rssDelta * scale,
-      peer: 100 * MB,
+      teller: adapterLike.rssDelta,
+      peer: 100e6,
       peerName: 'goal: 100 MB',
       note: per(adapterLike.rssPerSession),
     });
     rows.push({
       suite: 'http',
-      case: 'memory store: 100k sessions vs express-session MemoryStore: heap',
+      case: 'memory store: 100k sessions {n:1}, no UA/ip, vs express-session MemoryStore: heap',
       unit: 'bytes',
       higherIsBetter: false,
-      teller: adapterLike.heapDelta * scale,
-      peer: express.heapDelta * scale,
+      teller: plain.heapDelta,
+      peer: express.heapDelta,
       peerName: 'express-session',
-      note: `${per(adapterLike.heapPerSession)} vs ${per(express.heapPerSession)}; express-session keeps no UA, ip or times beside its cookie`,
+      note: `${per(plain.heapPerSession)} vs ${per(express.heapPerSession)}; RSS +${fixed(plain.rssDelta / MB)} vs +${fixed(express.rssDelta / MB)} MiB; Teller also keeps created/last-seen/expiry times and a version`,
     });
-    if (MEMORY_SESSIONS !== 100_000)
-      for (const row of rows.slice(-3)) row.note += ` (measured on ${MEMORY_SESSIONS}, scaled)`;
   }
   for (const row of rows) {
     const sources = row.sources ?? [];

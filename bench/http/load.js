@@ -39,9 +39,10 @@ const wallStart = performance.now();
 const instance = autocannon(options, (error, result) => {
   clearTimeout(guard);
   const cpu = process.cpuUsage(cpuStart);
-  // autocannon's own `duration` moves in whole-second ticks (an amount-based run of 1.3 s says 2): time it here.
-  const seconds = (performance.now() - wallStart) / 1000;
-  const busy = (cpu.user + cpu.system) / 1e6 / seconds;
+  // autocannon's own `duration` moves in whole-second ticks, and an amount-based run ends only at the next
+  // tick (up to 1 s idle): the rate is timed here, from the start to the last response.
+  const seconds = ((lastResponseAt ?? performance.now()) - (startedAt ?? wallStart)) / 1000;
+  const busy = (cpu.user + cpu.system) / 1e6 / ((performance.now() - wallStart) / 1000);
   if (error) {
     console.error(error);
     process.exit(1);
@@ -69,7 +70,13 @@ const instance = autocannon(options, (error, result) => {
   );
   process.exit(0);
 });
+let startedAt;
+let lastResponseAt;
+instance.on('start', () => {
+  startedAt = performance.now();
+});
 instance.on('response', (_client, statusCode, _bytes, responseTime) => {
+  lastResponseAt = performance.now();
   if (statusCode < 200 || statusCode > 299) return;
   if (samples === latencies.length) {
     const grown = new Float64Array(latencies.length * 2);

@@ -29,7 +29,9 @@ function settle() {
 }
 
 async function fill() {
-  if (kind === 'teller') {
+  if (kind === 'teller' || kind === 'teller-bare') {
+    // teller-bare: no user agent or ip, the same data express-session keeps.
+    const meta = kind === 'teller';
     const { createSessionManager } = await teller('index.js');
     const { createMemoryStore } = await teller('stores/memory.js');
     const store = createMemoryStore({ cleanupInterval: 0 });
@@ -40,8 +42,8 @@ async function fill() {
       const session = await manager.load(undefined, {
         secure: false,
         host: '127.0.0.1',
-        userAgent: Buffer.from(UA).toString('latin1'),
-        ip: Buffer.from(`10.0.${(i >> 8) & 255}.${i & 255}`).toString('latin1'),
+        userAgent: meta ? Buffer.from(UA).toString('latin1') : undefined,
+        ip: meta ? Buffer.from(`10.0.${(i >> 8) & 255}.${i & 255}`).toString('latin1') : undefined,
       });
       session.set('n', 1);
       const { setCookie } = await manager.commit(session, { status: 200 });

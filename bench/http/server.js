@@ -24,6 +24,7 @@ const teller = (path) => import(pathToFileURL(join(dist, path)).href);
 const kind = process.argv[2];
 const SECRET = 'a benchmark secret of at least thirty-two characters';
 let requests = 0;
+const events = {};
 const cleanups = [];
 
 function text(res, body) {
@@ -44,7 +45,13 @@ async function tellerServer(storeKind, touch = true) {
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     store = createSqliteStore({ filename: join(dir, 'sessions.db') });
   }
-  const manager = createSessionManager({ store });
+  // Counts the manager's events (merged writes, conflicts, store errors...), reported with each mark.
+  const manager = createSessionManager({
+    store,
+    onEvent: (event) => {
+      events[event.type] = (events[event.type] ?? 0) + 1;
+    },
+  });
   cleanups.unshift(() => manager.close());
   const sessions = createNodeSessions(manager);
   return createServer(
@@ -160,6 +167,7 @@ process.on('message', (message) => {
       cpuUs: cpu.user + cpu.system,
       wallNs: process.hrtime.bigint().toString(),
       requests,
+      events: { ...events },
       rss: mem.rss,
       heapUsed: mem.heapUsed,
     });
