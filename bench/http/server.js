@@ -70,7 +70,14 @@ function expressServer() {
   const session = require('express-session');
   const app = express();
   app.disable('x-powered-by');
-  app.use(session({ secret: SECRET, resave: false, saveUninitialized: false }));
+  // With NODE_ENV=production express-session warns that its MemoryStore is not for production: known, muted.
+  const warn = console.warn;
+  console.warn = () => {};
+  try {
+    app.use(session({ secret: SECRET, resave: false, saveUninitialized: false }));
+  } finally {
+    console.warn = warn;
+  }
   app.get('/read', (req, res) => {
     res.type('text/plain').send(String(req.session.n ?? 0));
   });
