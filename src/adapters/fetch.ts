@@ -7,21 +7,18 @@
  * answers (503, 409), never a stack trace.
  */
 import { statusForError } from '../session/errors.js';
+import type { Session, SessionData } from '../session/session.js';
+import {
+  type AdapterManager,
+  addSessionHeaders,
+  ERROR_CONTENT_TYPE,
+  errorBody,
+  firstForwarded,
+  type RequestContext,
+  safeReporter,
+} from './_shared.js';
 
-/** What the manager is told about the request (`manager.load(cookieHeader, context)`); time is the manager's clock. */
-export interface RequestContext {
-  /** The adapter's verdict on HTTPS (the socket, or a trusted proxy's header). */
-  secure: boolean;
-  host?: string;
-  userAgent?: string;
-  ip?: string;
-}
-
-/** The part of a session manager the adapter uses (`createSessionManager` returns one). */
-export interface AdapterManager<S> {
-  load(cookieHeader: string | undefined, context: RequestContext): S | Promise<S>;
-  commit(session: S, options: { status: number }): { setCookie: string[] } | Promise<{ setCookie: string[] }>;
-}
+export type { AdapterManager, RequestContext } from './_shared.js';
 
 export interface FetchSessionOptions {
   /**
@@ -47,28 +44,6 @@ export type FetchHandler<S, Rest extends unknown[]> = (
   ...rest: Rest
 ) => Response | Promise<Response>;
 
-/** The error reporter, made safe: a throwing logger must not turn an error answer into a crash. */
-function safeReporter(report: ((error: unknown) => void) | undefined): (error: unknown) => void {
-  return (error) => {
-    try {
-      (report ?? console.error)(error);
-    } catch {
-      // Nothing better to do: the answer to the client matters more than the log line.
-    }
-  };
-}
-
-const REASONS: Record<number, string> = {
-  409: 'Conflict',
-  500: 'Internal Server Error',
-  503: 'Service Unavailable',
-};
-
-function firstForwarded(value: string | null): string | undefined {
-  const first = value?.split(',')[0]?.trim();
-  return first === '' ? undefined : first;
-}
-
 /** The request facts the manager needs; forwarding headers count only with `trustProxy`. */
 export function requestContext(request: Request, options: FetchSessionOptions = {}): RequestContext {
   const { trustProxy = false } = options;
@@ -90,9 +65,9 @@ export function requestContext(request: Request, options: FetchSessionOptions = 
 
 function errorResponse(error: unknown): Response {
   const status = statusForError(error);
-  return new Response(`${REASONS[status] ?? 'Error'}\n`, {
+  return new Response(errorBody(status), {
     status,
-    headers: { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' },
+    headers: { 'Content-Type': ERROR_CONTENT_TYPE, 'Cache-Control': 'no-store' },
   });
 }
 
@@ -103,7 +78,7 @@ function errorResponse(error: unknown): Response {
  * @example
  * export default { fetch: withSession(manager, async (request, { session }) => new Response('hi')) };
  */
-export function withSession<S, Rest extends unknown[] = []>(
+export function withSession<S extends Session<SessionData>, Rest extends unknown[] = []>(
   manager: AdapterManager<S>,
   handler: FetchHandler<S, Rest>,
   options: FetchSessionOptions = {},
@@ -121,7 +96,7 @@ export function withSession<S, Rest extends unknown[] = []>(
       return errorResponse(error);
     }
     // A client gone before the answer: end the session's lock now rather than at its timeout.
-    const release = () => (session as { release?: () => unknown }).release?.();
+    const release = () => session.release?.();
     request.signal?.addEventListener('abort', release, { once: true });
     let response: Response;
     try {
@@ -145,15 +120,17 @@ export function withSession<S, Rest extends unknown[] = []>(
     // `new Response` takes statuses 200-599 only (a 101 upgrade is passed on as it is).
     if (response.status < 200 || response.status > 599) return response;
     const headers = new Headers(response.headers);
-    const vary = headers.get('vary') ?? '';
-    const read = (session as { accessed?: boolean }).accessed !== false;
-    if ((read || setCookie.length > 0) && !/(^|,)\s*(cookie|\*)\s*(,|$)/i.test(vary)) {
-      headers.set('Vary', vary ? `${vary}, Cookie` : 'Cookie');
-    }
-    if (setCookie.length > 0) {
-      for (const line of setCookie) headers.append('Set-Cookie', line);
-      headers.set('Cache-Control', 'no-store');
-    }
+    addSessionHeaders(
+      {
+        get: (name) => headers.get(name) ?? '',
+        set: (name, value) => headers.set(name, value),
+        appendSetCookie: (lines) => {
+          for (const line of lines) headers.append('Set-Cookie', line);
+        },
+      },
+      session,
+      setCookie,
+    );
     return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
   };
 }

@@ -9,21 +9,19 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { statusForError } from '../session/errors.js';
+import type { Session, SessionData } from '../session/session.js';
+import {
+  type AdapterManager,
+  addSessionHeaders,
+  ERROR_CONTENT_TYPE,
+  errorBody,
+  firstForwarded,
+  type RequestContext,
+  safeReporter,
+} from './_shared.js';
 
-/** What the manager is told about the request (`manager.load(cookieHeader, context)`); time is the manager's clock. */
-export interface RequestContext {
-  /** The adapter's verdict on HTTPS (the socket, or a trusted proxy's header). */
-  secure: boolean;
-  host?: string;
-  userAgent?: string;
-  ip?: string;
-}
-
-/** The part of a session manager the adapter uses (`createSessionManager` returns one). */
-export interface AdapterManager<S> {
-  load(cookieHeader: string | undefined, context: RequestContext): S | Promise<S>;
-  commit(session: S, options: { status: number }): { setCookie: string[] } | Promise<{ setCookie: string[] }>;
-}
+export type { AdapterManager, RequestContext } from './_shared.js';
+export { wasRead } from './_shared.js';
 
 export interface NodeSessionsOptions {
   /**
@@ -45,35 +43,6 @@ export interface NodeSessions<S> {
   wrap(handler: NodeHandler<S>): (req: IncomingMessage, res: ServerResponse) => Promise<void>;
   /** Connect-style middleware: puts `req.session` on the request, then calls `next()`. */
   middleware(req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void): Promise<void>;
-}
-
-/** The error reporter, made safe: a throwing logger must not turn an error answer into a crash. */
-function safeReporter(report: ((error: unknown) => void) | undefined): (error: unknown) => void {
-  return (error) => {
-    try {
-      (report ?? console.error)(error);
-    } catch {
-      // Nothing better to do: the answer to the client matters more than the log line.
-    }
-  };
-}
-
-const REASONS: Record<number, string> = {
-  409: 'Conflict',
-  500: 'Internal Server Error',
-  503: 'Service Unavailable',
-};
-
-/** Whether the handler used the session (`session.accessed`; assumed when a session does not say). */
-export function wasRead(session: unknown): boolean {
-  return (session as { accessed?: boolean }).accessed !== false;
-}
-
-/** The first value of a (possibly repeated, comma-separated) forwarding header. */
-function firstForwarded(value: string | string[] | undefined): string | undefined {
-  const text = Array.isArray(value) ? value[0] : value;
-  const first = text?.split(',')[0]?.trim();
-  return first === '' ? undefined : first;
 }
 
 /** The request facts the manager needs; forwarding headers count only with `trustProxy`. */
@@ -120,9 +89,9 @@ function sendError(
     return;
   }
   for (const name of res.getHeaderNames()) res.removeHeader(name);
-  const body = `${REASONS[status] ?? 'Error'}\n`;
+  const body = errorBody(status);
   original.writeHead.call(res, status, {
-    'Content-Type': 'text/plain; charset=utf-8',
+    'Content-Type': ERROR_CONTENT_TYPE,
     'Content-Length': Buffer.byteLength(body),
     'Cache-Control': 'no-store',
   });
@@ -133,7 +102,7 @@ function sendError(
  * Creates the node:http integration: `wrap(handler)` gives a `(req, res)` listener, `middleware` is the
  * Connect-style `(req, res, next)` form.
  */
-export function createNodeSessions<S>(
+export function createNodeSessions<S extends Session<SessionData>>(
   manager: AdapterManager<S>,
   options: NodeSessionsOptions = {},
 ): NodeSessions<S> {
@@ -173,14 +142,15 @@ export function createNodeSessions<S>(
       state = 'committing';
       try {
         const { setCookie } = await manager.commit(session, { status: failed ? 500 : status });
-        const vary = String(res.getHeader('vary') ?? '');
-        if ((wasRead(session) || setCookie.length > 0) && !/(^|,)\s*(cookie|\*)\s*(,|$)/i.test(vary)) {
-          res.setHeader('Vary', vary ? `${vary}, Cookie` : 'Cookie');
-        }
-        if (setCookie.length > 0) {
-          res.appendHeader('Set-Cookie', setCookie);
-          res.setHeader('Cache-Control', 'no-store');
-        }
+        addSessionHeaders(
+          {
+            get: (name) => String(res.getHeader(name) ?? ''),
+            set: (name, value) => res.setHeader(name, value),
+            appendSetCookie: (lines) => res.appendHeader('Set-Cookie', lines),
+          },
+          session,
+          setCookie,
+        );
         state = 'done';
         for (const call of queue.splice(0)) call();
       } catch (error) {
@@ -211,7 +181,7 @@ export function createNodeSessions<S>(
     hook('end', () => res.statusCode);
     // A client gone before the handler answered: end the session's lock now rather than at its timeout.
     res.once('close', () => {
-      if (state === 'open') (session as { release?: () => unknown }).release?.();
+      if (state === 'open') session.release?.();
     });
 
     return (error: unknown) => {
@@ -222,8 +192,8 @@ export function createNodeSessions<S>(
       failed = true;
       res.statusCode = statusForError(error);
       for (const name of res.getHeaderNames()) res.removeHeader(name);
-      res.setHeader('Content-Type', 'text/plain; charset=utf-8');
-      res.end(`${REASONS[res.statusCode] ?? 'Error'}\n`);
+      res.setHeader('Content-Type', ERROR_CONTENT_TYPE);
+      res.end(errorBody(res.statusCode));
     };
   }
 

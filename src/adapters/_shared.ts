@@ -1,0 +1,88 @@
+/**
+ * What the HTTP adapters share (private: not a package export). The request facts a manager is told,
+ * the part of a manager an adapter uses, forwarding headers, the error answers, and the headers a
+ * committed session adds: `Vary: Cookie` when the session was used (RFC 9110 12.5.5: a shared cache must
+ * not serve one visitor's page to another) and `Cache-Control: no-store` with any Set-Cookie (RFC 9111
+ * 5.2.2.5; RFC 6265bis 7.1 on caching Set-Cookie).
+ */
+import type { CommitOptions, CommitResult } from '../session/manager.js';
+import type { Session, SessionData } from '../session/session.js';
+
+/** What the manager is told about the request (`manager.load(cookieHeader, context)`); time is the manager's clock. */
+export interface RequestContext {
+  /** The adapter's verdict on HTTPS (the socket, or a trusted proxy's header). */
+  secure: boolean;
+  host?: string;
+  userAgent?: string;
+  ip?: string;
+}
+
+/**
+ * The part of a session manager the adapter uses: `load` and `commit` of a `SessionManager`
+ * (`createSessionManager` returns one), for sessions of type `S`.
+ */
+export interface AdapterManager<S extends Session<SessionData> = Session> {
+  load(cookieHeader: string | undefined, context: RequestContext): Promise<S>;
+  commit(session: S, options: CommitOptions): Promise<CommitResult>;
+}
+
+/** The error reporter, made safe: a throwing logger must not turn an error answer into a crash. */
+export function safeReporter(report: ((error: unknown) => void) | undefined): (error: unknown) => void {
+  return (error) => {
+    try {
+      (report ?? console.error)(error);
+    } catch {
+      // Nothing better to do: the answer to the client matters more than the log line.
+    }
+  };
+}
+
+const REASONS: Record<number, string> = {
+  409: 'Conflict',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+/** The Content-Type of an error answer. */
+export const ERROR_CONTENT_TYPE = 'text/plain; charset=utf-8';
+
+/** The body of a short plain-text error answer: the status's reason phrase, never the error's message. */
+export function errorBody(status: number): string {
+  return `${REASONS[status] ?? 'Error'}\n`;
+}
+
+/** The first value of a (possibly repeated, comma-separated) forwarding header. */
+export function firstForwarded(value: string | string[] | null | undefined): string | undefined {
+  const text = Array.isArray(value) ? value[0] : value;
+  const first = text?.split(',')[0]?.trim();
+  return first === '' ? undefined : first;
+}
+
+/** Whether the handler used the session (`session.accessed`; assumed when a session does not say). */
+export function wasRead(session: unknown): boolean {
+  return (session as { accessed?: boolean }).accessed !== false;
+}
+
+/** The response headers as {@link addSessionHeaders} needs them (a `Headers` or a node:http response). */
+export interface HeaderTarget {
+  /** The current value of a header ('' when absent). */
+  get(name: string): string;
+  set(name: string, value: string): void;
+  appendSetCookie(lines: string[]): void;
+}
+
+/**
+ * Adds what a committed session needs to the response headers: `Vary: Cookie` when the session was used or
+ * a cookie is set (unless Vary already names Cookie or `*`), then the Set-Cookie lines with
+ * `Cache-Control: no-store`.
+ */
+export function addSessionHeaders(target: HeaderTarget, session: unknown, setCookie: string[]): void {
+  const vary = target.get('vary');
+  if ((wasRead(session) || setCookie.length > 0) && !/(^|,)\s*(cookie|\*)\s*(,|$)/i.test(vary)) {
+    target.set('Vary', vary ? `${vary}, Cookie` : 'Cookie');
+  }
+  if (setCookie.length > 0) {
+    target.appendSetCookie(setCookie);
+    target.set('Cache-Control', 'no-store');
+  }
+}
