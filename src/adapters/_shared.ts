@@ -43,8 +43,8 @@ const REASONS: Record<number, string> = {
   503: 'Service Unavailable',
 };
 
-/** The Content-Type of an error answer. */
-export const ERROR_CONTENT_TYPE = 'text/plain; charset=utf-8';
+/** The Content-Type of the error answers. */
+export const TEXT_PLAIN = 'text/plain; charset=utf-8';
 
 /** The body of a short plain-text error answer: the status's reason phrase, never the error's message. */
 export function errorBody(status: number): string {
@@ -52,10 +52,36 @@ export function errorBody(status: number): string {
 }
 
 /** The first value of a (possibly repeated, comma-separated) forwarding header. */
-export function firstForwarded(value: string | string[] | null | undefined): string | undefined {
+function firstForwarded(value: string | string[] | null | undefined): string | undefined {
   const text = Array.isArray(value) ? value[0] : value;
   const first = text?.split(',')[0]?.trim();
   return first === '' ? undefined : first;
+}
+
+/** What a trusted proxy says of the request (the left-most entry of each forwarding header). */
+export interface Forwarded {
+  /** `X-Forwarded-Proto`, lower-cased. */
+  proto?: string;
+  /** `X-Forwarded-Host`. */
+  host?: string;
+  /** `X-Forwarded-For`. */
+  ip?: string;
+}
+
+/**
+ * The forwarding headers, read only with `trustProxy` (nothing otherwise). `header` gives a request header
+ * by its lower-case name.
+ */
+export function forwardedHeaders(
+  trustProxy: boolean,
+  header: (name: string) => string | string[] | null | undefined,
+): Forwarded {
+  if (!trustProxy) return {};
+  return {
+    proto: firstForwarded(header('x-forwarded-proto'))?.toLowerCase(),
+    host: firstForwarded(header('x-forwarded-host')),
+    ip: firstForwarded(header('x-forwarded-for')),
+  };
 }
 
 /** Whether the handler used the session (`session.accessed`; assumed when a session does not say). */

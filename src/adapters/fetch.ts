@@ -8,15 +8,8 @@
  */
 import { statusForError } from '../session/errors.js';
 import type { Session, SessionData } from '../session/session.js';
-import {
-  type AdapterManager,
-  addSessionHeaders,
-  ERROR_CONTENT_TYPE,
-  errorBody,
-  firstForwarded,
-  type RequestContext,
-  safeReporter,
-} from './_shared.js';
+import type { AdapterManager, RequestContext } from './_shared.js';
+import { addSessionHeaders, errorBody, forwardedHeaders, safeReporter, TEXT_PLAIN } from './_shared.js';
 
 export type { AdapterManager, RequestContext } from './_shared.js';
 
@@ -49,17 +42,12 @@ export function requestContext(request: Request, options: FetchSessionOptions = 
   const { trustProxy = false } = options;
   const headers = request.headers;
   const url = new URL(request.url);
-  const proto = trustProxy ? firstForwarded(headers.get('x-forwarded-proto'))?.toLowerCase() : undefined;
+  const forwarded = forwardedHeaders(trustProxy, (name) => headers.get(name));
   return {
-    secure: proto === undefined ? url.protocol === 'https:' : proto === 'https',
-    host:
-      (trustProxy ? firstForwarded(headers.get('x-forwarded-host')) : undefined) ??
-      headers.get('host') ??
-      url.host,
+    secure: forwarded.proto === undefined ? url.protocol === 'https:' : forwarded.proto === 'https',
+    host: forwarded.host ?? headers.get('host') ?? url.host,
     userAgent: headers.get('user-agent') ?? undefined,
-    ip:
-      (trustProxy ? firstForwarded(headers.get('x-forwarded-for')) : undefined) ??
-      options.clientIp?.(request),
+    ip: forwarded.ip ?? options.clientIp?.(request),
   };
 }
 
@@ -67,7 +55,7 @@ function errorResponse(error: unknown): Response {
   const status = statusForError(error);
   return new Response(errorBody(status), {
     status,
-    headers: { 'Content-Type': ERROR_CONTENT_TYPE, 'Cache-Control': 'no-store' },
+    headers: { 'Content-Type': TEXT_PLAIN, 'Cache-Control': 'no-store' },
   });
 }
 

@@ -10,15 +10,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { statusForError } from '../session/errors.js';
 import type { Session, SessionData } from '../session/session.js';
-import {
-  type AdapterManager,
-  addSessionHeaders,
-  ERROR_CONTENT_TYPE,
-  errorBody,
-  firstForwarded,
-  type RequestContext,
-  safeReporter,
-} from './_shared.js';
+import type { AdapterManager, RequestContext } from './_shared.js';
+import { addSessionHeaders, errorBody, forwardedHeaders, safeReporter, TEXT_PLAIN } from './_shared.js';
 
 export type { AdapterManager, RequestContext } from './_shared.js';
 export { wasRead } from './_shared.js';
@@ -48,12 +41,12 @@ export interface NodeSessions<S> {
 /** The request facts the manager needs; forwarding headers count only with `trustProxy`. */
 export function requestContext(req: IncomingMessage, trustProxy = false): RequestContext {
   const encrypted = (req.socket as { encrypted?: boolean }).encrypted === true;
-  const proto = trustProxy ? firstForwarded(req.headers['x-forwarded-proto'])?.toLowerCase() : undefined;
+  const forwarded = forwardedHeaders(trustProxy, (name) => req.headers[name]);
   return {
-    secure: proto === undefined ? encrypted : proto === 'https',
-    host: (trustProxy ? firstForwarded(req.headers['x-forwarded-host']) : undefined) ?? req.headers.host,
+    secure: forwarded.proto === undefined ? encrypted : forwarded.proto === 'https',
+    host: forwarded.host ?? req.headers.host,
     userAgent: req.headers['user-agent'],
-    ip: (trustProxy ? firstForwarded(req.headers['x-forwarded-for']) : undefined) ?? req.socket.remoteAddress,
+    ip: forwarded.ip ?? req.socket.remoteAddress,
   };
 }
 
@@ -91,7 +84,7 @@ function sendError(
   for (const name of res.getHeaderNames()) res.removeHeader(name);
   const body = errorBody(status);
   original.writeHead.call(res, status, {
-    'Content-Type': ERROR_CONTENT_TYPE,
+    'Content-Type': TEXT_PLAIN,
     'Content-Length': Buffer.byteLength(body),
     'Cache-Control': 'no-store',
   });
@@ -192,7 +185,7 @@ export function createNodeSessions<S extends Session<SessionData>>(
       failed = true;
       res.statusCode = statusForError(error);
       for (const name of res.getHeaderNames()) res.removeHeader(name);
-      res.setHeader('Content-Type', ERROR_CONTENT_TYPE);
+      res.setHeader('Content-Type', TEXT_PLAIN);
       res.end(errorBody(res.statusCode));
     };
   }
