@@ -514,7 +514,7 @@ export async function run() {
       teller: adapterLike.rssDelta,
       peer: 100e6,
       peerName: 'goal: 100 MB',
-      note: per(adapterLike.rssPerSession),
+      note: `${per(adapterLike.rssPerSession)}, with the process's one-off growth (young generation, heap reserve); the next 100k add RSS +${fixed(adapterLike.secondRssDelta / MB)} MiB, heap +${fixed(adapterLike.secondHeapDelta / MB)} MiB`,
     });
     rows.push({
       suite: 'http',
@@ -524,7 +524,7 @@ export async function run() {
       teller: plain.heapDelta,
       peer: express.heapDelta,
       peerName: 'express-session',
-      note: `${per(plain.heapPerSession)} vs ${per(express.heapPerSession)}; RSS +${fixed(plain.rssDelta / MB)} vs +${fixed(express.rssDelta / MB)} MiB; Teller also keeps created/last-seen/expiry times and a version`,
+      note: `${per(plain.heapPerSession)} vs ${per(express.heapPerSession)}; RSS +${fixed(plain.rssDelta / MB)} vs +${fixed(express.rssDelta / MB)} MiB (next 100k: +${fixed(plain.secondRssDelta / MB)} vs +${fixed(express.secondRssDelta / MB)} MiB); Teller also keeps created/last-seen/expiry times and a version`,
     });
   }
   for (const row of rows) {

@@ -1,7 +1,8 @@
 /**
  * Memory held by many small sessions: `node --expose-gc bench/http/memory.js <teller|express> <count>`.
  * Creates `count` sessions holding `{ n: 1 }` in the library's memory store, then prints one JSON line with
- * the heap and RSS growth (after full collections) and the bytes per session.
+ * the heap and RSS growth (after full collections) and the bytes per session; then as many again, whose growth
+ * (`second*`) is the steady cost without the process's one-off growth.
  * Teller sessions are made the way the node adapter makes them: `load` with a user agent and an ip (each
  * session its own strings, as each request's headers are), `set`, `commit`; so each record also keeps its
  * creation time, last-seen time and that metadata. express-session's MemoryStore gets what express-session
@@ -28,7 +29,8 @@ function settle() {
   return process.memoryUsage();
 }
 
-async function fill() {
+/** The library's store and a function adding `n` more sessions to it; `size()` counts what it holds. */
+async function setUp() {
   if (kind === 'teller' || kind === 'teller-bare') {
     // teller-bare: no user agent or ip, the same data express-session keeps.
     const meta = kind === 'teller';
@@ -36,46 +38,61 @@ async function fill() {
     const { createMemoryStore } = await teller('stores/memory.js');
     const store = createMemoryStore({ cleanupInterval: 0 });
     const manager = createSessionManager({ store });
-    const before = settle();
-    const start = performance.now();
-    for (let i = 0; i < count; i++) {
-      const session = await manager.load(undefined, {
-        secure: false,
-        host: '127.0.0.1',
-        userAgent: meta ? Buffer.from(UA).toString('latin1') : undefined,
-        ip: meta ? Buffer.from(`10.0.${(i >> 8) & 255}.${i & 255}`).toString('latin1') : undefined,
-      });
-      session.set('n', 1);
-      const { setCookie } = await manager.commit(session, { status: 200 });
-      if (setCookie.length !== 1) throw new Error('a new session sent no cookie');
-    }
-    const ms = performance.now() - start;
-    const after = settle();
-    const stored = await store.count();
-    return { before, after, stored, ms, keep: [store, manager] };
+    let made = 0;
+    return {
+      keep: [store, manager],
+      size: () => store.count(),
+      async add(n) {
+        for (let k = 0; k < n; k++, made++) {
+          const session = await manager.load(undefined, {
+            secure: false,
+            host: '127.0.0.1',
+            userAgent: meta ? Buffer.from(UA).toString('latin1') : undefined,
+            ip: meta
+              ? Buffer.from(`10.${(made >> 16) & 255}.${(made >> 8) & 255}.${made & 255}`).toString('latin1')
+              : undefined,
+          });
+          session.set('n', 1);
+          const { setCookie } = await manager.commit(session, { status: 200 });
+          if (setCookie.length !== 1) throw new Error('a new session sent no cookie');
+        }
+      },
+    };
   }
   if (kind === 'express') {
     const session = require('express-session');
     const store = new session.MemoryStore();
-    const before = settle();
-    const start = performance.now();
-    for (let i = 0; i < count; i++) {
-      const id = randomBytes(24).toString('base64url');
-      await new Promise((done, fail) =>
-        store.set(id, { cookie: new session.Cookie(), n: 1 }, (error) => (error ? fail(error) : done())),
-      );
-    }
-    const ms = performance.now() - start;
-    const after = settle();
-    const stored = await new Promise((done) => store.length((_, n) => done(n)));
-    return { before, after, stored, ms, keep: [store] };
+    return {
+      keep: [store],
+      size: () => new Promise((done) => store.length((_, n) => done(n))),
+      async add(n) {
+        for (let k = 0; k < n; k++) {
+          const id = randomBytes(24).toString('base64url');
+          await new Promise((done, fail) =>
+            store.set(id, { cookie: new session.Cookie(), n: 1 }, (error) => (error ? fail(error) : done())),
+          );
+        }
+      },
+    };
   }
   throw new TypeError(`unknown kind ${kind}`);
 }
 
-const { before, after, stored, ms, keep } = await fill();
+const used = (m) => m.heapUsed + m.external;
+const target = await setUp();
+const before = settle();
+const start = performance.now();
+await target.add(count);
+const ms = performance.now() - start;
+const after = settle();
+const stored = await target.size();
 if (stored !== count) throw new Error(`expected ${count} stored sessions, found ${stored}`);
-const heapDelta = after.heapUsed + after.external - (before.heapUsed + before.external);
+// A second batch of the same size: its growth is the steady cost per session, without the one-off growth
+// of the process (the young generation and heap reserve grow during the first burst of allocations).
+await target.add(count);
+const second = settle();
+if ((await target.size()) !== 2 * count) throw new Error('the second batch was not all stored');
+const heapDelta = used(after) - used(before);
 const rssDelta = after.rss - before.rss;
 process.stdout.write(
   `${JSON.stringify({
@@ -87,6 +104,8 @@ process.stdout.write(
     rssDelta,
     heapPerSession: heapDelta / count,
     rssPerSession: rssDelta / count,
-    kept: keep.length,
+    secondHeapDelta: used(second) - used(after),
+    secondRssDelta: second.rss - after.rss,
+    kept: target.keep.length,
   })}\n`,
 );
