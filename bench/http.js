@@ -21,7 +21,7 @@
  * Env: BENCH_QUICK=1 (short runs, smoke test); TELLER_DIST (the built package, default ../dist from here);
  * BENCH_HTTP_PROF=<dir> (the session servers run with --cpu-prof into <dir>; see bench/http/profile.js);
  * BENCH_HTTP_ONLY=<kind or kind/mode,...> (only these runs, e.g. for profiling: bare, teller-memory, teller-sqlite,
- * express, fastify, memory; teller-memory/shared); BENCH_HTTP_DIAG=1 adds two diagnostic servers (see server.js).
+ * express, fastify, memory; teller-memory/shared); BENCH_HTTP_DIAG=1 adds diagnostic runs (see server.js).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -63,6 +63,7 @@ const NAMES = {
   bare: 'node:http hello world',
   'bare-async': 'node:http hello world after 3 awaits',
   'teller-untouched': 'Teller adapter, session untouched',
+  'teller-direct': 'Teller+memory without the adapter',
   'teller-memory': 'Teller+memory',
   'teller-sqlite': 'Teller+SQLite',
   express: 'express-session',
@@ -349,6 +350,8 @@ export async function run() {
       ? [
           ['bare-async', 'hello'],
           ['teller-untouched', 'hello'],
+          ['teller-direct', 'own'],
+          ['teller-direct', 'first'],
         ]
       : []),
   ].filter(([kind, mode]) => only === undefined || only.includes(kind) || only.includes(`${kind}/${mode}`));

@@ -1,6 +1,7 @@
 /**
  * One benchmark server, run by bench/http.js as a child process pinned to one core:
- * `node bench/http/server.js <kind>` with kind one of bare, teller-memory, teller-sqlite, express, fastify.
+ * `node bench/http/server.js <kind>` with kind one of bare, teller-memory, teller-sqlite, express, fastify
+ * (and, for diagnostics, bare-async, teller-untouched, teller-direct).
  *
  * Routes: `GET /` is the counter route (reads the session's counter `n`, adds one, answers the new value;
  * the bare server answers "hello world"); `GET /read` answers the counter without changing it.
@@ -32,7 +33,11 @@ function text(res, body) {
   res.end(body);
 }
 
-async function tellerServer(storeKind, touch = true) {
+/**
+ * Teller on node:http. `touch: false`: the handler never uses the session. `direct`: no adapter, the handler
+ * calls `manager.load` and `manager.commit` itself and writes the headers the adapter would (what the adapter costs).
+ */
+async function tellerServer(storeKind, { touch = true, direct = false } = {}) {
   const { createSessionManager } = await teller('index.js');
   const { createNodeSessions } = await teller('adapters/node.js');
   let store;
@@ -53,6 +58,27 @@ async function tellerServer(storeKind, touch = true) {
     },
   });
   cleanups.unshift(() => manager.close());
+  if (direct) {
+    return createServer(async (req, res) => {
+      const session = await manager.load(req.headers.cookie, {
+        secure: false,
+        host: req.headers.host,
+        userAgent: req.headers['user-agent'],
+        ip: req.socket.remoteAddress,
+      });
+      const n = session.get('n') ?? 0;
+      if (req.url !== '/read') session.set('n', n + 1);
+      const { setCookie } = await manager.commit(session, { status: 200 });
+      const body = String(req.url === '/read' ? n : n + 1);
+      const headers = { 'Content-Type': 'text/plain', 'Content-Length': body.length, Vary: 'Cookie' };
+      if (setCookie.length > 0) {
+        headers['Set-Cookie'] = setCookie;
+        headers['Cache-Control'] = 'no-store';
+      }
+      res.writeHead(200, headers);
+      res.end(body);
+    });
+  }
   const sessions = createNodeSessions(manager);
   return createServer(
     sessions.wrap((req, res) => {
@@ -133,7 +159,9 @@ async function build() {
         text(res, 'hello world');
       });
     case 'teller-untouched':
-      return tellerServer('memory', false);
+      return tellerServer('memory', { touch: false });
+    case 'teller-direct':
+      return tellerServer('memory', { direct: true });
     case 'teller-memory':
       return tellerServer('memory');
     case 'teller-sqlite':
