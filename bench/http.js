@@ -24,7 +24,7 @@
  * express, fastify, memory; teller-memory/shared); BENCH_HTTP_DIAG=1 adds diagnostic runs (see server.js).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -98,6 +98,7 @@ function startServer(kind, mode) {
   });
   children.add(child);
   let marks = 0;
+  let tempDir;
   const waiters = new Map();
   child.on('message', (message) => {
     if (message?.type === 'mark') waiters.get(message.id)?.(message);
@@ -120,6 +121,7 @@ function startServer(kind, mode) {
     await Promise.race([exited, sleep(3_000)]);
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     children.delete(child);
+    if (tempDir !== undefined) rmSync(tempDir, { recursive: true, force: true });
   };
   return new Promise((done, fail) => {
     const timer = setTimeout(() => fail(new Error(`${kind}: server did not start`)), 10_000);
@@ -127,6 +129,7 @@ function startServer(kind, mode) {
     child.on('message', (message) => {
       if (message?.type !== 'ready') return;
       clearTimeout(timer);
+      tempDir = message.tempDir;
       done({ child, port: message.port, mark, stop });
     });
   });

@@ -5,7 +5,7 @@
  *
  * Routes: `GET /` is the counter route (reads the session's counter `n`, adds one, answers the new value;
  * the bare server answers "hello world"); `GET /read` answers the counter without changing it.
- * Talks to its parent over IPC only: sends `{ type: 'ready', port }`; answers `{ type: 'mark' }` with its own
+ * Talks to its parent over IPC only: sends `{ type: 'ready', port, tempDir? }`; answers `{ type: 'mark' }` with its own
  * CPU time, wall clock, memory and the number of requests it received (the bench takes deltas between two
  * marks, so the admin traffic is never counted); `{ type: 'exit' }` closes it (so --cpu-prof is written).
  * Teller is taken from the built package: TELLER_DIST (default ../../dist from this file).
@@ -27,6 +27,8 @@ const SECRET = 'a benchmark secret of at least thirty-two characters';
 let requests = 0;
 const events = {};
 const cleanups = [];
+/** The SQLite server's temp directory, told to the parent so it can remove it even if this process is killed. */
+let tempDir;
 
 function text(res, body) {
   res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': Buffer.byteLength(body) });
@@ -47,6 +49,7 @@ async function tellerServer(storeKind, { touch = true, direct = false } = {}) {
   } else {
     const { createSqliteStore } = await teller('stores/sqlite.js');
     const dir = mkdtempSync(join(tmpdir(), 'teller-bench-'));
+    tempDir = dir;
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     store = createSqliteStore({ filename: join(dir, 'sessions.db') });
   }
@@ -190,7 +193,7 @@ server.on('request', () => {
 });
 server.keepAliveTimeout = 30_000;
 server.listen(0, '127.0.0.1', () => {
-  process.send({ type: 'ready', port: server.address().port, pid: process.pid });
+  process.send({ type: 'ready', port: server.address().port, pid: process.pid, tempDir });
 });
 process.on('message', (message) => {
   if (message?.type === 'mark') {
