@@ -62,3 +62,38 @@ export interface SessionStore {
   /** Optional: releases resources (a client the store opened itself). */
   close?(): Promise<void>;
 }
+
+/**
+ * For store authors: checks the arguments of {@link SessionStore.set} and throws a `TypeError` prefixed
+ * `[teller] [<part>]` for a caller's mistake (an empty key, a record that is not an object, a non-string
+ * `data`, a non-integer `version` or `expected`, a `ttlMs` that is not a finite number >= 0), before
+ * anything is written.
+ *
+ * @param part The store's name in error messages (e.g. `'memory-store'`).
+ * @example
+ * async set(key, record, expected, ttlMs) {
+ *   assertSetArguments('redis-store', key, record, expected, ttlMs);
+ *   // ...compare-and-set
+ * }
+ */
+export function assertSetArguments(
+  part: string,
+  key: string,
+  record: SessionRecord,
+  expected: number | null,
+  ttlMs: number,
+): void {
+  if (typeof key !== 'string' || key.length === 0)
+    throw new TypeError(`[teller] [${part}] key must be a non-empty string`);
+  if (record === null || typeof record !== 'object')
+    throw new TypeError(`[teller] [${part}] record must be an object`);
+  if (typeof record.data !== 'string') throw new TypeError(`[teller] [${part}] record.data must be a string`);
+  if (!Number.isSafeInteger(record.version))
+    throw new TypeError(`[teller] [${part}] record.version must be an integer`);
+  if (expected !== null && !Number.isSafeInteger(expected)) {
+    throw new TypeError(`[teller] [${part}] expected must be an integer or null`);
+  }
+  if (typeof ttlMs !== 'number' || !Number.isFinite(ttlMs) || ttlMs < 0) {
+    throw new TypeError(`[teller] [${part}] ttlMs must be a finite number >= 0`);
+  }
+}

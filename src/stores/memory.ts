@@ -7,7 +7,12 @@
  * The store never looks at `record.expiresAt`; the manager judges expiry.
  */
 
-import type { SessionMeta, SessionRecord, SessionStore } from '../session/store.js';
+import {
+  assertSetArguments,
+  type SessionMeta,
+  type SessionRecord,
+  type SessionStore,
+} from '../session/store.js';
 
 /** The name used in this store's error messages. */
 export const MEMORY_STORE_NAME = 'memory-store';
@@ -33,13 +38,7 @@ export interface MemoryStoreOptions {
 }
 
 /** The memory store: the contract plus its optional abilities, all present. */
-export interface MemoryStore extends SessionStore {
-  listByUser(userId: string): Promise<Array<{ key: string; record: SessionRecord }>>;
-  deleteByUser(userId: string, options?: { exceptKey?: string }): Promise<number>;
-  purgeExpired(now: number): Promise<number>;
-  count(): Promise<number>;
-  close(): Promise<void>;
-}
+export interface MemoryStore extends Required<SessionStore> {}
 
 const KNOWN = new Set([
   'format',
@@ -125,29 +124,6 @@ function toRecord(entry: Entry): SessionRecord {
   return record;
 }
 
-/** Checks the arguments of `set`: a TypeError for a caller's mistake, before anything is written. */
-function checkSetArguments(
-  part: string,
-  key: string,
-  record: SessionRecord,
-  expected: number | null,
-  ttlMs: number,
-): void {
-  if (typeof key !== 'string' || key.length === 0)
-    throw new TypeError(`[teller] [${part}] key must be a non-empty string`);
-  if (record === null || typeof record !== 'object')
-    throw new TypeError(`[teller] [${part}] record must be an object`);
-  if (typeof record.data !== 'string') throw new TypeError(`[teller] [${part}] record.data must be a string`);
-  if (!Number.isSafeInteger(record.version))
-    throw new TypeError(`[teller] [${part}] record.version must be an integer`);
-  if (expected !== null && !Number.isSafeInteger(expected)) {
-    throw new TypeError(`[teller] [${part}] expected must be an integer or null`);
-  }
-  if (typeof ttlMs !== 'number' || !Number.isFinite(ttlMs) || ttlMs < 0) {
-    throw new TypeError(`[teller] [${part}] ttlMs must be a finite number >= 0`);
-  }
-}
-
 /**
  * Creates a memory store.
  *
@@ -212,7 +188,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
 
     async set(key, record, expected, ttlMs) {
       open();
-      checkSetArguments(MEMORY_STORE_NAME, key, record, expected, ttlMs);
+      assertSetArguments(MEMORY_STORE_NAME, key, record, expected, ttlMs);
       const now = clock();
       const current = live(key, now);
       if (expected === null ? current !== undefined : current?.version !== expected) return false;

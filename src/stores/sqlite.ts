@@ -15,7 +15,7 @@
 
 import { createRequire } from 'node:module';
 import { SessionStoreError } from '../session/errors.js';
-import type { SessionRecord, SessionStore } from '../session/store.js';
+import { assertSetArguments, type SessionRecord, type SessionStore } from '../session/store.js';
 
 /** The name used in this store's error messages. */
 export const SQLITE_STORE_NAME = 'sqlite-store';
@@ -73,13 +73,7 @@ export interface SqliteStoreDatabaseOptions extends CommonOptions {
 export type SqliteStoreOptions = SqliteStoreFileOptions | SqliteStoreDatabaseOptions;
 
 /** The SQLite store: the contract plus its optional abilities, all present. */
-export interface SqliteStore extends SessionStore {
-  listByUser(userId: string): Promise<Array<{ key: string; record: SessionRecord }>>;
-  deleteByUser(userId: string, options?: { exceptKey?: string }): Promise<number>;
-  purgeExpired(now: number): Promise<number>;
-  count(): Promise<number>;
-  close(): Promise<void>;
-}
+export interface SqliteStore extends Required<SessionStore> {}
 
 interface Row {
   key?: string;
@@ -112,23 +106,6 @@ function toRecord(row: Row): SessionRecord {
 function restOf(record: SessionRecord): string {
   const { data: _data, version: _version, userId: _userId, createdAt: _c, lastSeenAt: _l, ...rest } = record;
   return JSON.stringify(rest);
-}
-
-function checkSetArguments(key: string, record: SessionRecord, expected: number | null, ttlMs: number): void {
-  const part = SQLITE_STORE_NAME;
-  if (typeof key !== 'string' || key.length === 0)
-    throw new TypeError(`[teller] [${part}] key must be a non-empty string`);
-  if (record === null || typeof record !== 'object')
-    throw new TypeError(`[teller] [${part}] record must be an object`);
-  if (typeof record.data !== 'string') throw new TypeError(`[teller] [${part}] record.data must be a string`);
-  if (!Number.isSafeInteger(record.version))
-    throw new TypeError(`[teller] [${part}] record.version must be an integer`);
-  if (expected !== null && !Number.isSafeInteger(expected)) {
-    throw new TypeError(`[teller] [${part}] expected must be an integer or null`);
-  }
-  if (typeof ttlMs !== 'number' || !Number.isFinite(ttlMs) || ttlMs < 0) {
-    throw new TypeError(`[teller] [${part}] ttlMs must be a finite number >= 0`);
-  }
 }
 
 /** Opens `filename` with better-sqlite3, loaded only now (an optional peer dependency). */
@@ -344,7 +321,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     },
 
     async set(key, record, expected, ttlMs) {
-      checkSetArguments(key, record, expected, ttlMs);
+      assertSetArguments(SQLITE_STORE_NAME, key, record, expected, ttlMs);
       const now = clock();
       return write('set', (s) => {
         const params = {
