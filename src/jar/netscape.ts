@@ -10,16 +10,10 @@ import { isStorable, type LoadedCookie } from './serialize.js';
 const HTTP_ONLY = '#HttpOnly_';
 
 /** The fields of a stored cookie that the format holds. */
-export interface NetscapeFields {
-  name: string;
-  value: string;
-  domain: string;
-  path: string;
-  expiresAt: number;
-  hostOnly: boolean;
-  secure: boolean;
-  httpOnly: boolean;
-}
+export type NetscapeFields = Pick<
+  LoadedCookie,
+  'name' | 'value' | 'domain' | 'path' | 'expiresAt' | 'hostOnly' | 'secure' | 'httpOnly'
+>;
 
 /** One line for `cookie`, or undefined when a field contains a tab or a line break the format cannot hold. */
 export function netscapeLine(c: NetscapeFields): string | undefined {

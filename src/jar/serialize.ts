@@ -2,21 +2,14 @@
 import type { Priority } from '../cookie/index.js';
 import { hasNonChar, isPublicSuffix } from './host.js';
 import { checkPrefixes, checkSameSiteNone } from './storage.js';
-import type { CookieJarJSON, SameSiteFlag } from './types.js';
+import type { CookieJarJSON, SameSiteFlag, StoredCookie } from './types.js';
 
-/** A cookie read from a file, before the jar inserts it. A session cookie expires at +Infinity. */
-export interface LoadedCookie {
-  name: string;
-  value: string;
-  domain: string;
-  path: string;
+/**
+ * A cookie read from a file, before the jar inserts it: a {@link StoredCookie} with times in epoch ms. A
+ * session cookie expires at +Infinity; times a file does not hold are undefined.
+ */
+export interface LoadedCookie extends Omit<StoredCookie, 'expires' | 'creation' | 'lastAccess'> {
   expiresAt: number;
-  hostOnly: boolean;
-  secure: boolean;
-  httpOnly: boolean;
-  sameSite: SameSiteFlag;
-  partitioned: boolean;
-  priority: Priority | undefined;
   creation: number | undefined;
   lastAccess: number | undefined;
 }
