@@ -62,6 +62,7 @@ const GOALS = {
 const NAMES = {
   bare: 'node:http hello world',
   'bare-async': 'node:http hello world after 3 awaits',
+  'bare-burn': 'node:http hello world + 25 us busy loop',
   'teller-untouched': 'Teller adapter, session untouched',
   'teller-direct': 'Teller+memory without the adapter',
   'teller-memory': 'Teller+memory',
@@ -352,6 +353,7 @@ export async function run() {
     ...(diagnostics
       ? [
           ['bare-async', 'hello'],
+          ['bare-burn', 'hello'],
           ['teller-untouched', 'hello'],
           ['teller-direct', 'own'],
           ['teller-direct', 'first'],

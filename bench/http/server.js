@@ -1,7 +1,7 @@
 /**
  * One benchmark server, run by bench/http.js as a child process pinned to one core:
  * `node bench/http/server.js <kind>` with kind one of bare, teller-memory, teller-sqlite, express, fastify
- * (and, for diagnostics, bare-async, teller-untouched, teller-direct).
+ * (and, for diagnostics, bare-async, bare-burn, teller-untouched, teller-direct).
  *
  * Routes: `GET /` is the counter route (reads the session's counter `n`, adds one, answers the new value;
  * the bare server answers "hello world"); `GET /read` answers the counter without changing it.
@@ -159,6 +159,14 @@ async function build() {
         await null;
         await null;
         await null;
+        text(res, 'hello world');
+      });
+    // The ceiling plus 25 us of pure computation per request: how the kernel's share (writev, wake-ups of
+    // a less busy client) changes when the server is slower, with no session work at all.
+    case 'bare-burn':
+      return createServer((_req, res) => {
+        const until = performance.now() + 0.025;
+        while (performance.now() < until);
         text(res, 'hello world');
       });
     case 'teller-untouched':
