@@ -24,7 +24,7 @@
  * express, fastify, memory; teller-memory/shared); BENCH_HTTP_DIAG=1 adds diagnostic runs (see server.js).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -335,6 +335,11 @@ function describe(r) {
 const kept = (r) => (100 * r.counterDelta) / r.ok;
 
 export async function run() {
+  if (!existsSync(resolve(dist, 'index.js'))) {
+    throw new Error(
+      `[bench] [http] no built package in ${dist}: run npx tsc -p tsconfig.build.json (npm run bench does), or set TELLER_DIST`,
+    );
+  }
   const rows = [];
   const plan = [
     ['bare', 'hello'],
@@ -499,10 +504,17 @@ export async function run() {
   }
   console.log(`  (load runs took ${fixed((Date.now() - started) / 1000)} s)`);
 
+  let measured;
   if (only === undefined || only.includes('memory')) {
-    const adapterLike = memory('teller', MEMORY_SESSIONS);
-    const plain = memory('teller-bare', MEMORY_SESSIONS);
-    const express = memory('express', MEMORY_SESSIONS);
+    try {
+      measured = ['teller', 'teller-bare', 'express'].map((kind) => memory(kind, MEMORY_SESSIONS));
+    } catch (error) {
+      failures.push('memory');
+      console.log(`  memory: FAILED: ${error?.message ?? error}`);
+    }
+  }
+  if (measured !== undefined) {
+    const [adapterLike, plain, express] = measured;
     const per = (n) => `${fixed(n, 0)} B/session`;
     rows.push({
       suite: 'http',
