@@ -1,12 +1,19 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { withSession } from '../../src/adapters/fetch.js';
 import { createSessionManager } from '../../src/index.js';
-import { SessionConflictError, SessionStoreError } from '../../src/session/errors.js';
+import { SessionConflictError } from '../../src/session/errors.js';
+import type { Session } from '../../src/session/session.js';
 import { createMemoryStore } from '../../src/stores/memory.js';
-import { FOREIGN_COOKIE, probeStore, TinyJar } from './helpers.js';
-
-type Manager = ReturnType<typeof createSessionManager>;
-type Session = Awaited<ReturnType<Manager['load']>>;
+import {
+  type AdapterAnswer,
+  expectAnswerPersistingNothing,
+  FOREIGN_COOKIE,
+  forwardedClientScenario,
+  loginLogoutScenario,
+  probeStore,
+  storeDownScenario,
+  TinyJar,
+} from './helpers.js';
 
 const json = (body: unknown, status = 200) =>
   new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
@@ -73,13 +80,8 @@ async function app(
   }
 }
 
-interface Answer {
-  status: number;
+interface Answer extends AdapterAnswer {
   headers: Headers;
-  setCookie: string[];
-  body: string;
-  resolvedAt: number;
-  elapsed: number;
 }
 
 function client(handler: (request: Request, env?: { tag: string }) => Promise<Response>) {
@@ -95,16 +97,17 @@ function client(handler: (request: Request, env?: { tag: string }) => Promise<Re
     const response = await handler(
       new Request(new URL(path, options.origin ?? 'http://localhost'), { method, headers }),
     );
-    const resolvedAt = performance.now();
+    const receivedAt = performance.now();
     const setCookie = response.headers.getSetCookie();
     options.jar?.apply(setCookie);
     return {
       status: response.status,
       headers: response.headers,
+      header: (name) => response.headers.get(name) ?? undefined,
       setCookie,
       body: await response.text(),
-      resolvedAt,
-      elapsed: resolvedAt - started,
+      receivedAt,
+      elapsed: receivedAt - started,
     };
   };
 }
@@ -120,54 +123,7 @@ describe('fetch adapter, end to end in process', () => {
   });
 
   it('first visit -> login -> read -> concurrent writes -> logout -> replay the old cookie', async () => {
-    const jar = new TinyJar();
-
-    const first = await call('GET', '/', { jar });
-    expect(first.status).toBe(200);
-    expect(JSON.parse(first.body)).toMatchObject({ user: null, n: 0 });
-    expect(first.setCookie).toEqual([]);
-    expect(first.headers.get('vary')).toBe('Cookie');
-    expect(first.headers.get('cache-control')).toBeNull();
-    expect(await inner.count()).toBe(0);
-
-    store.setDelay = 150;
-    const login = await call('POST', '/login?user=alice', { jar });
-    store.setDelay = 0;
-    expect(login.status).toBe(303);
-    expect(login.headers.get('location')).toBe('http://localhost/');
-    expect(login.setCookie).toHaveLength(1);
-    expect(login.setCookie[0]).toMatch(/^__Host-sid=[A-Za-z0-9_-]{43}; .*HttpOnly/i);
-    expect(login.headers.get('cache-control')).toBe('no-store');
-    expect(store.setsDoneAt.at(-1)).toBeLessThan(login.resolvedAt);
-    expect((await inner.listByUser('alice')).length).toBe(1);
-    const loggedInCookie = jar.clone();
-
-    const read = await call('GET', '/', { jar });
-    expect(JSON.parse(read.body)).toMatchObject({ user: 'alice' });
-    expect(read.setCookie).toEqual([]);
-
-    const adds = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => call('POST', `/add?key=k${i}`, { jar: jar.clone() })),
-    );
-    expect(adds.map((a) => a.status)).toEqual(Array(20).fill(200));
-    const incrs = await Promise.all(
-      Array.from({ length: 20 }, () => call('POST', '/incr', { jar: jar.clone() })),
-    );
-    expect(incrs.map((a) => a.status)).toEqual(Array(20).fill(200));
-    const after = JSON.parse((await call('GET', '/', { jar })).body) as { n: number; data: object };
-    expect(after.n).toBe(20);
-    for (let i = 0; i < 20; i++) expect(after.data).toHaveProperty(`k${i}`, true);
-
-    const logout = await call('POST', '/logout', { jar });
-    expect(logout.status).toBe(303);
-    expect(logout.setCookie.some((line) => /max-age=0|expires=thu, 01 jan 1970/i.test(line))).toBe(true);
-    expect(await inner.listByUser('alice')).toEqual([]);
-    expect(jar.cookies.size).toBe(0);
-
-    const replay = await call('GET', '/', { jar: loggedInCookie });
-    expect(replay.status).toBe(200);
-    expect(JSON.parse(replay.body)).toMatchObject({ user: null, n: 0, data: {} });
-    expect(errors).toEqual([]);
+    await loginLogoutScenario({ call, inner, store, errors }, 'http://localhost/');
   });
 
   it('a handler that never touches the session gets neither Vary nor Set-Cookie', async () => {
@@ -199,32 +155,17 @@ describe('fetch adapter, end to end in process', () => {
   });
 
   it('a 5xx answer persists nothing and sets no cookie', async () => {
-    const before = await inner.count();
-    const failed = await call('GET', '/fail-after-write');
-    expect(failed.status).toBe(500);
-    expect(failed.body).toBe('failed on purpose');
-    expect(failed.setCookie).toEqual([]);
-    expect(await inner.count()).toBe(before);
+    await expectAnswerPersistingNothing({ call, inner }, '/fail-after-write', 500, 'failed on purpose');
   });
 
   it('a handler that throws gets a plain 500 without stack or message and persists nothing', async () => {
     errors.length = 0;
-    const before = await inner.count();
-    const thrown = await call('GET', '/throw');
-    expect(thrown.status).toBe(500);
-    expect(thrown.body).toBe('Internal Server Error\n');
-    expect(thrown.setCookie).toEqual([]);
-    expect(await inner.count()).toBe(before);
+    await expectAnswerPersistingNothing({ call, inner }, '/throw', 500, 'Internal Server Error\n');
     expect(errors).toHaveLength(1);
   });
 
   it('a session error thrown by the handler answers its status (409) in plain text and persists nothing', async () => {
-    const before = await inner.count();
-    const answer = await call('GET', '/conflict');
-    expect(answer.status).toBe(409);
-    expect(answer.body).toBe('Conflict\n');
-    expect(answer.setCookie).toEqual([]);
-    expect(await inner.count()).toBe(before);
+    await expectAnswerPersistingNothing({ call, inner }, '/conflict', 409, 'Conflict\n');
   });
 
   it('HTTPS is judged from the URL: http on a public host gets a plain `sid`, https a __Host- Secure one', async () => {
@@ -260,12 +201,7 @@ describe('fetch adapter behind a trusted proxy', () => {
   });
 
   it('the client address and user agent reach the record (left-most X-Forwarded-For)', async () => {
-    await call('POST', '/login?user=bob', {
-      headers: { 'x-forwarded-for': '203.0.113.9, 10.0.0.1', 'user-agent': 'TestAgent/1.0' },
-    });
-    const list = await manager.listSessions('bob');
-    expect(list).toHaveLength(1);
-    expect(list[0]).toMatchObject({ ip: '203.0.113.9', userAgent: 'TestAgent/1.0' });
+    await forwardedClientScenario(call, manager);
   });
 });
 
@@ -277,21 +213,7 @@ describe('fetch adapter with a failing store', () => {
 
   for (const mode of ['throw', 'hang'] as const) {
     it(`a store that is down (${mode}) answers 503 within 2 s, plain, without stack or cause`, async () => {
-      store.mode = mode;
-      errors.length = 0;
-      const read = await call('GET', '/', { headers: { cookie: FOREIGN_COOKIE } });
-      expect(read.status).toBe(503);
-      expect(read.elapsed).toBeLessThan(2_000);
-      expect(read.body).toBe('Service Unavailable\n');
-      expect(read.headers.get('content-type')).toMatch(/^text\/plain/);
-      expect(read.setCookie).toEqual([]);
-      const write = await call('POST', '/add');
-      expect(write.status).toBe(503);
-      expect(write.elapsed).toBeLessThan(2_000);
-      expect(write.body).not.toMatch(/ECONNREFUSED|\bat\s|Error/);
-      expect(errors.length).toBeGreaterThanOrEqual(2);
-      expect(errors.every((e) => e instanceof SessionStoreError)).toBe(true);
-      store.mode = 'up';
+      await storeDownScenario({ call, store, errors }, mode);
     });
   }
 });

@@ -1,7 +1,11 @@
 /**
- * Helpers of the adapter tests: a store wrapper that records, slows or breaks the real store, and a
- * minimal cookie jar for a test client (name=value by name; a Max-Age=0 line removes).
+ * Helpers of the adapter tests: a store wrapper that records, slows or breaks the real store, a minimal
+ * cookie jar for a test client (name=value by name; a Max-Age=0 line removes), and the scenarios every
+ * adapter must pass alike, written against an adapter-neutral client ({@link AdapterCall}).
  */
+import { expect } from 'vitest';
+import { SessionStoreError } from '../../src/session/errors.js';
+import type { SessionManager } from '../../src/session/manager.js';
 import type { SessionRecord, SessionStore } from '../../src/session/store.js';
 import type { MemoryStore } from '../../src/stores/memory.js';
 
@@ -71,3 +75,153 @@ export class TinyJar {
 export const FOREIGN_COOKIE = ['__Host-sid', '__Secure-sid', 'sid']
   .map((n) => `${n}=${'A'.repeat(43)}`)
   .join('; ');
+
+/** An answer as the shared scenarios read it, whichever adapter gave it. */
+export interface AdapterAnswer {
+  status: number;
+  /** A response header by its lower-case name; undefined when absent. */
+  header(name: string): string | undefined;
+  setCookie: string[];
+  body: string;
+  /** performance.now() when the client had the answer (its head, over a socket). */
+  receivedAt: number;
+  /** ms from sending the request to having the answer. */
+  elapsed: number;
+}
+
+/** A test client: sends a request (with the jar's cookies, and applies its Set-Cookie lines to the jar). */
+export type AdapterCall = (
+  method: string,
+  path: string,
+  options?: { jar?: TinyJar; headers?: Record<string, string> },
+) => Promise<AdapterAnswer>;
+
+/** An adapter under test: its client, the real store behind the manager, the probe around it, its errors. */
+export interface AdapterSubject {
+  call: AdapterCall;
+  inner: MemoryStore;
+  store: ProbeStore;
+  /** What the adapter's `onError` was told. */
+  errors: unknown[];
+}
+
+/**
+ * First visit -> login -> read -> concurrent writes -> logout -> replay the old cookie. `location` is the
+ * login redirect's Location as the client sees it. Returns the login answer (the record was written
+ * slowly, 150 ms) for the adapter's own checks.
+ */
+export async function loginLogoutScenario(
+  { call, inner, store, errors }: AdapterSubject,
+  location: string,
+): Promise<AdapterAnswer> {
+  const jar = new TinyJar();
+
+  // First visit: a session exists but nothing is stored and no cookie is set.
+  const first = await call('GET', '/', { jar });
+  expect(first.status).toBe(200);
+  expect(JSON.parse(first.body)).toMatchObject({ user: null, n: 0 });
+  expect(first.setCookie).toEqual([]);
+  expect(first.header('vary')).toBe('Cookie');
+  expect(first.header('cache-control')).toBeUndefined();
+  expect(await inner.count()).toBe(0);
+
+  // Login: a redirect that carries the cookie; the record is stored before the client sees the answer.
+  store.setDelay = 150;
+  const login = await call('POST', '/login?user=alice', { jar });
+  store.setDelay = 0;
+  expect(login.status).toBe(303);
+  expect(login.header('location')).toBe(location);
+  expect(login.setCookie).toHaveLength(1);
+  expect(login.setCookie[0]).toMatch(/^__Host-sid=[A-Za-z0-9_-]{43}; .*HttpOnly/i);
+  expect(login.header('cache-control')).toBe('no-store');
+  expect(store.setsDoneAt.at(-1)).toBeLessThan(login.receivedAt);
+  expect((await inner.listByUser('alice')).length).toBe(1);
+  const loggedInCookie = jar.clone();
+
+  // Read: the user is there; a read-only request sets no cookie.
+  const read = await call('GET', '/', { jar });
+  expect(JSON.parse(read.body)).toMatchObject({ user: 'alice' });
+  expect(read.setCookie).toEqual([]);
+
+  // Concurrent writes of one session: 20 distinct keys and 20 increments, none lost.
+  const adds = await Promise.all(
+    Array.from({ length: 20 }, (_, i) => call('POST', `/add?key=k${i}`, { jar: jar.clone() })),
+  );
+  expect(adds.map((a) => a.status)).toEqual(Array(20).fill(200));
+  const incrs = await Promise.all(
+    Array.from({ length: 20 }, () => call('POST', '/incr', { jar: jar.clone() })),
+  );
+  expect(incrs.map((a) => a.status)).toEqual(Array(20).fill(200));
+  const after = JSON.parse((await call('GET', '/', { jar })).body) as { n: number; data: object };
+  expect(after.n).toBe(20);
+  for (let i = 0; i < 20; i++) expect(after.data).toHaveProperty(`k${i}`, true);
+
+  // Logout: the record is deleted and the cookie cleared.
+  const logout = await call('POST', '/logout', { jar });
+  expect(logout.status).toBe(303);
+  expect(logout.setCookie.some((line) => /max-age=0|expires=thu, 01 jan 1970/i.test(line))).toBe(true);
+  expect(await inner.listByUser('alice')).toEqual([]);
+  expect(jar.cookies.size).toBe(0);
+
+  // Replaying the old cookie gets a fresh anonymous session, not the old one.
+  const replay = await call('GET', '/', { jar: loggedInCookie });
+  expect(replay.status).toBe(200);
+  expect(JSON.parse(replay.body)).toMatchObject({ user: null, n: 0, data: {} });
+  expect(errors).toEqual([]);
+  return login;
+}
+
+/**
+ * With the store down (`mode`), a read and a write answer a plain 503 within 2 s, without stack or
+ * cause, and `onError` hears of each as a SessionStoreError. Leaves the store up again.
+ */
+export async function storeDownScenario(
+  { call, store, errors }: Pick<AdapterSubject, 'call' | 'store' | 'errors'>,
+  mode: 'throw' | 'hang',
+): Promise<void> {
+  store.mode = mode;
+  errors.length = 0;
+  const read = await call('GET', '/', { headers: { cookie: FOREIGN_COOKIE } });
+  expect(read.status).toBe(503);
+  expect(read.elapsed).toBeLessThan(2_000);
+  expect(read.body).toBe('Service Unavailable\n');
+  expect(read.header('content-type')).toMatch(/^text\/plain/);
+  expect(read.setCookie).toEqual([]);
+  const write = await call('POST', '/add');
+  expect(write.status).toBe(503);
+  expect(write.elapsed).toBeLessThan(2_000);
+  expect(write.body).not.toMatch(/ECONNREFUSED|\bat\s|Error/);
+  expect(errors.length).toBeGreaterThanOrEqual(2);
+  expect(errors.every((e) => e instanceof SessionStoreError)).toBe(true);
+  store.mode = 'up';
+}
+
+/** GET `path` answers `status` with `body` and no cookie, and the store's record count is unchanged. */
+export async function expectAnswerPersistingNothing(
+  { call, inner }: Pick<AdapterSubject, 'call' | 'inner'>,
+  path: string,
+  status: number,
+  body: string,
+): Promise<void> {
+  const before = await inner.count();
+  const answer = await call('GET', path);
+  expect(answer.status).toBe(status);
+  expect(answer.body).toBe(body);
+  expect(answer.setCookie).toEqual([]);
+  expect(await inner.count()).toBe(before);
+}
+
+/** Behind a trusted proxy, the left-most X-Forwarded-For and the User-Agent are what the session records. */
+export async function forwardedClientScenario(
+  call: AdapterCall,
+  manager: Pick<SessionManager, 'listSessions'>,
+): Promise<void> {
+  const jar = new TinyJar();
+  await call('POST', '/login?user=bob', {
+    jar,
+    headers: { 'x-forwarded-for': '203.0.113.9, 10.0.0.1', 'user-agent': 'TestAgent/1.0' },
+  });
+  const list = await manager.listSessions('bob');
+  expect(list).toHaveLength(1);
+  expect(list[0]).toMatchObject({ ip: '203.0.113.9', userAgent: 'TestAgent/1.0' });
+}

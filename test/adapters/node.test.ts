@@ -9,21 +9,24 @@ import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNodeSessions, type SessionRequest } from '../../src/adapters/node.js';
 import { createSessionManager } from '../../src/index.js';
-import { SessionConflictError, SessionStoreError } from '../../src/session/errors.js';
+import { SessionConflictError } from '../../src/session/errors.js';
+import type { Session } from '../../src/session/session.js';
 import { createMemoryStore } from '../../src/stores/memory.js';
-import { FOREIGN_COOKIE, type ProbeStore, probeStore, TinyJar } from './helpers.js';
+import {
+  type AdapterAnswer,
+  type AdapterCall,
+  expectAnswerPersistingNothing,
+  FOREIGN_COOKIE,
+  forwardedClientScenario,
+  loginLogoutScenario,
+  type ProbeStore,
+  probeStore,
+  storeDownScenario,
+  TinyJar,
+} from './helpers.js';
 
-type Manager = ReturnType<typeof createSessionManager>;
-type Session = Awaited<ReturnType<Manager['load']>>;
-
-interface Answer {
-  status: number;
+interface Answer extends AdapterAnswer {
   headers: IncomingHttpHeaders;
-  setCookie: string[];
-  body: string;
-  /** performance.now() when the response head reached the client. */
-  receivedAt: number;
-  elapsed: number;
 }
 
 function call(
@@ -48,6 +51,10 @@ function call(
         resolve({
           status: res.statusCode ?? 0,
           headers: res.headers,
+          header: (name) => {
+            const value = res.headers[name];
+            return Array.isArray(value) ? value.join(', ') : value;
+          },
           setCookie,
           body: Buffer.concat(chunks).toString('utf8'),
           receivedAt,
@@ -155,6 +162,12 @@ async function listen(server: Server): Promise<number> {
   return (server.address() as AddressInfo).port;
 }
 
+/** The adapter-neutral client of the shared scenarios, for the port a server listens on once started. */
+const caller =
+  (port: () => number): AdapterCall =>
+  (method, path, options) =>
+    call(port(), method, path, options);
+
 describe('node:http adapter, end to end on 127.0.0.1', () => {
   const inner = createMemoryStore({ cleanupInterval: 0 });
   const store: ProbeStore = probeStore(inner);
@@ -163,6 +176,7 @@ describe('node:http adapter, end to end on 127.0.0.1', () => {
   const sessions = createNodeSessions(manager, { onError: (e) => errors.push(e) });
   const server = createServer(sessions.wrap(app));
   let port = 0;
+  const client = caller(() => port);
 
   beforeAll(async () => {
     port = await listen(server);
@@ -173,61 +187,8 @@ describe('node:http adapter, end to end on 127.0.0.1', () => {
   });
 
   it('first visit -> login -> read -> concurrent writes -> logout -> replay the old cookie', async () => {
-    const jar = new TinyJar();
-
-    // First visit: a session exists but nothing is stored and no cookie is set.
-    const first = await call(port, 'GET', '/', { jar });
-    expect(first.status).toBe(200);
-    expect(JSON.parse(first.body)).toMatchObject({ user: null, n: 0 });
-    expect(first.setCookie).toEqual([]);
-    expect(first.headers.vary).toBe('Cookie');
-    expect(first.headers['cache-control']).toBeUndefined();
-    expect(await inner.count()).toBe(0);
-
-    // Login: a redirect that carries the cookie; the record is stored before the client sees the answer.
-    store.setDelay = 150;
-    const login = await call(port, 'POST', '/login?user=alice', { jar });
-    store.setDelay = 0;
-    expect(login.status).toBe(303);
-    expect(login.headers.location).toBe('/');
-    expect(login.setCookie).toHaveLength(1);
-    expect(login.setCookie[0]).toMatch(/^__Host-sid=[A-Za-z0-9_-]{43}; .*HttpOnly/i);
-    expect(login.headers['cache-control']).toBe('no-store');
-    expect(store.setsDoneAt.at(-1)).toBeLessThan(login.receivedAt);
+    const login = await loginLogoutScenario({ call: client, inner, store, errors }, '/');
     expect(login.elapsed).toBeGreaterThanOrEqual(140);
-    expect((await inner.listByUser('alice')).length).toBe(1);
-    const loggedInCookie = jar.clone();
-
-    // Read: the user is there; a read-only request sets no cookie.
-    const read = await call(port, 'GET', '/', { jar });
-    expect(JSON.parse(read.body)).toMatchObject({ user: 'alice' });
-    expect(read.setCookie).toEqual([]);
-
-    // Concurrent writes of one session: 20 distinct keys and 20 increments, none lost.
-    const adds = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => call(port, 'POST', `/add?key=k${i}`, { jar: jar.clone() })),
-    );
-    expect(adds.map((a) => a.status)).toEqual(Array(20).fill(200));
-    const incrs = await Promise.all(
-      Array.from({ length: 20 }, () => call(port, 'POST', '/incr', { jar: jar.clone() })),
-    );
-    expect(incrs.map((a) => a.status)).toEqual(Array(20).fill(200));
-    const after = JSON.parse((await call(port, 'GET', '/', { jar })).body) as { n: number; data: object };
-    expect(after.n).toBe(20);
-    for (let i = 0; i < 20; i++) expect(after.data).toHaveProperty(`k${i}`, true);
-
-    // Logout: the record is deleted and the cookie cleared.
-    const logout = await call(port, 'POST', '/logout', { jar });
-    expect(logout.status).toBe(303);
-    expect(logout.setCookie.some((line) => /max-age=0|expires=thu, 01 jan 1970/i.test(line))).toBe(true);
-    expect(await inner.listByUser('alice')).toEqual([]);
-    expect(jar.cookies.size).toBe(0);
-
-    // Replaying the old cookie gets a fresh anonymous session, not the old one.
-    const replay = await call(port, 'GET', '/', { jar: loggedInCookie });
-    expect(replay.status).toBe(200);
-    expect(JSON.parse(replay.body)).toMatchObject({ user: null, n: 0, data: {} });
-    expect(errors).toEqual([]);
   });
 
   it('a route that never touches the session gets neither Vary nor Set-Cookie', async () => {
@@ -276,22 +237,17 @@ describe('node:http adapter, end to end on 127.0.0.1', () => {
   });
 
   it('a 5xx answer persists nothing and sets no cookie', async () => {
-    const before = await inner.count();
-    const failed = await call(port, 'GET', '/fail-after-write');
-    expect(failed.status).toBe(500);
-    expect(failed.body).toBe('failed on purpose');
-    expect(failed.setCookie).toEqual([]);
-    expect(await inner.count()).toBe(before);
+    await expectAnswerPersistingNothing(
+      { call: client, inner },
+      '/fail-after-write',
+      500,
+      'failed on purpose',
+    );
   });
 
   it('a handler that throws gets a plain 500 without stack or message, persists nothing, and the server lives on', async () => {
     errors.length = 0;
-    const before = await inner.count();
-    const thrown = await call(port, 'GET', '/throw');
-    expect(thrown.status).toBe(500);
-    expect(thrown.body).toBe('Internal Server Error\n');
-    expect(thrown.setCookie).toEqual([]);
-    expect(await inner.count()).toBe(before);
+    await expectAnswerPersistingNothing({ call: client, inner }, '/throw', 500, 'Internal Server Error\n');
     expect(errors).toHaveLength(1);
     expect((await call(port, 'GET', '/static')).status).toBe(200);
   });
@@ -306,12 +262,7 @@ describe('node:http adapter, end to end on 127.0.0.1', () => {
   });
 
   it('a session error thrown by the handler answers its status (409) in plain text and persists nothing', async () => {
-    const before = await inner.count();
-    const answer = await call(port, 'GET', '/conflict');
-    expect(answer.status).toBe(409);
-    expect(answer.body).toBe('Conflict\n');
-    expect(answer.setCookie).toEqual([]);
-    expect(await inner.count()).toBe(before);
+    await expectAnswerPersistingNothing({ call: client, inner }, '/conflict', 409, 'Conflict\n');
   });
 
   it('HTTPS is judged from the socket: plain HTTP on a non-loopback host gets a plain `sid` cookie', async () => {
@@ -351,14 +302,10 @@ describe('node:http adapter behind a trusted proxy', () => {
   });
 
   it('the client address and user agent reach the record (left-most X-Forwarded-For)', async () => {
-    const jar = new TinyJar();
-    await call(port, 'POST', '/login?user=bob', {
-      jar,
-      headers: { 'x-forwarded-for': '203.0.113.9, 10.0.0.1', 'user-agent': 'TestAgent/1.0' },
-    });
-    const list = await manager.listSessions('bob');
-    expect(list).toHaveLength(1);
-    expect(list[0]).toMatchObject({ ip: '203.0.113.9', userAgent: 'TestAgent/1.0' });
+    await forwardedClientScenario(
+      caller(() => port),
+      manager,
+    );
   });
 });
 
@@ -368,6 +315,7 @@ describe('node:http adapter with a failing store', () => {
   const errors: unknown[] = [];
   const server = createServer(createNodeSessions(manager, { onError: (e) => errors.push(e) }).wrap(app));
   let port = 0;
+  const client = caller(() => port);
   beforeAll(async () => {
     port = await listen(server);
   });
@@ -378,21 +326,7 @@ describe('node:http adapter with a failing store', () => {
 
   for (const mode of ['throw', 'hang'] as const) {
     it(`a store that is down (${mode}) answers 503 within 2 s, plain, without stack or cause`, async () => {
-      store.mode = mode;
-      errors.length = 0;
-      const read = await call(port, 'GET', '/', { headers: { cookie: FOREIGN_COOKIE } });
-      expect(read.status).toBe(503);
-      expect(read.elapsed).toBeLessThan(2_000);
-      expect(read.body).toBe('Service Unavailable\n');
-      expect(read.headers['content-type']).toMatch(/^text\/plain/);
-      expect(read.setCookie).toEqual([]);
-      const write = await call(port, 'POST', '/add');
-      expect(write.status).toBe(503);
-      expect(write.elapsed).toBeLessThan(2_000);
-      expect(write.body).not.toMatch(/ECONNREFUSED|\bat\s|Error/);
-      expect(errors.length).toBeGreaterThanOrEqual(2);
-      expect(errors.every((e) => e instanceof SessionStoreError)).toBe(true);
-      store.mode = 'up';
+      await storeDownScenario({ call: client, store, errors }, mode);
       expect((await call(port, 'GET', '/static')).status).toBe(200);
     });
   }
