@@ -186,6 +186,7 @@ export function createNodeSessions<S extends Session<SessionData>>(
       res.statusCode = statusForError(error);
       for (const name of res.getHeaderNames()) res.removeHeader(name);
       res.setHeader('Content-Type', TEXT_PLAIN);
+      res.setHeader('Cache-Control', 'no-store');
       res.end(errorBody(res.statusCode));
     };
   }

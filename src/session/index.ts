@@ -35,4 +35,4 @@ export { jsonSerializer } from './serializer.js';
 export type { LoginOptions, SessionData } from './session.js';
 export { Session } from './session.js';
 export type { SessionMeta, SessionRecord, SessionStore } from './store.js';
-export { RECORD_FORMAT } from './store.js';
+export { assertSetArguments, RECORD_FORMAT } from './store.js';

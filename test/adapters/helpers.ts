@@ -209,6 +209,10 @@ export async function expectAnswerPersistingNothing(
   expect(answer.body).toBe(body);
   expect(answer.setCookie).toEqual([]);
   expect(await inner.count()).toBe(before);
+  // The adapter's own error answers are never cached.
+  if (/^(Internal Server Error|Conflict|Service Unavailable)\n$/.test(body)) {
+    expect(answer.header('cache-control')).toBe('no-store');
+  }
 }
 
 /** Behind a trusted proxy, the left-most X-Forwarded-For and the User-Agent are what the session records. */
