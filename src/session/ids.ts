@@ -3,7 +3,7 @@
  * asks for at least 128); the store key is SHA-256 of the id, so a leaked store holds no usable tokens
  * (Rack CVE-2019-16782's class). Nothing here ever logs or throws an id.
  */
-import { createHash, randomFillSync } from 'node:crypto';
+import { hash, randomFillSync } from 'node:crypto';
 import { type Secret, sign, unsign } from '../cookie/index.js';
 
 /** Bytes of randomness in a session id. */
@@ -48,7 +48,8 @@ export function isWellFormedId(text: string): boolean {
 
 /** The store key of an id: SHA-256, base64url. */
 export function storeKeyOf(id: string): string {
-  return createHash('sha256').update(id).digest('base64url');
+  // The one-shot hash (Node 20.12+) costs a third of createHash().update().digest().
+  return hash('sha256', id, 'base64url');
 }
 
 /** A short reference to a session for logs and events: a prefix of the key (the hash), never the id. */
