@@ -785,7 +785,9 @@ export function createSessionManager<Data extends SessionData = SessionData>(
         return freshSession(now, secure, cookieName, meta, true);
       }
       const key = storeKeyOf(id);
-      const release = await lock.acquire(key, lockTimeout);
+      const held = lock.acquire(key, lockTimeout);
+      // Uncontended, the lock is granted at once: no await, no microtask.
+      const release = typeof held === 'function' ? held : await held;
       try {
         const found = await resolveOrigin(key, now);
         if (found === null || found === 'expired') {
