@@ -41,8 +41,17 @@ const DOMAIN =
 /** path-value = *av-octet, starting with "/" (4.1.2.4). */
 const PATH = /^\/[\x20-\x3a\x3c-\x7e]*$/;
 
-const SAME_SITE: Record<string, SameSite> = { strict: 'Strict', lax: 'Lax', none: 'None' };
-const PRIORITY: Record<string, Priority> = { low: 'Low', medium: 'Medium', high: 'High' };
+// Maps, not object literals: a lookup of "constructor" or "__proto__" must find nothing.
+const SAME_SITE = new Map<string, SameSite>([
+  ['strict', 'Strict'],
+  ['lax', 'Lax'],
+  ['none', 'None'],
+]);
+const PRIORITY = new Map<string, Priority>([
+  ['low', 'Low'],
+  ['medium', 'Medium'],
+  ['high', 'High'],
+]);
 
 function invalid(field: string, detail: string): TypeError {
   return new TypeError(`[teller] [cookie] option ${field} is invalid: ${detail}`);
@@ -115,12 +124,12 @@ export function serializeSetCookie(cookie: SerializeOptions): string {
     out += '; Partitioned';
   }
   if (cookie.priority !== undefined) {
-    const p = typeof cookie.priority === 'string' ? PRIORITY[cookie.priority.toLowerCase()] : undefined;
+    const p = typeof cookie.priority === 'string' ? PRIORITY.get(cookie.priority.toLowerCase()) : undefined;
     if (p === undefined) throw invalid('priority', describe(cookie.priority));
     out += `; Priority=${p}`;
   }
   if (cookie.sameSite !== undefined) {
-    const s = typeof cookie.sameSite === 'string' ? SAME_SITE[cookie.sameSite.toLowerCase()] : undefined;
+    const s = typeof cookie.sameSite === 'string' ? SAME_SITE.get(cookie.sameSite.toLowerCase()) : undefined;
     if (s === undefined) throw invalid('sameSite', describe(cookie.sameSite));
     if (s === 'None' && !cookie.secure) throw invalid('sameSite', 'SameSite=None requires secure: true');
     out += `; SameSite=${s}`;

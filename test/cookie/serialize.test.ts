@@ -71,6 +71,9 @@ describe('serializeSetCookie', () => {
     ['sameSite', { sameSite: 'relaxed' as 'Lax' }],
     ['sameSite', { sameSite: 'None' }],
     ['priority', { priority: 'urgent' as 'High' }],
+    ['sameSite', { sameSite: 'constructor' as 'Lax' }],
+    ['sameSite', { sameSite: '__proto__' as 'Lax' }],
+    ['priority', { priority: 'toString' as 'High' }],
     ['partitioned', { partitioned: true }],
   ])('throws a TypeError naming %s for %j', (field, patch) => {
     expect(() => serializeSetCookie({ ...base, ...patch } as SerializeOptions)).toThrow(
