@@ -97,16 +97,27 @@ export interface HeaderTarget {
   appendSetCookie(lines: string[]): void;
 }
 
+/** Names Cookie or `*` among a Vary field's values (RFC 9110 12.5.5). */
+const VARY_COVERS_COOKIE = /(^|,)\s*(cookie|\*)\s*(,|$)/i;
+
+/**
+ * The Vary field to send for a session that was used, given the current one ('' when absent): `Cookie`
+ * added, or undefined when the field already names Cookie or `*`.
+ */
+export function varyWithCookie(vary: string): string | undefined {
+  if (vary === '') return 'Cookie';
+  return VARY_COVERS_COOKIE.test(vary) ? undefined : `${vary}, Cookie`;
+}
+
 /**
  * Adds what a committed session needs to the response headers: `Vary: Cookie` when the session was used or
  * a cookie is set (unless Vary already names Cookie or `*`), then the Set-Cookie lines with
  * `Cache-Control: no-store`.
  */
 export function addSessionHeaders(target: HeaderTarget, session: unknown, setCookie: string[]): void {
-  const vary = target.get('vary');
-  if ((wasRead(session) || setCookie.length > 0) && !/(^|,)\s*(cookie|\*)\s*(,|$)/i.test(vary)) {
-    target.set('Vary', vary ? `${vary}, Cookie` : 'Cookie');
-  }
+  if (!wasRead(session) && setCookie.length === 0) return;
+  const vary = varyWithCookie(target.get('vary'));
+  if (vary !== undefined) target.set('Vary', vary);
   if (setCookie.length > 0) {
     target.appendSetCookie(setCookie);
     target.set('Cache-Control', 'no-store');
