@@ -889,7 +889,12 @@ export function createSessionManager<Data extends SessionData = SessionData>(
       if (sealKeys !== undefined) {
         // Sealed cookies of this user created before now are refused from now on (ASVS 5.0 7.4.1).
         const key = notBeforeKey(userId);
-        for (let attempt = 0; attempt < MAX_MERGES; attempt++) {
+        for (let attempt = 0; ; attempt++) {
+          if (attempt >= MAX_MERGES) {
+            throw new SessionConflictError(
+              '[teller] [session] the not-before record of this user kept changing; the sessions were not revoked',
+            );
+          }
           const current = await call('get', (s) => s.get(key), b);
           const lifetime = Math.max(absoluteTimeout, rememberMeAbsolute);
           const record: SessionRecord = {
