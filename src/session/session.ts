@@ -213,6 +213,7 @@ export class Session<Data extends SessionData = SessionData> {
 
   /** The session id: the cookie's bearer token. Treat it as a secret; it is never logged or printed. */
   get id(): string {
+    this.#state.accessed = true;
     return this.#ensureId();
   }
 
@@ -223,6 +224,7 @@ export class Session<Data extends SessionData = SessionData> {
   get handle(): string {
     this.#ensureId();
     const state = this.#state;
+    state.accessed = true;
     // Before a login/regenerate is committed, its handle is the key the new record will have.
     if (state.rotate && !state.committed) return state.key!;
     return state.storedKey ?? state.key!;
@@ -230,6 +232,7 @@ export class Session<Data extends SessionData = SessionData> {
 
   /** True when no stored session matched the request's cookie (or after logout/destroy). */
   get isNew(): boolean {
+    this.#state.accessed = true;
     return this.#state.isNew;
   }
 
@@ -239,7 +242,11 @@ export class Session<Data extends SessionData = SessionData> {
     return this.#state.userId;
   }
 
-  /** Whether the request used the session (for adapters: `Vary: Cookie`). */
+  /**
+   * Whether the request used the session (for adapters: `Vary: Cookie`): any getter or method that reveals
+   * or changes session state sets it (`get`, `has`, `data()`, `toJSON()`, `id`, `handle`, `isNew`,
+   * `userId`, `persistent`, `csrfToken`, `flash`, ...). Reading `accessed` itself does not.
+   */
   get accessed(): boolean {
     return this.#state.accessed;
   }
@@ -247,6 +254,7 @@ export class Session<Data extends SessionData = SessionData> {
   /** Whether the cookie is persistent ("remember me"). */
   get persistent(): boolean {
     const state = this.#state;
+    state.accessed = true;
     return state.persistent ?? state.origin?.record.persistent ?? false;
   }
 
@@ -453,8 +461,10 @@ export class Session<Data extends SessionData = SessionData> {
 
   /** A copy of the user's data (Teller's own keys left out; `__proto__` can never be a key). */
   data(): Partial<Data> {
+    const state = this.#state;
+    state.accessed = true;
     const out: Record<string, unknown> = {};
-    for (const [key, value] of this.#state.values) {
+    for (const [key, value] of state.values) {
       if (!key.startsWith(INTERNAL_PREFIX)) out[key] = value;
     }
     return out as Partial<Data>;
@@ -462,7 +472,9 @@ export class Session<Data extends SessionData = SessionData> {
 
   /** For logs and JSON: never the id. */
   toJSON(): { isNew: boolean; userId: string | undefined; data: Partial<Data> } {
-    return { isNew: this.#state.isNew, userId: this.#state.userId, data: this.data() };
+    const state = this.#state;
+    state.accessed = true;
+    return { isNew: state.isNew, userId: state.userId, data: this.data() };
   }
 
   [inspect.custom](_depth: number, options: object): string {
