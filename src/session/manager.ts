@@ -498,7 +498,7 @@ export function createSessionManager<Data extends SessionData = SessionData>(
     const origin = state.origin;
 
     if (origin === null) {
-      if (state.ops.size === 0 && state.userId === undefined) {
+      if (!worthStoring(state)) {
         if (ended(state)) out.push(deleteCookieLine(policy, state.secure, state.cookieName));
         emitLifecycle(state, state.discarded[0]?.key);
         return out;
@@ -528,15 +528,21 @@ export function createSessionManager<Data extends SessionData = SessionData>(
       now - issuedAt(origin, state.values) >= renewAfter
     )
       mode = 'renew';
-    else if (state.ops.size > 0) mode = 'write';
-    else if (state.touchRequested || touchDue(origin.record, now)) mode = 'touch';
+    // Writes that cancel out (set then delete, delete of an absent key, an update to the same value)
+    // change nothing: no write, at most the throttled touch. The text serialized here is reused below.
+    let data: string | undefined;
+    if (mode === undefined && state.ops.size > 0) {
+      data = serialize(state.values);
+      if (data !== origin.record.data) mode = 'write';
+    }
+    if (mode === undefined && (state.touchRequested || touchDue(origin.record, now))) mode = 'touch';
     if (mode === undefined) return out;
 
     let base = origin.record;
     let baseKey = origin.key;
     let values = state.values;
     for (let attempt = 0; ; attempt++) {
-      const written = await writeOnce(state, mode, baseKey, base, values, origin, b);
+      const written = await writeOnce(state, mode, baseKey, base, values, data, origin, b);
       if (written !== null) {
         state.storedKey = mode === 'rotate' || mode === 'renew' ? state.key : baseKey;
         if (attempt > 0) emit('merged', now, baseKey, { detail: String(attempt) });
@@ -567,6 +573,7 @@ export function createSessionManager<Data extends SessionData = SessionData>(
       if (!usable(newest, now) || newest.movedTo !== undefined) throw destroyedError(state, baseKey);
       if (mode === 'renew') mode = 'write'; // someone else wrote; renew on a later request
       values = reapply(state, origin, parseValues(newest.data));
+      data = undefined;
       base = newest;
     }
   };
@@ -578,12 +585,13 @@ export function createSessionManager<Data extends SessionData = SessionData>(
     baseKey: string,
     base: SessionRecord,
     values: Map<string, unknown>,
+    serialized: string | undefined,
     origin: Origin,
     b: Budget,
   ): Promise<SessionRecord | null> => {
     const now = state.now;
     if (mode === 'write' || mode === 'touch') {
-      const data = mode === 'touch' ? base.data : serialize(values);
+      const data = mode === 'touch' ? base.data : (serialized ?? serialize(values));
       const record = buildRecord(state, base, data, base.version + 1);
       const ok = await call('set', (s) => s.set(baseKey, record, base.version, ttlOf(record, now)), b);
       return ok ? record : null;
@@ -647,6 +655,16 @@ export function createSessionManager<Data extends SessionData = SessionData>(
     if (sealKeys !== undefined || state.committed) return session.handle;
     return state.storedKey ?? session.handle;
   };
+
+  /**
+   * Whether a session without a stored record must be stored: it ends with data (Teller's bookkeeping
+   * key `teller:iat` aside; a CSRF secret or a flash message counts), a user, or a persistent cookie.
+   * `set('a', 1); delete('a')`, `delete('cart')` or `update('x', () => undefined)` store nothing.
+   */
+  const worthStoring = (state: SessionState): boolean =>
+    state.userId !== undefined ||
+    state.persistent === true ||
+    state.values.size > (state.values.has(ISSUED_AT_KEY) ? 1 : 0);
 
   /** logout/destroy ran and the request carried a cookie: clear it (even when its session had expired). */
   const ended = (state: SessionState): boolean =>
@@ -728,17 +746,18 @@ export function createSessionManager<Data extends SessionData = SessionData>(
   const commitSealed = (state: SessionState): string[] => {
     const now = state.now;
     const origin = state.origin;
-    const changed = state.ops.size > 0 || state.rotate || state.userChanged;
-    if (origin === null && state.ops.size === 0 && state.userId === undefined) {
+    if (origin === null && !worthStoring(state)) {
       emitLifecycle(state, state.discarded[0]?.key);
       return ended(state) ? [deleteCookieLine(policy, state.secure, state.cookieName)] : [];
     }
+    const data = origin === null || state.ops.size > 0 ? serialize(state.values) : origin.record.data;
+    const changed = state.rotate || state.userChanged || (origin !== null && data !== origin.record.data);
     if (origin !== null && !changed && !state.touchRequested && !touchDue(origin.record, now)) return [];
     if (state.id === undefined) {
       state.id = host.newId();
       state.key = storeKeyOf(state.id);
     }
-    const record = buildRecord(state, origin?.record ?? null, serialize(state.values), 0);
+    const record = buildRecord(state, origin?.record ?? null, data, 0);
     const payload: SealedPayload = {
       f: RECORD_FORMAT,
       i: state.id,
