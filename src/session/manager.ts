@@ -485,6 +485,38 @@ export function createSessionManager<Data extends SessionData = SessionData>(
     );
   };
 
+  /**
+   * Ends the record under `key` for good (logout, destroy): a tombstone by compare-and-set against the
+   * version this request saw (`null`: read it first), then a delete. When the compare-and-set fails,
+   * the newest record is read: another process may have renewed the id meanwhile, leaving a pointer, so
+   * the record it points to is ended too (otherwise the renewed session would outlive the logout).
+   */
+  const retire = async (key: string, expected: number | null, b: Budget, depth: number): Promise<void> => {
+    let version = expected;
+    for (let attempt = 0; ; attempt++) {
+      if (version !== null) {
+        const tombstone: SessionRecord = {
+          format: RECORD_FORMAT,
+          data: '',
+          version: version + 1,
+          createdAt: 0,
+          lastSeenAt: 0,
+          expiresAt: 0,
+        };
+        if (await call('set', (s) => s.set(key, tombstone, version, TOMBSTONE_TTL_MS), b)) break;
+      }
+      if (attempt >= MAX_MERGES) {
+        throw new SessionConflictError('[teller] [session] the session kept changing while it was ended');
+      }
+      const current = await call('get', (s) => s.get(key), b);
+      if (current === null || current === undefined) return;
+      // A renewal pointer: end the renewed record as well (a chain is at most a few links long).
+      if (current.movedTo !== undefined && depth < 4) await retire(current.movedTo, null, b, depth + 1);
+      version = current.version;
+    }
+    await call('delete', (s) => s.delete(key), b);
+  };
+
   // ---- commit, store mode ----
 
   const commitStored = async (state: SessionState): Promise<string[]> => {
@@ -492,7 +524,7 @@ export function createSessionManager<Data extends SessionData = SessionData>(
     const b = budget(now);
     const out: string[] = [];
     for (const ended of state.discarded) {
-      await call('delete', (s) => s.delete(ended.key), b);
+      await retire(ended.key, ended.record.version, b, 0);
       if (ended.pointerKey !== undefined) await call('delete', (s) => s.delete(ended.pointerKey!), b);
     }
     const origin = state.origin;
@@ -642,6 +674,8 @@ export function createSessionManager<Data extends SessionData = SessionData>(
     if (mode === 'rotate') {
       await call('delete', (s) => s.delete(baseKey), b);
       if (origin.pointerKey !== undefined) await call('delete', (s) => s.delete(origin.pointerKey!), b);
+      // Another process renewed the id meanwhile: the key this request loaded is now a pointer.
+      if (baseKey !== origin.key) await call('delete', (s) => s.delete(origin.key), b);
     }
     return record;
   };
