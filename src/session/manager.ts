@@ -840,9 +840,22 @@ export function createSessionManager<Data extends SessionData = SessionData>(
       const key = storeKeyOf(id);
       const held = lock.acquire(key, lockTimeout);
       // Uncontended, the lock is granted at once: no await, no microtask.
-      const release = typeof held === 'function' ? held : await held;
+      let release = typeof held === 'function' ? held : await held;
       try {
-        const found = await resolveOrigin(key, now);
+        let found = await resolveOrigin(key, now);
+        if (found !== null && found !== 'expired' && found.pointerKey !== undefined) {
+          // An old, renewed id: requests with the old and the new cookie must wait for one another, so
+          // hold the live record's lock instead of the pointer's, and read the record again under it.
+          const target = found.key;
+          release();
+          const again = lock.acquire(target, lockTimeout);
+          release = typeof again === 'function' ? again : await again;
+          const record = await call('get', (s) => s.get(target), budget(now));
+          found =
+            usable(record, now) && record.movedTo === undefined
+              ? { key: target, pointerKey: key, record }
+              : 'expired';
+        }
         if (found === null || found === 'expired') {
           release();
           emit(
