@@ -10,6 +10,7 @@ export type Release = () => void;
 
 interface Waiter {
   grant: (release: Release) => void;
+  refuse: (error: Error) => void;
   timer: ReturnType<typeof setTimeout> | undefined;
 }
 
@@ -31,7 +32,7 @@ export class KeyedLock {
       return this.#releaser(key);
     }
     return new Promise<Release>((resolve, reject) => {
-      const waiter: Waiter = { grant: resolve, timer: undefined };
+      const waiter: Waiter = { grant: resolve, refuse: reject, timer: undefined };
       waiter.timer = setTimeout(() => {
         const index = queue.indexOf(waiter);
         if (index !== -1) queue.splice(index, 1);
@@ -44,6 +45,19 @@ export class KeyedLock {
       waiter.timer.unref?.();
       queue.push(waiter);
     });
+  }
+
+  /**
+   * Rejects every request waiting for `key` with `error` (the holder keeps the lock). For a holder whose
+   * store call timed out: its waiters would only queue behind the same dead store one by one.
+   */
+  fail(key: string, error: Error): void {
+    const queue = this.#queues.get(key);
+    if (queue === undefined) return;
+    for (const waiter of queue.splice(0)) {
+      clearTimeout(waiter.timer);
+      waiter.refuse(error);
+    }
   }
 
   #releaser(key: string): Release {

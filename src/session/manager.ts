@@ -135,6 +135,9 @@ interface Budget {
   deadline: number;
 }
 
+/** SessionStoreErrors of store calls that exceeded the budget (as opposed to calls that failed). */
+const timeouts = new WeakSet<Error>();
+
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 function toMs(now: Date | number | undefined, clock: () => number): number {
@@ -311,7 +314,9 @@ export function createSessionManager<Data extends SessionData = SessionData>(
           if (settled) return;
           settled = true;
           const message = `[teller] [session] store ${op} did not answer in time (storeTimeout ${storeTimeout} ms for the whole operation)`;
-          reject(fail(new SessionStoreError(message)));
+          const error = new SessionStoreError(message);
+          timeouts.add(error);
+          reject(fail(error));
         }, left);
       });
     });
@@ -387,8 +392,7 @@ export function createSessionManager<Data extends SessionData = SessionData>(
   ): Session<Data> => new Session<Data>(createState({ host, now, secure, cookieName, meta, cookieSent }));
 
   /** The record a key names, following one renewal pointer; null when absent, expired or unknown. */
-  const resolveOrigin = async (key: string, now: number): Promise<Origin | 'expired' | null> => {
-    const b = budget(now);
+  const resolveOrigin = async (key: string, now: number, b: Budget): Promise<Origin | 'expired' | null> => {
     const record = await call('get', (s) => s.get(key), b);
     if (record === null || record === undefined) return null;
     if (!usable(record, now)) return 'expired';
@@ -838,19 +842,25 @@ export function createSessionManager<Data extends SessionData = SessionData>(
         return freshSession(now, secure, cookieName, meta, true);
       }
       const key = storeKeyOf(id);
+      let lockKey = key;
       const held = lock.acquire(key, lockTimeout);
       // Uncontended, the lock is granted at once: no await, no microtask.
       let release = typeof held === 'function' ? held : await held;
+      // One budget for every store call of this load. It starts once the lock is held: time spent
+      // waiting behind a slow handler is bounded by lockTimeout, and a holder whose store call timed
+      // out fails its waiters at once (below), so a hung store answers every queued request in time.
+      const b = budget(now);
       try {
-        let found = await resolveOrigin(key, now);
+        let found = await resolveOrigin(key, now, b);
         if (found !== null && found !== 'expired' && found.pointerKey !== undefined) {
           // An old, renewed id: requests with the old and the new cookie must wait for one another, so
           // hold the live record's lock instead of the pointer's, and read the record again under it.
           const target = found.key;
           release();
+          lockKey = target;
           const again = lock.acquire(target, lockTimeout);
           release = typeof again === 'function' ? again : await again;
-          const record = await call('get', (s) => s.get(target), budget(now));
+          const record = await call('get', (s) => s.get(target), b);
           found =
             usable(record, now) && record.movedTo === undefined
               ? { key: target, pointerKey: key, record }
@@ -890,8 +900,10 @@ export function createSessionManager<Data extends SessionData = SessionData>(
           values,
         });
         state.release = release;
+        state.lockKey = lockKey;
         return new Session<Data>(state);
       } catch (error) {
+        if (error instanceof Error && timeouts.has(error)) lock.fail(lockKey, error);
         release();
         throw error;
       }
@@ -906,6 +918,12 @@ export function createSessionManager<Data extends SessionData = SessionData>(
         if (status >= 500) return { setCookie: [] };
         const setCookie = sealKeys !== undefined ? commitSealed(state) : await commitStored(state);
         return { setCookie };
+      } catch (error) {
+        // The store is not answering: the requests queued on this session would each wait for it in turn.
+        if (error instanceof Error && timeouts.has(error) && state.lockKey !== undefined) {
+          lock.fail(state.lockKey, error);
+        }
+        throw error;
       } finally {
         session.release();
       }

@@ -82,6 +82,8 @@ export interface SessionState {
   discarded: Origin[];
   touchRequested: boolean;
   release: Release | undefined;
+  /** The key of the in-process lock `release` ends. */
+  lockKey: string | undefined;
   committed: boolean;
   accessed: boolean;
   isNew: boolean;
@@ -124,6 +126,7 @@ export function createState(
     discarded: [],
     touchRequested: false,
     release: undefined,
+    lockKey: undefined,
     committed: false,
     accessed: false,
     isNew: origin === null,
@@ -393,6 +396,7 @@ export class Session<Data extends SessionData = SessionData> {
     const state = this.#state;
     const release = state.release;
     state.release = undefined;
+    state.lockKey = undefined;
     release?.();
   }
 
