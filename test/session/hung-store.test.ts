@@ -13,7 +13,7 @@ async function setup() {
 }
 
 /** Settles every promise and says how long each took (real ms: the store timeout is real time). */
-async function timed<T>(runs: Array<() => Promise<T>>) {
+async function timed(runs: Array<() => Promise<unknown>>) {
   const start = performance.now();
   return Promise.all(
     runs.map((run) =>
