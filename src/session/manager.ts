@@ -126,6 +126,33 @@ const MAX_MERGES = 16;
 const TOMBSTONE_TTL_MS = 10_000;
 /** Not-before records (sealed-session revocation) live under keys no session key can equal. */
 const NOT_BEFORE_PREFIX = 'nb.';
+/** Deny records of ended anonymous sealed sessions (the key of their id, under this prefix). */
+const DENY_PREFIX = 'dn.';
+
+/**
+ * The data of a user's not-before record (sealed mode): `x` the handle `revokeSessions` kept, `d` the
+ * sealed sessions of this user ended by logout/login/regenerate/destroy (key -> their expiry, epoch ms).
+ */
+interface UserRevocations {
+  x?: string;
+  d?: Record<string, number>;
+}
+
+function parseRevocations(data: string): UserRevocations {
+  if (data === '') return {};
+  if (!data.startsWith('{')) return { x: data }; // the first format: the kept handle only
+  try {
+    const value: unknown = JSON.parse(data);
+    if (value === null || typeof value !== 'object') return {};
+    const { x, d } = value as Record<string, unknown>;
+    const out: UserRevocations = {};
+    if (typeof x === 'string') out.x = x;
+    if (d !== null && typeof d === 'object') out.d = d as Record<string, number>;
+    return out;
+  } catch {
+    return {};
+  }
+}
 
 type WriteMode = 'write' | 'touch' | 'rotate' | 'renew';
 
@@ -741,10 +768,24 @@ export function createSessionManager<Data extends SessionData = SessionData>(
       emit('expired', now, key);
       return freshSession(now, secure, cookieName, meta, true);
     }
-    if (payload.u !== undefined && store !== undefined) {
-      const nb = await call('get', (s) => s.get(notBeforeKey(payload.u!)), budget(now));
-      if (nb !== null && nb !== undefined && payload.c < nb.createdAt && nb.data !== key) {
-        emit('rejected', now, key, { detail: 'revoked', userId: payload.u });
+    if (store !== undefined) {
+      // One store read: a user's sealed sessions are checked against the user's record (revocations
+      // and ended sessions), an anonymous one against the deny record of its own id.
+      const user = payload.u;
+      const denyKey = user === undefined ? DENY_PREFIX + key : notBeforeKey(user);
+      const found = await call('get', (s) => s.get(denyKey), budget(now));
+      let denied = false;
+      if (found !== null && found !== undefined) {
+        if (user === undefined) denied = true;
+        else {
+          const revocations = parseRevocations(found.data);
+          denied =
+            (payload.c < found.createdAt && revocations.x !== key) ||
+            (revocations.d !== undefined && Object.hasOwn(revocations.d, key));
+        }
+      }
+      if (denied) {
+        emit('rejected', now, key, { detail: 'revoked', userId: user });
         return freshSession(now, secure, cookieName, meta, true);
       }
     }
@@ -781,7 +822,94 @@ export function createSessionManager<Data extends SessionData = SessionData>(
     );
   };
 
-  const commitSealed = (state: SessionState): string[] => {
+  /**
+   * Changes a user's not-before record by compare-and-set: `revokeExcept` (a revocation: sealed cookies
+   * created before `now` are refused, except that handle) and/or `deny` (one ended session's key, refused
+   * until its expiry). Expired denials are dropped. SessionConflictError after MAX_MERGES conflicts.
+   */
+  const updateRevocations = async (
+    userId: string,
+    now: number,
+    b: Budget,
+    revoke: { except: string | undefined } | undefined,
+    deny: { key: string; until: number } | undefined,
+  ): Promise<void> => {
+    const key = notBeforeKey(userId);
+    for (let attempt = 0; ; attempt++) {
+      if (attempt >= MAX_MERGES) {
+        throw new SessionConflictError(
+          '[teller] [session] the not-before record of this user kept changing; the sessions were not revoked',
+        );
+      }
+      const current = await call('get', (s) => s.get(key), b);
+      const previous = current === null || current === undefined ? {} : parseRevocations(current.data);
+      let until = revoke !== undefined ? now + Math.max(absoluteTimeout, rememberMeAbsolute) : now;
+      if (current !== null && current !== undefined) until = Math.max(until, current.expiresAt);
+      const denied: Record<string, number> = Object.create(null);
+      let anyDenied = false;
+      for (const [k, e] of Object.entries(previous.d ?? {})) {
+        if (typeof e === 'number' && e > now) {
+          denied[k] = e;
+          anyDenied = true;
+        }
+      }
+      if (deny !== undefined) {
+        denied[deny.key] = deny.until;
+        anyDenied = true;
+        until = Math.max(until, deny.until);
+      }
+      const body: UserRevocations = {};
+      const except = revoke !== undefined ? revoke.except : previous.x;
+      if (except !== undefined) body.x = except;
+      if (anyDenied) body.d = denied;
+      const record: SessionRecord = {
+        format: RECORD_FORMAT,
+        data: JSON.stringify(body),
+        version: (current?.version ?? 0) + 1,
+        createdAt: revoke !== undefined ? now : (current?.createdAt ?? 0),
+        lastSeenAt: now,
+        expiresAt: until,
+      };
+      const expected = current === null || current === undefined ? null : current.version;
+      const ttl = Math.max(0, until - now) + TTL_SLACK_MS;
+      if (await call('set', (s) => s.set(key, record, expected, ttl), b)) return;
+    }
+  };
+
+  /**
+   * Sealed mode with a store: the cookies this request ended (logout, destroy, and the old id of a
+   * login/regenerate) are refused from now until they expire, so a copy made before cannot be replayed.
+   */
+  const denySealed = async (state: SessionState): Promise<void> => {
+    const ended: Origin[] = state.discarded;
+    const rotated = state.rotate && state.origin !== null ? state.origin : undefined;
+    if (ended.length === 0 && rotated === undefined) return;
+    const now = state.now;
+    const b = budget(now);
+    for (const origin of rotated === undefined ? ended : [...ended, rotated]) {
+      const until = origin.record.expiresAt;
+      if (until <= now) continue;
+      const userId = origin.record.userId;
+      if (userId !== undefined) {
+        await updateRevocations(userId, now, b, undefined, { key: origin.key, until });
+        continue;
+      }
+      const record: SessionRecord = {
+        format: RECORD_FORMAT,
+        data: '',
+        version: 1,
+        createdAt: now,
+        lastSeenAt: now,
+        expiresAt: until,
+      };
+      const ttl = until - now + TTL_SLACK_MS;
+      // false: the deny record is there already (an earlier or concurrent logout of the same cookie).
+      await call('set', (s) => s.set(DENY_PREFIX + origin.key, record, null, ttl), b);
+    }
+  };
+
+  const commitSealed = async (state: SessionState): Promise<string[]> => {
+    if (store !== undefined) await denySealed(state);
     const now = state.now;
     const origin = state.origin;
     if (origin === null && !worthStoring(state)) {
@@ -916,7 +1044,7 @@ export function createSessionManager<Data extends SessionData = SessionData>(
       try {
         const status = commitOptions.status ?? 200;
         if (status >= 500) return { setCookie: [] };
-        const setCookie = sealKeys !== undefined ? commitSealed(state) : await commitStored(state);
+        const setCookie = sealKeys !== undefined ? await commitSealed(state) : await commitStored(state);
         return { setCookie };
       } catch (error) {
         // The store is not answering: the requests queued on this session would each wait for it in turn.
@@ -972,26 +1100,7 @@ export function createSessionManager<Data extends SessionData = SessionData>(
       let count = 0;
       if (sealKeys !== undefined) {
         // Sealed cookies of this user created before now are refused from now on (ASVS 5.0 7.4.1).
-        const key = notBeforeKey(userId);
-        for (let attempt = 0; ; attempt++) {
-          if (attempt >= MAX_MERGES) {
-            throw new SessionConflictError(
-              '[teller] [session] the not-before record of this user kept changing; the sessions were not revoked',
-            );
-          }
-          const current = await call('get', (s) => s.get(key), b);
-          const lifetime = Math.max(absoluteTimeout, rememberMeAbsolute);
-          const record: SessionRecord = {
-            format: RECORD_FORMAT,
-            data: exceptKey ?? '',
-            version: (current?.version ?? 0) + 1,
-            createdAt: now,
-            lastSeenAt: now,
-            expiresAt: now + lifetime,
-          };
-          const expected = current === null || current === undefined ? null : current.version;
-          if (await call('set', (s) => s.set(key, record, expected, lifetime + TTL_SLACK_MS), b)) break;
-        }
+        await updateRevocations(userId, now, b, { except: exceptKey }, undefined);
         count = 1;
       } else if (store.deleteByUser !== undefined) {
         count = await call(

@@ -63,6 +63,12 @@ export interface SessionManagerOptions {
   /**
    * Cookie-only sessions: the data lives in the cookie, sealed with AES-256-GCM. Each secret is at least
    * 32 bytes; the first seals, all open (rotation).
+   *
+   * Without a `store`, nothing on the server remembers a sealed session: `logout()`, `destroy()`,
+   * `login()` and `regenerate()` replace the browser's cookie, but a copy of the old cookie taken before
+   * keeps working until the expiry sealed inside it (idle or absolute timeout), and `revokeSessions` is
+   * unavailable. With a `store`, the ended cookie is refused until it expires (a deny record, kept in the
+   * user's not-before record for a logged-in session), at the cost of one store read per request.
    */
   seal?: { secrets: readonly Secret[] };
   /** The session cookie (RFC 6265bis 4.1). */

@@ -349,12 +349,16 @@ export class Session<Data extends SessionData = SessionData> {
     if (state.values.has(CSRF_KEY)) this.#record(CSRF_KEY, { kind: 'delete' });
   }
 
-  /** Ends the session: at commit the record is deleted and the cookie cleared. The object is then a fresh session. */
+  /**
+   * Ends the session: at commit the record is deleted and the cookie cleared. The object is then a fresh
+   * session. Sealed sessions without a store cannot be revoked: a copy of the cookie taken before the
+   * logout keeps working until its sealed expiry (with a store, it is refused).
+   */
   logout(): void {
     this.#discard('logout');
   }
 
-  /** Same as `logout()`, for sessions without a user. */
+  /** Same as `logout()`, for sessions without a user (the same caveat for sealed sessions without a store). */
   destroy(): void {
     this.#discard('destroy');
   }

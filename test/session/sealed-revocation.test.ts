@@ -33,3 +33,119 @@ describe('sealed revokeSessions', () => {
     expect(result).toBeUndefined();
   });
 });
+
+function sealedWithStore() {
+  const store = new TestStore();
+  const manager = createSessionManager<{ cart: string[] }>({ seal: { secrets: [S1] }, store });
+  return { store, manager };
+}
+
+/** A second browser holding a copy of `browser`'s cookies (taken now). */
+function copyOf(browser: Browser): Browser {
+  const copy = new Browser();
+  for (const [name, value] of browser.cookies) copy.cookies.set(name, value);
+  return copy;
+}
+
+const later = (ms: number) => ({ now: T0 + ms });
+
+describe('sealed sessions with a store: an ended cookie cannot be replayed (CVE-2024-31999 class)', () => {
+  it('logout: a copy taken before is refused; one store read per logged-in request', async () => {
+    const { store, manager } = sealedWithStore();
+    const browser = new Browser();
+    await visit(manager, browser, (s) => {
+      s.login('alice');
+      s.set('cart', ['apple']);
+    });
+    const stolen = copyOf(browser);
+    store.resetCounts();
+    expect((await visit(manager, copyOf(browser), (s) => s.userId, later(1000))).result).toBe('alice');
+    expect(store.log).toEqual(['get']);
+    await visit(manager, browser, (s) => s.logout(), later(2000));
+    expect(browser.value()).toBeUndefined();
+    store.resetCounts();
+    const { result } = await visit(manager, stolen, (s) => [s.userId, s.get('cart')], later(3000));
+    expect(result).toEqual([undefined, undefined]);
+    expect(store.log).toEqual(['get']);
+  });
+
+  it("logout on one device leaves the user's other devices logged in", async () => {
+    const { manager } = sealedWithStore();
+    const laptop = new Browser();
+    const phone = new Browser();
+    await visit(manager, laptop, (s) => s.login('alice'));
+    await visit(manager, phone, (s) => s.login('alice'), later(10));
+    await visit(manager, laptop, (s) => s.logout(), later(20));
+    expect((await visit(manager, phone, (s) => s.userId, later(30))).result).toBe('alice');
+  });
+
+  it('destroy of an anonymous sealed session: the copy is refused (one read of its deny record)', async () => {
+    const { store, manager } = sealedWithStore();
+    const browser = new Browser();
+    await visit(manager, browser, (s) => s.set('cart', ['apple']));
+    const stolen = copyOf(browser);
+    await visit(manager, browser, (s) => s.destroy(), later(1000));
+    store.resetCounts();
+    expect((await visit(manager, stolen, (s) => s.get('cart'), later(2000))).result).toBeUndefined();
+    expect(store.log).toEqual(['get']);
+  });
+
+  it('login and regenerate: the cookie from before the new id is refused, the new one works', async () => {
+    const { manager } = sealedWithStore();
+    const browser = new Browser();
+    await visit(manager, browser, (s) => s.set('cart', ['apple']));
+    const anonymous = copyOf(browser);
+    await visit(manager, browser, (s) => s.login('alice'), later(1000));
+    expect((await visit(manager, anonymous, (s) => s.get('cart'), later(2000))).result).toBeUndefined();
+    const loggedIn = copyOf(browser);
+    await visit(manager, browser, (s) => s.regenerate(), later(3000));
+    expect((await visit(manager, loggedIn, (s) => s.userId, later(4000))).result).toBeUndefined();
+    const { result } = await visit(manager, browser, (s) => [s.userId, s.get('cart')], later(5000));
+    expect(result).toEqual(['alice', ['apple']]);
+  });
+
+  it('deny records live as long as the ended cookie could, and a 5xx writes none', async () => {
+    const { store, manager } = sealedWithStore();
+    const browser = new Browser();
+    await visit(manager, browser, (s) => s.set('cart', ['apple']));
+    const copy = copyOf(browser);
+    await visit(manager, copyOf(browser), (s) => s.destroy(), later(1000), { status: 500 });
+    expect(store.records.size).toBe(0);
+    await visit(manager, browser, (s) => s.destroy(), later(1000));
+    const [entry] = [...store.records.values()];
+    // The cookie expired at T0 + 30 min (idle): remaining lifetime plus the stores' slack.
+    expect(entry!.ttlMs).toBe(30 * 60_000 - 1000 + 60_000);
+    expect((await visit(manager, copy, (s) => s.get('cart'), later(2000))).result).toBeUndefined();
+  });
+
+  it('revocations and denials of one user keep one another', async () => {
+    const { manager } = sealedWithStore();
+    const a = new Browser();
+    const b = new Browser();
+    const c = new Browser();
+    await visit(manager, a, (s) => s.login('alice'));
+    await visit(manager, b, (s) => s.login('alice'));
+    const copyOfA = copyOf(a);
+    await visit(manager, a, (s) => s.logout(), later(1000));
+    await manager.revokeSessions('alice', later(2000));
+    await visit(manager, c, (s) => s.login('alice'), later(3000));
+    const d = copyOf(c);
+    await visit(manager, c, (s) => s.logout(), later(4000));
+    expect((await visit(manager, copyOfA, (s) => s.userId, later(5000))).result).toBeUndefined();
+    expect((await visit(manager, b, (s) => s.userId, later(5000))).result).toBeUndefined();
+    expect((await visit(manager, d, (s) => s.userId, later(5000))).result).toBeUndefined();
+    const e = new Browser();
+    await visit(manager, e, (s) => s.login('alice'), later(6000));
+    expect((await visit(manager, e, (s) => s.userId, later(7000))).result).toBe('alice');
+  });
+
+  it('without a store (documented): a copy of the cookie keeps working until its sealed expiry', async () => {
+    const manager = createSessionManager({ seal: { secrets: [S1] } });
+    const browser = new Browser();
+    await visit(manager, browser, (s) => s.login('alice'));
+    const copy = copyOf(browser);
+    await visit(manager, browser, (s) => s.logout(), later(1000));
+    expect((await visit(manager, copy, (s) => s.userId, later(2000))).result).toBe('alice');
+    expect((await visit(manager, copy, (s) => s.userId, later(31 * 60_000))).result).toBeUndefined();
+  });
+});
