@@ -987,8 +987,13 @@ export function createSessionManager<Data extends SessionData = SessionData>(
           release();
           lockKey = target;
           const again = lock.acquire(target, lockTimeout);
-          release = typeof again === 'function' ? again : await again;
-          const record = await call('get', (s) => s.get(target), b);
+          let left = b;
+          if (typeof again === 'function') release = again;
+          else {
+            release = await again;
+            left = budget(now); // the wait was a handler's, not the store's
+          }
+          const record = await call('get', (s) => s.get(target), left);
           found =
             usable(record, now) && record.movedTo === undefined
               ? { key: target, pointerKey: key, record }

@@ -31,4 +31,27 @@ describe('the in-process lock after an id renewal', () => {
     const { result } = await visit(manager, browser, (s) => s.get('n'), { now: now + 1000 });
     expect(result).toBe(20);
   });
+
+  it('an old-cookie request that waited for the live record behind a slow handler still gets its full store budget', async () => {
+    const store = new TestStore();
+    const manager = createSessionManager<{ n: number }>({
+      store,
+      renewAfter: 10 * MINUTE,
+      storeTimeout: 100,
+    });
+    const browser = new Browser();
+    await visit(manager, browser, (s) => s.set('n', 0));
+    const oldHeader = browser.header();
+    await visit(manager, browser, (s) => s.get('n'), { now: T0 + 11 * MINUTE });
+    const now = { now: T0 + 11 * MINUTE + 1000 };
+    store.delayMs = 5; // a store on the network: every call takes real time
+    const holder = await manager.load(browser.header(), now);
+    const waiting = manager.load(oldHeader, now);
+    await new Promise((resolve) => setTimeout(resolve, 150)); // the handler takes longer than storeTimeout
+    holder.set('n', 1);
+    await manager.commit(holder);
+    const next = await waiting;
+    expect(next.get('n')).toBe(1);
+    await manager.commit(next);
+  });
 });
