@@ -126,6 +126,11 @@ const MAX_MERGES = 16;
 const TOMBSTONE_TTL_MS = 10_000;
 /** Not-before records (sealed-session revocation) live under keys no session key can equal. */
 const NOT_BEFORE_PREFIX = 'nb.';
+/**
+ * Ended sealed sessions a user's not-before record lists at most (it is read on each of the user's
+ * requests). Beyond, the record falls back to a not-before time: all older cookies of the user end.
+ */
+const MAX_DENIED = 256;
 /** Deny records of ended anonymous sealed sessions (the key of their id, under this prefix). */
 const DENY_PREFIX = 'dn.';
 
@@ -853,20 +858,28 @@ export function createSessionManager<Data extends SessionData = SessionData>(
           anyDenied = true;
         }
       }
+      let notBefore = revoke !== undefined ? now : (current?.createdAt ?? 0);
+      let except = revoke !== undefined ? revoke.except : previous.x;
       if (deny !== undefined) {
+        if (Object.keys(denied).length >= MAX_DENIED) {
+          // Too many to list: every sealed cookie of this user from before now ends (fail closed).
+          for (const k of Object.keys(denied)) delete denied[k];
+          notBefore = now;
+          except = undefined;
+          until = Math.max(until, now + Math.max(absoluteTimeout, rememberMeAbsolute));
+        }
         denied[deny.key] = deny.until;
         anyDenied = true;
         until = Math.max(until, deny.until);
       }
       const body: UserRevocations = {};
-      const except = revoke !== undefined ? revoke.except : previous.x;
       if (except !== undefined) body.x = except;
       if (anyDenied) body.d = denied;
       const record: SessionRecord = {
         format: RECORD_FORMAT,
         data: JSON.stringify(body),
         version: (current?.version ?? 0) + 1,
-        createdAt: revoke !== undefined ? now : (current?.createdAt ?? 0),
+        createdAt: notBefore,
         lastSeenAt: now,
         expiresAt: until,
       };

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createSessionManager, SessionConflictError } from '../../src/index.js';
 import type { SessionRecord } from '../../src/session/store.js';
-import { Browser, T0, TestStore, visit } from './helpers.js';
+import { Browser, HOUR, T0, TestStore, visit } from './helpers.js';
 
 const S1 = 'first-sealing-secret-of-32-bytes-or-more';
 
@@ -147,5 +147,36 @@ describe('sealed sessions with a store: an ended cookie cannot be replayed (CVE-
     await visit(manager, browser, (s) => s.logout(), later(1000));
     expect((await visit(manager, copy, (s) => s.userId, later(2000))).result).toBe('alice');
     expect((await visit(manager, copy, (s) => s.userId, later(31 * 60_000))).result).toBeUndefined();
+  });
+});
+
+describe("a user's list of ended sealed sessions", () => {
+  it('is pruned of expired entries and bounded: beyond 256, every older cookie of the user ends', async () => {
+    const { store, manager } = sealedWithStore();
+    const listed = () => {
+      const [entry] = [...store.records.values()].filter((e) => e.record.data.startsWith('{'));
+      return Object.keys((JSON.parse(entry!.record.data) as { d?: object }).d ?? {}).length;
+    };
+    const kept = new Browser();
+    await visit(manager, kept, (s) => s.login('alice'));
+    for (let i = 0; i < 256; i++) {
+      const device = new Browser();
+      await visit(manager, device, (s) => s.login('alice'), later(i));
+      await visit(manager, device, (s) => s.logout(), later(i));
+    }
+    expect(listed()).toBe(256);
+    expect((await visit(manager, kept, (s) => s.userId, later(300))).result).toBe('alice');
+    const last = new Browser();
+    await visit(manager, last, (s) => s.login('alice'), later(400));
+    const copy = copyOf(last);
+    await visit(manager, last, (s) => s.logout(), later(500));
+    expect(listed()).toBe(1);
+    expect((await visit(manager, copy, (s) => s.userId, later(600))).result).toBeUndefined();
+    expect((await visit(manager, kept, (s) => s.userId, later(600))).result).toBeUndefined();
+    // Expired entries are dropped at the next write (the idle timeout is 30 minutes).
+    const next = new Browser();
+    await visit(manager, next, (s) => s.login('alice'), later(HOUR));
+    await visit(manager, next, (s) => s.logout(), later(HOUR));
+    expect(listed()).toBe(1);
   });
 });
