@@ -132,7 +132,7 @@ function original(hooks: Hooks, method: number): Method {
         : hooks.end;
 }
 
-/** Calls `fn` with exactly `count` of the arguments (a wrapper may look at `countOf(a, b, c)`). */
+/** Calls `fn` with exactly `count` of the arguments (a wrapper may look at `arguments.length`). */
 function invoke(fn: Method, res: ServerResponse, count: number, a: unknown, b: unknown, c: unknown): unknown {
   if (count === 0) return fn.call(res);
   if (count === 1) return fn.call(res, a);
