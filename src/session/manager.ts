@@ -321,6 +321,12 @@ export function createSessionManager<Data extends SessionData = SessionData>(
     } catch (cause) {
       return Promise.reject(fail(new SessionStoreError(`[teller] [session] store ${op} failed`, { cause })));
     }
+    // A store whose promises are settled when returned (in-process) cannot hang: no timeout to arm.
+    if (store!.immediate === true) {
+      return pending.then(undefined, (cause: unknown) => {
+        throw fail(new SessionStoreError(`[teller] [session] store ${op} failed`, { cause }));
+      });
+    }
     return new Promise<T>((resolve, reject) => {
       let settled = false;
       let timer: ReturnType<typeof setTimeout> | undefined;

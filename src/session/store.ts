@@ -59,6 +59,12 @@ export interface SessionStore {
   purgeExpired?(now: number): Promise<number>;
   /** Optional: how many records are held (for tests, the inspector and benchmarks). */
   count?(): Promise<number>;
+  /**
+   * Optional: declares that every promise this store returns is already settled when it is returned
+   * (an in-process store such as the memory store). The manager then arms no `storeTimeout` timer for
+   * its calls, since they cannot hang. Never set it on a store that does I/O.
+   */
+  readonly immediate?: boolean;
   /** Optional: releases resources (a client the store opened itself). */
   close?(): Promise<void>;
 }

@@ -180,6 +180,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
   timer?.unref();
 
   return {
+    immediate: true,
     async get(key) {
       open();
       const entry = live(key, clock());

@@ -313,6 +313,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   timer?.unref();
 
   return {
+    immediate: false,
     get(key) {
       return run('get', (s) => {
         const row = s.get.get(key as never, clock() as never) as Row | undefined;

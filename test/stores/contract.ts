@@ -109,6 +109,24 @@ export function runStoreContract(
       expect(has('count')).toBe(abilities.count);
     });
 
+    it('settles every promise at once when it declares itself immediate', async () => {
+      if (store.immediate !== true) return;
+      /** 'settled' when the promise was settled as it was returned (its reaction runs first). */
+      const state = (p: Promise<unknown>) =>
+        Promise.race([
+          p.then(
+            () => 'settled',
+            () => 'settled',
+          ),
+          Promise.resolve().then(() => 'pending'),
+        ]);
+      const record = minimalRecord();
+      expect(await state(store.set('imm', record, null, 60_000))).toBe('settled');
+      expect(await state(store.get('imm'))).toBe('settled');
+      expect(await state(store.delete('imm'))).toBe('settled');
+      expect(await state(store.get('absent'))).toBe('settled');
+    });
+
     describe('get', () => {
       it('returns null when the key is absent', async () => {
         expect(await store.get(newKey())).toBeNull();
