@@ -99,7 +99,9 @@ export function withSession<S extends Session<SessionData>, Rest extends unknown
     }
     let setCookie: string[];
     try {
-      ({ setCookie } = await manager.commit(session, { status: response.status }));
+      // An answer that cannot carry Set-Cookie (Response.error()'s 0, a 101 upgrade) persists nothing.
+      const status = response.status >= 200 && response.status <= 599 ? response.status : 500;
+      ({ setCookie } = await manager.commit(session, { status }));
     } catch (error) {
       onError(error);
       await response.body?.cancel().catch(() => {});

@@ -363,6 +363,8 @@ async function commit(hooks: Hooks, res: ServerResponse, status: number): Promis
       const method = queue[i] as number;
       invoke(original(hooks, method), res, queue[i + 1] as number, queue[i + 2], queue[i + 3], queue[i + 4]);
     }
+    // The handler failed while the commit ran, after it had started its answer: cut it, never leave it hanging.
+    if (hooks.failed && !res.writableEnded) res.destroy();
   } catch (error) {
     hooks.phase = FAILED;
     hooks.queue = undefined;
@@ -396,6 +398,8 @@ function fail(hooks: Hooks, res: ServerResponse, error: unknown): void {
   hooks.adapter.onError(error);
   // Headers out but the body unfinished: cut the connection rather than leave the client waiting.
   if (hooks.phase === DONE && !res.writableEnded) res.destroy();
+  // Headers already on their way behind the commit: commit() cuts the answer once they are out.
+  if (hooks.phase === COMMITTING) hooks.failed = true;
   if (hooks.phase !== OPEN) return; // the answer is on its way (or out): nothing left to replace
   hooks.failed = true;
   res.statusCode = statusForError(error);

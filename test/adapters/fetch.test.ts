@@ -268,3 +268,19 @@ describe('fetch adapter with a logger that throws', () => {
     expect((await call('GET', '/throw')).status).toBe(500);
   });
 });
+
+describe('fetch adapter: answers that cannot carry a cookie', () => {
+  it('Response.error() (status 0) persists nothing of the request', async () => {
+    const store = createMemoryStore();
+    const manager = createSessionManager({ store });
+    const handler = withSession(manager, (_request, { session }) => {
+      session.login('alice');
+      return Response.error();
+    });
+    const response = await handler(new Request('http://127.0.0.1/login'));
+    expect(response.status).toBe(0);
+    expect(response.headers.get('set-cookie')).toBeNull();
+    expect(await store.count()).toBe(0);
+    await manager.close();
+  });
+});
