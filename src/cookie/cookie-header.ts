@@ -59,7 +59,7 @@ export function parseCookie(
 ): Record<string, string> {
   const out = new NullRecord();
   if (typeof header !== 'string') return out;
-  const decode = options?.decode ?? defaultDecode;
+  const decode = options?.decode;
   const len = header.length;
   let pos = 0;
   while (pos < len) {
@@ -73,7 +73,11 @@ export function parseCookie(
       continue;
     }
     const name = sliceTrimmed(header, pos, eq);
-    if (name !== '' && out[name] === undefined) out[name] = decode(sliceTrimmed(header, eq + 1, end));
+    if (name !== '' && out[name] === undefined) {
+      const value = sliceTrimmed(header, eq + 1, end);
+      out[name] =
+        decode !== undefined ? decode(value) : value.indexOf('%') === -1 ? value : defaultDecode(value);
+    }
     pos = end + 1;
   }
   return out;
