@@ -3,6 +3,8 @@
  * cookie jar for a test client (name=value by name; a Max-Age=0 line removes), and the scenarios every
  * adapter must pass alike, written against an adapter-neutral client ({@link AdapterCall}).
  */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { expect } from 'vitest';
 import { SessionStoreError } from '../../src/session/errors.js';
 import type { SessionManager } from '../../src/session/manager.js';
@@ -228,4 +230,15 @@ export async function forwardedClientScenario(
   const list = await manager.listSessions('bob');
   expect(list).toHaveLength(1);
   expect(list[0]).toMatchObject({ ip: '203.0.113.9', userAgent: 'TestAgent/1.0' });
+}
+
+/** Starts `server` on an ephemeral loopback port and returns the port. */
+export async function listen(server: Server): Promise<number> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return (server.address() as AddressInfo).port;
+}
+
+/** Stops `server` and waits until it is closed. */
+export function close(server: Server): Promise<unknown> {
+  return new Promise((resolve) => server.close(resolve));
 }

@@ -11,12 +11,12 @@ import {
   type IncomingHttpHeaders,
   type ServerResponse,
 } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNodeSessions, type SessionRequest } from '../../src/adapters/node.js';
 import { createSessionManager } from '../../src/index.js';
 import type { Session } from '../../src/session/session.js';
 import { createMemoryStore } from '../../src/stores/memory.js';
+import { close, listen } from './helpers.js';
 
 interface Answer {
   status: number;
@@ -116,11 +116,10 @@ describe('node:http adapter: merging the session headers with the handler header
   const server = createServer(createNodeSessions(manager, { onError: (e) => errors.push(e) }).wrap(routes));
   let port = 0;
   beforeAll(async () => {
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    port = (server.address() as AddressInfo).port;
+    port = await listen(server);
   });
   afterAll(async () => {
-    await new Promise((resolve) => server.close(resolve));
+    await close(server);
     await manager.close?.();
   });
 
@@ -217,11 +216,10 @@ describe('node:http adapter: two managers on one response', () => {
   );
   let port = 0;
   beforeAll(async () => {
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    port = (server.address() as AddressInfo).port;
+    port = await listen(server);
   });
   afterAll(async () => {
-    await new Promise((resolve) => server.close(resolve));
+    await close(server);
   });
 
   it("each manager's cookie goes out, the inner one first", async () => {

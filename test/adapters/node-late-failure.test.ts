@@ -3,11 +3,11 @@
  * headers is still running: the client is cut off at once, never left waiting.
  */
 import { createServer, request as httpRequest } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNodeSessions } from '../../src/adapters/node.js';
 import { createSessionManager, type SessionStore } from '../../src/index.js';
 import { createMemoryStore } from '../../src/stores/memory.js';
+import { close, listen } from './helpers.js';
 
 const inner = createMemoryStore();
 /** The memory store with each write taking 50 ms, so the commit is still running when the handler throws. */
@@ -32,11 +32,10 @@ const server = createServer(
 let port = 0;
 
 beforeAll(async () => {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  port = (server.address() as AddressInfo).port;
+  port = await listen(server);
 });
 afterAll(async () => {
-  await new Promise((resolve) => server.close(resolve));
+  await close(server);
   await manager.close();
 });
 

@@ -2,7 +2,6 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
 import { createServer as createHttpsServer, request as httpsRequest } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import express from 'express';
@@ -15,9 +14,11 @@ import { createMemoryStore } from '../../src/stores/memory.js';
 import {
   type AdapterAnswer,
   type AdapterCall,
+  close,
   expectAnswerPersistingNothing,
   FOREIGN_COOKIE,
   forwardedClientScenario,
+  listen,
   loginLogoutScenario,
   type ProbeStore,
   probeStore,
@@ -157,11 +158,6 @@ function app(req: SessionRequest<Session>, res: import('node:http').ServerRespon
   }
 }
 
-async function listen(server: Server): Promise<number> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return (server.address() as AddressInfo).port;
-}
-
 /** The adapter-neutral client of the shared scenarios, for the port a server listens on once started. */
 const caller =
   (port: () => number): AdapterCall =>
@@ -182,7 +178,7 @@ describe('node:http adapter, end to end on 127.0.0.1', () => {
     port = await listen(server);
   });
   afterAll(async () => {
-    await new Promise((resolve) => server.close(resolve));
+    await close(server);
     await manager.close?.();
   });
 
@@ -283,7 +279,7 @@ describe('node:http adapter behind a trusted proxy', () => {
     port = await listen(server);
   });
   afterAll(async () => {
-    await new Promise((resolve) => server.close(resolve));
+    await close(server);
   });
 
   it('X-Forwarded-Proto: https makes the cookie Secure and __Host- prefixed', async () => {
@@ -321,7 +317,7 @@ describe('node:http adapter with a failing store', () => {
   });
   afterAll(async () => {
     store.mode = 'up';
-    await new Promise((resolve) => server.close(resolve));
+    await close(server);
   });
 
   for (const mode of ['throw', 'hang'] as const) {
@@ -344,7 +340,7 @@ describe('node:http adapter: the lock of an abandoned request', () => {
   });
   afterAll(async () => {
     server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
+    await close(server);
   });
 
   it('a client that goes away before the answer releases the session at once, not at the lock timeout', async () => {
@@ -382,7 +378,7 @@ describe('node:http adapter as Connect-style middleware (Express 5)', () => {
     port = await listen(server);
   });
   afterAll(async () => {
-    await new Promise((resolve) => server.close(resolve));
+    await close(server);
   });
 
   it("res.redirect and res.json carry the session's cookie and see the login", async () => {
@@ -457,7 +453,7 @@ describe('node:http adapter over TLS', () => {
         });
         expect(setCookie[0]).toMatch(/^__Host-sid=.*;\s*Secure/i);
       } finally {
-        await new Promise((resolve) => server.close(resolve));
+        await close(server);
       }
     },
   );
@@ -479,7 +475,7 @@ describe('node:http adapter with a logger that throws', () => {
       store.mode = 'up';
       expect((await call(port, 'GET', '/static')).status).toBe(200);
     } finally {
-      await new Promise((resolve) => server.close(resolve));
+      await close(server);
     }
   });
 });
