@@ -42,6 +42,7 @@ import {
   type Origin,
   replay,
   resetChanges,
+  resetToFresh,
   Session,
   type SessionData,
   type SessionHost,
@@ -406,13 +407,7 @@ export function createSessionManager<Data extends SessionData = SessionData>(
       }
       const record = await call('get', (s) => s.get(origin.key), budget(state.now));
       if (!usable(record, state.now) || record.movedTo !== undefined) {
-        state.origin = null;
-        state.isNew = true;
-        state.id = undefined;
-        state.key = undefined;
-        state.userId = undefined;
-        state.rotate = false;
-        resetChanges(state, new Map());
+        resetToFresh(state);
         return;
       }
       state.origin = { ...origin, record };

@@ -143,6 +143,17 @@ export function resetChanges(state: SessionState, values: Map<string, unknown>):
   state.dependent = new Set();
 }
 
+/** Turns the state into a fresh anonymous session with no values (its record is gone or ended). */
+export function resetToFresh(state: SessionState): void {
+  state.origin = null;
+  state.isNew = true;
+  state.id = undefined;
+  state.key = undefined;
+  state.userId = undefined;
+  state.rotate = false;
+  resetChanges(state, new Map());
+}
+
 /** Applies one op to a value (undefined = absent). */
 function applyOp(current: unknown, op: Op): unknown {
   if (op.kind === 'set') return op.value;
@@ -366,18 +377,12 @@ export class Session<Data extends SessionData = SessionData> {
   #discard(kind: 'logout' | 'destroy'): void {
     const state = this.#writable();
     if (state.origin !== null) state.discarded.push(state.origin);
-    state.origin = null;
+    resetToFresh(state);
     state.storedKey = undefined;
-    resetChanges(state, new Map());
-    state.id = undefined;
-    state.key = undefined;
-    state.userId = undefined;
     state.userChanged = true;
     state.persistent = undefined;
-    state.rotate = false;
     state.restartLifetime = false;
     state.touchRequested = false;
-    state.isNew = true;
     state.lifecycle.push(kind);
   }
 
