@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -214,11 +214,8 @@ describe('sqlite store: its own behaviour', () => {
     // A copy of the module outside the repository, where no node_modules holds better-sqlite3.
     const root = mkdtempSync(path.join(tmpdir(), 'teller-nodeps-'));
     try {
-      mkdirSync(path.join(root, 'src/stores'), { recursive: true });
-      mkdirSync(path.join(root, 'src/session'), { recursive: true });
-      copyFileSync('src/stores/sqlite.ts', path.join(root, 'src/stores/sqlite.ts'));
-      copyFileSync('src/session/errors.ts', path.join(root, 'src/session/errors.ts'));
-      copyFileSync('src/session/store.ts', path.join(root, 'src/session/store.ts'));
+      // The whole source tree, so the copy holds whatever modules sqlite.ts imports.
+      cpSync('src', path.join(root, 'src'), { recursive: true });
       const isolated = (await import(
         path.join(root, 'src/stores/sqlite.ts')
       )) as typeof import('../../src/stores/sqlite.js');
