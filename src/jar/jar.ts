@@ -5,7 +5,9 @@
  * the buckets `a.b.example`, `b.example` and `example` (every domain the host domain-matches, 5.1.3),
  * so its cost depends on the cookies of those domains only, not on the size of the jar.
  */
+
 import { type ParsedSetCookie, parseSetCookieDetailed } from '../cookie/index.js';
+import { epochMs } from '../util.js';
 import {
   type Entry,
   HOST_ONLY,
@@ -50,11 +52,7 @@ import type {
 const CROWDED_DOMAIN = 50;
 
 function toMs(now: Date | number | undefined): number {
-  if (now === undefined) return Date.now();
-  const ms = typeof now === 'number' ? now : now instanceof Date ? now.getTime() : Number.NaN;
-  if (!Number.isFinite(ms))
-    throw new TypeError('[teller] [jar] option now must be a Date or a finite number');
-  return ms;
+  return epochMs(now, Date.now, 'jar', 'option now');
 }
 
 function limitOption(value: number | undefined, fallback: number, name: string): number {

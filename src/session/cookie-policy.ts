@@ -3,7 +3,9 @@
  * `__Host-` prefix (no Domain) or `__Secure-` (with a Domain), RFC 6265bis 4.1.3; `secure: 'auto'` is
  * Secure over HTTPS and on loopback hosts, which browsers treat as secure contexts.
  */
+
 import { type SameSite, serializeDeleteCookie, serializeSetCookie } from '../cookie/index.js';
+import { tellerMessage } from './errors.js';
 
 export interface SessionCookieOptions {
   /**
@@ -39,10 +41,10 @@ export interface CookiePolicy {
 export function resolveCookiePolicy(options: SessionCookieOptions = {}): CookiePolicy {
   const { name, secure = 'auto', sameSite = 'Lax', path = '/', domain } = options;
   if (secure !== true && secure !== false && secure !== 'auto') {
-    throw new TypeError("[teller] [session] cookie.secure must be true, false or 'auto'");
+    throw new TypeError(tellerMessage('session', "cookie.secure must be true, false or 'auto'"));
   }
   if (String(sameSite).toLowerCase() === 'none' && secure !== true) {
-    throw new TypeError('[teller] [session] cookie.sameSite None needs cookie.secure: true');
+    throw new TypeError(tellerMessage('session', 'cookie.sameSite None needs cookie.secure: true'));
   }
   const policy: CookiePolicy = { explicitName: name, secure, sameSite, path, domain };
   // Let the codec validate every field now, not on the first request.
@@ -50,7 +52,7 @@ export function resolveCookiePolicy(options: SessionCookieOptions = {}): CookieP
   serializeSetCookie({ ...attributes(policy, secure !== false), name: probe, value: 'x' });
   if (name !== undefined && secure === 'auto' && /^__(host|secure)-/i.test(name)) {
     throw new TypeError(
-      "[teller] [session] a __Host-/__Secure- cookie.name needs cookie.secure: true, not 'auto'",
+      tellerMessage('session', "a __Host-/__Secure- cookie.name needs cookie.secure: true, not 'auto'"),
     );
   }
   return policy;

@@ -3,6 +3,8 @@
  * session id. Adapters map them to HTTP statuses with {@link statusForError}.
  */
 
+export { tellerMessage } from '../util.js';
+
 /** Base class of every error Teller throws on purpose. */
 export class TellerError extends Error {
   /** The HTTP status an adapter answers with when this error escapes a handler. */
@@ -20,6 +22,9 @@ export class SessionStoreError extends TellerError {
     super(message, 503, options);
   }
 }
+
+/** The store did not answer within `storeTimeout`: a {@link SessionStoreError} (503) of its own kind. */
+export class SessionStoreTimeoutError extends SessionStoreError {}
 
 /** A key this request read and then wrote was changed by another writer meanwhile: nothing was written; 409. */
 export class SessionConflictError extends TellerError {

@@ -3,8 +3,10 @@
  * asks for at least 128); the store key is SHA-256 of the id, so a leaked store holds no usable tokens
  * (Rack CVE-2019-16782's class). Nothing here ever logs or throws an id.
  */
+
 import { hash, randomFillSync } from 'node:crypto';
 import { type Secret, sign, unsign } from '../cookie/index.js';
+import { tellerMessage } from './errors.js';
 
 /** Bytes of randomness in a session id. */
 export const ID_BYTES = 32;
@@ -36,7 +38,7 @@ function pooledRandom(size: number): Uint8Array {
 export function generateId(random: RandomSource = pooledRandom): string {
   const bytes = random(ID_BYTES);
   if (!(bytes instanceof Uint8Array) || bytes.length !== ID_BYTES) {
-    throw new TypeError(`[teller] [session] the random source must return ${ID_BYTES} bytes`);
+    throw new TypeError(tellerMessage('session', `the random source must return ${ID_BYTES} bytes`));
   }
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('base64url');
 }

@@ -3,7 +3,7 @@
  * run one after another from their first access until commit, so a single process never sees a
  * conflict. Waiting is bounded; the waiter then gets a {@link SessionLockTimeoutError} (503).
  */
-import { SessionLockTimeoutError } from './errors.js';
+import { SessionLockTimeoutError, tellerMessage } from './errors.js';
 
 /** Ends a hold on the lock; calling it again does nothing. */
 export type Release = () => void;
@@ -38,7 +38,10 @@ export class KeyedLock {
         if (index !== -1) queue.splice(index, 1);
         reject(
           new SessionLockTimeoutError(
-            `[teller] [session] another request of this session held its lock for more than ${timeoutMs} ms`,
+            tellerMessage(
+              'session',
+              `another request of this session held its lock for more than ${timeoutMs} ms`,
+            ),
           ),
         );
       }, timeoutMs);

@@ -1,11 +1,15 @@
 /**
- * Options of `createSessionManager`, their defaults, and the events and logger it reports to.
- * Durations are milliseconds (the cookie's Max-Age, written by the codec, stays seconds as in RFC 6265bis).
+ * Options of `createSessionManager`, their defaults, and the events and logger it reports to; every
+ * default and cap of the session core, and `resolveOptions`, which checks the options once into the
+ * {@link ResolvedOptions} the rest of the core reads. Durations are milliseconds (the cookie's Max-Age,
+ * written by the codec, stays seconds as in RFC 6265bis).
  */
 import type { Secret } from '../cookie/index.js';
-import type { SessionCookieOptions } from './cookie-policy.js';
+import { type CookiePolicy, resolveCookiePolicy, type SessionCookieOptions } from './cookie-policy.js';
+import { tellerMessage } from './errors.js';
 import type { RandomSource } from './ids.js';
-import type { SessionSerializer } from './serializer.js';
+import { deriveSealKeys, type SealKeys } from './seal.js';
+import { jsonSerializer, type SessionSerializer } from './serializer.js';
 import type { SessionStore } from './store.js';
 
 const MINUTE = 60_000;
@@ -134,19 +138,135 @@ export const DEFAULTS = {
 
 /** RFC 6265bis 5.6: user agents cap cookie lifetimes at 400 days. */
 export const MAX_COOKIE_LIFETIME_MS = 400 * DAY;
+/** The longest timer node accepts (ms). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** The caps of the core: fixed, not options. */
+export const LIMITS = {
+  /** Stores keep records this much longer than their remaining lifetime (the manager judges expiry). */
+  ttlSlackMs: 60_000,
+  /** Merge attempts after compare-and-set conflicts before giving up with SessionConflictError. */
+  maxMerges: 16,
+  /**
+   * How long a store keeps a retired record (the old key after login/regenerate, or a logout's, until
+   * its delete runs): an expired record, so it only has to outlive the requests in flight.
+   */
+  tombstoneTtlMs: 10_000,
+  /**
+   * Ended sealed sessions a user's not-before record lists at most (it is read on each of the user's
+   * requests). Beyond, the record falls back to a not-before time: all older cookies of the user end.
+   */
+  maxDenied: 256,
+  /** RFC 6265bis 5.6 step 4: a browser keeps a cookie whose name and value fit in this many octets. */
+  maxCookieOctets: 4096,
+  /** What of the user agent and the ip a record keeps (characters). */
+  maxUserAgent: 512,
+  maxIp: 64,
+} as const;
+
+/** The options of a manager, checked, with every default applied. */
+export interface ResolvedOptions {
+  readonly store: SessionStore | undefined;
+  readonly sealKeys: SealKeys | undefined;
+  readonly policy: CookiePolicy;
+  readonly idleTimeout: number;
+  readonly absoluteTimeout: number;
+  readonly rememberMe: number;
+  readonly rememberMeAbsolute: number;
+  /** The longest absolute lifetime any session of this manager can have. */
+  readonly longestLifetime: number;
+  readonly renewAfter: number | undefined;
+  readonly renewGrace: number;
+  readonly maxDataBytes: number;
+  readonly storeTimeout: number;
+  readonly lockTimeout: number;
+  readonly touchInterval: number;
+  readonly secrets: readonly Secret[] | undefined;
+  readonly serializer: SessionSerializer;
+  readonly clock: () => number;
+  readonly random: RandomSource | undefined;
+  readonly logger: SessionLogger | undefined;
+  readonly onEvent: ((event: SessionEvent) => void) | undefined;
+}
+
+/** Checks `options` once and applies the defaults; a TypeError names the first bad option. */
+export function resolveOptions(options: SessionManagerOptions): ResolvedOptions {
+  if (options === null || typeof options !== 'object') {
+    throw new TypeError(tellerMessage('session', 'createSessionManager needs an options object'));
+  }
+  const store = options.store;
+  if (store !== undefined) {
+    for (const method of ['get', 'set', 'delete'] as const) {
+      if (typeof store[method] !== 'function') {
+        throw new TypeError(tellerMessage('session', `store.${method} must be a function`));
+      }
+    }
+  }
+  const sealKeys = options.seal ? deriveSealKeys(options.seal.secrets) : undefined;
+  if (store === undefined && sealKeys === undefined) {
+    throw new TypeError(
+      tellerMessage('session', 'give a store, or seal: { secrets } for cookie-only sessions'),
+    );
+  }
+  const rememberMe = duration('rememberMe', options.rememberMe, DEFAULTS.rememberMe, MAX_COOKIE_LIFETIME_MS);
+  const absoluteTimeout = duration('absoluteTimeout', options.absoluteTimeout, DEFAULTS.absoluteTimeout);
+  const rememberMeAbsolute = duration(
+    'rememberMeAbsolute',
+    options.rememberMeAbsolute,
+    Math.max(DEFAULTS.rememberMeAbsolute, rememberMe),
+    MAX_COOKIE_LIFETIME_MS,
+  );
+  const serializer = options.serializer ?? jsonSerializer;
+  if (typeof serializer.parse !== 'function' || typeof serializer.stringify !== 'function') {
+    throw new TypeError(tellerMessage('session', 'serializer needs parse and stringify functions'));
+  }
+  return {
+    store,
+    sealKeys,
+    policy: resolveCookiePolicy(options.cookie),
+    idleTimeout: duration('idleTimeout', options.idleTimeout, DEFAULTS.idleTimeout),
+    absoluteTimeout,
+    rememberMe,
+    rememberMeAbsolute,
+    longestLifetime: Math.max(absoluteTimeout, rememberMeAbsolute),
+    renewAfter: options.renewAfter === undefined ? undefined : duration('renewAfter', options.renewAfter, 0),
+    renewGrace: duration('renewGrace', options.renewGrace, DEFAULTS.renewGrace),
+    maxDataBytes: byteCount('maxDataBytes', options.maxDataBytes, DEFAULTS.maxDataBytes),
+    storeTimeout: duration('storeTimeout', options.storeTimeout, DEFAULTS.storeTimeout, MAX_TIMER_MS),
+    lockTimeout: duration('lockTimeout', options.lockTimeout, DEFAULTS.lockTimeout, MAX_TIMER_MS),
+    touchInterval: duration('touchInterval', options.touchInterval, DEFAULTS.touchInterval),
+    secrets: secretList(options.secret),
+    serializer,
+    clock: options.clock ?? Date.now,
+    random: options.random,
+    logger: options.logger,
+    onEvent: options.onEvent,
+  };
+}
 
 /** Checks a duration option: a positive finite number of ms. */
-export function duration(
-  name: string,
-  value: unknown,
-  fallback: number,
-  max = Number.MAX_SAFE_INTEGER,
-): number {
+function duration(name: string, value: unknown, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > max) {
     throw new TypeError(
-      `[teller] [session] ${name} must be a positive number of milliseconds (at most ${max})`,
+      tellerMessage('session', `${name} must be a positive number of milliseconds (at most ${max})`),
     );
   }
   return value;
+}
+
+/** Checks a size option: a positive whole number of bytes. */
+function byteCount(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
+    throw new TypeError(tellerMessage('session', `${name} must be a positive whole number of bytes`));
+  }
+  return value;
+}
+
+function secretList(secret: Secret | readonly Secret[] | undefined): readonly Secret[] | undefined {
+  if (secret === undefined) return undefined;
+  const list = typeof secret === 'string' || secret instanceof Uint8Array ? [secret] : [...secret];
+  if (list.length === 0) throw new TypeError(tellerMessage('session', 'secret must not be an empty array'));
+  return list;
 }

@@ -6,8 +6,10 @@
  *
  * Value layout, base64url: version (1 byte) | nonce (12) | ciphertext | tag (16).
  */
+
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import type { Secret } from '../cookie/index.js';
+import { tellerMessage } from './errors.js';
 
 const VERSION = 1;
 const NONCE_BYTES = 12;
@@ -23,13 +25,16 @@ export type SealKeys = readonly Buffer[];
 /** Derives one AES-256 key per secret (HKDF-SHA256). Throws TypeError for missing or short secrets. */
 export function deriveSealKeys(secrets: readonly Secret[]): SealKeys {
   if (!Array.isArray(secrets) || secrets.length === 0) {
-    throw new TypeError('[teller] [session] seal.secrets must be a non-empty array');
+    throw new TypeError(tellerMessage('session', 'seal.secrets must be a non-empty array'));
   }
   return secrets.map((secret, i) => {
     const bytes = typeof secret === 'string' ? Buffer.from(secret, 'utf8') : Buffer.from(secret);
     if (bytes.length < MIN_SEAL_SECRET_BYTES) {
       throw new TypeError(
-        `[teller] [session] seal.secrets[${i}] must be at least ${MIN_SEAL_SECRET_BYTES} bytes (use random bytes)`,
+        tellerMessage(
+          'session',
+          `seal.secrets[${i}] must be at least ${MIN_SEAL_SECRET_BYTES} bytes (use random bytes)`,
+        ),
       );
     }
     return Buffer.from(hkdfSync('sha256', bytes, SALT, INFO, 32));

@@ -3,6 +3,7 @@
  * (ASVS 5.0 15.3.6): a `__proto__` key in stored JSON is dropped at every depth, and the session's
  * values live in a `Map`, never in an object a later merge could walk into.
  */
+import { tellerMessage } from './errors.js';
 
 /** Serializes the session's data (one object of key -> value) to the record's `data` string and back. */
 export interface SessionSerializer {
@@ -24,7 +25,7 @@ export const jsonSerializer: SessionSerializer = {
 export function toValueMap(parsed: unknown): Map<string, unknown> {
   const map = new Map<string, unknown>();
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new TypeError('[teller] [session] stored session data is not an object');
+    throw new TypeError(tellerMessage('session', 'stored session data is not an object'));
   }
   for (const key of Object.keys(parsed)) {
     if (key === '__proto__') continue;

@@ -5,176 +5,31 @@
  * (`regenerate`, `login`, `logout`, `destroy`) only mark the session; their store effects happen at
  * `commit`, so a 5xx response persists nothing. The id never appears in `toJSON()` or `util.inspect`.
  */
+
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { inspect } from 'node:util';
-import type { Release } from './lock.js';
-import type { SessionMeta, SessionRecord } from './store.js';
+import { tellerMessage } from './errors.js';
+import {
+  applyOp,
+  CSRF_KEY,
+  ensureId,
+  FLASH_PREFIX,
+  INTERNAL_PREFIX,
+  type Op,
+  resetToFresh,
+  type SessionData,
+  type SessionState,
+} from './state.js';
 
-/** The shape of session data: key -> JSON-serializable value. */
-export type SessionData = Record<string, unknown>;
-
-/** Keys starting with this prefix are Teller's own (CSRF secret, flash messages) and refused to users. */
-export const INTERNAL_PREFIX = 'teller:';
-/** The per-session CSRF secret. */
-export const CSRF_KEY = 'teller:csrf';
-/** When the current id was issued (epoch ms), for `renewAfter`. */
-export const ISSUED_AT_KEY = 'teller:iat';
-const FLASH_PREFIX = 'teller:flash:';
-
-/** One write of this request, kept in order so it can be re-applied on a newer record. */
-export type Op =
-  | { readonly kind: 'set'; readonly value: unknown }
-  | { readonly kind: 'delete' }
-  | { readonly kind: 'update'; readonly fn: (current: unknown) => unknown };
-
-/** The record this session was loaded from. */
-export interface Origin {
-  /** The key the record lives under. */
-  key: string;
-  /** When the cookie's id was an old, renewed id: its key (a pointer record to `key`). */
-  pointerKey: string | undefined;
-  record: SessionRecord;
-}
-
-/** What the session needs from its manager. */
-export interface SessionHost {
-  newId(): string;
-  keyOf(id: string): string;
-  /** Re-reads the origin record; resets local changes. */
-  reload(state: SessionState): Promise<void>;
-}
-
-/** The mutable state of one session, shared with the manager (never exposed to users). */
-export interface SessionState {
-  readonly host: SessionHost;
-  /** The request's time (epoch ms): load and commit judge expiry at the same instant. */
-  readonly now: number;
-  readonly secure: boolean;
-  readonly cookieName: string;
-  readonly meta: SessionMeta | undefined;
-  /** The request carried a cookie under `cookieName`. */
-  cookieSent: boolean;
-  /** The current id (undefined until needed for a fresh session). */
-  id: string | undefined;
-  /** The store key of `id`. */
-  key: string | undefined;
-  origin: Origin | null;
-  /** The key the session's record lives under now (the origin's, then whatever commit wrote). */
-  storedKey: string | undefined;
-  values: Map<string, unknown>;
-  ops: Map<string, Op[]>;
-  /** Keys whose base value this request read (before overwriting them). */
-  readBase: Set<string>;
-  /** Keys whose current value no longer depends on the base (a set or delete happened). */
-  overwritten: Set<string>;
-  /** Keys read, then set or deleted: a concurrent change to them is a conflict. */
-  dependent: Set<string>;
-  userId: string | undefined;
-  /** login/logout changed the user in this request. */
-  userChanged: boolean;
-  /** Persistent cookie ("remember me"); undefined keeps the record's. */
-  persistent: boolean | undefined;
-  /** A new id at commit (regenerate, login): the origin record is retired. */
-  rotate: boolean;
-  /** Restart the absolute lifetime (login). */
-  restartLifetime: boolean;
-  /** Records ended by logout/destroy, deleted at commit. */
-  discarded: Origin[];
-  touchRequested: boolean;
-  release: Release | undefined;
-  /** The key of the in-process lock `release` ends. */
-  lockKey: string | undefined;
-  committed: boolean;
-  accessed: boolean;
-  isNew: boolean;
-  /** Lifecycle events to emit when the commit succeeds. */
-  lifecycle: Array<'login' | 'logout' | 'destroy' | 'regenerate'>;
-}
-
-/** Builds the state of a session. */
-export function createState(
-  init: Pick<SessionState, 'host' | 'now' | 'secure' | 'cookieName' | 'meta'> & {
-    cookieSent: boolean;
-    id?: string | undefined;
-    key?: string | undefined;
-    origin?: Origin | null;
-    values?: Map<string, unknown>;
-  },
-): SessionState {
-  const origin = init.origin ?? null;
-  return {
-    host: init.host,
-    now: init.now,
-    secure: init.secure,
-    cookieName: init.cookieName,
-    meta: init.meta,
-    cookieSent: init.cookieSent,
-    id: init.id,
-    key: init.key,
-    origin,
-    storedKey: origin?.key,
-    values: init.values ?? new Map(),
-    ops: new Map(),
-    readBase: new Set(),
-    overwritten: new Set(),
-    dependent: new Set(),
-    userId: origin?.record.userId,
-    userChanged: false,
-    persistent: undefined,
-    rotate: false,
-    restartLifetime: false,
-    discarded: [],
-    touchRequested: false,
-    release: undefined,
-    lockKey: undefined,
-    committed: false,
-    accessed: false,
-    isNew: origin === null,
-    lifecycle: [],
-  };
-}
-
-/** Resets what the request did to the values (not the lifecycle), e.g. after `reload()`. */
-export function resetChanges(state: SessionState, values: Map<string, unknown>): void {
-  state.values = values;
-  state.ops = new Map();
-  state.readBase = new Set();
-  state.overwritten = new Set();
-  state.dependent = new Set();
-}
-
-/** Turns the state into a fresh anonymous session with no values (its record is gone or ended). */
-export function resetToFresh(state: SessionState): void {
-  state.origin = null;
-  state.isNew = true;
-  state.id = undefined;
-  state.key = undefined;
-  state.userId = undefined;
-  state.rotate = false;
-  resetChanges(state, new Map());
-}
-
-/** Applies one op to a value (undefined = absent). */
-function applyOp(current: unknown, op: Op): unknown {
-  if (op.kind === 'set') return op.value;
-  if (op.kind === 'delete') return undefined;
-  return op.fn(current);
-}
-
-/** Replays a key's ops onto `start`. */
-export function replay(start: unknown, ops: readonly Op[]): unknown {
-  let value = start;
-  for (const op of ops) value = applyOp(value, op);
-  return value;
-}
+export type { SessionData } from './state.js';
 
 function assertUserKey(key: unknown): asserts key is string {
   if (typeof key !== 'string' || key === '') {
-    throw new TypeError('[teller] [session] a session key must be a non-empty string');
+    throw new TypeError(tellerMessage('session', 'a session key must be a non-empty string'));
   }
-  if (key === '__proto__') throw new TypeError('[teller] [session] "__proto__" is not a session key');
+  if (key === '__proto__') throw new TypeError(tellerMessage('session', '"__proto__" is not a session key'));
   if (key.startsWith(INTERNAL_PREFIX)) {
-    throw new TypeError(`[teller] [session] keys starting with "${INTERNAL_PREFIX}" are reserved`);
+    throw new TypeError(tellerMessage('session', `keys starting with "${INTERNAL_PREFIX}" are reserved`));
   }
 }
 
@@ -182,7 +37,8 @@ let stateOfSession: (session: Session) => SessionState;
 
 /** The internal state of a session (for the manager). */
 export function stateOf(session: Session): SessionState {
-  if (!(session instanceof Session)) throw new TypeError('[teller] [session] not a Session of this library');
+  if (!(session instanceof Session))
+    throw new TypeError(tellerMessage('session', 'not a Session of this library'));
   return stateOfSession(session);
 }
 
@@ -211,24 +67,15 @@ export class Session<Data extends SessionData = SessionData> {
 
   #writable(): SessionState {
     const state = this.#state;
-    if (state.committed) throw new TypeError('[teller] [session] the session was already committed');
+    if (state.committed) throw new TypeError(tellerMessage('session', 'the session was already committed'));
     state.accessed = true;
     return state;
-  }
-
-  #ensureId(): string {
-    const state = this.#state;
-    if (state.id === undefined) {
-      state.id = state.host.newId();
-      state.key = state.host.keyOf(state.id);
-    }
-    return state.id;
   }
 
   /** The session id: the cookie's bearer token. Treat it as a secret; it is never logged or printed. */
   get id(): string {
     this.#state.accessed = true;
-    return this.#ensureId();
+    return ensureId(this.#state);
   }
 
   /**
@@ -236,7 +83,7 @@ export class Session<Data extends SessionData = SessionData> {
    * what `listSessions` returns, and what `revokeSessions(user, { except })` accepts.
    */
   get handle(): string {
-    this.#ensureId();
+    ensureId(this.#state);
     const state = this.#state;
     state.accessed = true;
     // Before a login/regenerate is committed, its handle is the key the new record will have.
@@ -311,7 +158,7 @@ export class Session<Data extends SessionData = SessionData> {
     fn: (current: Data[K] | undefined) => Data[K] | undefined,
   ): Data[K] | undefined {
     assertUserKey(key);
-    if (typeof fn !== 'function') throw new TypeError('[teller] [session] update needs a function');
+    if (typeof fn !== 'function') throw new TypeError(tellerMessage('session', 'update needs a function'));
     return this.#record(key, { kind: 'update', fn: fn as (current: unknown) => unknown }) as
       | Data[K]
       | undefined;
@@ -347,7 +194,7 @@ export class Session<Data extends SessionData = SessionData> {
    */
   login(userId: string, options: LoginOptions = {}): void {
     if (typeof userId !== 'string' || userId === '') {
-      throw new TypeError('[teller] [session] login needs a non-empty string userId');
+      throw new TypeError(tellerMessage('session', 'login needs a non-empty string userId'));
     }
     this.regenerate();
     const state = this.#state;
@@ -416,7 +263,8 @@ export class Session<Data extends SessionData = SessionData> {
   flash(key: string, value: unknown): void;
   flash(key: string): unknown[];
   flash(key: string, ...rest: unknown[]): unknown[] | undefined {
-    if (typeof key !== 'string' || key === '') throw new TypeError('[teller] [session] flash needs a key');
+    if (typeof key !== 'string' || key === '')
+      throw new TypeError(tellerMessage('session', 'flash needs a key'));
     const state = this.#writable();
     const name = FLASH_PREFIX + key;
     if (rest.length > 0) {

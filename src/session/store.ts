@@ -4,7 +4,17 @@
  *
  * Keys are the SHA-256 of the session id (base64url), never the id itself. The manager, not the store,
  * decides whether a record has expired: stores never compare `expiresAt` with their own clock.
+ *
+ * Who wraps a failure: a store rejects only for a failure of its backend (down, closed, corrupt, timed
+ * out), and Teller's own stores reject with a `SessionStoreError` (503) whose `cause` is the client's
+ * error, so callers outside a manager (the CLI, an app's own scripts) get the typed error too. A store
+ * may also reject with its client's error as it is. The manager wraps whatever is not a
+ * `SessionStoreError` into one (the store's error as `cause`), never wraps a `SessionStoreError` twice,
+ * and makes a call past `storeTimeout` a `SessionStoreTimeoutError`. A caller's mistake is a `TypeError`
+ * thrown before anything is written ({@link assertSetArguments}); a lost compare-and-set is no failure
+ * (`set` resolves false).
  */
+import { tellerMessage } from './errors.js';
 
 /** The current record format; stored inside every record so later versions can migrate. */
 export const RECORD_FORMAT = 1;
@@ -90,16 +100,17 @@ export function assertSetArguments(
   ttlMs: number,
 ): void {
   if (typeof key !== 'string' || key.length === 0)
-    throw new TypeError(`[teller] [${part}] key must be a non-empty string`);
+    throw new TypeError(tellerMessage(part, `key must be a non-empty string`));
   if (record === null || typeof record !== 'object')
-    throw new TypeError(`[teller] [${part}] record must be an object`);
-  if (typeof record.data !== 'string') throw new TypeError(`[teller] [${part}] record.data must be a string`);
+    throw new TypeError(tellerMessage(part, `record must be an object`));
+  if (typeof record.data !== 'string')
+    throw new TypeError(tellerMessage(part, `record.data must be a string`));
   if (!Number.isSafeInteger(record.version))
-    throw new TypeError(`[teller] [${part}] record.version must be an integer`);
+    throw new TypeError(tellerMessage(part, `record.version must be an integer`));
   if (expected !== null && !Number.isSafeInteger(expected)) {
-    throw new TypeError(`[teller] [${part}] expected must be an integer or null`);
+    throw new TypeError(tellerMessage(part, `expected must be an integer or null`));
   }
   if (typeof ttlMs !== 'number' || !Number.isFinite(ttlMs) || ttlMs < 0) {
-    throw new TypeError(`[teller] [${part}] ttlMs must be a finite number >= 0`);
+    throw new TypeError(tellerMessage(part, `ttlMs must be a finite number >= 0`));
   }
 }

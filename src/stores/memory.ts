@@ -7,6 +7,7 @@
  * The store never looks at `record.expiresAt`; the manager judges expiry.
  */
 
+import { SessionStoreError, tellerMessage } from '../session/errors.js';
 import {
   assertSetArguments,
   type SessionMeta,
@@ -132,9 +133,9 @@ function toRecord(entry: Entry): SessionRecord {
  */
 export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   const { maxEntries = Number.POSITIVE_INFINITY, cleanupInterval = 60_000, clock = Date.now } = options;
-  if (!(maxEntries >= 1)) throw new TypeError(`[teller] [${MEMORY_STORE_NAME}] maxEntries must be >= 1`);
+  if (!(maxEntries >= 1)) throw new TypeError(tellerMessage(MEMORY_STORE_NAME, `maxEntries must be >= 1`));
   if (!(cleanupInterval >= 0))
-    throw new TypeError(`[teller] [${MEMORY_STORE_NAME}] cleanupInterval must be >= 0`);
+    throw new TypeError(tellerMessage(MEMORY_STORE_NAME, `cleanupInterval must be >= 0`));
 
   // Map order is write order: every write re-inserts its key, so the first key is the least recently written.
   const entries = new Map<string, Entry>();
@@ -173,7 +174,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
     return removed;
   };
   const open = (): void => {
-    if (closed) throw new Error(`[teller] [${MEMORY_STORE_NAME}] the store is closed`);
+    if (closed) throw new SessionStoreError(tellerMessage(MEMORY_STORE_NAME, 'the store is closed'));
   };
 
   const timer = cleanupInterval > 0 ? setInterval(() => purge(clock()), cleanupInterval) : undefined;

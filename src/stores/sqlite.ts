@@ -14,7 +14,7 @@
  */
 
 import { createRequire } from 'node:module';
-import { SessionStoreError } from '../session/errors.js';
+import { SessionStoreError, tellerMessage } from '../session/errors.js';
 import { assertSetArguments, type SessionRecord, type SessionStore } from '../session/store.js';
 
 /** The name used in this store's error messages. */
@@ -116,7 +116,10 @@ function openFile(filename: string): SqliteDatabase {
     Database = require('better-sqlite3') as typeof Database;
   } catch (error) {
     throw new SessionStoreError(
-      `[teller] [${SQLITE_STORE_NAME}] install better-sqlite3 to use a SQLite file: npm install better-sqlite3`,
+      tellerMessage(
+        SQLITE_STORE_NAME,
+        `install better-sqlite3 to use a SQLite file: npm install better-sqlite3`,
+      ),
       { cause: error },
     );
   }
@@ -146,14 +149,14 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   const { table = 'teller_sessions', cleanupInterval = 300_000, clock = Date.now } = options;
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(table)) {
     throw new TypeError(
-      `[teller] [${SQLITE_STORE_NAME}] table must be letters, digits and _: ${JSON.stringify(table)}`,
+      tellerMessage(SQLITE_STORE_NAME, `table must be letters, digits and _: ${JSON.stringify(table)}`),
     );
   }
   if (!(cleanupInterval >= 0))
-    throw new TypeError(`[teller] [${SQLITE_STORE_NAME}] cleanupInterval must be >= 0`);
+    throw new TypeError(tellerMessage(SQLITE_STORE_NAME, `cleanupInterval must be >= 0`));
   const owned = options.database === undefined;
   if (owned && (typeof options.filename !== 'string' || options.filename === '')) {
-    throw new TypeError(`[teller] [${SQLITE_STORE_NAME}] give either { filename } or { database }`);
+    throw new TypeError(tellerMessage(SQLITE_STORE_NAME, `give either { filename } or { database }`));
   }
 
   let db: SqliteDatabase | undefined = options.database;
@@ -210,7 +213,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
 
   /** The prepared statements, opening the file and creating the table at first use. */
   function ready(): NonNullable<typeof statements> {
-    if (closed) throw new SessionStoreError(`[teller] [${SQLITE_STORE_NAME}] the store is closed`);
+    if (closed) throw new SessionStoreError(tellerMessage(SQLITE_STORE_NAME, `the store is closed`));
     if (statements !== undefined) return statements;
     db ??= openFile(options.filename as string);
     statements = prepare(db);
@@ -223,7 +226,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     try {
       return fn(s);
     } catch (error) {
-      throw new SessionStoreError(`[teller] [${SQLITE_STORE_NAME}] ${operation} failed`, { cause: error });
+      throw new SessionStoreError(tellerMessage(SQLITE_STORE_NAME, `${operation} failed`), { cause: error });
     }
   }
 
@@ -256,7 +259,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     const s = statements;
     const fail = (op: Pending, error: unknown) =>
       op.reject(
-        new SessionStoreError(`[teller] [${SQLITE_STORE_NAME}] ${op.operation} failed`, { cause: error }),
+        new SessionStoreError(tellerMessage(SQLITE_STORE_NAME, `${op.operation} failed`), { cause: error }),
       );
     if (s === undefined) {
       for (const op of batch) fail(op, new Error('the store was closed before the write ran'));

@@ -1,0 +1,62 @@
+/**
+ * What the parts of a manager share, built once by `createSessionManager` and passed to them (rather
+ * than captured by one closure): the resolved options, the reporter, the in-process lock and the host
+ * its sessions call back. Also the one interface the two backends (stored sessions, sealed sessions)
+ * implement, chosen at construction, so the shared path never asks which one it runs.
+ */
+import type { KeyedLock } from './lock.js';
+import type { ResolvedOptions } from './options.js';
+import type { Reporter } from './report.js';
+import { Session } from './session.js';
+import { createState, type SessionHost, type SessionState } from './state.js';
+import type { SessionMeta } from './store.js';
+
+export interface ManagerContext {
+  readonly options: ResolvedOptions;
+  readonly report: Reporter;
+  readonly lock: KeyedLock;
+  readonly host: SessionHost;
+}
+
+/** What a load knows of its request. */
+export interface RequestFacts {
+  /** The request's time (epoch ms): load and commit judge expiry at this instant. */
+  readonly now: number;
+  readonly secure: boolean;
+  readonly cookieName: string;
+  readonly meta: SessionMeta | undefined;
+}
+
+/** One user's session as `listSessions` shows it (never the id). */
+export interface SessionInfo {
+  /** The store key (SHA-256 of the id): compare with `session.handle`, pass to `revokeSessions({ except })`. */
+  handle: string;
+  createdAt: number;
+  lastSeenAt: number;
+  expiresAt: number;
+  persistent: boolean;
+  userAgent?: string;
+  ip?: string;
+}
+
+/** Where sessions live: in a store (stored sessions), or in the cookie (sealed sessions). */
+export interface SessionBackend {
+  /** The session a (non-empty) cookie value names, or a fresh one; throws SessionStoreError. */
+  load(raw: string, facts: RequestFacts): Promise<Session>;
+  /** Persists what the request did (its status is below 500); the Set-Cookie lines to send. */
+  commit(state: SessionState): Promise<string[]>;
+  /** `session.reload()`: the origin record read again, the request's changes dropped. */
+  reload(state: SessionState): Promise<void>;
+  /** The handle `revokeSessions({ except: session })` keeps for this session. */
+  keepKey(session: Session): string;
+  listSessions(userId: string, now: number): Promise<SessionInfo[]>;
+  /** Ends the user's sessions except `exceptKey`; how many ended. */
+  revokeSessions(userId: string, exceptKey: string | undefined, now: number): Promise<number>;
+  close(now: number): Promise<void>;
+}
+
+/** A session with no record behind it (no cookie, or one naming nothing usable). */
+export function freshSession(ctx: ManagerContext, facts: RequestFacts, cookieSent: boolean): Session {
+  const { now, secure, cookieName, meta } = facts;
+  return new Session(createState({ host: ctx.host, now, secure, cookieName, meta, cookieSent }));
+}

@@ -1,0 +1,113 @@
+/**
+ * Records: how the core builds them and judges them. Every record is made by {@link makeRecord} (so
+ * `format` is written once) and judged live by {@link isUsable} / {@link isLive} against the manager's
+ * clock; lifetimes, store TTLs and the touch throttle live here too. Also the session values as the
+ * record carries them (the serializer, the size cap, the comparison merges use).
+ */
+import { SessionTooLargeError, tellerMessage } from './errors.js';
+import { LIMITS, type ResolvedOptions } from './options.js';
+import { fromValueMap, toValueMap } from './serializer.js';
+import { ISSUED_AT_KEY, type Origin, type SessionState } from './state.js';
+import { RECORD_FORMAT, type SessionRecord } from './store.js';
+
+/** A record of the current format; the optional fields (userId, persistent, movedTo, meta) are added by callers. */
+export function makeRecord(
+  data: string,
+  version: number,
+  createdAt: number,
+  lastSeenAt: number,
+  expiresAt: number,
+): SessionRecord {
+  return { format: RECORD_FORMAT, data, version, createdAt, lastSeenAt, expiresAt };
+}
+
+/** A record this version can read whose lifetime has not ended at `now` (it may be a renewal pointer). */
+export function isUsable(record: SessionRecord | null | undefined, now: number): record is SessionRecord {
+  return (
+    record !== null &&
+    typeof record === 'object' &&
+    record.format === RECORD_FORMAT &&
+    typeof record.data === 'string' &&
+    now < record.expiresAt
+  );
+}
+
+/** A usable record that holds a session (not a renewal pointer). */
+export function isLive(record: SessionRecord | null | undefined, now: number): record is SessionRecord {
+  return isUsable(record, now) && record.movedTo === undefined;
+}
+
+/** The idle and absolute lifetimes of a session cookie or of a remembered ("remember me") one. */
+export function lifetimes(options: ResolvedOptions, persistent: boolean): { idle: number; absolute: number } {
+  return persistent
+    ? { idle: options.rememberMe, absolute: options.rememberMeAbsolute }
+    : { idle: options.idleTimeout, absolute: options.absoluteTimeout };
+}
+
+/** How long a store must keep a record: its remaining lifetime by the manager's clock, plus slack. */
+export function ttlOf(record: SessionRecord, now: number): number {
+  return Math.max(0, record.expiresAt - now) + LIMITS.ttlSlackMs;
+}
+
+/** Whether an unchanged session's idle lifetime should be extended now (the throttled touch). */
+export function touchDue(options: ResolvedOptions, record: SessionRecord, now: number): boolean {
+  const { idle, absolute } = lifetimes(options, record.persistent === true);
+  if (Math.min(now + idle, record.createdAt + absolute) <= record.expiresAt) return false;
+  return now - record.lastSeenAt >= options.touchInterval || record.lastSeenAt + idle - now < idle / 2;
+}
+
+/** The record to write for the session's `data` on top of `base` (null: a new session). */
+export function buildRecord(
+  options: ResolvedOptions,
+  state: SessionState,
+  base: SessionRecord | null,
+  data: string,
+  version: number,
+): SessionRecord {
+  const now = state.now;
+  const persistent = state.persistent ?? base?.persistent ?? false;
+  const createdAt = base === null || state.restartLifetime ? now : base.createdAt;
+  const userId = state.userChanged ? state.userId : base?.userId;
+  const { idle, absolute } = lifetimes(options, persistent);
+  const record = makeRecord(data, version, createdAt, now, Math.min(now + idle, createdAt + absolute));
+  if (userId !== undefined) record.userId = userId;
+  if (persistent) record.persistent = true;
+  const meta = state.meta ?? base?.meta;
+  if (meta !== undefined) record.meta = meta;
+  return record;
+}
+
+/** When the session's current id was issued (for `renewAfter`). */
+export function issuedAt(origin: Origin, values: Map<string, unknown>): number {
+  const iat = values.get(ISSUED_AT_KEY);
+  return typeof iat === 'number' ? iat : origin.record.createdAt;
+}
+
+/** The session's values as records carry them: parsed, serialized within `maxDataBytes`, compared. */
+export function parseValues(options: ResolvedOptions, data: string): Map<string, unknown> {
+  return toValueMap(options.serializer.parse(data));
+}
+
+export function serializeValues(options: ResolvedOptions, values: Map<string, unknown>): string {
+  const text = options.serializer.stringify(fromValueMap(values));
+  if (typeof text !== 'string') {
+    throw new TypeError(tellerMessage('session', 'serializer.stringify must return a string'));
+  }
+  const bytes = Buffer.byteLength(text);
+  if (bytes > options.maxDataBytes) {
+    throw new SessionTooLargeError(
+      tellerMessage(
+        'session',
+        `the session data is ${bytes} bytes, more than maxDataBytes (${options.maxDataBytes})`,
+      ),
+    );
+  }
+  return text;
+}
+
+/** Whether two values serialize alike (a merge's test for "changed meanwhile"). */
+export function sameValue(options: ResolvedOptions, a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (a === undefined || b === undefined) return false;
+  return options.serializer.stringify({ v: a }) === options.serializer.stringify({ v: b });
+}

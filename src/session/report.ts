@@ -1,0 +1,49 @@
+/**
+ * Where the core tells what happened: the logger and the `onEvent` hook, both made safe (a throwing
+ * logger or hook never breaks a request). Nothing reported carries a raw id: events name a session by
+ * `ref`, a prefix of its store key (a hash).
+ */
+import { tellerMessage } from './errors.js';
+import { refOf } from './ids.js';
+import type { SessionEvent, SessionEventType, SessionLogger } from './options.js';
+import type { SessionState } from './state.js';
+
+type Level = 'debug' | 'info' | 'warn' | 'error';
+
+export class Reporter {
+  readonly #logger: SessionLogger | undefined;
+  readonly #onEvent: ((event: SessionEvent) => void) | undefined;
+
+  constructor(logger: SessionLogger | undefined, onEvent: ((event: SessionEvent) => void) | undefined) {
+    this.#logger = logger;
+    this.#onEvent = onEvent;
+  }
+
+  log(level: Level, message: string, fields?: Record<string, unknown>): void {
+    try {
+      this.#logger?.[level]?.(message, fields);
+    } catch {
+      // A broken logger must not break requests.
+    }
+  }
+
+  /** Emits an event at `at` (the request's time) about the session stored under `key`, if any. */
+  emit(type: SessionEventType, at: number, key?: string, extra?: Partial<SessionEvent>): void {
+    const onEvent = this.#onEvent;
+    if (onEvent === undefined) return;
+    const event: SessionEvent = { type, at, ...extra };
+    if (key !== undefined) event.ref = refOf(key);
+    try {
+      onEvent(event);
+    } catch (error) {
+      this.log('error', tellerMessage('session', 'an onEvent hook threw'), { error: String(error) });
+    }
+  }
+
+  /** The lifecycle events of a committed session (login, logout, destroy, regenerate), in order. */
+  lifecycle(state: SessionState, key: string | undefined): void {
+    for (const type of state.lifecycle) {
+      this.emit(type, state.now, key, state.userId === undefined ? undefined : { userId: state.userId });
+    }
+  }
+}

@@ -1,0 +1,205 @@
+/**
+ * Sealed sessions: the session lives in the cookie itself, sealed with AES-256-GCM (expiry inside). With
+ * a store beside it, ended and revoked cookies are refused (see `sealed-revocation.ts`).
+ */
+import {
+  freshSession,
+  type ManagerContext,
+  type RequestFacts,
+  type SessionBackend,
+  type SessionInfo,
+} from './context.js';
+import { deleteCookieLine } from './cookie-policy.js';
+import { SessionTooLargeError, tellerMessage } from './errors.js';
+import { storeKeyOf } from './ids.js';
+import { LIMITS } from './options.js';
+import { buildRecord, makeRecord, parseValues, serializeValues, touchDue } from './records.js';
+import { type SealKeys, seal, unseal } from './seal.js';
+import type { SealedRevocations } from './sealed-revocation.js';
+import { Session } from './session.js';
+import {
+  clearsCookie,
+  createState,
+  ensureId,
+  resetChanges,
+  type SessionState,
+  worthStoring,
+} from './state.js';
+import { RECORD_FORMAT } from './store.js';
+import { cookieFor } from './stored-commit.js';
+
+/** Payload of a sealed cookie (short names: it travels in every request). */
+interface SealedPayload {
+  /** The record format. */
+  f: number;
+  /** The id. */
+  i: string;
+  /** The data. */
+  d: string;
+  /** The user. */
+  u?: string;
+  /** Created, last seen, expires (epoch ms). */
+  c: number;
+  l: number;
+  e: number;
+  /** Persistent ("remember me"). */
+  p?: 1;
+}
+
+function isSealedPayload(value: unknown): value is SealedPayload {
+  if (value === null || typeof value !== 'object') return false;
+  const p = value as Record<string, unknown>;
+  return (
+    typeof p.f === 'number' &&
+    typeof p.i === 'string' &&
+    typeof p.d === 'string' &&
+    (p.u === undefined || typeof p.u === 'string') &&
+    typeof p.c === 'number' &&
+    typeof p.l === 'number' &&
+    typeof p.e === 'number'
+  );
+}
+
+export class SealedBackend implements SessionBackend {
+  readonly #ctx: ManagerContext;
+  readonly #keys: SealKeys;
+  /** Without a store: undefined, and nothing on the server remembers an ended cookie. */
+  readonly #revocations: SealedRevocations | undefined;
+
+  constructor(ctx: ManagerContext, keys: SealKeys, revocations: SealedRevocations | undefined) {
+    this.#ctx = ctx;
+    this.#keys = keys;
+    this.#revocations = revocations;
+  }
+
+  async load(raw: string, facts: RequestFacts): Promise<Session> {
+    const ctx = this.#ctx;
+    const { now, cookieName } = facts;
+    const text = unseal(raw, this.#keys, cookieName);
+    let payload: unknown;
+    try {
+      payload = text === undefined ? undefined : JSON.parse(text);
+    } catch {
+      payload = undefined;
+    }
+    if (!isSealedPayload(payload) || payload.f !== RECORD_FORMAT) {
+      ctx.report.emit('rejected', now, undefined, { detail: 'tampered or foreign sealed cookie' });
+      return freshSession(ctx, facts, true);
+    }
+    const key = storeKeyOf(payload.i);
+    if (now >= payload.e) {
+      ctx.report.emit('expired', now, key);
+      return freshSession(ctx, facts, true);
+    }
+    if (
+      this.#revocations !== undefined &&
+      (await this.#revocations.refuses(key, payload.u, payload.c, now))
+    ) {
+      ctx.report.emit('rejected', now, key, { detail: 'revoked', userId: payload.u });
+      return freshSession(ctx, facts, true);
+    }
+    const record = makeRecord(payload.d, 0, payload.c, payload.l, payload.e);
+    if (payload.u !== undefined) record.userId = payload.u;
+    if (payload.p === 1) record.persistent = true;
+    let values: Map<string, unknown>;
+    try {
+      values = parseValues(ctx.options, record.data);
+    } catch {
+      ctx.report.emit('rejected', now, key, { detail: 'unreadable data' });
+      return freshSession(ctx, facts, true);
+    }
+    const { secure, meta } = facts;
+    const origin = { key, pointerKey: undefined, record };
+    const state = createState({
+      host: ctx.host,
+      now,
+      secure,
+      cookieName,
+      meta,
+      cookieSent: true,
+      id: payload.i,
+      key,
+      origin,
+      values,
+    });
+    return new Session(state);
+  }
+
+  async commit(state: SessionState): Promise<string[]> {
+    const ctx = this.#ctx;
+    const options = ctx.options;
+    if (this.#revocations !== undefined) await this.#revocations.denyEnded(state);
+    const now = state.now;
+    const origin = state.origin;
+    if (origin === null && !worthStoring(state)) {
+      ctx.report.lifecycle(state, state.discarded[0]?.key);
+      return clearsCookie(state) ? [deleteCookieLine(options.policy, state.secure, state.cookieName)] : [];
+    }
+    const data =
+      origin === null || state.ops.size > 0 ? serializeValues(options, state.values) : origin.record.data;
+    const changed = state.rotate || state.userChanged || (origin !== null && data !== origin.record.data);
+    if (origin !== null && !changed && !state.touchRequested && !touchDue(options, origin.record, now))
+      return [];
+    const id = ensureId(state);
+    const record = buildRecord(options, state, origin?.record ?? null, data, 0);
+    const payload: SealedPayload = {
+      f: RECORD_FORMAT,
+      i: id,
+      d: record.data,
+      c: record.createdAt,
+      l: record.lastSeenAt,
+      e: record.expiresAt,
+    };
+    if (record.userId !== undefined) payload.u = record.userId;
+    if (record.persistent) payload.p = 1;
+    const value = seal(JSON.stringify(payload), this.#keys, state.cookieName);
+    // The browser limit is name + value <= 4096 octets (RFC 6265bis 5.6 step 4).
+    const size = state.cookieName.length + value.length;
+    if (size > LIMITS.maxCookieOctets) {
+      throw new SessionTooLargeError(
+        tellerMessage(
+          'session',
+          `the sealed session cookie would be ${size} bytes, more than ${LIMITS.maxCookieOctets}; keep less in a sealed session`,
+        ),
+      );
+    }
+    if (origin === null) ctx.report.emit('created', now, state.key, { userId: record.userId });
+    ctx.report.lifecycle(state, state.key);
+    return [cookieFor(ctx, state, record, value)];
+  }
+
+  async reload(state: SessionState): Promise<void> {
+    const origin = state.origin;
+    resetChanges(state, origin === null ? new Map() : parseValues(this.#ctx.options, origin.record.data));
+  }
+
+  keepKey(session: Session): string {
+    return session.handle;
+  }
+
+  listSessions(_userId: string, _now: number): Promise<SessionInfo[]> {
+    return Promise.reject(
+      new TypeError(
+        tellerMessage('session', 'listSessions needs server-side sessions in a store with listByUser'),
+      ),
+    );
+  }
+
+  revokeSessions(userId: string, exceptKey: string | undefined, now: number): Promise<number> {
+    if (this.#revocations === undefined) {
+      return Promise.reject(
+        new TypeError(
+          tellerMessage(
+            'session',
+            'revoking sessions needs a store (sealed sessions: for a not-before record)',
+          ),
+        ),
+      );
+    }
+    return this.#revocations.revoke(userId, exceptKey, now);
+  }
+
+  close(now: number): Promise<void> {
+    return this.#revocations?.close(now) ?? Promise.resolve();
+  }
+}

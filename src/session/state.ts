@@ -1,0 +1,193 @@
+/**
+ * The mutable state of one session: what the request did (which keys it read, wrote, updated, and the
+ * lifecycle calls it made), shared by the `Session` a handler sees and the manager that loads and commits
+ * it. Never exposed to users.
+ */
+import type { Release } from './lock.js';
+import type { SessionMeta, SessionRecord } from './store.js';
+
+/** The shape of session data: key -> JSON-serializable value. */
+export type SessionData = Record<string, unknown>;
+
+/** Keys starting with this prefix are Teller's own (CSRF secret, flash messages) and refused to users. */
+export const INTERNAL_PREFIX = 'teller:';
+/** The per-session CSRF secret. */
+export const CSRF_KEY = 'teller:csrf';
+/** When the current id was issued (epoch ms), for `renewAfter`. */
+export const ISSUED_AT_KEY = 'teller:iat';
+/** Flash messages live under this prefix and their key. */
+export const FLASH_PREFIX = 'teller:flash:';
+
+/** One write of this request, kept in order so it can be re-applied on a newer record. */
+export type Op =
+  | { readonly kind: 'set'; readonly value: unknown }
+  | { readonly kind: 'delete' }
+  | { readonly kind: 'update'; readonly fn: (current: unknown) => unknown };
+
+/** The record this session was loaded from. */
+export interface Origin {
+  /** The key the record lives under. */
+  key: string;
+  /** When the cookie's id was an old, renewed id: its key (a pointer record to `key`). */
+  pointerKey: string | undefined;
+  record: SessionRecord;
+}
+
+/** What the session needs from its manager. */
+export interface SessionHost {
+  newId(): string;
+  keyOf(id: string): string;
+  /** Re-reads the origin record; resets local changes. */
+  reload(state: SessionState): Promise<void>;
+}
+
+/** The mutable state of one session, shared with the manager (never exposed to users). */
+export interface SessionState {
+  readonly host: SessionHost;
+  /** The request's time (epoch ms): load and commit judge expiry at the same instant. */
+  readonly now: number;
+  readonly secure: boolean;
+  readonly cookieName: string;
+  readonly meta: SessionMeta | undefined;
+  /** The request carried a cookie under `cookieName`. */
+  cookieSent: boolean;
+  /** The current id (undefined until needed for a fresh session). */
+  id: string | undefined;
+  /** The store key of `id`. */
+  key: string | undefined;
+  origin: Origin | null;
+  /** The key the session's record lives under now (the origin's, then whatever commit wrote). */
+  storedKey: string | undefined;
+  values: Map<string, unknown>;
+  ops: Map<string, Op[]>;
+  /** Keys whose base value this request read (before overwriting them). */
+  readBase: Set<string>;
+  /** Keys whose current value no longer depends on the base (a set or delete happened). */
+  overwritten: Set<string>;
+  /** Keys read, then set or deleted: a concurrent change to them is a conflict. */
+  dependent: Set<string>;
+  userId: string | undefined;
+  /** login/logout changed the user in this request. */
+  userChanged: boolean;
+  /** Persistent cookie ("remember me"); undefined keeps the record's. */
+  persistent: boolean | undefined;
+  /** A new id at commit (regenerate, login): the origin record is retired. */
+  rotate: boolean;
+  /** Restart the absolute lifetime (login). */
+  restartLifetime: boolean;
+  /** Records ended by logout/destroy, deleted at commit. */
+  discarded: Origin[];
+  touchRequested: boolean;
+  release: Release | undefined;
+  /** The key of the in-process lock `release` ends. */
+  lockKey: string | undefined;
+  committed: boolean;
+  accessed: boolean;
+  isNew: boolean;
+  /** Lifecycle events to emit when the commit succeeds. */
+  lifecycle: Array<'login' | 'logout' | 'destroy' | 'regenerate'>;
+}
+
+/** Builds the state of a session. */
+export function createState(
+  init: Pick<SessionState, 'host' | 'now' | 'secure' | 'cookieName' | 'meta'> & {
+    cookieSent: boolean;
+    id?: string | undefined;
+    key?: string | undefined;
+    origin?: Origin | null;
+    values?: Map<string, unknown>;
+  },
+): SessionState {
+  const origin = init.origin ?? null;
+  return {
+    host: init.host,
+    now: init.now,
+    secure: init.secure,
+    cookieName: init.cookieName,
+    meta: init.meta,
+    cookieSent: init.cookieSent,
+    id: init.id,
+    key: init.key,
+    origin,
+    storedKey: origin?.key,
+    values: init.values ?? new Map(),
+    ops: new Map(),
+    readBase: new Set(),
+    overwritten: new Set(),
+    dependent: new Set(),
+    userId: origin?.record.userId,
+    userChanged: false,
+    persistent: undefined,
+    rotate: false,
+    restartLifetime: false,
+    discarded: [],
+    touchRequested: false,
+    release: undefined,
+    lockKey: undefined,
+    committed: false,
+    accessed: false,
+    isNew: origin === null,
+    lifecycle: [],
+  };
+}
+
+/** Resets what the request did to the values (not the lifecycle), e.g. after `reload()`. */
+export function resetChanges(state: SessionState, values: Map<string, unknown>): void {
+  state.values = values;
+  state.ops = new Map();
+  state.readBase = new Set();
+  state.overwritten = new Set();
+  state.dependent = new Set();
+}
+
+/** Turns the state into a fresh anonymous session with no values (its record is gone or ended). */
+export function resetToFresh(state: SessionState): void {
+  state.origin = null;
+  state.isNew = true;
+  state.id = undefined;
+  state.key = undefined;
+  state.userId = undefined;
+  state.rotate = false;
+  resetChanges(state, new Map());
+}
+
+/** Applies one op to a value (undefined = absent). */
+export function applyOp(current: unknown, op: Op): unknown {
+  if (op.kind === 'set') return op.value;
+  if (op.kind === 'delete') return undefined;
+  return op.fn(current);
+}
+
+/** Replays a key's ops onto `start`. */
+export function replay(start: unknown, ops: readonly Op[]): unknown {
+  let value = start;
+  for (const op of ops) value = applyOp(value, op);
+  return value;
+}
+
+/**
+ * Whether a session without a stored record must be stored: it ends with data (Teller's bookkeeping
+ * key `teller:iat` aside; a CSRF secret or a flash message counts), a user, or a persistent cookie.
+ * `set('a', 1); delete('a')`, `delete('cart')` or `update('x', () => undefined)` store nothing.
+ */
+export function worthStoring(state: SessionState): boolean {
+  return (
+    state.userId !== undefined ||
+    state.persistent === true ||
+    state.values.size > (state.values.has(ISSUED_AT_KEY) ? 1 : 0)
+  );
+}
+
+/** logout/destroy ran and the request carried a cookie: clear it (even when its session had expired). */
+export function clearsCookie(state: SessionState): boolean {
+  return state.cookieSent && (state.lifecycle.includes('logout') || state.lifecycle.includes('destroy'));
+}
+
+/** The session's id, given one now if it has none yet (a fresh session about to be stored). */
+export function ensureId(state: SessionState): string {
+  if (state.id === undefined) {
+    state.id = state.host.newId();
+    state.key = state.host.keyOf(state.id);
+  }
+  return state.id;
+}

@@ -1,0 +1,285 @@
+/**
+ * Committing a stored session: every write is a compare-and-set against the version the request saw.
+ * On a conflict the newest record is read and this request's writes are re-applied onto it (keys only
+ * written merge, `update()` re-runs, a key read and then written that changed meanwhile is a
+ * SessionConflictError). Rotation (login, regenerate) and renewal write the record under a new key, then
+ * retire the old one; logout and destroy retire theirs.
+ */
+
+import type { ManagerContext } from './context.js';
+import { deleteCookieLine, sessionCookieLine } from './cookie-policy.js';
+import { SessionConflictError, SessionDestroyedError, SessionStoreError, tellerMessage } from './errors.js';
+import { encodeIdCookie, storeKeyOf } from './ids.js';
+import { LIMITS } from './options.js';
+import {
+  buildRecord,
+  isLive,
+  issuedAt,
+  isUsable,
+  makeRecord,
+  parseValues,
+  sameValue,
+  serializeValues,
+  touchDue,
+  ttlOf,
+} from './records.js';
+import {
+  clearsCookie,
+  ensureId,
+  ISSUED_AT_KEY,
+  type Origin,
+  replay,
+  type SessionState,
+  worthStoring,
+} from './state.js';
+import type { SessionRecord } from './store.js';
+import type { Budget, StoreCalls } from './store-calls.js';
+
+type WriteMode = 'write' | 'touch' | 'rotate' | 'renew';
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Persists what the request did; the Set-Cookie lines to send. */
+export async function commitStored(
+  ctx: ManagerContext,
+  calls: StoreCalls,
+  state: SessionState,
+): Promise<string[]> {
+  const now = state.now;
+  const b = calls.budget(now);
+  for (const ended of state.discarded) {
+    await retire(calls, ended.key, ended.record.version, b, 0);
+    if (ended.pointerKey !== undefined) await calls.delete(ended.pointerKey, b);
+  }
+  const origin = state.origin;
+  if (origin === null) return commitNew(ctx, calls, state, b);
+
+  const options = ctx.options;
+  let mode: WriteMode | undefined;
+  if (state.rotate) mode = 'rotate';
+  else if (
+    options.renewAfter !== undefined &&
+    origin.pointerKey === undefined &&
+    now - issuedAt(origin, state.values) >= options.renewAfter
+  )
+    mode = 'renew';
+  // Writes that cancel out (set then delete, delete of an absent key, an update to the same value)
+  // change nothing: no write, at most the throttled touch. The text serialized here is reused below.
+  let data: string | undefined;
+  if (mode === undefined && state.ops.size > 0) {
+    data = serializeValues(options, state.values);
+    if (data !== origin.record.data) mode = 'write';
+  }
+  if (mode === undefined && (state.touchRequested || touchDue(options, origin.record, now))) mode = 'touch';
+  if (mode === undefined) return [];
+
+  let base = origin.record;
+  let baseKey = origin.key;
+  let values = state.values;
+  for (let attempt = 0; ; attempt++) {
+    const written = await writeOnce(ctx, calls, state, mode, baseKey, base, values, data, b);
+    if (written !== null) {
+      const rotated = mode === 'rotate' || mode === 'renew';
+      state.storedKey = rotated ? state.key : baseKey;
+      if (attempt > 0) ctx.report.emit('merged', now, baseKey, { detail: String(attempt) });
+      const out: string[] = [];
+      // A persistent cookie's Max-Age follows the session's lifetime: re-sent on every write.
+      if (rotated || (written.persistent && origin.pointerKey === undefined)) {
+        out.push(cookieFor(ctx, state, written, encodeIdCookie(state.id!, options.secrets)));
+      }
+      if (mode === 'renew') ctx.report.emit('renewed', now, state.key, { userId: written.userId });
+      if (mode === 'touch') ctx.report.emit('touched', now, baseKey);
+      ctx.report.lifecycle(state, state.key);
+      return out;
+    }
+    if (mode === 'touch') return []; // someone else wrote (and so touched) the session meanwhile
+    if (attempt >= LIMITS.maxMerges) {
+      throw new SessionConflictError(
+        tellerMessage('session', 'the session kept changing; gave up after retries'),
+      );
+    }
+    // Jittered backoff from the second conflict on, so writers in lock-step cannot starve one another.
+    if (attempt > 0) await sleep(Math.random() * Math.min(2 ** attempt, 50));
+    let newest = await calls.get(baseKey, b);
+    if (isUsable(newest, now) && newest.movedTo !== undefined) {
+      // Another process renewed the id meanwhile: write to the new record, keep the client's id.
+      baseKey = newest.movedTo;
+      newest = await calls.get(baseKey, b);
+    }
+    if (!isLive(newest, now)) throw destroyedError(ctx, state, baseKey);
+    if (mode === 'renew') mode = 'write'; // someone else wrote; renew on a later request
+    values = reapply(ctx, state, origin, parseValues(options, newest.data));
+    data = undefined;
+    base = newest;
+  }
+}
+
+/** A session with no record yet: stored when worth storing (its first write), else nothing. */
+async function commitNew(
+  ctx: ManagerContext,
+  calls: StoreCalls,
+  state: SessionState,
+  b: Budget,
+): Promise<string[]> {
+  if (!worthStoring(state)) {
+    ctx.report.lifecycle(state, state.discarded[0]?.key);
+    return clearsCookie(state) ? [deleteCookieLine(ctx.options.policy, state.secure, state.cookieName)] : [];
+  }
+  const id = ensureId(state);
+  const key = state.key!;
+  const values = state.values;
+  values.delete(ISSUED_AT_KEY);
+  const record = buildRecord(ctx.options, state, null, serializeValues(ctx.options, values), 1);
+  const ok = await calls.set(key, record, null, ttlOf(record, state.now), b);
+  if (!ok)
+    throw new SessionStoreError(tellerMessage('session', 'the store refused a new session (key in use)'));
+  state.storedKey = key;
+  ctx.report.emit('created', state.now, key, { userId: record.userId });
+  ctx.report.lifecycle(state, key);
+  return [cookieFor(ctx, state, record, encodeIdCookie(id, ctx.options.secrets))];
+}
+
+/** One compare-and-set attempt; the written record, or null on a conflict. */
+async function writeOnce(
+  ctx: ManagerContext,
+  calls: StoreCalls,
+  state: SessionState,
+  mode: WriteMode,
+  baseKey: string,
+  base: SessionRecord,
+  values: Map<string, unknown>,
+  serialized: string | undefined,
+  b: Budget,
+): Promise<SessionRecord | null> {
+  const now = state.now;
+  const options = ctx.options;
+  if (mode === 'write' || mode === 'touch') {
+    const data = mode === 'touch' ? base.data : (serialized ?? serializeValues(options, values));
+    const record = buildRecord(options, state, base, data, base.version + 1);
+    const ok = await calls.set(baseKey, record, base.version, ttlOf(record, now), b);
+    return ok ? record : null;
+  }
+  // rotate / renew: the record under a new key first, then the old key retired by compare-and-set.
+  const previous = { id: state.id, key: state.key };
+  if (mode === 'renew') {
+    state.id = state.host.newId();
+    state.key = storeKeyOf(state.id);
+  }
+  const newKey = state.key!;
+  const next = new Map(values);
+  if (options.renewAfter !== undefined && !state.restartLifetime) next.set(ISSUED_AT_KEY, now);
+  else next.delete(ISSUED_AT_KEY);
+  const record = buildRecord(options, state, base, serializeValues(options, next), 1);
+  const created = await calls.set(newKey, record, null, ttlOf(record, now), b);
+  if (!created)
+    throw new SessionStoreError(tellerMessage('session', 'the store refused a new session (key in use)'));
+  // The old key: a pointer to the new record for the grace window (renew), or an ended record (rotate).
+  const retired = makeRecord('', base.version + 1, base.createdAt, now, 0);
+  let ttl = LIMITS.tombstoneTtlMs;
+  if (mode === 'renew') {
+    retired.expiresAt = Math.min(now + options.renewGrace, record.expiresAt);
+    retired.movedTo = newKey;
+    ttl = options.renewGrace + LIMITS.ttlSlackMs;
+  }
+  const ok = await calls.set(baseKey, retired, base.version, ttl, b);
+  if (!ok) {
+    await calls.delete(newKey, b);
+    if (mode === 'renew') {
+      state.id = previous.id;
+      state.key = previous.key;
+    }
+    return null;
+  }
+  if (mode === 'rotate') {
+    const origin = state.origin!;
+    await calls.delete(baseKey, b);
+    if (origin.pointerKey !== undefined) await calls.delete(origin.pointerKey, b);
+    // Another process renewed the id meanwhile: the key this request loaded is now a pointer.
+    if (baseKey !== origin.key) await calls.delete(origin.key, b);
+  }
+  return record;
+}
+
+/**
+ * Ends the record under `key` for good (logout, destroy): an ended record by compare-and-set against the
+ * version this request saw (`null`: read it first), then a delete. When the compare-and-set fails,
+ * the newest record is read: another process may have renewed the id meanwhile, leaving a pointer, so
+ * the record it points to is ended too (otherwise the renewed session would outlive the logout).
+ */
+async function retire(
+  calls: StoreCalls,
+  key: string,
+  expected: number | null,
+  b: Budget,
+  depth: number,
+): Promise<void> {
+  let version = expected;
+  for (let attempt = 0; ; attempt++) {
+    if (version !== null) {
+      const ended = makeRecord('', version + 1, 0, 0, 0);
+      if (await calls.set(key, ended, version, LIMITS.tombstoneTtlMs, b)) break;
+    }
+    if (attempt >= LIMITS.maxMerges) {
+      throw new SessionConflictError(
+        tellerMessage('session', 'the session kept changing while it was ended'),
+      );
+    }
+    const current = await calls.get(key, b);
+    if (current === null || current === undefined) return;
+    // A renewal pointer: end the renewed record as well (a chain is at most a few links long).
+    if (current.movedTo !== undefined && depth < 4) await retire(calls, current.movedTo, null, b, depth + 1);
+    version = current.version;
+  }
+  await calls.delete(key, b);
+}
+
+/** This request's writes re-applied onto the newest values; SessionConflictError for read-then-written keys. */
+function reapply(
+  ctx: ManagerContext,
+  state: SessionState,
+  origin: Origin,
+  newest: Map<string, unknown>,
+): Map<string, unknown> {
+  if (state.dependent.size > 0) {
+    const before = parseValues(ctx.options, origin.record.data);
+    for (const key of state.dependent) {
+      if (!sameValue(ctx.options, before.get(key), newest.get(key))) {
+        ctx.report.emit('conflict', state.now, origin.key, { detail: key });
+        throw new SessionConflictError(
+          tellerMessage(
+            'session',
+            `"${key}" was read and written by this request and changed by another one meanwhile; nothing was saved`,
+          ),
+        );
+      }
+    }
+  }
+  const out = new Map(newest);
+  for (const [key, ops] of state.ops) {
+    const value = replay(newest.get(key), ops);
+    if (value === undefined) out.delete(key);
+    else out.set(key, value);
+  }
+  return out;
+}
+
+function destroyedError(ctx: ManagerContext, state: SessionState, key: string): SessionDestroyedError {
+  ctx.report.emit('conflict', state.now, key, { detail: 'destroyed' });
+  return new SessionDestroyedError(
+    tellerMessage(
+      'session',
+      'the session was ended (logout, revoke or expiry) by another request; nothing was saved',
+    ),
+  );
+}
+
+/** The Set-Cookie line carrying `value` for a session whose record is `record`. */
+export function cookieFor(
+  ctx: ManagerContext,
+  state: SessionState,
+  record: Pick<SessionRecord, 'persistent' | 'expiresAt'>,
+  value: string,
+): string {
+  const maxAge = record.persistent ? record.expiresAt - state.now : undefined;
+  return sessionCookieLine(ctx.options.policy, state.secure, state.cookieName, value, maxAge);
+}
