@@ -154,7 +154,8 @@ describe("a user's list of ended sealed sessions", () => {
   it('is pruned of expired entries and bounded: beyond 256, every older cookie of the user ends', async () => {
     const { store, manager } = sealedWithStore();
     const listed = () => {
-      const [entry] = [...store.records.values()].filter((e) => e.record.data.startsWith('{'));
+      // The user's not-before record (under the 'nb.' prefix) lists the ended sessions.
+      const [entry] = [...store.records].filter(([key]) => key.startsWith('nb.')).map(([, e]) => e);
       return Object.keys((JSON.parse(entry!.record.data) as { d?: object }).d ?? {}).length;
     };
     const kept = new Browser();
