@@ -92,7 +92,11 @@ export interface SessionManager<Data extends SessionData = SessionData> {
   commit(session: Session<Data>, options?: CommitOptions): Promise<CommitResult>;
   /** A user's live sessions (needs a store with `listByUser`). */
   listSessions(userId: string, options?: { now?: Date | number }): Promise<SessionInfo[]>;
-  /** Ends every session of a user ("log out everywhere"), except one if asked; returns how many ended. */
+  /**
+   * Ends every session of a user ("log out everywhere"), except one if asked; returns how many ended.
+   * Sealed sessions (with a store) are counted from the user's record of the cookies issued to them: those
+   * not logged out and within their absolute lifetime (an idle one is counted until then).
+   */
   revokeSessions(userId: string, options?: RevokeOptions<Data>): Promise<number>;
   /** The cookie name this manager uses for a request. */
   cookieName(context?: Pick<LoadContext, 'secure' | 'host'>): string;

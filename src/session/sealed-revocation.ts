@@ -12,40 +12,63 @@ import { storeKeyOf } from './ids.js';
 import { LIMITS } from './options.js';
 import { makeRecord } from './records.js';
 import type { Origin, SessionState } from './state.js';
+import type { SessionRecord } from './store.js';
 import type { Budget, StoreCalls } from './store-calls.js';
 
 /** Not-before records live under keys no session key can equal. */
 const NOT_BEFORE_PREFIX = 'nb.';
 /** Deny records of ended anonymous sealed sessions (the key of their id, under this prefix). */
 const DENY_PREFIX = 'dn.';
+/** A user's live sealed sessions (read by `revokeSessions` only, never on a request's path). */
+const LIVE_PREFIX = 'lv.';
 
 /**
- * The data of a user's not-before record: `x` the handle `revokeSessions` kept, `d` the sealed sessions
+ * The data of a user's not-before record: `n` the not-before time (`revokeSessions`: sealed cookies of
+ * the user created before it are refused), `x` the handle `revokeSessions` kept, `d` the sealed sessions
  * of this user ended by logout/login/regenerate/destroy (key -> until when they are refused, epoch ms).
  */
 interface UserRevocations {
+  n?: number;
   x?: string;
   d?: Record<string, number>;
 }
 
-function parseRevocations(data: string): UserRevocations {
-  if (data === '') return {};
-  if (!data.startsWith('{')) return { x: data }; // the first format: the kept handle only
+/** A record's JSON object data, or `{}` when it has none (absent, empty, foreign). */
+function jsonObject(data: string | undefined): Record<string, unknown> {
+  if (data === undefined || !data.startsWith('{')) return {};
   try {
     const value: unknown = JSON.parse(data);
-    if (value === null || typeof value !== 'object') return {};
-    const { x, d } = value as Record<string, unknown>;
-    const out: UserRevocations = {};
-    if (typeof x === 'string') out.x = x;
-    if (d !== null && typeof d === 'object') out.d = d as Record<string, number>;
-    return out;
+    return value !== null && typeof value === 'object' ? (value as Record<string, unknown>) : {};
   } catch {
     return {};
   }
 }
 
-function notBeforeKey(userId: string): string {
-  return NOT_BEFORE_PREFIX + storeKeyOf(`user:${userId}`);
+/** key -> epoch ms entries still in force at `now` (null-prototype). */
+function entriesAfter(value: unknown, now: number): Record<string, number> {
+  const out: Record<string, number> = Object.create(null);
+  if (value === null || typeof value !== 'object') return out;
+  for (const [k, until] of Object.entries(value)) {
+    if (typeof until === 'number' && until > now) out[k] = until;
+  }
+  return out;
+}
+
+function parseRevocations(record: SessionRecord): UserRevocations {
+  const data = record.data;
+  // The first format: the kept handle only, the not-before time in createdAt.
+  if (data !== '' && !data.startsWith('{')) return { n: record.createdAt, x: data };
+  const { n, x, d } = jsonObject(data);
+  const out: UserRevocations = {};
+  // Records of this format always carry `n`; earlier ones kept the not-before time in createdAt.
+  out.n = typeof n === 'number' ? n : record.createdAt;
+  if (typeof x === 'string') out.x = x;
+  if (d !== null && typeof d === 'object') out.d = d as Record<string, number>;
+  return out;
+}
+
+function userKey(prefix: string, userId: string): string {
+  return prefix + storeKeyOf(`user:${userId}`);
 }
 
 export class SealedRevocations {
@@ -63,25 +86,26 @@ export class SealedRevocations {
    * deny record of its own key.
    */
   async refuses(key: string, userId: string | undefined, createdAt: number, now: number): Promise<boolean> {
-    const recordKey = userId === undefined ? DENY_PREFIX + key : notBeforeKey(userId);
+    const recordKey = userId === undefined ? DENY_PREFIX + key : userKey(NOT_BEFORE_PREFIX, userId);
     const found = await this.#calls.get(recordKey, this.#calls.budget(now));
     if (found === null || found === undefined) return false;
     if (userId === undefined) return true;
-    const revocations = parseRevocations(found.data);
-    return (
-      (createdAt < found.createdAt && revocations.x !== key) ||
-      (revocations.d !== undefined && Object.hasOwn(revocations.d, key))
-    );
+    const { n = 0, x, d } = parseRevocations(found);
+    return (createdAt < n && x !== key) || (d !== undefined && Object.hasOwn(d, key));
   }
 
   /**
-   * The cookies this request ended (logout, destroy, and the old id of a login/regenerate) are refused
-   * from now until they expire, so a copy made before cannot be replayed.
+   * At a sealed commit: the cookies this request ended (logout, destroy, and the old id of a
+   * login/regenerate) are refused from now until they expire, so a copy made before cannot be replayed;
+   * they leave the user's live sessions, and a user's cookie under a new id (`issued`: its key, until when
+   * its session can live) joins them.
    */
-  async denyEnded(state: SessionState): Promise<void> {
+  async commit(
+    state: SessionState,
+    issued: { key: string; userId: string; until: number } | undefined,
+  ): Promise<void> {
     const ended: Origin[] = state.discarded;
     const rotated = state.rotate && state.origin !== null ? state.origin : undefined;
-    if (ended.length === 0 && rotated === undefined) return;
     const now = state.now;
     const b = this.#calls.budget(now);
     for (const origin of rotated === undefined ? ended : [...ended, rotated]) {
@@ -89,82 +113,123 @@ export class SealedRevocations {
       if (until <= now) continue;
       const userId = origin.record.userId;
       if (userId !== undefined) {
-        await this.#update(userId, now, b, undefined, { key: origin.key, until });
+        await this.#changeUser(userId, b, (body) => this.#deny(body, origin.key, until, now));
+        if (issued?.userId !== userId) await this.#changeLive(userId, b, (live) => delete live[origin.key]);
         continue;
       }
       const record = makeRecord('', 1, now, now, until);
       // false: the deny record is there already (an earlier or concurrent logout of the same cookie).
       await this.#calls.set(DENY_PREFIX + origin.key, record, null, until - now + LIMITS.ttlSlackMs, b);
     }
+    if (issued === undefined) return;
+    const gone = rotated?.record.userId === issued.userId ? rotated.key : undefined;
+    await this.#changeLive(issued.userId, b, (live) => {
+      if (gone !== undefined) delete live[gone];
+      live[issued.key] = issued.until;
+    });
   }
 
-  /** `revokeSessions`: every sealed cookie of the user created before `now` is refused, but `exceptKey`'s. */
+  /**
+   * `revokeSessions`: every sealed cookie of the user created before `now` is refused, but `exceptKey`'s.
+   * Returns how many of the user's sealed sessions known to be live ended.
+   */
   async revoke(userId: string, exceptKey: string | undefined, now: number): Promise<number> {
+    const b = this.#calls.budget(now);
     // ASVS 5.0 7.4.1: the sessions end on the server, not only in the browser that asked.
-    await this.#update(userId, now, this.#calls.budget(now), { except: exceptKey }, undefined);
-    return 1;
+    await this.#changeUser(userId, b, (body) => {
+      body.n = now;
+      body.x = exceptKey;
+      return now + this.#ctx.options.longestLifetime;
+    });
+    let count = 0;
+    await this.#changeLive(userId, b, (live) => {
+      count = 0;
+      for (const key of Object.keys(live)) {
+        if (key === exceptKey) continue;
+        delete live[key];
+        count++;
+      }
+    });
+    return count;
   }
 
   close(now: number): Promise<void> {
     return this.#calls.close(this.#calls.budget(now));
   }
 
-  /**
-   * Changes a user's not-before record by compare-and-set: `revoke` (a revocation: sealed cookies
-   * created before `now` are refused, except that handle) and/or `deny` (one ended session's key, refused
-   * until its expiry). Expired denials are dropped. SessionConflictError after too many conflicts.
-   */
-  async #update(
-    userId: string,
-    now: number,
-    b: Budget,
-    revoke: { except: string | undefined } | undefined,
-    deny: { key: string; until: number } | undefined,
-  ): Promise<void> {
-    const key = notBeforeKey(userId);
-    const longest = this.#ctx.options.longestLifetime;
-    for (let attempt = 0; ; attempt++) {
-      if (attempt >= LIMITS.maxMerges) {
-        throw new SessionConflictError(
-          tellerMessage(
-            'session',
-            'the not-before record of this user kept changing; the sessions were not revoked',
-          ),
-        );
-      }
-      const current = await this.#calls.get(key, b);
-      const previous = current === null || current === undefined ? {} : parseRevocations(current.data);
-      let until = revoke !== undefined ? now + longest : now;
-      if (current !== null && current !== undefined) until = Math.max(until, current.expiresAt);
-      const denied: Record<string, number> = Object.create(null);
-      let anyDenied = false;
-      for (const [k, e] of Object.entries(previous.d ?? {})) {
-        if (typeof e === 'number' && e > now) {
-          denied[k] = e;
-          anyDenied = true;
-        }
-      }
-      let notBefore = revoke !== undefined ? now : (current?.createdAt ?? 0);
-      let except = revoke !== undefined ? revoke.except : previous.x;
-      if (deny !== undefined) {
-        if (Object.keys(denied).length >= LIMITS.maxDenied) {
-          // Too many to list: every sealed cookie of this user from before now ends (fail closed).
-          for (const k of Object.keys(denied)) delete denied[k];
-          notBefore = now;
-          except = undefined;
-          until = Math.max(until, now + longest);
-        }
-        denied[deny.key] = deny.until;
-        anyDenied = true;
-        until = Math.max(until, deny.until);
-      }
-      const body: UserRevocations = {};
-      if (except !== undefined) body.x = except;
-      if (anyDenied) body.d = denied;
-      const record = makeRecord(JSON.stringify(body), (current?.version ?? 0) + 1, notBefore, now, until);
-      const expected = current === null || current === undefined ? null : current.version;
-      const ttl = Math.max(0, until - now) + LIMITS.ttlSlackMs;
-      if (await this.#calls.set(key, record, expected, ttl, b)) return;
+  /** Adds one ended session to the user's deny list; until when the record must be kept. */
+  #deny(body: UserRevocations, key: string, until: number, now: number): number {
+    const denied = body.d ?? Object.create(null);
+    let keep = until;
+    if (Object.keys(denied).length >= LIMITS.maxDenied) {
+      // Too many to list: every sealed cookie of this user from before now ends (fail closed).
+      for (const k of Object.keys(denied)) delete denied[k];
+      body.n = now;
+      body.x = undefined;
+      keep = now + this.#ctx.options.longestLifetime;
     }
+    denied[key] = until;
+    body.d = denied;
+    return keep;
+  }
+
+  /**
+   * Changes a user's not-before record by compare-and-set: `edit` changes its body (expired denials
+   * already dropped) and says until when the record must be kept at least. SessionConflictError after
+   * too many conflicts.
+   */
+  #changeUser(userId: string, b: Budget, edit: (body: UserRevocations) => number): Promise<void> {
+    return this.#change(userKey(NOT_BEFORE_PREFIX, userId), b, (current) => {
+      const body = current === null ? {} : parseRevocations(current);
+      const denied = entriesAfter(body.d, b.now);
+      body.d = Object.keys(denied).length > 0 ? denied : undefined;
+      let until = Math.max(edit(body), current?.expiresAt ?? 0);
+      for (const e of Object.values(body.d ?? {})) until = Math.max(until, e);
+      const out: Record<string, unknown> = { n: body.n ?? 0 };
+      if (body.x !== undefined) out.x = body.x;
+      if (body.d !== undefined && Object.keys(body.d).length > 0) out.d = body.d;
+      return { data: JSON.stringify(out), until };
+    });
+  }
+
+  /** Changes a user's live sealed sessions (key -> until when a copy of it can live), pruned of the ended. */
+  #changeLive(userId: string, b: Budget, edit: (live: Record<string, number>) => void): Promise<void> {
+    return this.#change(userKey(LIVE_PREFIX, userId), b, (current) => {
+      const live = entriesAfter(jsonObject(current?.data).s, b.now);
+      edit(live);
+      const keys = Object.keys(live);
+      if (keys.length > LIMITS.maxDenied) {
+        // Too many to keep: the soonest to end are forgotten (revokeSessions still ends them; its count is then low).
+        keys.sort((k1, k2) => (live[k1] as number) - (live[k2] as number));
+        for (const k of keys.slice(0, keys.length - LIMITS.maxDenied)) delete live[k];
+      }
+      let until = b.now;
+      for (const e of Object.values(live)) until = Math.max(until, e);
+      return { data: JSON.stringify({ s: live }), until };
+    });
+  }
+
+  /** One record changed by compare-and-set, retried on conflicts (SessionConflictError after too many). */
+  async #change(
+    key: string,
+    b: Budget,
+    next: (current: SessionRecord | null) => { data: string; until: number },
+  ): Promise<void> {
+    const now = b.now;
+    for (let attempt = 0; attempt < LIMITS.maxMerges; attempt++) {
+      const found = await this.#calls.get(key, b);
+      const current = found === undefined ? null : found;
+      const { data, until } = next(current);
+      const createdAt = current === null || current.createdAt === 0 ? now : current.createdAt;
+      const record = makeRecord(data, (current?.version ?? 0) + 1, createdAt, now, until);
+      const ttl = Math.max(0, until - now) + LIMITS.ttlSlackMs;
+      if (await this.#calls.set(key, record, current?.version ?? null, ttl, b)) return;
+    }
+    throw new SessionConflictError(
+      tellerMessage(
+        'session',
+        'the revocation records of this user kept changing; the sessions were not revoked',
+      ),
+    );
   }
 }

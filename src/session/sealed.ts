@@ -13,7 +13,7 @@ import { deleteCookieLine } from './cookie-policy.js';
 import { SessionTooLargeError, tellerMessage } from './errors.js';
 import { storeKeyOf } from './ids.js';
 import { LIMITS } from './options.js';
-import { buildRecord, makeRecord, parseValues, serializeValues, touchDue } from './records.js';
+import { buildRecord, lifetimes, makeRecord, parseValues, serializeValues, touchDue } from './records.js';
 import { type SealKeys, seal, unseal } from './seal.js';
 import type { SealedRevocations } from './sealed-revocation.js';
 import { Session } from './session.js';
@@ -128,10 +128,11 @@ export class SealedBackend implements SessionBackend {
   async commit(state: SessionState): Promise<string[]> {
     const ctx = this.#ctx;
     const options = ctx.options;
-    if (this.#revocations !== undefined) await this.#revocations.denyEnded(state);
+    const revocations = this.#revocations;
     const now = state.now;
     const origin = state.origin;
     if (origin === null && !worthStoring(state)) {
+      if (revocations !== undefined) await revocations.commit(state, undefined);
       ctx.report.lifecycle(state, state.discarded[0]?.key);
       return clearsCookie(state) ? [deleteCookieLine(options.policy, state.secure, state.cookieName)] : [];
     }
@@ -163,8 +164,18 @@ export class SealedBackend implements SessionBackend {
         ),
       );
     }
-    if (origin === null) ctx.report.emit('created', now, state.key, { userId: record.userId });
-    ctx.report.lifecycle(state, state.key);
+    const key = state.key!;
+    if (revocations !== undefined) {
+      // A user's cookie under a new id joins the user's live sessions, until its absolute lifetime ends.
+      const isNewId = record.userId !== undefined && key !== origin?.key;
+      const absolute = lifetimes(options, record.persistent === true).absolute;
+      const issued = isNewId
+        ? { key, userId: record.userId!, until: record.createdAt + absolute }
+        : undefined;
+      await revocations.commit(state, issued);
+    }
+    if (origin === null) ctx.report.emit('created', now, key, { userId: record.userId });
+    ctx.report.lifecycle(state, key);
     return [cookieFor(ctx, state, record, value)];
   }
 
