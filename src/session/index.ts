@@ -9,6 +9,7 @@ export {
   SessionDestroyedError,
   SessionLockTimeoutError,
   SessionStoreError,
+  SessionStoreTimeoutError,
   SessionTooLargeError,
   statusForError,
   TellerError,
