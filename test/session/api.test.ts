@@ -14,6 +14,7 @@ describe('the teller entry point', () => {
         'SessionDestroyedError',
         'SessionLockTimeoutError',
         'SessionStoreError',
+        'SessionStoreTimeoutError',
         'SessionTooLargeError',
         'TellerError',
         'createSessionManager',
@@ -29,6 +30,7 @@ describe('the teller entry point', () => {
   it('errors carry the statuses adapters answer with', () => {
     const cases: Array<[teller.TellerError, number]> = [
       [new teller.SessionStoreError('x'), 503],
+      [new teller.SessionStoreTimeoutError('x'), 503],
       [new teller.SessionLockTimeoutError('x'), 503],
       [new teller.SessionConflictError('x'), 409],
       [new teller.SessionDestroyedError('x'), 409],
