@@ -10,7 +10,7 @@ import type { ManagerContext } from './context.js';
 import { SessionConflictError, tellerMessage } from './errors.js';
 import { storeKeyOf } from './ids.js';
 import { LIMITS } from './options.js';
-import { makeRecord } from './records.js';
+import { lifetimes, makeRecord } from './records.js';
 import type { Origin, SessionState } from './state.js';
 import type { SessionRecord } from './store.js';
 import type { Budget, StoreCalls } from './store-calls.js';
@@ -109,17 +109,25 @@ export class SealedRevocations {
     const now = state.now;
     const b = this.#calls.budget(now);
     for (const origin of rotated === undefined ? ended : [...ended, rotated]) {
-      const until = origin.record.expiresAt;
+      // A copy of this cookie refreshed since it was taken carries a later expiry than the one ending it
+      // here: refuse the session for as long as any copy of it can live (its absolute lifetime).
+      const record = origin.record;
+      const until = record.createdAt + lifetimes(this.#ctx.options, record.persistent === true).absolute;
       if (until <= now) continue;
-      const userId = origin.record.userId;
-      if (userId !== undefined) {
-        await this.#changeUser(userId, b, (body) => this.#deny(body, origin.key, until, now));
-        if (issued?.userId !== userId) await this.#changeLive(userId, b, (live) => delete live[origin.key]);
+      const userId = record.userId;
+      if (userId === undefined) {
+        const deny = makeRecord('', 1, now, now, until);
+        // false: the deny record is there already (an earlier or concurrent logout of the same cookie).
+        await this.#calls.set(DENY_PREFIX + origin.key, deny, null, until - now + LIMITS.ttlSlackMs, b);
         continue;
       }
-      const record = makeRecord('', 1, now, now, until);
-      // false: the deny record is there already (an earlier or concurrent logout of the same cookie).
-      await this.#calls.set(DENY_PREFIX + origin.key, record, null, until - now + LIMITS.ttlSlackMs, b);
+      // The session revokeSessions kept stays kept through its own regenerations.
+      const successor = origin === rotated && issued?.userId === userId ? issued.key : undefined;
+      await this.#changeUser(userId, b, (body) => {
+        if (successor !== undefined && body.x === origin.key) body.x = successor;
+        return this.#deny(body, origin.key, until, now, successor);
+      });
+      if (successor === undefined) await this.#changeLive(userId, b, (live) => delete live[origin.key]);
     }
     if (issued === undefined) return;
     const gone = rotated?.record.userId === issued.userId ? rotated.key : undefined;
@@ -157,20 +165,23 @@ export class SealedRevocations {
     return this.#calls.close(this.#calls.budget(now));
   }
 
-  /** Adds one ended session to the user's deny list; until when the record must be kept. */
-  #deny(body: UserRevocations, key: string, until: number, now: number): number {
+  /**
+   * Adds one ended session to the user's deny list; until when the record must be kept. When the list is
+   * full, every older cookie of the user ends instead, but `keep` (the cookie issued in this response).
+   */
+  #deny(body: UserRevocations, key: string, until: number, now: number, keep: string | undefined): number {
     const denied = body.d ?? Object.create(null);
-    let keep = until;
+    let keepUntil = until;
     if (Object.keys(denied).length >= LIMITS.maxDenied) {
       // Too many to list: every sealed cookie of this user from before now ends (fail closed).
       for (const k of Object.keys(denied)) delete denied[k];
       body.n = now;
-      body.x = undefined;
-      keep = now + this.#ctx.options.longestLifetime;
+      body.x = keep;
+      keepUntil = now + this.#ctx.options.longestLifetime;
     }
     denied[key] = until;
     body.d = denied;
-    return keep;
+    return keepUntil;
   }
 
   /**

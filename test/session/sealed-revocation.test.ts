@@ -113,8 +113,9 @@ describe('sealed sessions with a store: an ended cookie cannot be replayed (CVE-
     expect(store.records.size).toBe(0);
     await visit(manager, browser, (s) => s.destroy(), later(1000));
     const [entry] = [...store.records.values()];
-    // The cookie expired at T0 + 30 min (idle): remaining lifetime plus the stores' slack.
-    expect(entry!.ttlMs).toBe(30 * 60_000 - 1000 + 60_000);
+    // A refreshed copy of the cookie could live until the session's absolute lifetime ends (T0 + 12 h),
+    // not only until the ended cookie's own expiry (issue 15): that remaining time plus the stores' slack.
+    expect(entry!.ttlMs).toBe(12 * HOUR - 1000 + 60_000);
     expect((await visit(manager, copy, (s) => s.get('cart'), later(2000))).result).toBeUndefined();
   });
 
@@ -174,10 +175,102 @@ describe("a user's list of ended sealed sessions", () => {
     expect(listed()).toBe(1);
     expect((await visit(manager, copy, (s) => s.userId, later(600))).result).toBeUndefined();
     expect((await visit(manager, kept, (s) => s.userId, later(600))).result).toBeUndefined();
-    // Expired entries are dropped at the next write (the idle timeout is 30 minutes).
+    // Expired entries are dropped at the next write (a denial lasts the session's absolute lifetime, 12 h).
     const next = new Browser();
-    await visit(manager, next, (s) => s.login('alice'), later(HOUR));
-    await visit(manager, next, (s) => s.logout(), later(HOUR));
+    await visit(manager, next, (s) => s.login('alice'), later(13 * HOUR));
+    await visit(manager, next, (s) => s.logout(), later(13 * HOUR));
     expect(listed()).toBe(1);
+  });
+});
+
+describe('sealed sessions with a store: how long an ended session stays refused (issue 15)', () => {
+  const SECOND = 1000;
+
+  it('a copy refreshed after the theft stays refused after the logout, until the session’s absolute lifetime ends', async () => {
+    const store = new TestStore();
+    const manager = createSessionManager({
+      seal: { secrets: [S1] },
+      store,
+      idleTimeout: 2 * 60 * SECOND,
+      touchInterval: 10 * SECOND,
+    });
+    const victim = new Browser();
+    await visit(manager, victim, (s) => s.login('alice'));
+    const thief = copyOf(victim);
+    // The thief refreshes the copy at 70 s: a later expiry than the victim's cookie carries.
+    const refresh = await visit(manager, thief, (s) => s.userId, later(70 * SECOND));
+    expect(refresh.result).toBe('alice');
+    expect(refresh.setCookie).toHaveLength(1);
+    await visit(manager, victim, (s) => s.logout(), later(71 * SECOND));
+    expect((await visit(manager, copyOf(thief), (s) => s.userId, later(72 * SECOND))).result).toBeUndefined();
+    // Another device's logout rewrites the user's record (pruning the entries that ended).
+    const other = new Browser();
+    await visit(manager, other, (s) => s.login('alice'), later(100 * SECOND));
+    await visit(manager, other, (s) => s.logout(), later(150 * SECOND));
+    // The thief's copy (valid until 190 s by its own expiry) is still refused.
+    expect(
+      (await visit(manager, copyOf(thief), (s) => s.userId, later(160 * SECOND))).result,
+    ).toBeUndefined();
+    expect(
+      (await visit(manager, copyOf(thief), (s) => s.userId, later(185 * SECOND))).result,
+    ).toBeUndefined();
+  });
+
+  it('the same for an anonymous sealed session: a refreshed copy stays refused after destroy', async () => {
+    const store = new TestStore();
+    const manager = createSessionManager<{ cart: string[] }>({
+      seal: { secrets: [S1] },
+      store,
+      idleTimeout: 2 * 60 * SECOND,
+      touchInterval: 10 * SECOND,
+    });
+    const victim = new Browser();
+    await visit(manager, victim, (s) => s.set('cart', ['apple']));
+    const thief = copyOf(victim);
+    await visit(manager, thief, (s) => s.touch(), later(70 * SECOND));
+    await visit(manager, victim, (s) => s.destroy(), later(71 * SECOND));
+    for (const t of [72, 150, 185]) {
+      const replay = await visit(manager, copyOf(thief), (s) => s.get('cart'), later(t * SECOND));
+      expect(replay.result).toBeUndefined();
+    }
+    // The deny record lives as long as a copy could: beyond the victim cookie's own expiry (120 s).
+    const [deny] = [...store.records].filter(([key]) => key.startsWith('dn.'));
+    expect(deny![1].record.expiresAt).toBeGreaterThan(T0 + 190 * SECOND);
+  });
+
+  it('revokeSessions (unaffected, beside it): a refreshed copy stays refused too', async () => {
+    const store = new TestStore();
+    const manager = createSessionManager({
+      seal: { secrets: [S1] },
+      store,
+      idleTimeout: 2 * 60 * SECOND,
+      touchInterval: 10 * SECOND,
+    });
+    const victim = new Browser();
+    await visit(manager, victim, (s) => s.login('alice'));
+    const thief = copyOf(victim);
+    await visit(manager, thief, (s) => s.userId, later(70 * SECOND));
+    await manager.revokeSessions('alice', later(71 * SECOND));
+    for (const t of [72, 150, 185]) {
+      expect(
+        (await visit(manager, copyOf(thief), (s) => s.userId, later(t * SECOND))).result,
+      ).toBeUndefined();
+    }
+  });
+
+  it('the session kept by revokeSessions({ except }) stays kept through its own regenerations', async () => {
+    const store = new TestStore();
+    const manager = createSessionManager({ seal: { secrets: [S1] }, store });
+    const kept = new Browser();
+    const other = new Browser();
+    await visit(manager, kept, (s) => s.login('alice'));
+    await visit(manager, other, (s) => s.login('alice'));
+    const { session } = await visit(manager, kept, (s) => s.userId, later(1000));
+    await manager.revokeSessions('alice', { except: session, ...later(2000) });
+    expect((await visit(manager, other, (s) => s.userId, later(3000))).result).toBeUndefined();
+    await visit(manager, kept, (s) => s.regenerate(), later(4000));
+    expect((await visit(manager, kept, (s) => s.userId, later(5000))).result).toBe('alice');
+    await visit(manager, kept, (s) => s.regenerate(), later(6000));
+    expect((await visit(manager, kept, (s) => s.userId, later(7000))).result).toBe('alice');
   });
 });
