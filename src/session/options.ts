@@ -153,6 +153,16 @@ export const LIMITS = {
    */
   tombstoneTtlMs: 10_000,
   /**
+   * Renewal pointers followed at most from an id to its live record (each renewal within the grace
+   * window adds one; each pointer ends with its own grace).
+   */
+  maxPointerHops: 4,
+  /**
+   * How long at most a store keeps the record left by login or regenerate under the retired id (it links
+   * to the successor for a logout carrying that id): the retired session's remaining lifetime, capped.
+   */
+  retiredTtlMs: 30 * DAY,
+  /**
    * Ended sealed sessions a user's not-before record lists at most (it is read on each of the user's
    * requests). Beyond, the record falls back to a not-before time: all older cookies of the user end.
    */

@@ -56,6 +56,11 @@ export interface SessionState {
   /** The store key of `id`. */
   key: string | undefined;
   origin: Origin | null;
+  /**
+   * The cookie named an id that login or regenerate retired: the key its session continues under (a
+   * logout or destroy of this request ends that session too).
+   */
+  retiredTo: string | undefined;
   /** The key the session's record lives under now (the origin's, then whatever commit wrote). */
   storedKey: string | undefined;
   values: Map<string, unknown>;
@@ -109,6 +114,7 @@ export function createState(
     id: init.id,
     key: init.key,
     origin,
+    retiredTo: undefined,
     storedKey: origin?.key,
     values: init.values ?? new Map(),
     ops: new Map(),

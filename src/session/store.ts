@@ -43,6 +43,12 @@ export interface SessionRecord {
   persistent?: boolean;
   /** Renewal grace pointer: this key is an old id; the live record is under `movedTo` (a key). */
   movedTo?: string;
+  /**
+   * On an ended record (expiresAt 0) left by login or regenerate: the key the session continues under.
+   * Never followed to serve a request (a request with the retired id gets a fresh session); a logout or
+   * destroy carrying the retired id ends that successor too.
+   */
+  rotatedTo?: string;
   meta?: SessionMeta;
 }
 

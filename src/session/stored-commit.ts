@@ -51,6 +51,8 @@ export async function commitStored(
     await retire(calls, ended.key, ended.record.version, b, 0);
     if (ended.pointerKey !== undefined) await calls.delete(ended.pointerKey, b);
   }
+  // The cookie named an id that login or regenerate retired: its logout or destroy ends the successor.
+  if (state.retiredTo !== undefined && clearsCookie(state)) await retire(calls, state.retiredTo, null, b, 0);
   const origin = state.origin;
   if (origin === null) return commitNew(ctx, calls, state, b);
 
@@ -101,7 +103,7 @@ export async function commitStored(
     // Jittered backoff from the second conflict on, so writers in lock-step cannot starve one another.
     if (attempt > 0) await sleep(Math.random() * Math.min(2 ** attempt, 50));
     let newest = await calls.get(baseKey, b);
-    if (isUsable(newest, now) && newest.movedTo !== undefined) {
+    for (let hop = 0; hop < LIMITS.maxPointerHops && isUsable(newest, now) && newest.movedTo; hop++) {
       // Another process renewed the id meanwhile: write to the new record, keep the client's id.
       baseKey = newest.movedTo;
       newest = await calls.get(baseKey, b);
@@ -173,13 +175,20 @@ async function writeOnce(
   const created = await calls.set(newKey, record, null, ttlOf(record, now), b);
   if (!created)
     throw new SessionStoreError(tellerMessage('session', 'the store refused a new session (key in use)'));
-  // The old key: a pointer to the new record for the grace window (renew), or an ended record (rotate).
+  // The old key: a pointer to the new record for the grace window (renew), or an ended record linking to
+  // its successor (rotate), kept while the retired session could have lived, so that a logout carrying the
+  // old id, now or racing this commit, ends the successor too.
   const retired = makeRecord('', base.version + 1, base.createdAt, now, 0);
-  let ttl = LIMITS.tombstoneTtlMs;
+  let ttl: number;
   if (mode === 'renew') {
     retired.expiresAt = Math.min(now + options.renewGrace, record.expiresAt);
     retired.movedTo = newKey;
     ttl = options.renewGrace + LIMITS.ttlSlackMs;
+  } else {
+    retired.rotatedTo = newKey;
+    ttl =
+      Math.min(Math.max(LIMITS.tombstoneTtlMs, base.expiresAt - now), LIMITS.retiredTtlMs) +
+      LIMITS.ttlSlackMs;
   }
   const ok = await calls.set(baseKey, retired, base.version, ttl, b);
   if (!ok) {
@@ -192,7 +201,6 @@ async function writeOnce(
   }
   if (mode === 'rotate') {
     const origin = state.origin!;
-    await calls.delete(baseKey, b);
     if (origin.pointerKey !== undefined) await calls.delete(origin.pointerKey, b);
     // Another process renewed the id meanwhile: the key this request loaded is now a pointer.
     if (baseKey !== origin.key) await calls.delete(origin.key, b);
@@ -226,8 +234,10 @@ async function retire(
     }
     const current = await calls.get(key, b);
     if (current === null || current === undefined) return;
-    // A renewal pointer: end the renewed record as well (a chain is at most a few links long).
-    if (current.movedTo !== undefined && depth < 4) await retire(calls, current.movedTo, null, b, depth + 1);
+    // A renewal pointer, or the link login/regenerate left: end the record it leads to as well (a chain
+    // is at most a few links long).
+    const next = current.movedTo ?? current.rotatedTo;
+    if (next !== undefined && depth < LIMITS.maxPointerHops) await retire(calls, next, null, b, depth + 1);
     version = current.version;
   }
   await calls.delete(key, b);

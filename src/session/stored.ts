@@ -12,12 +12,20 @@ import {
 } from './context.js';
 import { SessionStoreTimeoutError, tellerMessage } from './errors.js';
 import { decodeIdCookie, refOf, storeKeyOf } from './ids.js';
+import { LIMITS } from './options.js';
 import { isLive, isUsable, parseValues } from './records.js';
 import { Session, stateOf } from './session.js';
 import { createState, type Origin, resetChanges, resetToFresh, type SessionState } from './state.js';
 import type { Budget, StoreCalls } from './store-calls.js';
 import { commitStored } from './stored-commit.js';
 import { listUserSessions, revokeUserSessions } from './users.js';
+
+/** What a cookie's key names: a session, an id retired by login/regenerate, an ended record, nothing. */
+type Found = Origin | { retiredTo: string } | 'expired' | null;
+
+function isOrigin(found: Found): found is Origin {
+  return found !== null && typeof found === 'object' && 'record' in found;
+}
 
 export class StoredBackend implements SessionBackend {
   readonly #ctx: ManagerContext;
@@ -53,7 +61,7 @@ export class StoredBackend implements SessionBackend {
     const b = this.#calls.budget(now);
     try {
       let found = await this.#resolveOrigin(key, b);
-      if (found !== null && found !== 'expired' && found.pointerKey !== undefined) {
+      if (isOrigin(found) && found.pointerKey !== undefined) {
         // An old, renewed id: requests with the old and the new cookie must wait for one another, so
         // hold the live record's lock instead of the pointer's, and read the record again under it.
         const target = found.key;
@@ -69,11 +77,14 @@ export class StoredBackend implements SessionBackend {
         const record = await this.#calls.get(target, left);
         found = isLive(record, now) ? { key: target, pointerKey: key, record } : 'expired';
       }
-      if (found === null || found === 'expired') {
+      if (!isOrigin(found)) {
         release();
         if (found === null) ctx.report.emit('rejected', now, key, { detail: 'unknown id' });
         else ctx.report.emit('expired', now, key);
-        return freshSession(ctx, facts, true);
+        const fresh = freshSession(ctx, facts, true);
+        // An id retired by login or regenerate: its logout or destroy must reach the successor.
+        if (found !== null && found !== 'expired') stateOf(fresh).retiredTo = found.retiredTo;
+        return fresh;
       }
       let values: Map<string, unknown>;
       try {
@@ -113,16 +124,28 @@ export class StoredBackend implements SessionBackend {
     }
   }
 
-  /** The record a key names, following one renewal pointer; null when absent, 'expired' when not usable. */
-  async #resolveOrigin(key: string, b: Budget): Promise<Origin | 'expired' | null> {
+  /**
+   * The record a key names, following renewal pointers (each usable within its own grace) to the live
+   * record; null when absent, 'expired' when not usable, or the successor's key when login or regenerate
+   * retired it.
+   */
+  async #resolveOrigin(key: string, b: Budget): Promise<Found> {
     const now = b.now;
-    const record = await this.#calls.get(key, b);
+    let record = await this.#calls.get(key, b);
     if (record === null || record === undefined) return null;
-    if (!isUsable(record, now)) return 'expired';
-    if (record.movedTo === undefined) return { key, pointerKey: undefined, record };
-    const target = await this.#calls.get(record.movedTo, b);
-    if (!isLive(target, now)) return 'expired';
-    return { key: record.movedTo, pointerKey: key, record: target };
+    let at = key;
+    for (let hop = 0; ; hop++) {
+      const usable: boolean = isUsable(record, now);
+      if (!usable) {
+        const retiredTo = hop === 0 ? record.rotatedTo : undefined;
+        return typeof retiredTo === 'string' ? { retiredTo } : 'expired';
+      }
+      if (record.movedTo === undefined) return { key: at, pointerKey: hop === 0 ? undefined : key, record };
+      if (hop === LIMITS.maxPointerHops) return 'expired';
+      at = record.movedTo;
+      record = await this.#calls.get(at, b);
+      if (record === null || record === undefined) return 'expired';
+    }
   }
 
   commit(state: SessionState): Promise<string[]> {

@@ -18,7 +18,9 @@ describe('login', () => {
     await visit(manager, browser, (s) => s.login('alice'));
     const after = browser.value()!;
     expect(after).not.toBe(before);
-    expect(store.records.has(storeKeyOf(before))).toBe(false);
+    // The old key keeps no data: an ended record linking to the new key (for a logout carrying the old id).
+    const retired = store.records.get(storeKeyOf(before))?.record;
+    expect(retired).toMatchObject({ data: '', expiresAt: 0, rotatedTo: storeKeyOf(after) });
     expect(store.records.get(storeKeyOf(after))!.record).toMatchObject({ userId: 'alice', version: 1 });
     const { result } = await visit(manager, browser, (s) => [s.userId, s.get('cart')]);
     expect(result).toEqual(['alice', ['apple']]);

@@ -69,7 +69,7 @@ describe('a failing store', () => {
 
   it('storeTimeout bounds a whole commit, not each call: a slow store cannot add up to a hang', async () => {
     const { store, manager, browser } = await withSession();
-    store.delayMs = 40; // each call well under the 100 ms timeout; a login commit makes four
+    store.delayMs = 60; // each call well under the 100 ms timeout; a login commit makes two (new record, old retired)
     const s = await manager.load(browser.header(), { now: T0 });
     s.login('bob');
     const started = Date.now();

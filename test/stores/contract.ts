@@ -146,6 +146,13 @@ export function runStoreContract(
         expect(await store.get(key)).toStrictEqual(record);
       });
 
+      it('returns the link an ended record keeps to its successor intact (rotatedTo)', async () => {
+        const key = newKey();
+        const record = minimalRecord({ rotatedTo: newKey('successor'), data: '', expiresAt: 0 });
+        await store.set(key, record, null, MINUTE);
+        expect(await store.get(key)).toStrictEqual(record);
+      });
+
       it('returns a minimal record without optional fields it never had (no null or undefined members)', async () => {
         const key = newKey();
         const record = minimalRecord();
