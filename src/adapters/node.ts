@@ -16,8 +16,8 @@
 import { type IncomingMessage, ServerResponse, validateHeaderName, validateHeaderValue } from 'node:http';
 import { statusForError } from '../session/errors.js';
 import type { Session, SessionData } from '../session/session.js';
-import type { AdapterManager, RequestContext } from './_shared.js';
-import { errorBody, forwardedHeaders, safeReporter, TEXT_PLAIN, varyWithCookie, wasRead } from './_shared.js';
+import type { AdapterManager, HeaderTarget, RequestContext } from './_shared.js';
+import { addSessionHeaders, errorBody, forwardedHeaders, safeReporter, TEXT_PLAIN } from './_shared.js';
 
 export type { AdapterManager, RequestContext } from './_shared.js';
 export { wasRead } from './_shared.js';
@@ -252,8 +252,12 @@ function onClose(this: Hooked): void {
   for (let hooks = this[HOOKS]; hooks !== undefined; hooks = hooks.inner) hooks.releaseIfOpen();
 }
 
-/** One request's hooks: its session, the methods it replaced, the calls waiting for the commit. */
-class Hooks {
+/**
+ * One request's hooks: its session, the methods it replaced, the calls waiting for the commit. It is also
+ * the {@link HeaderTarget} the commit adds the session's headers to: the copy of `writeHead`'s headers when
+ * there is one, else the response.
+ */
+class Hooks implements HeaderTarget {
   phase = OPEN;
   /** The handler failed: the error answer may be a 409 or 503, but nothing of the request persists. */
   failed = false;
@@ -360,11 +364,7 @@ class Hooks {
         status: this.failed ? 500 : status,
       });
       const queue = this.queue as unknown[];
-      const head = this.head;
-      if (wasRead(this.session) || setCookie.length > 0) {
-        if (head !== undefined) this.addToHead(head, setCookie);
-        else addToResponse(res, setCookie);
-      }
+      addSessionHeaders(this, this.session, setCookie);
       this.phase = DONE;
       this.queue = undefined;
       this.head = undefined;
@@ -383,22 +383,37 @@ class Hooks {
     }
   }
 
-  /** Adds the session's headers to the copy of `writeHead`'s headers (see {@link Hooks.head}). */
-  private addToHead(head: Record<string, unknown>, setCookie: string[]): void {
-    const varyKey = this.varyKey;
-    if (varyKey === undefined) head.Vary = 'Cookie';
-    else {
-      const vary = varyWithCookie(String(head[varyKey] ?? ''));
-      if (vary !== undefined) head[varyKey] = vary;
-    }
-    if (setCookie.length === 0) return;
-    const cookieKey = this.cookieKey;
-    if (cookieKey === undefined) head['Set-Cookie'] = setCookie;
-    else {
-      const own = head[cookieKey];
-      head[cookieKey] = (Array.isArray(own) ? own : [own]).concat(setCookie);
-    }
-    head[this.cacheKey ?? 'Cache-Control'] = 'no-store';
+  // HeaderTarget, for addSessionHeaders: the copied head (in the handler's spelling), else the response.
+  get(name: string): string {
+    const head = this.head;
+    if (head !== undefined) return String(head[this.spelling(name)] ?? '');
+    const value = this.res.getHeader(name);
+    return value === undefined ? '' : String(value);
+  }
+
+  set(name: string, value: string): void {
+    const head = this.head;
+    if (head !== undefined) head[this.spelling(name)] = value;
+    else this.res.setHeader(name, value);
+  }
+
+  appendSetCookie(lines: string[]): void {
+    const head = this.head;
+    const res = this.res;
+    if (head !== undefined) {
+      const key = this.cookieKey ?? 'Set-Cookie';
+      const own = head[key];
+      head[key] = own === undefined ? lines : (Array.isArray(own) ? own : [own]).concat(lines);
+    } else if (res.getHeader('set-cookie') === undefined) res.setHeader('Set-Cookie', lines);
+    else res.appendHeader('Set-Cookie', lines);
+  }
+
+  /** The key the handler gave a header under in the head (for Vary, Set-Cookie, Cache-Control), else `name`. */
+  private spelling(name: string): string {
+    const lower = name.toLowerCase();
+    if (lower === 'vary') return this.varyKey ?? name;
+    if (lower === 'cache-control') return this.cacheKey ?? name;
+    return lower === 'set-cookie' ? (this.cookieKey ?? name) : name;
   }
 
   /** The handler failed: answers its error (nothing of the request persists), or cuts a half-sent answer. */
@@ -429,17 +444,6 @@ function invoke(fn: Method, res: ServerResponse, count: number, a: unknown, b: u
   if (count === 1) return fn.call(res, a);
   if (count === 2) return fn.call(res, a, b);
   return fn.call(res, a, b, c);
-}
-
-/** Adds the session's headers to the response's own (set with `setHeader`). */
-function addToResponse(res: ServerResponse, setCookie: string[]): void {
-  const current = res.getHeader('vary');
-  const vary = current === undefined ? 'Cookie' : varyWithCookie(String(current));
-  if (vary !== undefined) res.setHeader('Vary', vary);
-  if (setCookie.length === 0) return;
-  if (res.getHeader('set-cookie') === undefined) res.setHeader('Set-Cookie', setCookie);
-  else res.appendHeader('Set-Cookie', setCookie);
-  res.setHeader('Cache-Control', 'no-store');
 }
 
 /** Moves the headers given to `writeHead` onto the response (Set-Cookie appended). */
