@@ -84,7 +84,7 @@ export function withSession<S extends Session<SessionData>, Rest extends unknown
       return errorResponse(error);
     }
     // A client gone before the answer: end the session's lock now rather than at its timeout.
-    const release = () => session.release?.();
+    const release = () => session.release();
     request.signal?.addEventListener('abort', release, { once: true });
     let response: Response;
     try {
