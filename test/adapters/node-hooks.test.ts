@@ -68,6 +68,19 @@ function wrapResponse(res: ServerResponse, label: string, ends: string[]): void 
   } as ServerResponse['end'];
 }
 
+/** Streams `/stream` (flushHeaders, then `abc` in three writes); answers anything else with `body`. */
+function respond(req: IncomingMessage, res: ServerResponse, body: string): void {
+  if (req.url === '/stream') {
+    res.flushHeaders();
+    res.write('a');
+    res.write('b');
+    res.end('c');
+    return;
+  }
+  res.writeHead(200, { 'Content-Type': 'text/plain' });
+  res.end(body);
+}
+
 function twoManagers(lockTimeout?: number) {
   const first = createSessionManager({ store: createMemoryStore({ cleanupInterval: 0 }), lockTimeout });
   const second = createSessionManager({
@@ -93,15 +106,7 @@ describe('node:http adapter: a response whose methods were replaced before the a
   const ends: string[] = [];
   const listener = sessions.wrap((req, res) => {
     req.session.set('a', 1);
-    if (req.url === '/stream') {
-      res.flushHeaders();
-      res.write('a');
-      res.write('b');
-      res.end('c');
-      return;
-    }
-    res.writeHead(200, { 'Content-Type': 'text/plain' });
-    res.end('wrapped');
+    respond(req, res, 'wrapped');
   });
   const server = createServer((req, res) => {
     wrapResponse(res, 'Before', ends);
@@ -139,15 +144,7 @@ describe('node:http adapter: two managers on one response with a wrapper between
   const ends: string[] = [];
   const handler: NodeHandler<Session> = (req, res) => {
     session(req).set('two', 2);
-    if (req.url === '/stream') {
-      res.flushHeaders();
-      res.write('a');
-      res.write('b');
-      res.end('c');
-      return;
-    }
-    res.writeHead(200, { 'Content-Type': 'text/plain' });
-    res.end('both');
+    respond(req, res, 'both');
   };
   const server = createServer(
     outer.wrap((req, res) => {
