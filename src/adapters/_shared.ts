@@ -89,7 +89,10 @@ export function wasRead(session: unknown): boolean {
   return (session as { accessed?: boolean }).accessed !== false;
 }
 
-/** The response headers as {@link addSessionHeaders} needs them (a `Headers` or a node:http response). */
+/**
+ * The response headers as {@link addSessionHeaders} needs them (a `Headers`, a node:http response, or the
+ * node adapter's copy of the headers given to `writeHead`).
+ */
 export interface HeaderTarget {
   /** The current value of a header ('' when absent). */
   get(name: string): string;
