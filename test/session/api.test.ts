@@ -14,6 +14,7 @@ describe('the teller entry point', () => {
         'SessionDestroyedError',
         'SessionLockTimeoutError',
         'SessionStoreError',
+        'SessionStoreTimeoutError',
         'SessionTooLargeError',
         'TellerError',
         'createSessionManager',
