@@ -50,20 +50,6 @@ describe('memory store: its own behaviour', () => {
     await store.close();
   });
 
-  it('maxEntries evicts the least recently written records first', async () => {
-    const store = createMemoryStore({ maxEntries: 3, cleanupInterval: 0 });
-    for (const key of ['a', 'b', 'c']) await store.set(key, minimalRecord({ userId: 'u' }), null, 60_000);
-    await store.set('a', minimalRecord({ version: 2, userId: 'u' }), 1, 60_000);
-    await store.set('d', minimalRecord({ userId: 'u' }), null, 60_000);
-    expect(await store.count()).toBe(3);
-    expect(await store.get('b')).toBeNull();
-    expect(await store.get('a')).not.toBeNull();
-    expect((await store.listByUser('u')).map((e) => e.key).sort()).toEqual(['a', 'c', 'd']);
-    await store.set('e', minimalRecord(), null, 60_000);
-    expect(await store.get('c')).toBeNull();
-    await store.close();
-  });
-
   it('rejects bad arguments with a TypeError before writing anything', async () => {
     const store = createMemoryStore({ cleanupInterval: 0 });
     await expect(store.set('k', minimalRecord(), null, Number.NaN)).rejects.toThrow(TypeError);
