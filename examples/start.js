@@ -1,7 +1,8 @@
 /**
  * `npm start`: a small Teller app on node:http with the embedded SQLite store (until the full demo
- * lands): a visit counter, log in / log out ("remember me" gives a persistent cookie), "log out
- * everywhere", and the session as the server holds it. Imports Teller by its package name.
+ * lands): log in / log out with CSRF-checked forms ("remember me" gives a persistent cookie), a visit
+ * counter once logged in, "log out everywhere", and the session as the server holds it. Imports Teller
+ * by its package name.
  *
  * PORT (default 3000), HOST (default 127.0.0.1), TELLER_DB (default .data/teller.db).
  */
@@ -53,10 +54,11 @@ function redirect(res, location) {
 
 async function page(req, res) {
   const session = req.session;
-  const visits = (session.get('visits') ?? 0) + 1;
-  session.set('visits', visits);
-  const [notice] = session.flash('notice') ?? [];
   const user = session.userId;
+  // Only a logged-in session counts visits: an anonymous page view writes nothing, so cookie-less requests
+  // (crawlers, floods) store nothing. Its CSRF token is a cookie of its own, not a stored record.
+  const visits = user ? session.update('visits', (n = 0) => n + 1) : undefined;
+  const [notice] = session.flash('notice') ?? [];
   const list = user ? await manager.listSessions(user) : [];
   const csrf = escapeHtml(session.csrfToken);
   send(
@@ -66,7 +68,7 @@ async function page(req, res) {
 <style>body{font:16px system-ui;margin:2rem auto;max-width:40rem}code{background:#eee;padding:0 .2rem}</style>
 <h1>Teller</h1>
 ${notice ? `<p><strong>${escapeHtml(notice)}</strong></p>` : ''}
-<p>Visits in this session: <strong id="visits">${visits}</strong></p>
+${visits === undefined ? '' : `<p>Visits since you logged in: <strong id="visits">${visits}</strong></p>`}
 ${
   user
     ? `<p>Logged in as <strong id="user">${escapeHtml(user)}</strong> (${session.persistent ? 'remembered' : 'until the browser closes'}).</p>

@@ -25,6 +25,8 @@ export interface RequestFacts {
   readonly secure: boolean;
   readonly cookieName: string;
   readonly meta: SessionMeta | undefined;
+  /** The parsed Cookie header (undefined without one). */
+  readonly cookies: Readonly<Record<string, string>> | undefined;
 }
 
 /** One user's session as `listSessions` shows it (never the id). */
@@ -57,6 +59,6 @@ export interface SessionBackend {
 
 /** A session with no record behind it (no cookie, or one naming nothing usable). */
 export function freshSession(ctx: ManagerContext, facts: RequestFacts, cookieSent: boolean): Session {
-  const { now, secure, cookieName, meta } = facts;
-  return new Session(createState({ host: ctx.host, now, secure, cookieName, meta, cookieSent }));
+  const { now, secure, cookieName, meta, cookies } = facts;
+  return new Session(createState({ host: ctx.host, now, secure, cookieName, meta, cookies, cookieSent }));
 }

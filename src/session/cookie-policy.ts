@@ -46,6 +46,14 @@ export function resolveCookiePolicy(options: SessionCookieOptions = {}): CookieP
   if (String(sameSite).toLowerCase() === 'none' && secure !== true) {
     throw new TypeError(tellerMessage('session', 'cookie.sameSite None needs cookie.secure: true'));
   }
+  if (name === csrfCookieName(true) || name === csrfCookieName(false)) {
+    throw new TypeError(
+      tellerMessage(
+        'session',
+        'cookie.name must not be a name of the anonymous CSRF cookie (csrf, __Host-csrf)',
+      ),
+    );
+  }
   const policy: CookiePolicy = { explicitName: name, secure, sameSite, path, domain };
   // Let the codec validate every field now, not on the first request.
   const probe = cookieNameFor(policy, secure !== false);
@@ -136,6 +144,29 @@ export function sessionCookieLine(
     secure,
     httpOnly: true,
     sameSite: policy.sameSite,
+  });
+}
+
+/**
+ * The name of the anonymous CSRF cookie (see `csrf.ts`): `__Host-csrf` when Secure (by the session cookie's
+ * rule), `csrf` otherwise.
+ */
+export function csrfCookieName(secure: boolean): string {
+  return secure ? '__Host-csrf' : 'csrf';
+}
+
+/**
+ * The Set-Cookie line of the anonymous CSRF cookie: host-only and Path=/ (so `__Host-` applies when
+ * Secure), HttpOnly, SameSite=Lax, a session cookie (gone when the browser closes).
+ */
+export function csrfCookieLine(secure: boolean, value: string): string {
+  return serializeSetCookie({
+    name: csrfCookieName(secure),
+    value,
+    path: '/',
+    secure,
+    httpOnly: true,
+    sameSite: 'Lax',
   });
 }
 

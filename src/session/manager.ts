@@ -9,6 +9,7 @@
  * - `stored.ts` + `stored-commit.ts`: sessions in a store (load under the lock, compare-and-set commits);
  * - `sealed.ts` + `sealed-revocation.ts`: sessions in the cookie, and refusing ended ones;
  * - `users.ts`: the user index (`listSessions`, `revokeSessions`) of stored sessions;
+ * - `csrf.ts`: CSRF tokens (a user's per-session secret; anonymous double-submit cookies and their key);
  * - `records.ts`: building records and judging them live; `store-calls.ts`: store calls within the
  *   time budget, as typed errors; `report.ts`: the logger and events; `state.ts` + `session.ts`: the
  *   session a request works with.
@@ -28,7 +29,8 @@ import {
   type SessionBackend,
   type SessionInfo,
 } from './context.js';
-import { cookieNameFor, isSecureRequest } from './cookie-policy.js';
+import { cookieNameFor, csrfCookieLine, csrfCookieName, isSecureRequest } from './cookie-policy.js';
+import { CsrfKeys, csrfCookieValue, deriveCsrfKeys } from './csrf.js';
 import { SessionStoreTimeoutError, tellerMessage } from './errors.js';
 import { generateId, storeKeyOf } from './ids.js';
 import { KeyedLock } from './lock.js';
@@ -119,19 +121,23 @@ export function createSessionManager<Data extends SessionData = SessionData>(
   const resolved = resolveOptions(options);
   const report = new Reporter(resolved.logger, resolved.onEvent);
   let backend: SessionBackend;
+  const calls = resolved.store && new StoreCalls(resolved.store, resolved.storeTimeout, report);
+  // Anonymous CSRF cookies: a key from `secret` (32 bytes or more), else the seal secrets, else the store.
+  const derived = resolved.secrets && deriveCsrfKeys(resolved.secrets);
+  const csrf = new CsrfKeys(derived ?? (options.seal && deriveCsrfKeys(options.seal.secrets)), calls);
   const host: SessionHost = {
     newId: () => generateId(resolved.random),
     keyOf: storeKeyOf,
+    csrfKeys: () => csrf.current,
     reload: (state) => backend.reload(state),
   };
   const ctx: ManagerContext = { options: resolved, report, lock: new KeyedLock(), host };
-  const calls = resolved.store && new StoreCalls(resolved.store, resolved.storeTimeout, report);
   if (resolved.sealKeys !== undefined) {
     backend = new SealedBackend(ctx, resolved.sealKeys, calls && new SealedRevocations(ctx, calls));
   } else {
     backend = new StoredBackend(ctx, calls!);
   }
-  return new Manager<Data>(ctx, backend);
+  return new Manager<Data>(ctx, backend, csrf);
 }
 
 /** The facade: what every request and call does whichever backend keeps the sessions. */
@@ -139,12 +145,14 @@ class Manager<Data extends SessionData> implements SessionManager<Data> {
   readonly #ctx: ManagerContext;
   readonly #options: ResolvedOptions;
   readonly #backend: SessionBackend;
+  readonly #csrf: CsrfKeys;
   #closed = false;
 
-  constructor(ctx: ManagerContext, backend: SessionBackend) {
+  constructor(ctx: ManagerContext, backend: SessionBackend, csrf: CsrfKeys) {
     this.#ctx = ctx;
     this.#options = ctx.options;
     this.#backend = backend;
+    this.#csrf = csrf;
   }
 
   load(cookieHeader: string | undefined | null, context: LoadContext = {}): Promise<Session<Data>> {
@@ -152,22 +160,33 @@ class Manager<Data extends SessionData> implements SessionManager<Data> {
       if (this.#closed) throw new TypeError(tellerMessage('session', 'the session manager is closed'));
       const policy = this.#options.policy;
       const secure = isSecureRequest(policy, context);
+      const cookies = cookieHeader ? parseCookie(cookieHeader) : undefined;
       const facts: RequestFacts = {
         now: toMs(context.now, this.#options.clock),
         secure,
         cookieName: cookieNameFor(policy, secure),
         meta: metaOf(context),
+        cookies,
       };
-      const raw = cookieHeader ? parseCookie(cookieHeader)[facts.cookieName] : undefined;
-      // The backend's promise is returned as it is: no further promise turn on the request's path.
-      const loaded =
-        raw === undefined || raw === ''
-          ? Promise.resolve(freshSession(this.#ctx, facts, raw !== undefined))
-          : this.#backend.load(raw, facts);
-      return loaded as Promise<Session<Data>>;
+      // Only with the CSRF key in the store, until this process has read it: a CSRF cookie must be
+      // checked synchronously by the handler, so its key is read first (once; then cached).
+      if (this.#csrf.current === undefined && cookies?.[csrfCookieName(secure)] !== undefined) {
+        return this.#csrf.read(facts.now).then(() => this.#open(facts));
+      }
+      return this.#open(facts);
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  #open(facts: RequestFacts): Promise<Session<Data>> {
+    const raw = facts.cookies?.[facts.cookieName];
+    // The backend's promise is returned as it is: no further promise turn on the request's path.
+    const loaded =
+      raw === undefined || raw === ''
+        ? Promise.resolve(freshSession(this.#ctx, facts, raw !== undefined))
+        : this.#backend.load(raw, facts);
+    return loaded as Promise<Session<Data>>;
   }
 
   async commit(session: Session<Data>, commitOptions: CommitOptions = {}): Promise<CommitResult> {
@@ -177,7 +196,14 @@ class Manager<Data extends SessionData> implements SessionManager<Data> {
     try {
       const status = commitOptions.status ?? 200;
       if (status >= 500) return { setCookie: [] };
-      return { setCookie: await this.#backend.commit(state) };
+      // An anonymous CSRF token was rendered and the request carried no valid cookie: send one, with a key
+      // read before anything is written (a failure to read it then writes nothing).
+      const nonce = state.csrfIssued;
+      const keys =
+        nonce === undefined ? undefined : (this.#csrf.current ?? (await this.#csrf.read(state.now)));
+      const setCookie = await this.#backend.commit(state);
+      if (nonce === undefined || keys === undefined) return { setCookie };
+      return { setCookie: [...setCookie, csrfCookieLine(state.secure, csrfCookieValue(nonce, keys))] };
     } catch (error) {
       // The store is not answering: the requests queued on this session would each wait for it in turn.
       if (error instanceof SessionStoreTimeoutError && state.lockKey !== undefined) {

@@ -98,7 +98,8 @@ export interface SessionManagerOptions {
   rememberMeAbsolute?: number;
   /**
    * Signs ids in the cookie (cookie-signature format), so forged ids are refused without a store read.
-   * An array rotates: the first signs, all verify.
+   * An array rotates: the first signs, all verify. When every secret is at least 32 bytes, it also keys the
+   * anonymous CSRF cookie (HKDF-SHA256); otherwise the seal secrets do, or a key kept in the store.
    * @default undefined (unsigned ids: 256 random bits need no signature)
    */
   secret?: Secret | readonly Secret[];

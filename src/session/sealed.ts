@@ -116,6 +116,7 @@ export class SealedBackend implements SessionBackend {
       secure,
       cookieName,
       meta,
+      cookies: facts.cookies,
       cookieSent: true,
       id: payload.i,
       key,

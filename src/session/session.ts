@@ -6,8 +6,8 @@
  * `commit`, so a 5xx response persists nothing. The id never appears in `toJSON()` or `util.inspect`.
  */
 
-import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { inspect } from 'node:util';
+import { anonymousToken, newUserSecret, userToken, verifyToken } from './csrf.js';
 import { tellerMessage } from './errors.js';
 import {
   applyOp,
@@ -284,40 +284,38 @@ export class Session<Data extends SessionData = SessionData> {
   }
 
   /**
-   * A CSRF token for this session (synchronizer token pattern). Each read gives a differently masked
-   * token (BREACH) for the same per-session secret; check it with {@link verifyCsrfToken}.
+   * A CSRF token (send it back in a form field or header; check it with {@link verifyCsrfToken}). Each read
+   * gives a differently masked token (BREACH). A session with a user: a per-session secret kept in the
+   * session (synchronizer token pattern; `login()` replaces it). An anonymous session: a signed
+   * double-submit token whose nonce travels in a cookie of its own (`__Host-csrf` over HTTPS, else `csrf`),
+   * sent at commit when the request did not carry a valid one: nothing is stored.
    */
   get csrfToken(): string {
     const state = this.#writable();
+    if (state.userId === undefined) return anonymousToken(state);
     let secret = state.values.get(CSRF_KEY);
     if (typeof secret !== 'string') {
-      const fresh = randomBytes(32).toString('base64url');
+      const fresh = newUserSecret();
       // After a concurrent write, keep the newest secret if another request created one.
       secret = this.#record(CSRF_KEY, {
         kind: 'update',
         fn: (current) => (typeof current === 'string' ? current : fresh),
       });
     }
-    const key = Buffer.from(secret as string, 'base64url');
-    const mask = randomBytes(key.length);
-    const masked = Buffer.alloc(key.length);
-    for (let i = 0; i < key.length; i++) masked[i] = key[i]! ^ mask[i]!;
-    return Buffer.concat([mask, masked]).toString('base64url');
+    return userToken(secret as string);
   }
 
-  /** Whether `token` is a CSRF token of this session (constant-time comparison). */
+  /**
+   * Whether `token` is a CSRF token of this session (constant-time comparisons). With a user: a token
+   * of its per-session secret. Without: an anonymous token matching the CSRF cookie the request carried
+   * (no session is read). Anonymous tokens stop being accepted once the session has a user: a login
+   * form verifies its token before `login()`, and a page rendered before the login (another tab) must be
+   * reloaded.
+   */
   verifyCsrfToken(token: unknown): boolean {
     const state = this.#state;
     state.accessed = true;
-    const secret = state.values.get(CSRF_KEY);
-    if (typeof secret !== 'string' || typeof token !== 'string' || !/^[A-Za-z0-9_-]+$/.test(token))
-      return false;
-    const key = Buffer.from(secret, 'base64url');
-    const raw = Buffer.from(token, 'base64url');
-    if (raw.length !== key.length * 2) return false;
-    const unmasked = Buffer.alloc(key.length);
-    for (let i = 0; i < key.length; i++) unmasked[i] = raw[i]! ^ raw[i + key.length]!;
-    return timingSafeEqual(unmasked, key);
+    return verifyToken(state, state.values.get(CSRF_KEY), token);
   }
 
   /** A copy of the user's data (Teller's own keys left out; `__proto__` can never be a key). */

@@ -11,7 +11,7 @@ export type SessionData = Record<string, unknown>;
 
 /** Keys starting with this prefix are Teller's own (CSRF secret, flash messages) and refused to users. */
 export const INTERNAL_PREFIX = 'teller:';
-/** The per-session CSRF secret. */
+/** The per-session CSRF secret (sessions with a user; anonymous ones use the CSRF cookie, `csrf.ts`). */
 export const CSRF_KEY = 'teller:csrf';
 /** When the current id was issued (epoch ms), for `renewAfter`. */
 export const ISSUED_AT_KEY = 'teller:iat';
@@ -37,6 +37,8 @@ export interface Origin {
 export interface SessionHost {
   newId(): string;
   keyOf(id: string): string;
+  /** The keys of anonymous CSRF cookies, when known without a store call (see `csrf.ts`). */
+  csrfKeys(): readonly Buffer[] | undefined;
   /** Re-reads the origin record; resets local changes. */
   reload(state: SessionState): Promise<void>;
 }
@@ -49,6 +51,12 @@ export interface SessionState {
   readonly secure: boolean;
   readonly cookieName: string;
   readonly meta: SessionMeta | undefined;
+  /** The request's cookies (its parsed Cookie header): the CSRF cookie is looked up only when a token is used. */
+  readonly cookies: Readonly<Record<string, string>> | undefined;
+  /** The nonce of the valid anonymous CSRF cookie the request carried (null: none); undefined until a token is used. */
+  csrfCarried: Buffer | null | undefined;
+  /** A new anonymous CSRF nonce, sent in the CSRF cookie at commit (the request carried no valid cookie). */
+  csrfIssued: Buffer | undefined;
   /** The request carried a cookie under `cookieName`. */
   cookieSent: boolean;
   /** The current id (undefined until needed for a fresh session). */
@@ -95,7 +103,7 @@ export interface SessionState {
 
 /** Builds the state of a session. */
 export function createState(
-  init: Pick<SessionState, 'host' | 'now' | 'secure' | 'cookieName' | 'meta'> & {
+  init: Pick<SessionState, 'host' | 'now' | 'secure' | 'cookieName' | 'meta' | 'cookies'> & {
     cookieSent: boolean;
     id?: string | undefined;
     key?: string | undefined;
@@ -110,6 +118,9 @@ export function createState(
     secure: init.secure,
     cookieName: init.cookieName,
     meta: init.meta,
+    cookies: init.cookies,
+    csrfCarried: undefined,
+    csrfIssued: undefined,
     cookieSent: init.cookieSent,
     id: init.id,
     key: init.key,
@@ -173,7 +184,8 @@ export function replay(start: unknown, ops: readonly Op[]): unknown {
 
 /**
  * Whether a session without a stored record must be stored: it ends with data (Teller's bookkeeping
- * key `teller:iat` aside; a CSRF secret or a flash message counts), a user, or a persistent cookie.
+ * key `teller:iat` aside; a flash message counts, and so does a CSRF secret, which only a session with a
+ * user gets), a user, or a persistent cookie.
  * `set('a', 1); delete('a')`, `delete('cart')` or `update('x', () => undefined)` store nothing.
  */
 export function worthStoring(state: SessionState): boolean {

@@ -108,6 +108,7 @@ export class StoredBackend implements SessionBackend {
         secure,
         cookieName,
         meta,
+        cookies: facts.cookies,
         cookieSent: true,
         id,
         key,

@@ -20,9 +20,12 @@ export const MEMORY_STORE_NAME = 'memory-store';
 
 export interface MemoryStoreOptions {
   /**
-   * The most records held at once. When a write would exceed it, the least recently written records
-   * are evicted first (those that expire soonest under a uniform idle timeout).
-   * @default Infinity
+   * The most records held at once (a small session takes some 500-700 bytes of heap: the default bounds
+   * the store near 50-70 MB). When the store is full, a write of a new key is refused with a `SessionStoreError` (the
+   * manager reports it, adapters answer 503) after dropping the records whose lifetime ended; updates of
+   * keys already held still succeed. Nothing is ever evicted: the same store holds the deny, not-before,
+   * tombstone and renewal-pointer records whose loss would let an ended session's cookie back in.
+   * @default 100_000
    */
   maxEntries?: number;
   /**
@@ -37,6 +40,12 @@ export interface MemoryStoreOptions {
    */
   clock?: () => number;
 }
+
+/** The default `maxEntries`: a bound on the heap (50-70 MB of small sessions), well above one process's needs. */
+const DEFAULT_MAX_ENTRIES = 100_000;
+
+/** When full, records past their lifetime are swept before refusing a write, at most this often (ms). */
+const FULL_SWEEP_INTERVAL_MS = 1_000;
 
 /** The memory store: the contract plus its optional abilities, all present. */
 export interface MemoryStore extends Required<SessionStore> {}
@@ -132,15 +141,16 @@ function toRecord(entry: Entry): SessionRecord {
  * const manager = createSessionManager({ store: createMemoryStore({ maxEntries: 100_000 }) });
  */
 export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore {
-  const { maxEntries = Number.POSITIVE_INFINITY, cleanupInterval = 60_000, clock = Date.now } = options;
+  const { maxEntries = DEFAULT_MAX_ENTRIES, cleanupInterval = 60_000, clock = Date.now } = options;
   if (!(maxEntries >= 1)) throw new TypeError(tellerMessage(MEMORY_STORE_NAME, `maxEntries must be >= 1`));
   if (!(cleanupInterval >= 0))
     throw new TypeError(tellerMessage(MEMORY_STORE_NAME, `cleanupInterval must be >= 0`));
 
-  // Map order is write order: every write re-inserts its key, so the first key is the least recently written.
   const entries = new Map<string, Entry>();
   const byUser = new Map<string, Set<string>>();
   let closed = false;
+  /** When a full store last swept out dead records (by `clock`), so a flood of refused writes costs no scan each. */
+  let sweptWhenFullAt = Number.NEGATIVE_INFINITY;
 
   const unindex = (key: string, userId: string | undefined): void => {
     if (userId === undefined) return;
@@ -176,6 +186,21 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
   const open = (): void => {
     if (closed) throw new SessionStoreError(tellerMessage(MEMORY_STORE_NAME, 'the store is closed'));
   };
+  /** Room for one more key: dead records are swept first (throttled); then a full store refuses. */
+  const makeRoom = (now: number): void => {
+    if (entries.size < maxEntries) return;
+    if (now - sweptWhenFullAt >= FULL_SWEEP_INTERVAL_MS) {
+      sweptWhenFullAt = now;
+      purge(now);
+      if (entries.size < maxEntries) return;
+    }
+    throw new SessionStoreError(
+      tellerMessage(
+        MEMORY_STORE_NAME,
+        `the store is full (maxEntries ${maxEntries}): a new record was refused; nothing is evicted`,
+      ),
+    );
+  };
 
   const timer = cleanupInterval > 0 ? setInterval(() => purge(clock()), cleanupInterval) : undefined;
   timer?.unref();
@@ -194,21 +219,14 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
       const now = clock();
       const current = live(key, now);
       if (expected === null ? current !== undefined : current?.version !== expected) return false;
+      if (current === undefined) makeRoom(now);
       const entry = toEntry(record, now + ttlMs);
-      if (current !== undefined) {
-        entries.delete(key);
-        if (current.userId !== entry.userId) unindex(key, current.userId);
-      }
+      if (current !== undefined && current.userId !== entry.userId) unindex(key, current.userId);
       entries.set(key, entry);
       if (entry.userId !== undefined) {
         let keys = byUser.get(entry.userId);
         if (keys === undefined) byUser.set(entry.userId, (keys = new Set()));
         keys.add(key);
-      }
-      while (entries.size > maxEntries) {
-        const oldest = entries.entries().next().value;
-        if (oldest === undefined) break;
-        remove(oldest[0], oldest[1]);
       }
       return true;
     },

@@ -1,6 +1,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { SessionStoreError } from '../../src/session/errors.js';
 import { RECORD_FORMAT } from '../../src/session/store.js';
 import { createMemoryStore } from '../../src/stores/memory.js';
 import { minimalRecord, runStoreContract } from './contract.js';
@@ -50,17 +51,49 @@ describe('memory store: its own behaviour', () => {
     await store.close();
   });
 
-  it('maxEntries evicts the least recently written records first', async () => {
+  it('when full, refuses a new key with a SessionStoreError naming the limit; evicts nothing; updates still succeed', async () => {
     const store = createMemoryStore({ maxEntries: 3, cleanupInterval: 0 });
     for (const key of ['a', 'b', 'c']) await store.set(key, minimalRecord({ userId: 'u' }), null, 60_000);
-    await store.set('a', minimalRecord({ version: 2, userId: 'u' }), 1, 60_000);
-    await store.set('d', minimalRecord({ userId: 'u' }), null, 60_000);
+    const refused = store.set('d', minimalRecord({ userId: 'u' }), null, 60_000);
+    await expect(refused).rejects.toBeInstanceOf(SessionStoreError);
+    await expect(refused).rejects.toThrow(
+      /^\[teller\] \[memory-store\] the store is full \(maxEntries 3\): a new record was refused; nothing is evicted$/,
+    );
+    expect(await store.get('d')).toBeNull();
+    // Nothing was evicted: every record, and the user index, as before.
+    for (const key of ['a', 'b', 'c']) expect(await store.get(key)).not.toBeNull();
+    expect((await store.listByUser('u')).map((e) => e.key).sort()).toEqual(['a', 'b', 'c']);
+    // Keys it holds are still written (compare-and-set as ever), and deleting makes room.
+    expect(await store.set('a', minimalRecord({ version: 2 }), 1, 60_000)).toBe(true);
+    expect(await store.set('b', minimalRecord({ version: 9 }), 5, 60_000)).toBe(false);
+    expect(await store.set('c', minimalRecord(), null, 60_000)).toBe(false);
+    expect((await store.get('a'))?.version).toBe(2);
+    await store.delete('b');
+    expect(await store.set('d', minimalRecord(), null, 60_000)).toBe(true);
     expect(await store.count()).toBe(3);
-    expect(await store.get('b')).toBeNull();
-    expect(await store.get('a')).not.toBeNull();
-    expect((await store.listByUser('u')).map((e) => e.key).sort()).toEqual(['a', 'c', 'd']);
-    await store.set('e', minimalRecord(), null, 60_000);
-    expect(await store.get('c')).toBeNull();
+    await store.close();
+  });
+
+  it('when full, drops the records whose lifetime ended before refusing', async () => {
+    let now = 0;
+    const store = createMemoryStore({ maxEntries: 2, cleanupInterval: 0, clock: () => now });
+    await store.set('short', minimalRecord(), null, 1_000);
+    await store.set('long', minimalRecord(), null, 60_000);
+    now = 2_000;
+    expect(await store.set('new', minimalRecord(), null, 60_000)).toBe(true);
+    expect(await store.get('short')).toBeNull();
+    await expect(store.set('newer', minimalRecord(), null, 60_000)).rejects.toThrow(/full/);
+    expect(await store.get('long')).not.toBeNull();
+    await store.close();
+  });
+
+  it('holds at most 100,000 records by default', async () => {
+    const store = createMemoryStore({ cleanupInterval: 0 });
+    const record = minimalRecord();
+    for (let i = 0; i < 100_000; i++) await store.set(`k${i}`, record, null, 60_000);
+    await expect(store.set('one-more', record, null, 60_000)).rejects.toThrow(/maxEntries 100000/);
+    expect(await store.set('k0', minimalRecord({ version: 2 }), 1, 60_000)).toBe(true);
+    expect(await store.count()).toBe(100_000);
     await store.close();
   });
 
