@@ -5,7 +5,7 @@
  * not serve one visitor's page to another) and `Cache-Control: no-store` with any Set-Cookie (RFC 9111
  * 5.2.2.5; RFC 6265bis 7.1 on caching Set-Cookie).
  */
-import type { CommitOptions, CommitResult } from '../session/manager.js';
+import type { CommitOptions, CommitResult, RequestOptions } from '../session/manager.js';
 import type { Session, SessionData } from '../session/session.js';
 
 /** What the manager is told about the request (`manager.load(cookieHeader, context)`); time is the manager's clock. */
@@ -15,6 +15,8 @@ export interface RequestContext {
   host?: string;
   userAgent?: string;
   ip?: string;
+  /** The request's method and path, without the query (named in lock-timeout events). */
+  route?: string;
 }
 
 /**
@@ -22,8 +24,15 @@ export interface RequestContext {
  * (`createSessionManager` returns one), for sessions of type `S`.
  */
 export interface AdapterManager<S extends Session<SessionData> = Session> {
-  load(cookieHeader: string | undefined, context: RequestContext): Promise<S>;
+  load(cookieHeader: string | undefined, context: RequestContext, options?: RequestOptions): Promise<S>;
   commit(session: S, options: CommitOptions): Promise<CommitResult>;
+}
+
+/** `GET /path` of a request target (the query left out: it may carry tokens). */
+export function routeOf(method: string | undefined, target: string | undefined): string {
+  const path = target ?? '';
+  const query = path.indexOf('?');
+  return `${method ?? 'GET'} ${query === -1 ? path : path.slice(0, query)}`;
 }
 
 /** The error reporter, made safe: a throwing logger must not turn an error answer into a crash. */

@@ -7,13 +7,23 @@
  * answers (503, 409), never a stack trace.
  */
 import { statusForError } from '../session/errors.js';
+import type { RequestOptions } from '../session/manager.js';
 import type { Session, SessionData } from '../session/session.js';
 import type { AdapterManager, RequestContext } from './_shared.js';
-import { addSessionHeaders, errorBody, forwardedHeaders, safeReporter, TEXT_PLAIN } from './_shared.js';
+import {
+  addSessionHeaders,
+  errorBody,
+  forwardedHeaders,
+  routeOf,
+  safeReporter,
+  TEXT_PLAIN,
+} from './_shared.js';
 
+export type { RequestOptions } from '../session/manager.js';
 export type { AdapterManager, RequestContext } from './_shared.js';
 
-export interface FetchSessionOptions {
+/** Per handler, so per route: `withSession(manager, handler, { lock: false })` for a stream or a long poll. */
+export interface FetchSessionOptions extends RequestOptions {
   /**
    * Believe `X-Forwarded-Proto`, `X-Forwarded-Host` and `X-Forwarded-For` (the left-most entry): set it only
    * behind a proxy that overwrites them. Otherwise HTTPS is judged from the request URL.
@@ -48,6 +58,7 @@ export function requestContext(request: Request, options: FetchSessionOptions = 
     host: forwarded.host ?? headers.get('host') ?? url.host,
     userAgent: headers.get('user-agent') ?? undefined,
     ip: forwarded.ip ?? options.clientIp?.(request),
+    route: routeOf(request.method, url.pathname),
   };
 }
 
@@ -78,6 +89,7 @@ export function withSession<S extends Session<SessionData>, Rest extends unknown
       session = await manager.load(
         request.headers.get('cookie') ?? undefined,
         requestContext(request, options),
+        options,
       );
     } catch (error) {
       onError(error);

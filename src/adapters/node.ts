@@ -9,11 +9,13 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { statusForError } from '../session/errors.js';
+import type { RequestOptions } from '../session/manager.js';
 import type { Session, SessionData } from '../session/session.js';
 import type { AdapterManager, RequestContext } from './_shared.js';
-import { forwardedHeaders, safeReporter } from './_shared.js';
+import { forwardedHeaders, routeOf, safeReporter } from './_shared.js';
 import { type Adapter, type AnySession, hook, sendError } from './node/hooks.js';
 
+export type { RequestOptions } from '../session/manager.js';
 export type { AdapterManager, RequestContext } from './_shared.js';
 export { wasRead } from './_shared.js';
 
@@ -33,10 +35,24 @@ export type NodeHandler<S> = (req: SessionRequest<S>, res: ServerResponse) => un
 
 /** The node:http integration of one manager. */
 export interface NodeSessions<S> {
-  /** Wraps a node:http listener: `http.createServer(sessions.wrap((req, res) => { ... }))`. */
-  wrap(handler: NodeHandler<S>): (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+  /**
+   * Wraps a node:http listener: `http.createServer(sessions.wrap((req, res) => { ... }))`. `options` apply to
+   * every request of this listener (e.g. `{ lock: false }` for a long poll).
+   */
+  wrap(
+    handler: NodeHandler<S>,
+    options?: RequestOptions,
+  ): (req: IncomingMessage, res: ServerResponse) => Promise<void>;
   /** Connect-style middleware: puts `req.session` on the request, then calls `next()`. */
   middleware(req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void): Promise<void>;
+  /**
+   * The middleware for routes that want other request options, e.g.
+   * `app.get('/events', sessions.route({ lock: false }), handler)` for a stream that must neither wait for
+   * nor hold up other requests of its session.
+   */
+  route(
+    options: RequestOptions,
+  ): (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => Promise<void>;
 }
 
 /**
@@ -60,12 +76,13 @@ export function createNodeSessions<S extends Session<SessionData>>(
     req: IncomingMessage,
     res: ServerResponse,
     handler: NodeHandler<S> | undefined,
-    next?: () => void,
+    next: (() => void) | undefined,
+    requestOptions: RequestOptions | undefined,
   ): Promise<void> {
     try {
       let session: S;
       try {
-        session = await manager.load(req.headers.cookie, requestContext(req, trustProxy));
+        session = await manager.load(req.headers.cookie, requestContext(req, trustProxy), requestOptions);
       } catch (error) {
         onError(error);
         sendError(res, statusForError(error));
@@ -90,13 +107,18 @@ export function createNodeSessions<S extends Session<SessionData>>(
   }
 
   return {
-    wrap(handler) {
+    wrap(handler, requestOptions) {
       return function sessionListener(req, res) {
-        return run(req, res, handler);
+        return run(req, res, handler, undefined, requestOptions);
       };
     },
     middleware(req, res, next) {
-      return run(req, res, undefined, next);
+      return run(req, res, undefined, next, undefined);
+    },
+    route(requestOptions) {
+      return function sessionMiddleware(req, res, next) {
+        return run(req, res, undefined, next, requestOptions);
+      };
     },
   };
 }
@@ -112,6 +134,7 @@ export function requestContext(req: IncomingMessage, trustProxy = false): Reques
       host: headers.host,
       userAgent: headers['user-agent'],
       ip: socket.remoteAddress,
+      route: routeOf(req.method, req.url),
     };
   }
   const forwarded = forwardedHeaders(true, (name) => headers[name]);
@@ -120,6 +143,7 @@ export function requestContext(req: IncomingMessage, trustProxy = false): Reques
     host: forwarded.host ?? headers.host,
     userAgent: headers['user-agent'],
     ip: forwarded.ip ?? socket.remoteAddress,
+    route: routeOf(req.method, req.url),
   };
 }
 

@@ -27,6 +27,10 @@ export interface RequestFacts {
   readonly meta: SessionMeta | undefined;
   /** The parsed Cookie header (undefined without one). */
   readonly cookies: Readonly<Record<string, string>> | undefined;
+  /** The adapter's label of the request (method and path), named in lock-timeout events. */
+  readonly route: string | undefined;
+  /** Whether the request takes the session's in-process lock (`load(..., { lock: false })` opts out). */
+  readonly lock: boolean;
 }
 
 /** One user's session as `listSessions` shows it (never the id). */

@@ -20,6 +20,7 @@ export type {
   CommitOptions,
   CommitResult,
   LoadContext,
+  RequestOptions,
   RevokeOptions,
   SessionInfo,
   SessionManager,

@@ -58,6 +58,25 @@ export interface LoadContext {
   userAgent?: string;
   /** Stored with the session for `listSessions`. */
   ip?: string;
+  /**
+   * The request's method and path (no query string), e.g. `GET /report`: named in a `lock-timeout` event
+   * when this request held its session's lock while another waited, so operators find the slow route.
+   */
+  route?: string;
+}
+
+/**
+ * What one request (one route) wants of its session, given to `load` and to every adapter's per-route
+ * setup.
+ */
+export interface RequestOptions {
+  /**
+   * Take the session's in-process lock (requests of one session then run one after another while their
+   * handlers are fast; a request waits `lockTimeout` at most, then goes on without it). `false` for routes
+   * that must neither wait nor be waited on: long polls, uploads, streams. Their writes still merge by
+   * compare-and-set. @default true
+   */
+  lock?: boolean;
 }
 
 export interface CommitOptions {
@@ -85,7 +104,11 @@ export interface SessionManager<Data extends SessionData = SessionData> {
    * A loaded session holds its in-process lock until `commit` (or `session.release()`): always commit,
    * with the response status (a 5xx persists nothing), also when the handler failed.
    */
-  load(cookieHeader: string | undefined | null, context?: LoadContext): Promise<Session<Data>>;
+  load(
+    cookieHeader: string | undefined | null,
+    context?: LoadContext,
+    options?: RequestOptions,
+  ): Promise<Session<Data>>;
   /**
    * Persists what the request did (nothing when unchanged, or when `status` >= 500) and returns the
    * Set-Cookie lines to send before the response headers; releases the session lock. Throws
@@ -131,7 +154,9 @@ export function createSessionManager<Data extends SessionData = SessionData>(
     csrfKeys: () => csrf.current,
     reload: (state) => backend.reload(state),
   };
-  const ctx: ManagerContext = { options: resolved, report, lock: new KeyedLock(), host };
+  // A hold is stale (taken over, swept) once no waiter would wait for it any longer.
+  const staleMs = resolved.store?.lockOnly === true ? LIMITS.lockOnlyWaitMs : resolved.lockTimeout;
+  const ctx: ManagerContext = { options: resolved, report, lock: new KeyedLock(staleMs), host };
   if (resolved.sealKeys !== undefined) {
     backend = new SealedBackend(ctx, resolved.sealKeys, calls && new SealedRevocations(ctx, calls));
   } else {
@@ -155,7 +180,11 @@ class Manager<Data extends SessionData> implements SessionManager<Data> {
     this.#csrf = csrf;
   }
 
-  load(cookieHeader: string | undefined | null, context: LoadContext = {}): Promise<Session<Data>> {
+  load(
+    cookieHeader: string | undefined | null,
+    context: LoadContext = {},
+    options?: RequestOptions,
+  ): Promise<Session<Data>> {
     try {
       if (this.#closed) throw new TypeError(tellerMessage('session', 'the session manager is closed'));
       const policy = this.#options.policy;
@@ -167,6 +196,8 @@ class Manager<Data extends SessionData> implements SessionManager<Data> {
         cookieName: cookieNameFor(policy, secure),
         meta: metaOf(context),
         cookies,
+        route: typeof context.route === 'string' ? context.route.slice(0, LIMITS.maxRoute) : undefined,
+        lock: options?.lock !== false,
       };
       // Only with the CSRF key in the store, until this process has read it: a CSRF cookie must be
       // checked synchronously by the handler, so its key is read first (once; then cached).

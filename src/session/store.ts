@@ -81,6 +81,13 @@ export interface SessionStore {
    * its calls, since they cannot hang. Never set it on a store that does I/O.
    */
   readonly immediate?: boolean;
+  /**
+   * Optional: declares that this store cannot compare-and-set (its `set` writes what it is given, as an
+   * express-session store does). The manager's in-process lock is then its only protection, so a request
+   * waits for its session's lock up to 5 s and then fails with SessionLockTimeoutError (503), where with
+   * every other store it goes on after `lockTimeout` and relies on compare-and-set.
+   */
+  readonly lockOnly?: boolean;
   /** Optional: releases resources (a client the store opened itself). */
   close?(): Promise<void>;
 }

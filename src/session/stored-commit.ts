@@ -95,13 +95,18 @@ export async function commitStored(
       return out;
     }
     if (mode === 'touch') return []; // someone else wrote (and so touched) the session meanwhile
-    if (attempt >= LIMITS.maxMerges) {
+    // Writes that do not truly conflict keep merging for as long as the store time budget lasts.
+    // Jittered backoff from the second conflict on, so writers in lock-step cannot starve one another.
+    const pause = attempt > 0 ? Math.random() * Math.min(2 ** attempt, 50) : 0;
+    if (performance.now() + pause >= b.deadline) {
       throw new SessionConflictError(
-        tellerMessage('session', 'the session kept changing; gave up after retries'),
+        tellerMessage(
+          'session',
+          `the session kept changing for storeTimeout (${attempt + 1} merges); nothing was saved`,
+        ),
       );
     }
-    // Jittered backoff from the second conflict on, so writers in lock-step cannot starve one another.
-    if (attempt > 0) await sleep(Math.random() * Math.min(2 ** attempt, 50));
+    if (pause > 0) await sleep(pause);
     let newest = await calls.get(baseKey, b);
     for (let hop = 0; hop < LIMITS.maxPointerHops && isUsable(newest, now) && newest.movedTo; hop++) {
       // Another process renewed the id meanwhile: write to the new record, keep the client's id.

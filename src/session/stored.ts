@@ -12,6 +12,7 @@ import {
 } from './context.js';
 import { SessionStoreTimeoutError, tellerMessage } from './errors.js';
 import { decodeIdCookie, refOf, storeKeyOf } from './ids.js';
+import type { Release, WaitTimedOut } from './lock.js';
 import { LIMITS } from './options.js';
 import { isLive, isUsable, parseValues } from './records.js';
 import { Session, stateOf } from './session.js';
@@ -49,13 +50,13 @@ export class StoredBackend implements SessionBackend {
       return freshSession(ctx, facts, true);
     }
     const key = storeKeyOf(id);
-    const lock = ctx.lock;
-    const lockTimeout = ctx.options.lockTimeout;
-    let lockKey = key;
-    const held = lock.acquire(key, lockTimeout);
-    // Uncontended, the lock is granted at once: no await, no microtask.
-    let release = typeof held === 'function' ? held : await held;
-    // One budget for every store call of this load. It starts once the lock is held: time spent
+    let lockKey: string | undefined = key;
+    // Uncontended (or not wanted), the lock costs no await.
+    const held = this.#lock(key, facts);
+    let release =
+      typeof held === 'function' || held === undefined ? held : this.#granted(await held, key, now);
+    if (release === undefined) lockKey = undefined;
+    // One budget for every store call of this load. It starts once the lock is settled: time spent
     // waiting behind a slow handler is bounded by lockTimeout, and a holder whose store call timed
     // out fails its waiters at once (below), so a hung store answers every queued request in time.
     const b = this.#calls.budget(now);
@@ -65,20 +66,20 @@ export class StoredBackend implements SessionBackend {
         // An old, renewed id: requests with the old and the new cookie must wait for one another, so
         // hold the live record's lock instead of the pointer's, and read the record again under it.
         const target = found.key;
-        release();
-        lockKey = target;
-        const again = lock.acquire(target, lockTimeout);
+        release?.();
+        const again = this.#lock(target, facts);
         let left = b;
-        if (typeof again === 'function') release = again;
+        if (typeof again === 'function' || again === undefined) release = again;
         else {
-          release = await again;
+          release = this.#granted(await again, target, now);
           left = this.#calls.budget(now); // the wait was a handler's, not the store's
         }
+        lockKey = release === undefined ? undefined : target;
         const record = await this.#calls.get(target, left);
         found = isLive(record, now) ? { key: target, pointerKey: key, record } : 'expired';
       }
       if (!isOrigin(found)) {
-        release();
+        release?.();
         if (found === null) ctx.report.emit('rejected', now, key, { detail: 'unknown id' });
         else ctx.report.emit('expired', now, key);
         const fresh = freshSession(ctx, facts, true);
@@ -90,7 +91,7 @@ export class StoredBackend implements SessionBackend {
       try {
         values = parseValues(ctx.options, found.record.data);
       } catch (error) {
-        release();
+        release?.();
         ctx.report.log(
           'warn',
           tellerMessage('session', 'a stored session could not be parsed; starting a fresh one'),
@@ -119,10 +120,33 @@ export class StoredBackend implements SessionBackend {
       state.lockKey = lockKey;
       return new Session(state);
     } catch (error) {
-      if (error instanceof SessionStoreTimeoutError) lock.fail(lockKey, error);
-      release();
+      if (error instanceof SessionStoreTimeoutError && lockKey !== undefined) ctx.lock.fail(lockKey, error);
+      release?.();
       throw error;
     }
+  }
+
+  /**
+   * The session lock of `key` for this request: granted now, a wait, or undefined when the request asked
+   * for none (`lock: false`). A store without compare-and-set keeps the strict rule (a wait past the bound
+   * is a SessionLockTimeoutError); every other store's request goes on without the lock after the bound.
+   */
+  #lock(key: string, facts: RequestFacts): Release | Promise<Release | WaitTimedOut> | undefined {
+    if (!facts.lock) return undefined;
+    const lock = this.#ctx.lock;
+    if (this.#calls.store.lockOnly === true) return lock.acquire(key, LIMITS.lockOnlyWaitMs);
+    return lock.enter(key, this.#ctx.options.lockTimeout, facts.route);
+  }
+
+  /** What a wait for the lock ended with: the lock, or (reported) the lock taken over or none. */
+  #granted(got: Release | WaitTimedOut, key: string, now: number): Release | undefined {
+    if (typeof got === 'function') return got;
+    const held = Math.round(got.heldForMs);
+    const by = got.heldBy === undefined ? 'another request' : got.heldBy;
+    this.#ctx.report.emit('lock-timeout', now, key, {
+      detail: `waited ${this.#ctx.options.lockTimeout} ms for ${by} of this session (holding it for ${held} ms)`,
+    });
+    return got.release;
   }
 
   /**

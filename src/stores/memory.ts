@@ -207,6 +207,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
 
   return {
     immediate: true,
+    lockOnly: false,
     async get(key) {
       open();
       const entry = live(key, clock());

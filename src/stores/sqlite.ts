@@ -317,6 +317,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
 
   return {
     immediate: false,
+    lockOnly: false,
     get(key) {
       return run('get', (s) => {
         const row = s.get.get(key as never, clock() as never) as Row | undefined;

@@ -2,6 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { withSession } from '../../src/adapters/fetch.js';
 import { createSessionManager } from '../../src/index.js';
 import { SessionConflictError } from '../../src/session/errors.js';
+import { DEFAULTS } from '../../src/session/options.js';
 import type { Session } from '../../src/session/session.js';
 import { createMemoryStore } from '../../src/stores/memory.js';
 import {
@@ -11,6 +12,7 @@ import {
   forwardedClientScenario,
   loginLogoutScenario,
   probeStore,
+  slowSiblingScenario,
   storeDownScenario,
   TinyJar,
 } from './helpers.js';
@@ -69,6 +71,19 @@ async function app(
     case '/fail-after-write':
       session.set('lost', 1);
       return new Response('failed on purpose', { status: 500 });
+    case '/slow': {
+      // Reads the session, takes its time, then writes what it read plus one.
+      const n = (session.get('n') as number | undefined) ?? 0;
+      await new Promise((resolve) => setTimeout(resolve, Number(url.searchParams.get('ms') ?? 0)));
+      session.update('n', (current) => (typeof current === 'number' ? current : n) + 1);
+      return json({ ok: true });
+    }
+    case '/hang':
+      // Reads the session and never answers (until the client gives up).
+      session.get('n');
+      return new Promise<Response>((_, reject) =>
+        request.signal.addEventListener('abort', () => reject(new Error('client gone'))),
+      );
     case '/conflict':
       session.set('lost', 3);
       throw new SessionConflictError('[teller] [test] someone else changed the cart');
@@ -88,14 +103,18 @@ function client(handler: (request: Request, env?: { tag: string }) => Promise<Re
   return async (
     method: string,
     path: string,
-    options: { jar?: TinyJar; headers?: Record<string, string>; origin?: string } = {},
+    options: { jar?: TinyJar; headers?: Record<string, string>; origin?: string; signal?: AbortSignal } = {},
   ): Promise<Answer> => {
     const started = performance.now();
     const headers = new Headers(options.headers);
     const cookie = options.jar?.header();
     if (cookie !== undefined) headers.set('cookie', cookie);
     const response = await handler(
-      new Request(new URL(path, options.origin ?? 'http://localhost'), { method, headers }),
+      new Request(new URL(path, options.origin ?? 'http://localhost'), {
+        method,
+        headers,
+        signal: options.signal,
+      }),
     );
     const receivedAt = performance.now();
     const setCookie = response.headers.getSetCookie();
@@ -125,6 +144,14 @@ describe('fetch adapter, end to end in process', () => {
   it('first visit -> login -> read -> concurrent writes -> logout -> replay the old cookie', async () => {
     await loginLogoutScenario({ call, inner, store, errors }, 'http://localhost/');
   });
+
+  it('a 7 s handler and a hanging one never hold up the fast requests of their session', async () => {
+    const quiet: unknown[] = [];
+    const own = client(withSession(manager, app, { onError: (e) => quiet.push(e) }));
+    await slowSiblingScenario({ call: own, errors: [] }, DEFAULTS.lockTimeout);
+    // The hanging handler failed once its client went away; nothing else was reported.
+    expect(quiet.map(String)).toEqual(['Error: client gone']);
+  }, 15_000);
 
   it('a handler that never touches the session gets neither Vary nor Set-Cookie', async () => {
     const answer = await call('GET', '/static');

@@ -95,7 +95,7 @@ export interface AdapterAnswer {
 export type AdapterCall = (
   method: string,
   path: string,
-  options?: { jar?: TinyJar; headers?: Record<string, string> },
+  options?: { jar?: TinyJar; headers?: Record<string, string>; signal?: AbortSignal },
 ) => Promise<AdapterAnswer>;
 
 /** An adapter under test: its client, the real store behind the manager, the probe around it, its errors. */
@@ -171,6 +171,47 @@ export async function loginLogoutScenario(
   expect(JSON.parse(replay.body)).toMatchObject({ user: null, n: 0, data: {} });
   expect(errors).toEqual([]);
   return login;
+}
+
+/**
+ * A slow (7 s) and a hanging request of one session beside fast ones (issue 16): the fast ones answer 200
+ * within the lock wait (`lockTimeout`) plus their own time, never 503; the slow one's write still lands.
+ * The app's routes: `/slow?ms=N` reads `n`, waits N ms and adds one to it; `/hang` reads the session and
+ * never answers (the client gives up).
+ */
+export async function slowSiblingScenario(
+  { call, errors }: Pick<AdapterSubject, 'call' | 'errors'>,
+  lockTimeout: number,
+): Promise<void> {
+  const jar = new TinyJar();
+  await call('POST', '/login?user=dana', { jar });
+  errors.length = 0;
+  const slow = call('POST', '/slow?ms=7000', { jar: jar.clone() });
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const fast = await call('GET', '/', { jar });
+  expect(fast.status).toBe(200);
+  expect(JSON.parse(fast.body)).toMatchObject({ user: 'dana' });
+  expect(fast.elapsed).toBeLessThan(lockTimeout + 500);
+  const incr = await call('POST', '/incr', { jar });
+  expect(incr.status).toBe(200);
+
+  const gone = new AbortController();
+  const hanging = call('GET', '/hang', { jar: jar.clone(), signal: gone.signal }).catch(() => undefined);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  for (let i = 0; i < 3; i++) {
+    const next = await call('GET', '/', { jar });
+    expect(next.status).toBe(200);
+    expect(next.elapsed).toBeLessThan(lockTimeout + 500);
+  }
+  gone.abort();
+  await hanging;
+
+  const slowAnswer = await slow;
+  expect(slowAnswer.status).toBe(200);
+  // The slow request read n before the fast increment: its own increment merges onto the newest value.
+  const after = await call('GET', '/', { jar });
+  expect(JSON.parse(after.body)).toMatchObject({ user: 'dana', n: 2 });
+  expect(errors).toEqual([]);
 }
 
 /**

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNodeSessions, type SessionRequest } from '../../src/adapters/node.js';
 import { createSessionManager } from '../../src/index.js';
 import { SessionConflictError } from '../../src/session/errors.js';
+import { DEFAULTS } from '../../src/session/options.js';
 import type { Session } from '../../src/session/session.js';
 import { createMemoryStore } from '../../src/stores/memory.js';
 import {
@@ -22,6 +23,7 @@ import {
   loginLogoutScenario,
   type ProbeStore,
   probeStore,
+  slowSiblingScenario,
   storeDownScenario,
   TinyJar,
 } from './helpers.js';
@@ -34,14 +36,15 @@ function call(
   port: number,
   method: string,
   path: string,
-  options: { jar?: TinyJar; headers?: Record<string, string> } = {},
+  options: { jar?: TinyJar; headers?: Record<string, string>; signal?: AbortSignal } = {},
 ): Promise<Answer> {
   const started = performance.now();
   const headers: Record<string, string> = { ...options.headers };
   const cookie = options.jar?.header();
   if (cookie !== undefined) headers.cookie = cookie;
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, method, path, headers }, (res) => {
+    const target = { host: '127.0.0.1', port, method, path, headers, signal: options.signal };
+    const req = httpRequest(target, (res) => {
       const receivedAt = performance.now();
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -137,6 +140,20 @@ function app(req: SessionRequest<Session>, res: import('node:http').ServerRespon
       // Reads the session (holding its lock) and never answers.
       session.get('n');
       return;
+    case '/slow': {
+      // Reads the session, takes its time, then writes what it read plus one.
+      const n = (session.get('n') as number | undefined) ?? 0;
+      return new Promise<void>((resolve) =>
+        setTimeout(
+          () => {
+            session.update('n', (current) => (typeof current === 'number' ? current : n) + 1);
+            send(200, { ok: true });
+            resolve();
+          },
+          Number(url.searchParams.get('ms') ?? 0),
+        ),
+      );
+    }
     case '/fail-after-write':
       session.set('lost', 1);
       res.statusCode = 500;
@@ -186,6 +203,10 @@ describe('node:http adapter, end to end on 127.0.0.1', () => {
     const login = await loginLogoutScenario({ call: client, inner, store, errors }, '/');
     expect(login.elapsed).toBeGreaterThanOrEqual(140);
   });
+
+  it('a 7 s handler and a hanging one never hold up the fast requests of their session', async () => {
+    await slowSiblingScenario({ call: client, errors }, DEFAULTS.lockTimeout);
+  }, 15_000);
 
   it('a route that never touches the session gets neither Vary nor Set-Cookie', async () => {
     const answer = await call(port, 'GET', '/static');

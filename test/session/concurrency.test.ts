@@ -4,7 +4,6 @@ import {
   SessionConflictError,
   SessionDestroyedError,
   type SessionEvent,
-  SessionLockTimeoutError,
   type SessionManager,
 } from '../../src/index.js';
 import { storeKeyOf } from '../../src/session/ids.js';
@@ -101,19 +100,25 @@ describe('one process: requests of a session are serialized (no conflict ever)',
     expect(JSON.parse(liveRecord(store).data).balance).toBe(800);
   });
 
-  it('the lock wait is bounded: SessionLockTimeoutError (503), and the holder is unaffected', async () => {
+  it('the lock wait is bounded: after lockTimeout the waiter goes on without the lock, and both writes count', async () => {
     const store = new TestStore();
     const cookie = await seeded(store, { n: 0 });
-    const manager = createSessionManager<Data>({ store, lockTimeout: 50 });
-    const holder = await manager.load(cookie, { now: T0 + 1000 });
+    const events: SessionEvent[] = [];
+    const manager = createSessionManager<Data>({ store, lockTimeout: 50, onEvent: (e) => events.push(e) });
+    const holder = await manager.load(cookie, { now: T0 + 1000, route: 'GET /slow' });
     const started = Date.now();
-    const error = await manager.load(cookie, { now: T0 + 1000 }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(SessionLockTimeoutError);
-    expect((error as SessionLockTimeoutError).status).toBe(503);
+    const waiter = await manager.load(cookie, { now: T0 + 1000 });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(45);
     expect(Date.now() - started).toBeLessThan(1000);
+    const timedOut = events.find((e) => e.type === 'lock-timeout');
+    expect(timedOut?.detail).toMatch(/GET \/slow/);
+    expect(timedOut?.ref).toBeDefined();
+    waiter.set('m', 2);
+    await manager.commit(waiter);
     holder.set('n', 1);
-    await manager.commit(holder);
-    // Commit released the lock: the next request gets in at once.
+    await manager.commit(holder); // a compare-and-set conflict, merged
+    expect(JSON.parse(liveRecord(store).data)).toMatchObject({ n: 1, m: 2 });
+    // Nothing of either request holds the lock now.
     const next = await manager.load(cookie, { now: T0 + 1000 });
     expect(next.get('n')).toBe(1);
     await manager.commit(next);

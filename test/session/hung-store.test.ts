@@ -4,9 +4,9 @@ import { Browser, T0, TestStore, visit } from './helpers.js';
 
 const STORE_TIMEOUT = 200;
 
-async function setup() {
+async function setup(lockTimeout?: number) {
   const store = new TestStore();
-  const manager = createSessionManager<{ n: number }>({ store, storeTimeout: STORE_TIMEOUT });
+  const manager = createSessionManager<{ n: number }>({ store, storeTimeout: STORE_TIMEOUT, lockTimeout });
   const browser = new Browser();
   await visit(manager, browser, (s) => s.set('n', 1));
   return { store, manager, header: browser.header() };
@@ -56,7 +56,8 @@ describe('a hung store and requests queued on one session', () => {
   });
 
   it('a healthy store: waiters behind a slow handler are not failed, they get the session in turn', async () => {
-    const { manager, header } = await setup();
+    // A handler slower than storeTimeout, though within lockTimeout (beyond it, waiters go on without the lock).
+    const { manager, header } = await setup(2_000);
     const holder = await manager.load(header, { now: T0 });
     const waiting = manager.load(header, { now: T0 });
     await new Promise((resolve) => setTimeout(resolve, STORE_TIMEOUT + 50)); // a handler slower than storeTimeout

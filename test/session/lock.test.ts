@@ -43,3 +43,58 @@ describe('the per-session lock', () => {
     expect(lock.size).toBe(0);
   });
 });
+
+describe('the per-session lock as a bounded courtesy (enter)', () => {
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  it('a waiter waits at most its bound, then takes over the stale hold and says who held it', async () => {
+    const lock = new KeyedLock(40);
+    const holder = lock.enter('k', 40, 'GET /slow') as () => void;
+    const started = performance.now();
+    const got = await lock.enter('k', 40, 'GET /');
+    expect(performance.now() - started).toBeGreaterThanOrEqual(35);
+    expect(typeof got).toBe('object');
+    const timedOut = got as Exclude<typeof got, () => void>;
+    expect(timedOut.heldBy).toBe('GET /slow');
+    expect(timedOut.heldForMs).toBeGreaterThanOrEqual(35);
+    expect(typeof timedOut.release).toBe('function');
+    // The stuck holder's late release does not end the new holder's hold.
+    holder();
+    expect(lock.size).toBe(1);
+    timedOut.release!();
+    expect(lock.size).toBe(0);
+  });
+
+  it('a request arriving after the hold went stale takes it over at once', async () => {
+    const lock = new KeyedLock(30);
+    lock.enter('k', 30);
+    await sleep(40);
+    const late = lock.enter('k', 30);
+    expect(typeof late).toBe('function');
+    (late as () => void)();
+    expect(lock.size).toBe(0);
+  });
+
+  it('a hold never released is swept: nothing leaks per abandoned session', async () => {
+    const lock = new KeyedLock(20);
+    for (let i = 0; i < 100; i++) lock.enter(`k${i}`, 20);
+    expect(lock.size).toBe(100);
+    await sleep(80);
+    expect(lock.size).toBe(0);
+  });
+
+  it('fast holders still serialize their waiters, first in first out', async () => {
+    const lock = new KeyedLock(1000);
+    const first = lock.enter('k', 1000) as () => void;
+    const order: number[] = [];
+    const waiting = [1, 2, 3].map(async (n) => {
+      const got = await lock.enter('k', 1000);
+      order.push(n);
+      (got as () => void)();
+    });
+    first();
+    await Promise.all(waiting);
+    expect(order).toEqual([1, 2, 3]);
+    expect(lock.size).toBe(0);
+  });
+});
