@@ -1,6 +1,7 @@
 /** The storage model (RFC 6265bis 5.7) and retrieval (5.8.3), rule by rule, with a fake clock. */
 import { describe, expect, it } from 'vitest';
 import { CookieJar, CookieRejectedError } from '../../src/jar/index.js';
+import { growthRatio } from '../support/timing.js';
 
 const NOW = Date.parse('2026-01-01T00:00:00Z');
 const DAY = 86_400_000;
@@ -428,6 +429,23 @@ describe('parsing is the codec’s, values are literal', () => {
   it('writes a nameless cookie as its bare value and an empty value as name=', () => {
     const jar = jarWith(['bare', 'empty='], 'http://example.com/');
     expect(jar.getCookieHeader('http://example.com/', { now: NOW })).toBe('bare; empty=');
+  });
+});
+
+describe('hostile hosts', () => {
+  it('stores and retrieves in linear time for a host of many labels (the host walk)', () => {
+    // One redirect hop to an attacker's host: its own cookie, a cookie for the parent, a retrieval.
+    const hop = (host: string) => {
+      const jar = new CookieJar();
+      const url = `http://${host}/`;
+      jar.setCookie('a=1; Domain=example.com', url, { now: NOW });
+      jar.setCookie('b=1', url, { now: NOW });
+      return jar.getCookieHeader(url, { now: NOW });
+    };
+    const labels = (n: number) => `${'a.'.repeat(n)}example.com`;
+    expect(hop(labels(3))).toBe('a=1; b=1');
+    // Linear work grows about 10x for 10x the labels; quadratic work about 100x.
+    expect(growthRatio(labels, hop, 400)).toBeLessThan(35);
   });
 });
 
