@@ -100,8 +100,10 @@ export function fetchWithJar(
       const location = response.headers.get('location');
       if (!REDIRECT_STATUSES.has(response.status) || location === null || mode === 'manual') return response;
       await response.body?.cancel();
-      if (mode === 'error')
-        throw new TypeError(`[teller] [jar] redirect to ${location} with redirect: 'error'`);
+      // The Location is not echoed: it may carry a token (an OAuth code, a reset link).
+      if (mode === 'error') {
+        throw new TypeError(`[teller] [jar] a ${response.status} redirect with redirect: 'error'`);
+      }
       if (hop >= maxRedirects) throw new TypeError(`[teller] [jar] more than ${maxRedirects} redirects`);
       let next: URL;
       try {

@@ -168,6 +168,18 @@ describe('fetchWithJar', () => {
     await expect(fetch(`${a}/bad-scheme`)).rejects.toThrow(/file: URL/);
   });
 
+  it('does not echo a refused redirect’s Location, which may carry a token', async () => {
+    const secret = 'sk_live_4f9a8b7c6d5e4f3a2b1c0d9e';
+    const fake = async () =>
+      new Response(null, { status: 302, headers: { location: `https://example.com/cb?code=${secret}` } });
+    const error = await fetchWithJar(new CookieJar(), fake)('https://example.com/', {
+      redirect: 'error',
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TypeError);
+    expect((error as Error).message).toMatch(/^\[teller\] \[jar\] .*redirect: 'error'/);
+    expect((error as Error).message).not.toContain('sk_live');
+  });
+
   it('asks the wrapped fetch for manual redirects and accepts a Request', async () => {
     const calls: Array<RequestInit | undefined> = [];
     const urls: string[] = [];
