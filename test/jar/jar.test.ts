@@ -87,6 +87,22 @@ describe('domains (5.1.2, 5.1.3, 5.7 steps 7-10)', () => {
     expect(jar.getCookieHeader('http://[0:0::1]/', { now: NOW })).toBe('v6=1');
   });
 
+  it('refuses a host with an empty label, which fails to canonicalize (5.1.2): Domain=com.. from x.com..', () => {
+    const jar = new CookieJar();
+    expect(rejectionStep(jar, 'a=1; Domain=com..', 'http://x.com../')).toBe('5.7 step 10');
+    expect(rejectionStep(jar, 'a=1', 'http://x.com../')).toBe('5.7 step 10');
+    expect(rejectionStep(jar, 'a=1; Domain=x.com', 'http://y.x..com/')).toBe('5.7 step 10');
+    expect(rejectionStep(jar, 'a=1', 'http://.x.com/')).toBe('5.7 step 10');
+    expect(jar.size).toBe(0);
+    // Nothing is sent to such a host either (nor can a jar file hold such a domain: persistence tests).
+    expect(jar.getCookieHeader('http://y.com../', { now: NOW })).toBe('');
+    // One trailing dot is a fully qualified name: a host of its own, whose parent "com." is a public suffix.
+    expect(jar.setCookie('b=2', 'http://x.com./', { now: NOW })).toMatchObject({ domain: 'x.com.' });
+    expect(rejectionStep(jar, 'a=1; Domain=com.', 'http://x.com./')).toBe('5.7 step 9');
+    expect(jar.getCookieHeader('http://x.com./', { now: NOW })).toBe('b=2');
+    expect(jar.getCookieHeader('http://x.com/', { now: NOW })).toBe('');
+  });
+
   it('ignores ports and schemes for matching, and refuses URLs without a host', () => {
     const jar = jarWith(['a=1'], 'http://example.com:8080/');
     expect(jar.getCookieHeader('https://example.com/', { now: NOW })).toBe('a=1');
