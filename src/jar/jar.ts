@@ -7,6 +7,7 @@
  * domains only, not on the size of the jar.
  */
 import { type ParsedSetCookie, parseSetCookieDetailed } from '../cookie/index.js';
+import { encodeOctets } from '../cookie/utf8.js';
 import { DomainBuckets } from './domains.js';
 import {
   type Entry,
@@ -38,6 +39,7 @@ import {
   Refusal,
 } from './storage.js';
 import type {
+  CookieHeaderOptions,
   CookieJarJSON,
   CookieJarOptions,
   GetCookiesOptions,
@@ -136,7 +138,7 @@ export class CookieJar {
    */
   setCookie(setCookieLine: string, url: string | URL, options?: SetCookieOptions): StoredCookie | undefined {
     const now = toMs(options?.now);
-    const parsed = parseSetCookieDetailed(setCookieLine, { now });
+    const parsed = parseSetCookieDetailed(setCookieLine, { now, octets: options?.octets === true });
     let outcome: Entry | Refusal | undefined;
     if (!parsed.ok) {
       outcome = codecRefusal(parsed.reason);
@@ -433,9 +435,10 @@ export class CookieJar {
 
   /**
    * The Cookie header value for a request to `url` (RFC 6265bis 5.8.2, 5.8.3 step 6): `name=value`
-   * pairs joined by `"; "`, a nameless cookie as its bare value; `''` when no cookie applies.
+   * pairs joined by `"; "`, a nameless cookie as its bare value; `''` when no cookie applies. With
+   * `octets: true`, in header octet form (its UTF-8, one character per octet) for `fetch` to send.
    */
-  getCookieHeader(url: string | URL, options?: GetCookiesOptions): string {
+  getCookieHeader(url: string | URL, options?: CookieHeaderOptions): string {
     const found = this.#retrieve(url, options);
     let out = '';
     for (let i = 0; i < found.length; i++) {
@@ -443,7 +446,7 @@ export class CookieJar {
       if (i > 0) out += '; ';
       out += e.name === '' ? e.value : `${e.name}=${e.value}`;
     }
-    return out;
+    return options?.octets === true ? encodeOctets(out) : out;
   }
 
   /**

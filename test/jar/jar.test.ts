@@ -1,6 +1,7 @@
 /** The storage model (RFC 6265bis 5.7) and retrieval (5.8.3), rule by rule, with a fake clock. */
 import { describe, expect, it } from 'vitest';
 import { CookieJar, CookieRejectedError } from '../../src/jar/index.js';
+import { asOctets, cookieOfOctets, fromOctets } from '../support/octets.js';
 import { growthRatio } from '../support/timing.js';
 
 const NOW = Date.parse('2026-01-01T00:00:00Z');
@@ -440,6 +441,32 @@ describe('parsing is the codec’s, values are literal', () => {
     expect(jar.getCookieHeader('http://example.com/', { now: NOW })).toBe(
       'a=x%0D%0ASet-Cookie:%20evil=1; b="quoted value"',
     );
+  });
+
+  it('takes header octets with { octets: true }: 4,096 octets stored, 4,097 not, in either form', () => {
+    const url = 'http://example.com/';
+    const ok = cookieOfOctets(4096);
+    const over = cookieOfOctets(4097);
+    for (const octets of [false, true]) {
+      const form = (line: string) => (octets ? asOctets(line) : line);
+      const jar = new CookieJar();
+      // The jar holds the text either way.
+      expect(jar.setCookie(form(ok.line), url, { now: NOW, octets })).toMatchObject({
+        name: ok.name,
+        value: ok.value,
+      });
+      expect(rejectionStep(jar, form(over.line), url, { octets })).toBe('5.6 step 5');
+      expect(jar.getCookieHeader(url, { now: NOW })).toBe(ok.line);
+      // And gives the header back in the form asked for: as text, or as octets for fetch to send.
+      expect(jar.getCookieHeader(url, { now: NOW, octets: true })).toBe(asOctets(ok.line));
+    }
+  });
+
+  it('sends text cookies as UTF-8 octets, whatever their characters ({ octets: true })', () => {
+    const jar = jarWith(['a=€uro', 'b=ä', 'c=plain', '🍪'], 'http://example.com/');
+    const header = jar.getCookieHeader('http://example.com/', { now: NOW, octets: true });
+    expect(header).toBe('a=\xe2\x82\xacuro; b=\xc3\xa4; c=plain; \xf0\x9f\x8d\xaa');
+    expect(fromOctets(header)).toBe(jar.getCookieHeader('http://example.com/', { now: NOW }));
   });
 
   it('writes a nameless cookie as its bare value and an empty value as name=', () => {
