@@ -106,9 +106,9 @@ export interface GetCookiesOptions extends CookieContextOptions {
 /** Options of `jar.getCookieHeader()`. */
 export interface CookieHeaderOptions extends GetCookiesOptions {
   /**
-   * Return the header as octets, one character per octet (its UTF-8), the form `fetch` and
-   * `node:http` send a header string in; without it, the header is text, and a `fetch` would refuse
-   * a character above U+00FF and send one from U+0080 to U+00FF as a single octet.
+   * Return the header as octets, one character per octet (its UTF-8), the form in which `fetch`
+   * sends a header string; without it, the header is text, and `fetch` would refuse a character
+   * above U+00FF and send one from U+0080 to U+00FF as a single octet.
    * @default false
    */
   octets?: boolean;
