@@ -53,14 +53,23 @@ const PRIORITY = new Map<string, Priority>([
   ['high', 'High'],
 ]);
 
-function invalid(field: string, detail: string): TypeError {
-  return new TypeError(`[teller] [cookie] option ${field} is invalid: ${detail}`);
+/**
+ * The error for a bad field: it names the field and the rule, never the value, which may be a secret
+ * (a session token with one stray character must not end up in a log).
+ */
+function invalid(field: string, rule: string): TypeError {
+  return new TypeError(`[teller] [cookie] option ${field} is invalid: ${rule}`);
 }
 
-function describe(value: unknown): string {
-  return typeof value === 'string'
-    ? JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}…` : value)
-    : String(value);
+/** Where `value`, not a cookie-value, first breaks the grammar (for the error; the value is not echoed). */
+function badValueIndex(value: string): number {
+  const quoted = value.length >= 2 && value.charCodeAt(0) === 0x22 && value.endsWith('"');
+  const start = quoted ? 1 : 0;
+  const end = quoted ? value.length - 1 : value.length;
+  for (let i = start; i < end; i++) {
+    if (!COOKIE_VALUE.test(value[i]!)) return i;
+  }
+  return end;
 }
 
 /** RFC 6265bis 4.1.3 / 5.4, matched case-insensitively as user agents do. */
@@ -81,8 +90,16 @@ function prefixOf(name: string): '__Host-' | '__Secure-' | undefined {
  */
 export function serializeSetCookie(cookie: SerializeOptions): string {
   const { name, value } = cookie;
-  if (typeof name !== 'string' || !TOKEN.test(name)) throw invalid('name', describe(name));
-  if (typeof value !== 'string' || !COOKIE_VALUE.test(value)) throw invalid('value', describe(value));
+  if (typeof name !== 'string' || !TOKEN.test(name)) {
+    throw invalid('name', "must be a token (RFC 9110 5.6.2): letters, digits and !#$%&'*+-.^_`|~, not empty");
+  }
+  if (typeof value !== 'string') throw invalid('value', 'must be a string');
+  if (!COOKIE_VALUE.test(value)) {
+    throw invalid(
+      'value',
+      `character ${badValueIndex(value)} is not a cookie-octet (RFC 6265bis 4.1.1: printable ASCII except DQUOTE, comma, semicolon and backslash, optionally inside DQUOTEs); encode other data first, e.g. base64url`,
+    );
+  }
   if (name.length + value.length > MAX_NAME_VALUE_BYTES) {
     throw invalid(
       'value',
@@ -94,27 +111,35 @@ export function serializeSetCookie(cookie: SerializeOptions): string {
   if (cookie.maxAge !== undefined) {
     const m = cookie.maxAge;
     if (typeof m !== 'number' || !Number.isSafeInteger(m) || m < 0) {
-      throw invalid('maxAge', `${describe(m)} (a non-negative integer number of seconds)`);
+      throw invalid('maxAge', 'must be a non-negative integer number of seconds');
     }
     out += `; Max-Age=${m}`;
   }
   if (cookie.domain !== undefined) {
     const d = cookie.domain;
-    if (typeof d !== 'string' || d.length > 253 || !DOMAIN.test(d)) throw invalid('domain', describe(d));
+    if (typeof d !== 'string' || d.length > 253 || !DOMAIN.test(d)) {
+      throw invalid(
+        'domain',
+        'must be a host name (RFC 6265bis 4.1.2.3): labels of letters, digits and inner hyphens, at most 63 each, joined by dots, one optional leading dot, at most 253 characters',
+      );
+    }
     out += `; Domain=${d}`;
   }
   if (cookie.path !== undefined) {
     const p = cookie.path;
     if (typeof p !== 'string' || !PATH.test(p) || utf8Length(p) > MAX_ATTRIBUTE_VALUE_BYTES) {
-      throw invalid('path', describe(p));
+      throw invalid(
+        'path',
+        `must start with "/" and hold printable ASCII or spaces but no semicolon (RFC 6265bis 4.1.2.4), at most ${MAX_ATTRIBUTE_VALUE_BYTES} octets`,
+      );
     }
     out += `; Path=${p}`;
   }
   if (cookie.expires !== undefined) {
     const e = cookie.expires;
-    if (!(e instanceof Date) || Number.isNaN(e.getTime())) throw invalid('expires', describe(e));
+    if (!(e instanceof Date) || Number.isNaN(e.getTime())) throw invalid('expires', 'must be a valid Date');
     const year = e.getUTCFullYear();
-    if (year < 1601 || year > 9999) throw invalid('expires', `${describe(e)} (year outside 1601..9999)`);
+    if (year < 1601 || year > 9999) throw invalid('expires', 'must be a date in the years 1601 to 9999');
     out += `; Expires=${e.toUTCString()}`;
   }
   if (cookie.httpOnly) out += '; HttpOnly';
@@ -125,12 +150,12 @@ export function serializeSetCookie(cookie: SerializeOptions): string {
   }
   if (cookie.priority !== undefined) {
     const p = typeof cookie.priority === 'string' ? PRIORITY.get(cookie.priority.toLowerCase()) : undefined;
-    if (p === undefined) throw invalid('priority', describe(cookie.priority));
+    if (p === undefined) throw invalid('priority', 'must be Low, Medium or High');
     out += `; Priority=${p}`;
   }
   if (cookie.sameSite !== undefined) {
     const s = typeof cookie.sameSite === 'string' ? SAME_SITE.get(cookie.sameSite.toLowerCase()) : undefined;
-    if (s === undefined) throw invalid('sameSite', describe(cookie.sameSite));
+    if (s === undefined) throw invalid('sameSite', 'must be Strict, Lax or None');
     if (s === 'None' && !cookie.secure) throw invalid('sameSite', 'SameSite=None requires secure: true');
     out += `; SameSite=${s}`;
   }

@@ -4,7 +4,7 @@
  * request (default-path, domain-match, Secure origins, prefixes) is the jar's business.
  */
 import { parseCookieDate } from './date.js';
-import { utf8Length } from './utf8.js';
+import { decodeOctets, utf8Length } from './utf8.js';
 
 export type SameSite = 'Strict' | 'Lax' | 'None';
 export type Priority = 'Low' | 'Medium' | 'High';
@@ -40,6 +40,15 @@ export interface ParsedSetCookie {
 export interface ParseSetCookieOptions {
   /** The time the response was received, for Max-Age and the 400-day cap. @default the real clock */
   now?: Date | number;
+  /**
+   * The line is header octets, one character per octet (U+0000-U+00FF), as Node's `fetch` and
+   * `node:http` hand header values over (`u=ä` arrives as `u=Ã¤`). The size limits then count its
+   * characters, and the name, value, Domain and Path are decoded as UTF-8 (an invalid sequence becomes
+   * U+FFFD), so the cookie holds the text the server meant. A line with a character above U+00FF is
+   * not octets, and is ignored. Without it, the line is text, measured as UTF-8.
+   * @default false
+   */
+  octets?: boolean;
 }
 
 export type SetCookieParseResult = { ok: true; cookie: ParsedSetCookie } | { ok: false; reason: string };
@@ -55,6 +64,8 @@ export const EARLIEST_DATE_MS = -8.64e15;
 
 /** %x00-08 / %x0A-1F / %x7F: the CTLs that make a user agent ignore the line (HTAB excepted). */
 const CTL = /[\x00-\x08\x0a-\x1f\x7f]/;
+/** A character that is no octet: the line is not in header octet form. */
+const NOT_OCTET = /[^\x00-\xff]/;
 
 function isWsp(c: number): boolean {
   return c === 0x20 || c === 0x09;
@@ -91,6 +102,10 @@ function parseMaxAge(value: string): number | undefined {
  */
 export function parseSetCookieDetailed(line: string, options?: ParseSetCookieOptions): SetCookieParseResult {
   if (typeof line !== 'string') return { ok: false, reason: 'the Set-Cookie value is not a string' };
+  const octets = options?.octets === true;
+  if (octets && NOT_OCTET.test(line)) {
+    return { ok: false, reason: 'the Set-Cookie value is not header octets: a character is above U+00FF' };
+  }
   // 5.6 step 1.
   if (CTL.test(line)) {
     return { ok: false, reason: 'RFC 6265bis 5.6 step 1: the line contains a control character' };
@@ -115,18 +130,27 @@ export function parseSetCookieDetailed(line: string, options?: ParseSetCookieOpt
   if (name === '' && value === '') {
     return { ok: false, reason: 'RFC 6265bis 5.7 step 2: the cookie-name and cookie-value are both empty' };
   }
-  // Step 5 (and 5.7 step 4).
+  // Step 5 (and 5.7 step 4). Text is at most 3 octets per UTF-16 unit; octets are 1 each.
   const nvLength = name.length + value.length;
   if (
     nvLength > MAX_NAME_VALUE_BYTES / 3 &&
-    (nvLength > MAX_NAME_VALUE_BYTES || utf8Length(name) + utf8Length(value) > MAX_NAME_VALUE_BYTES)
+    (nvLength > MAX_NAME_VALUE_BYTES ||
+      (!octets && utf8Length(name) + utf8Length(value) > MAX_NAME_VALUE_BYTES))
   ) {
     return {
       ok: false,
       reason: `RFC 6265bis 5.6 step 5: the cookie-name and cookie-value are longer than ${MAX_NAME_VALUE_BYTES} octets`,
     };
   }
-  const cookie: ParsedSetCookie = { name, value, secure: false, httpOnly: false, partitioned: false };
+  const cookie: ParsedSetCookie = octets
+    ? {
+        name: decodeOctets(name),
+        value: decodeOctets(value),
+        secure: false,
+        httpOnly: false,
+        partitioned: false,
+      }
+    : { name, value, secure: false, httpOnly: false, partitioned: false };
   let maxAge: number | undefined;
   let expires: Date | undefined;
   // The unparsed-attributes, one cookie-av at a time.
@@ -155,7 +179,7 @@ export function parseSetCookieDetailed(line: string, options?: ParseSetCookieOpt
     // Step 6: oversized attribute values are ignored.
     if (
       attrValue.length > MAX_ATTRIBUTE_VALUE_BYTES / 3 &&
-      utf8Length(attrValue) > MAX_ATTRIBUTE_VALUE_BYTES
+      (octets ? attrValue.length : utf8Length(attrValue)) > MAX_ATTRIBUTE_VALUE_BYTES
     ) {
       continue;
     }
@@ -164,13 +188,15 @@ export function parseSetCookieDetailed(line: string, options?: ParseSetCookieOpt
       case 4:
         // 5.6.4: an empty or relative path means the default-path; the last Path attribute wins.
         if (attrName.toLowerCase() === 'path') {
-          cookie.path = attrValue.charCodeAt(0) === 0x2f ? attrValue : undefined;
+          const p = octets ? decodeOctets(attrValue) : attrValue;
+          cookie.path = p.charCodeAt(0) === 0x2f ? p : undefined;
         }
         break;
       case 6:
         if (attrName.toLowerCase() === 'domain') {
           // 5.6.3: strip one leading '.', lower-case. An empty last Domain means host-only (5.7 step 7).
-          const d = attrValue.charCodeAt(0) === 0x2e ? attrValue.slice(1) : attrValue;
+          const v = octets ? decodeOctets(attrValue) : attrValue;
+          const d = v.charCodeAt(0) === 0x2e ? v.slice(1) : v;
           cookie.domain = d === '' ? undefined : d.toLowerCase();
         } else if (attrName.toLowerCase() === 'secure') {
           cookie.secure = true;

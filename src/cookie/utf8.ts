@@ -1,4 +1,10 @@
-/** The UTF-8 length of a string in octets, without allocating (works on every runtime, no Buffer). */
+/**
+ * UTF-8 helpers: the length of a string's UTF-8 without allocating, and the header octet form (one
+ * character per octet) that Node's `fetch` and `node:http` use for header values.
+ */
+import { Buffer } from 'node:buffer';
+
+/** The UTF-8 length of a string in octets, without allocating. */
 export function utf8Length(s: string): number {
   let n = s.length;
   for (let i = 0; i < s.length; i++) {
@@ -15,4 +21,23 @@ export function utf8Length(s: string): number {
     } else n += 2;
   }
   return n;
+}
+
+/** Any character from U+0080 up? (Such a string differs from its octet form.) */
+function hasNonAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return true;
+  return false;
+}
+
+/**
+ * Header octets (one character per octet, U+0000-U+00FF) decoded as UTF-8: what the octets say. An
+ * invalid sequence becomes U+FFFD and a BOM stays (the Encoding Standard's UTF-8 decode without BOM).
+ */
+export function decodeOctets(octets: string): string {
+  return hasNonAscii(octets) ? Buffer.from(octets, 'latin1').toString('utf8') : octets;
+}
+
+/** `text` as header octets: its UTF-8, one character per octet (what `fetch` sends for a header value). */
+export function encodeOctets(text: string): string {
+  return hasNonAscii(text) ? Buffer.from(text, 'utf8').toString('latin1') : text;
 }

@@ -39,6 +39,9 @@ function setCookieLines(headers: Headers): string[] {
  * - before each request (and each redirect hop) it adds the jar's Cookie header for that URL;
  * - it stores every Set-Cookie of every response, redirects included (the context is same-site: a
  *   program has no top-level site of its own);
+ * - header values are octets, a character each, in `fetch`: it reads Set-Cookie as such (the 4096-octet
+ *   limit counts what came over the wire, the jar keeps the text it encodes as UTF-8) and sends the
+ *   jar's cookies as their UTF-8;
  * - it follows redirects itself (at most `maxRedirects`): 303, and 301/302 after a POST, become a GET
  *   without a body, 307/308 repeat the method and body; `redirect: 'manual'` returns the 3xx response
  *   (its cookies stored) and `redirect: 'error'` fails on it, as with fetch;
@@ -79,7 +82,8 @@ export function fetchWithJar(
     let leftFirstOrigin = false;
     for (let hop = 0; ; hop++) {
       const hopHeaders = new Headers(headers);
-      const fromJar = jar.getCookieHeader(url, { now: now(), method });
+      // Header values are octets both ways (a character each): the cookies' UTF-8 out, and in.
+      const fromJar = jar.getCookieHeader(url, { now: now(), method, octets: true });
       const cookie =
         !leftFirstOrigin && callerCookie !== null && callerCookie !== ''
           ? fromJar === ''
@@ -96,12 +100,16 @@ export function fetchWithJar(
         redirect: 'manual',
         signal: request.signal,
       });
-      for (const line of setCookieLines(response.headers)) jar.setCookie(line, url, { now: now() });
+      for (const line of setCookieLines(response.headers)) {
+        jar.setCookie(line, url, { now: now(), octets: true });
+      }
       const location = response.headers.get('location');
       if (!REDIRECT_STATUSES.has(response.status) || location === null || mode === 'manual') return response;
       await response.body?.cancel();
-      if (mode === 'error')
-        throw new TypeError(`[teller] [jar] redirect to ${location} with redirect: 'error'`);
+      // The Location is not echoed: it may carry a token (an OAuth code, a reset link).
+      if (mode === 'error') {
+        throw new TypeError(`[teller] [jar] a ${response.status} redirect with redirect: 'error'`);
+      }
       if (hop >= maxRedirects) throw new TypeError(`[teller] [jar] more than ${maxRedirects} redirects`);
       let next: URL;
       try {

@@ -19,9 +19,9 @@ export interface RequestTarget {
 
 /**
  * Parses a request URL and canonicalizes its host (RFC 6265bis 5.1.2) through the WHATWG URL parser,
- * which lower-cases, converts U-labels to A-labels (UTS #46) and fails on labels that are not valid.
- * Returns undefined when the URL has no host that can be canonicalized (5.7 step 9.2, 5.8.3 step 2)
- * or is not an http(s)/ws(s) URL.
+ * which lower-cases, converts U-labels to A-labels (UTS #46) and fails on labels that are not valid,
+ * and refuses the empty labels it keeps ({@link hasEmptyLabel}). Returns undefined when the URL has
+ * no host that can be canonicalized (5.7 step 9.2, 5.8.3 step 2) or is not an http(s)/ws(s) URL.
  */
 export function requestTarget(url: string | URL): RequestTarget | undefined {
   let u: URL;
@@ -46,7 +46,7 @@ export function requestTarget(url: string | URL): RequestTarget | undefined {
   const secureScheme = protocol === 'https:' || protocol === 'wss:';
   if (!secureScheme && protocol !== 'http:' && protocol !== 'ws:') return undefined;
   const host = u.hostname;
-  if (host === '') return undefined;
+  if (host === '' || hasEmptyLabel(host)) return undefined;
   return {
     host,
     isIp: isIpAddress(host),
@@ -124,6 +124,16 @@ export function simpleTarget(url: string): RequestTarget | null {
     return null;
   }
   return { host, isIp: false, path, secure: secure || isTrustworthyHost(host) };
+}
+
+/**
+ * Does `domain` have an empty label, other than the root after a final `.` (a fully qualified name)?
+ * The WHATWG URL parser keeps `x.com..`, `x..com` and `.x.com`, but a label must be a U-label, an
+ * A-label or an NR-LDH label, so such a host fails to canonicalize (RFC 6265bis 5.1.2 step 2): its
+ * cookies would pass the public-suffix check (`com..` is not on the list) and reach `y.com..`.
+ */
+export function hasEmptyLabel(domain: string): boolean {
+  return domain.charCodeAt(0) === 0x2e || domain.includes('..');
 }
 
 /**

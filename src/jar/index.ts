@@ -9,6 +9,7 @@ export { fetchWithJar } from './fetch.js';
 export { CookieJar } from './jar.js';
 export type {
   CookieContextOptions,
+  CookieHeaderOptions,
   CookieJarJSON,
   CookieJarOptions,
   GetCookiesOptions,

@@ -1,13 +1,16 @@
 /**
  * The cookie jar: the RFC 6265bis storage model (5.7) and retrieval algorithm (5.8.3).
  *
- * Cookies live in buckets keyed by their domain field. A retrieval for host `a.b.example` looks up
- * the buckets `a.b.example`, `b.example` and `example` (every domain the host domain-matches, 5.1.3),
- * so its cost depends on the cookies of those domains only, not on the size of the jar.
+ * Cookies live in buckets keyed by their domain field. A retrieval for host `a.b.example` reads the
+ * buckets `a.b.example` and `b.example` (every domain the host domain-matches, 5.1.3), found in one
+ * pass over the host's labels, so its cost depends on the host's length and the cookies of those
+ * domains only, not on the size of the jar.
  */
 
 import { type ParsedSetCookie, parseSetCookieDetailed } from '../cookie/index.js';
+import { encodeOctets } from '../cookie/utf8.js';
 import { epochMs } from '../util.js';
+import { DomainBuckets } from './domains.js';
 import {
   type Entry,
   HOST_ONLY,
@@ -38,6 +41,7 @@ import {
   Refusal,
 } from './storage.js';
 import type {
+  CookieHeaderOptions,
   CookieJarJSON,
   CookieJarOptions,
   GetCookiesOptions,
@@ -99,8 +103,8 @@ function codecRefusal(reason: string): Refusal {
  * jar.getCookieHeader('https://example.com/account'); // 'sid=abc'
  */
 export class CookieJar {
-  /** Domain field -> its cookies, kept in retrieval order (5.8.3 step 4). A Map: no key (`__proto__`) is special. */
-  readonly #buckets = new Map<string, Entry[]>();
+  /** Domain field -> its cookies, kept in retrieval order (5.8.3 step 4). No key (`__proto__`) is special. */
+  readonly #buckets = new DomainBuckets();
   /** Name -> the Secure cookies of that name, for "leave secure cookies alone" (5.7 step 16). */
   readonly #secureByName = new Map<string, Entry[]>();
   readonly #maxCookies: number;
@@ -132,7 +136,7 @@ export class CookieJar {
    */
   setCookie(setCookieLine: string, url: string | URL, options?: SetCookieOptions): StoredCookie | undefined {
     const now = toMs(options?.now);
-    const parsed = parseSetCookieDetailed(setCookieLine, { now });
+    const parsed = parseSetCookieDetailed(setCookieLine, { now, octets: options?.octets === true });
     let outcome: Entry | Refusal | undefined;
     if (!parsed.ok) {
       outcome = codecRefusal(parsed.reason);
@@ -279,10 +283,7 @@ export class CookieJar {
     // Step 24 (the bucket may have just lost its last, expired, cookie).
     if (bucket?.length === 0) bucket = undefined;
     entry.seq = this.#seq++;
-    if (bucket === undefined) {
-      bucket = [];
-      this.#buckets.set(entry.domain, bucket);
-    }
+    bucket ??= this.#buckets.create(entry.domain);
     insertSorted(bucket, entry);
     this.#count++;
     if ((entry.flags & SECURE) !== 0) this.#indexSecure(entry);
@@ -381,43 +382,35 @@ export class CookieJar {
     // 5.8.3 step 3, last bullet: the Lax exception for cross-site top-level safe-method requests.
     const laxAllowed =
       crossSite && http && options?.topLevelNavigation === true && isSafeMethod(options?.method ?? 'GET');
-    const { host, path, secure } = target;
-    // Step 3: the buckets of every domain the host domain-matches: itself, then each parent.
-    let domain = host;
-    // Buckets are kept in retrieval order: the first bucket with matches needs no sorting.
-    let first = true;
-    for (;;) {
-      const bucket = this.#buckets.get(domain);
-      if (bucket !== undefined) {
-        let expired = false;
-        for (let i = 0; i < bucket.length; i++) {
-          const e = bucket[i]!;
-          if (e.expiresAt <= now) {
-            expired = true;
-            continue;
-          }
-          const f = e.flags;
-          if ((f & HOST_ONLY) !== 0 && domain !== host) continue;
-          if (e.path.length > 1 && !pathMatch(path, e.path)) continue;
-          if ((f & SECURE) !== 0 && !secure) continue;
-          if ((f & HTTP_ONLY) !== 0 && !http) continue;
-          if (crossSite) {
-            const sameSite = f & SAME_SITE_MASK;
-            if (sameSite !== SAME_SITE_NONE && !(laxAllowed && sameSite !== SAME_SITE_STRICT)) continue;
-          }
-          if (first) found.push(e);
-          else insertSorted(found, e);
+    // Step 3: the buckets of every domain the host domain-matches.
+    const buckets: Entry[][] = [];
+    const hostIndex = this.#buckets.match(target.host, target.isIp, buckets);
+    let expired = false;
+    for (let b = 0; b < buckets.length; b++) {
+      const bucket = buckets[b]!;
+      const isHost = b === hostIndex;
+      // Buckets are kept in retrieval order: the first with matches needs no sorting.
+      const first = found.length === 0;
+      for (let i = 0; i < bucket.length; i++) {
+        const e = bucket[i]!;
+        if (e.expiresAt <= now) {
+          expired = true;
+          continue;
         }
-        first = found.length === 0;
-        if (expired) this.#evictExpiredIn(bucket, now);
+        const f = e.flags;
+        if ((f & HOST_ONLY) !== 0 && !isHost) continue;
+        if (e.path.length > 1 && !pathMatch(target.path, e.path)) continue;
+        if ((f & SECURE) !== 0 && !target.secure) continue;
+        if ((f & HTTP_ONLY) !== 0 && !http) continue;
+        if (crossSite) {
+          const sameSite = f & SAME_SITE_MASK;
+          if (sameSite !== SAME_SITE_NONE && !(laxAllowed && sameSite !== SAME_SITE_STRICT)) continue;
+        }
+        if (first) found.push(e);
+        else insertSorted(found, e);
       }
-      if (target.isIp) break;
-      const dot = domain.indexOf('.');
-      // A single-label parent ("com") is a public suffix: it can hold host-only cookies only, and
-      // those match that host alone, so the walk ends before it.
-      if (dot === -1 || domain.indexOf('.', dot + 1) === -1) break;
-      domain = domain.slice(dot + 1);
     }
+    if (expired) for (const bucket of buckets) this.#evictExpiredIn(bucket, now);
     // Step 4: done as the cookies were gathered.
     // Step 5.
     for (const e of found) e.lastAccess = now;
@@ -440,9 +433,10 @@ export class CookieJar {
 
   /**
    * The Cookie header value for a request to `url` (RFC 6265bis 5.8.2, 5.8.3 step 6): `name=value`
-   * pairs joined by `"; "`, a nameless cookie as its bare value; `''` when no cookie applies.
+   * pairs joined by `"; "`, a nameless cookie as its bare value; `''` when no cookie applies. With
+   * `octets: true`, in header octet form (its UTF-8, one character per octet) for `fetch` to send.
    */
-  getCookieHeader(url: string | URL, options?: GetCookiesOptions): string {
+  getCookieHeader(url: string | URL, options?: CookieHeaderOptions): string {
     const found = this.#retrieve(url, options);
     let out = '';
     for (let i = 0; i < found.length; i++) {
@@ -450,7 +444,7 @@ export class CookieJar {
       if (i > 0) out += '; ';
       out += e.name === '' ? e.value : `${e.name}=${e.value}`;
     }
-    return out;
+    return options?.octets === true ? encodeOctets(out) : out;
   }
 
   /**

@@ -1,6 +1,6 @@
 /** Reading the JSON form of a jar back (`CookieJar.fromJSON`): every field checked. */
 import type { Priority } from '../cookie/index.js';
-import { hasNonChar, isPublicSuffix } from './host.js';
+import { hasEmptyLabel, hasNonChar, isPublicSuffix } from './host.js';
 import { checkPrefixes, checkSameSiteNone } from './storage.js';
 import type { CookieJarJSON, SameSiteFlag, StoredCookie } from './types.js';
 
@@ -21,13 +21,14 @@ const PRIORITY = new Set<unknown>(['Low', 'Medium', 'High']);
 
 /**
  * Is this cookie one the storage model could have produced? Name and value free of CTLs and not both
- * empty (5.7 steps 2-3), a canonical ASCII domain that is not a public suffix unless host-only (steps
- * 8-9), a path starting with `/`, and the SameSite=None and prefix rules (steps 19-22).
+ * empty (5.7 steps 2-3), a canonical ASCII domain (no empty label, 5.1.2) that is not a public suffix
+ * unless host-only (steps 8-9), a path starting with `/`, and the SameSite=None and prefix rules
+ * (steps 19-22).
  */
 export function isStorable(c: LoadedCookie): boolean {
   if (CTL.test(c.name) || CTL.test(c.value) || (c.name === '' && c.value === '')) return false;
   if (c.domain === '' || hasNonChar(c.domain) || c.domain !== c.domain.toLowerCase()) return false;
-  if (c.domain.charCodeAt(0) === 0x2e || /[\s/;,]/.test(c.domain)) return false;
+  if (hasEmptyLabel(c.domain) || /[\s/;,]/.test(c.domain)) return false;
   if (!c.hostOnly && isPublicSuffix(c.domain)) return false;
   if (c.path.charCodeAt(0) !== 0x2f || CTL.test(c.path)) return false;
   return (

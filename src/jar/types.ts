@@ -83,6 +83,14 @@ export interface SetCookieOptions extends CookieContextOptions {
    * @default 'ignore'
    */
   onReject?: 'ignore' | 'throw';
+  /**
+   * The line is header octets, one character per octet, as Node's `fetch` and `node:http` hand
+   * header values over (`u=ä` arrives as `u=Ã¤`): the 4096-octet limit counts them as they are, and
+   * the jar stores the text they encode as UTF-8 (see the codec's `ParseSetCookieOptions.octets`).
+   * Without it, the line is text, measured as UTF-8.
+   * @default false
+   */
+  octets?: boolean;
 }
 
 /** Options of `jar.getCookies()` and `jar.getCookieHeader()`. */
@@ -93,6 +101,17 @@ export interface GetCookiesOptions extends CookieContextOptions {
    * @default 'GET'
    */
   method?: string;
+}
+
+/** Options of `jar.getCookieHeader()`. */
+export interface CookieHeaderOptions extends GetCookiesOptions {
+  /**
+   * Return the header as octets, one character per octet (its UTF-8), the form in which `fetch`
+   * sends a header string; without it, the header is text, and `fetch` would refuse a character
+   * above U+00FF and send one from U+0080 to U+00FF as a single octet.
+   * @default false
+   */
+  octets?: boolean;
 }
 
 /** Options of `CookieJar.fromJSON()` and `CookieJar.fromNetscape()`. */

@@ -5,6 +5,7 @@ import {
   parseSetCookie,
   parseSetCookieDetailed,
 } from '../../src/cookie/index.js';
+import { asOctets, cookieOfOctets } from '../support/octets.js';
 import { growthRatio } from '../support/timing.js';
 
 const now = Date.UTC(2026, 0, 1);
@@ -84,6 +85,48 @@ describe('parseSetCookie (RFC 6265bis 5.6)', () => {
     const r = parseSetCookieDetailed(`a=${'€'.repeat(1366)}`, { now });
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.reason).toMatch(/4096/);
+  });
+
+  describe('header octet form ({ octets: true }: one character per octet, as fetch hands it over)', () => {
+    it('counts 4,096 octets of name and value as 4,096, in either form, and decodes the octets as UTF-8', () => {
+      const ok = cookieOfOctets(4096);
+      const over = cookieOfOctets(4097);
+      // Text: measured as UTF-8.
+      expect(parse(ok.line)?.value).toBe(ok.value);
+      expect(parse(over.line)).toBeUndefined();
+      // Octets: measured as they are, and the cookie holds the text they encode.
+      expect(asOctets(ok.line)).toHaveLength(4097);
+      expect(parseSetCookie(asOctets(ok.line), { now, octets: true })).toMatchObject({
+        name: ok.name,
+        value: ok.value,
+      });
+      const r = parseSetCookieDetailed(asOctets(over.line), { now, octets: true });
+      expect(r.ok).toBe(false);
+      if (!r.ok) expect(r.reason).toMatch(/5\.6 step 5/);
+    });
+
+    it('counts attribute octets too (1,024), and decodes Path and Domain', () => {
+      const path = `/${'ä'.repeat(511)}x`;
+      expect(parseSetCookie(asOctets(`a=b; Path=${path}`), { now, octets: true })?.path).toBe(path);
+      expect(parseSetCookie(asOctets(`a=b; Path=${path}x`), { now, octets: true })?.path).toBeUndefined();
+      expect(parseSetCookie(asOctets('a=b; Domain=.BÜcher.example'), { now, octets: true })?.domain).toBe(
+        'bücher.example',
+      );
+      expect(parseSetCookie(asOctets('ünïcödé=€; Path=/'), { now, octets: true })).toMatchObject({
+        name: 'ünïcödé',
+        value: '€',
+      });
+    });
+
+    it('keeps a BOM, replaces invalid UTF-8 with U+FFFD, and ignores a line that is not octets', () => {
+      expect(parseSetCookie('a=\xef\xbb\xbfx', { now, octets: true })?.value).toBe('\ufeffx');
+      expect(parseSetCookie('a=\xe4x\xff', { now, octets: true })?.value).toBe('\ufffdx\ufffd');
+      const r = parseSetCookieDetailed('a=€', { now, octets: true });
+      expect(r.ok).toBe(false);
+      if (!r.ok) expect(r.reason).toMatch(/octet/);
+      // Without the option a string is text, whatever its characters.
+      expect(parse('a=Ã¤')?.value).toBe('Ã¤');
+    });
   });
 
   it('ignores attribute values over 1024 octets (attribute step 6)', () => {

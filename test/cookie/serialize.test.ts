@@ -82,6 +82,32 @@ describe('serializeSetCookie', () => {
     expect(() => serializeSetCookie({ ...base, ...patch } as SerializeOptions)).toThrow(TypeError);
   });
 
+  it('names the field and the rule, never the rejected value (a secret with one bad character)', () => {
+    const secret = 'sk_live_4f9a8b7c6d5e4f3a2b1c0d9e';
+    const cases: Array<[string, Partial<SerializeOptions>]> = [
+      ['value', { value: `${secret};` }],
+      ['value', { value: `"${secret}` }],
+      ['value', { value: `${secret}\r\nSet-Cookie: x=1` }],
+      ['value', { value: `${'x'.repeat(4090)}${secret}` }],
+      ['name', { name: `${secret} ` }],
+      ['domain', { domain: `${secret}.example.com;` }],
+      ['path', { path: `/${secret};` }],
+      ['sameSite', { sameSite: secret as 'Lax' }],
+      ['priority', { priority: secret as 'High' }],
+    ];
+    for (const [field, patch] of cases) {
+      let message = '';
+      try {
+        serializeSetCookie({ ...base, ...patch } as SerializeOptions);
+      } catch (error) {
+        expect(error).toBeInstanceOf(TypeError);
+        message = (error as Error).message;
+      }
+      expect(message).toMatch(new RegExp(`^\\[teller\\] \\[cookie\\] option ${field} is invalid: `));
+      for (let i = 0; i + 6 <= secret.length; i++) expect(message).not.toContain(secret.slice(i, i + 6));
+    }
+  });
+
   it('allows SameSite=None and Partitioned with Secure', () => {
     expect(serializeSetCookie({ ...base, sameSite: 'None', secure: true, partitioned: true })).toBe(
       'a=b; Secure; Partitioned; SameSite=None',

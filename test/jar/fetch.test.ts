@@ -3,6 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CookieJar, fetchWithJar } from '../../src/jar/index.js';
+import { asOctets, cookieOfOctets, fromOctets } from '../support/octets.js';
 
 interface Seen {
   server: 'a' | 'b';
@@ -54,6 +55,18 @@ function handler(name: 'a' | 'b'): http.RequestListener {
           return redirect(301, 'echo?x=1');
         case '/bad-scheme':
           return redirect(302, 'file:///etc/passwd');
+        case '/octets/4096':
+        case '/octets/4097': {
+          // The cookie's UTF-8 as a latin1 string is its exact octets on the wire, provided the body is a
+          // Buffer: with a string body node:http would encode the headers as UTF-8 (twice, here).
+          const size = Number(url.pathname.slice(8));
+          const { line } = cookieOfOctets(size, size === 4096 ? 'u' : 'v');
+          res.writeHead(200, { 'set-cookie': `${asOctets(line)}; Path=/` });
+          return res.end(Buffer.from('ok'));
+        }
+        case '/echo-octets':
+          // node:http gives header values one character per octet: read them back as UTF-8.
+          return res.end(fromOctets(req.headers.cookie ?? ''));
         default:
           res.writeHead(200, { 'set-cookie': [`last=${url.pathname}; Path=/`] });
           res.end(req.headers.cookie ?? '');
@@ -166,6 +179,32 @@ describe('fetchWithJar', () => {
     expect(jar.getCookieHeader(`${a}/`)).toBe('sid=s1');
     await expect(fetch(`${a}/login`, { redirect: 'error' })).rejects.toThrow(TypeError);
     await expect(fetch(`${a}/bad-scheme`)).rejects.toThrow(/file: URL/);
+  });
+
+  it('measures a Set-Cookie in the octets that came over the wire, and sends the cookie’s UTF-8 back', async () => {
+    const { jar, fetch } = fresh();
+    await fetch(`${a}/octets/4096`);
+    await fetch(`${a}/octets/4097`);
+    const ok = cookieOfOctets(4096);
+    // 4,096 octets stored (2,000 of them non-ASCII), as the text they encode; 4,097 not.
+    expect(jar.getCookies(`${a}/`).map((c) => [c.name, c.value])).toEqual([[ok.name, ok.value]]);
+    expect(await (await fetch(`${a}/echo-octets`)).text()).toBe(ok.line);
+    // A cookie the program stored as text goes out as UTF-8 too (fetch takes no character above U+00FF).
+    const other = fresh();
+    other.jar.setCookie('e=€ä; Path=/', `${a}/`);
+    expect(await (await other.fetch(`${a}/echo-octets`)).text()).toBe('e=€ä');
+  });
+
+  it('does not echo a refused redirect’s Location, which may carry a token', async () => {
+    const secret = 'sk_live_4f9a8b7c6d5e4f3a2b1c0d9e';
+    const fake = async () =>
+      new Response(null, { status: 302, headers: { location: `https://example.com/cb?code=${secret}` } });
+    const error = await fetchWithJar(new CookieJar(), fake)('https://example.com/', {
+      redirect: 'error',
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TypeError);
+    expect((error as Error).message).toMatch(/^\[teller\] \[jar\] .*redirect: 'error'/);
+    expect((error as Error).message).not.toContain('sk_live');
   });
 
   it('asks the wrapped fetch for manual redirects and accepts a Request', async () => {

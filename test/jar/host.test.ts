@@ -111,6 +111,14 @@ describe('simpleTarget (the fast path of requestTarget)', () => {
     expect(accepted).toBeGreaterThan(1000);
   });
 
+  it('fails to canonicalize a host with an empty label (5.1.2); one trailing dot is a fully qualified name', () => {
+    for (const url of ['http://y.com../', 'http://x..com/', 'http://.x.com/', 'http://./', 'http://../']) {
+      expect(requestTarget(url), url).toBeUndefined();
+      expect(requestTarget(new URL(url)), url).toBeUndefined();
+    }
+    expect(requestTarget('http://x.com./')?.host).toBe('x.com.');
+  });
+
   it('gives requestTarget the same answer with or without the fast path', () => {
     for (const url of ['https://www.example.com/app/x?y', 'http://localhost/', 'http://a.b.c/d/e/']) {
       const u = new URL(url);

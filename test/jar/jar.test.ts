@@ -1,6 +1,8 @@
 /** The storage model (RFC 6265bis 5.7) and retrieval (5.8.3), rule by rule, with a fake clock. */
 import { describe, expect, it } from 'vitest';
 import { CookieJar, CookieRejectedError } from '../../src/jar/index.js';
+import { asOctets, cookieOfOctets, fromOctets } from '../support/octets.js';
+import { growthRatio } from '../support/timing.js';
 
 const NOW = Date.parse('2026-01-01T00:00:00Z');
 const DAY = 86_400_000;
@@ -84,6 +86,22 @@ describe('domains (5.1.2, 5.1.3, 5.7 steps 7-10)', () => {
     expect(jar.getCookieHeader('http://10.127.0.0.1.nip.io/', { now: NOW })).toBe('');
     jar.setCookie('v6=1', 'http://[::1]:3000/', { now: NOW });
     expect(jar.getCookieHeader('http://[0:0::1]/', { now: NOW })).toBe('v6=1');
+  });
+
+  it('refuses a host with an empty label, which fails to canonicalize (5.1.2): Domain=com.. from x.com..', () => {
+    const jar = new CookieJar();
+    expect(rejectionStep(jar, 'a=1; Domain=com..', 'http://x.com../')).toBe('5.7 step 10');
+    expect(rejectionStep(jar, 'a=1', 'http://x.com../')).toBe('5.7 step 10');
+    expect(rejectionStep(jar, 'a=1; Domain=x.com', 'http://y.x..com/')).toBe('5.7 step 10');
+    expect(rejectionStep(jar, 'a=1', 'http://.x.com/')).toBe('5.7 step 10');
+    expect(jar.size).toBe(0);
+    // Nothing is sent to such a host either (nor can a jar file hold such a domain: persistence tests).
+    expect(jar.getCookieHeader('http://y.com../', { now: NOW })).toBe('');
+    // One trailing dot is a fully qualified name: a host of its own, whose parent "com." is a public suffix.
+    expect(jar.setCookie('b=2', 'http://x.com./', { now: NOW })).toMatchObject({ domain: 'x.com.' });
+    expect(rejectionStep(jar, 'a=1; Domain=com.', 'http://x.com./')).toBe('5.7 step 9');
+    expect(jar.getCookieHeader('http://x.com./', { now: NOW })).toBe('b=2');
+    expect(jar.getCookieHeader('http://x.com/', { now: NOW })).toBe('');
   });
 
   it('ignores ports and schemes for matching, and refuses URLs without a host', () => {
@@ -425,9 +443,52 @@ describe('parsing is the codec’s, values are literal', () => {
     );
   });
 
+  it('takes header octets with { octets: true }: 4,096 octets stored, 4,097 not, in either form', () => {
+    const url = 'http://example.com/';
+    const ok = cookieOfOctets(4096);
+    const over = cookieOfOctets(4097);
+    for (const octets of [false, true]) {
+      const form = (line: string) => (octets ? asOctets(line) : line);
+      const jar = new CookieJar();
+      // The jar holds the text either way.
+      expect(jar.setCookie(form(ok.line), url, { now: NOW, octets })).toMatchObject({
+        name: ok.name,
+        value: ok.value,
+      });
+      expect(rejectionStep(jar, form(over.line), url, { octets })).toBe('5.6 step 5');
+      expect(jar.getCookieHeader(url, { now: NOW })).toBe(ok.line);
+      // And gives the header back in the form asked for: as text, or as octets for fetch to send.
+      expect(jar.getCookieHeader(url, { now: NOW, octets: true })).toBe(asOctets(ok.line));
+    }
+  });
+
+  it('sends text cookies as UTF-8 octets, whatever their characters ({ octets: true })', () => {
+    const jar = jarWith(['a=€uro', 'b=ä', 'c=plain', '🍪'], 'http://example.com/');
+    const header = jar.getCookieHeader('http://example.com/', { now: NOW, octets: true });
+    expect(header).toBe('a=\xe2\x82\xacuro; b=\xc3\xa4; c=plain; \xf0\x9f\x8d\xaa');
+    expect(fromOctets(header)).toBe(jar.getCookieHeader('http://example.com/', { now: NOW }));
+  });
+
   it('writes a nameless cookie as its bare value and an empty value as name=', () => {
     const jar = jarWith(['bare', 'empty='], 'http://example.com/');
     expect(jar.getCookieHeader('http://example.com/', { now: NOW })).toBe('bare; empty=');
+  });
+});
+
+describe('hostile hosts', () => {
+  it('stores and retrieves in linear time for a host of many labels (the host walk)', () => {
+    // One redirect hop to an attacker's host: its own cookie, a cookie for the parent, a retrieval.
+    const hop = (host: string) => {
+      const jar = new CookieJar();
+      const url = `http://${host}/`;
+      jar.setCookie('a=1; Domain=example.com', url, { now: NOW });
+      jar.setCookie('b=1', url, { now: NOW });
+      return jar.getCookieHeader(url, { now: NOW });
+    };
+    const labels = (n: number) => `${'a.'.repeat(n)}example.com`;
+    expect(hop(labels(3))).toBe('a=1; b=1');
+    // Linear work grows about 10x for 10x the labels; quadratic work about 100x.
+    expect(growthRatio(labels, hop, 400)).toBeLessThan(35);
   });
 });
 

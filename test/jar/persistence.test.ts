@@ -105,6 +105,8 @@ describe('JSON', () => {
           { ...good, name: 'ctl', value: 'a\r\nb' },
           { ...good, name: 'dot', domain: '.example.com' },
           { ...good, name: 'upper', domain: 'Example.com' },
+          { ...good, name: 'empty label', domain: 'com..' },
+          { ...good, name: 'empty label', domain: 'x..com' },
           { ...good, name: 'rel', path: 'x' },
           { ...good, name: '__Host-x', secure: false },
           { ...good, name: 'none', sameSite: 'None', secure: false },
