@@ -1,9 +1,9 @@
 /**
  * Which cookie a request uses, and the Set-Cookie lines the manager writes. Secure cookies take the
  * `__Host-` prefix (no Domain) or `__Secure-` (with a Domain), RFC 6265bis 4.1.3; `secure: 'auto'` is
- * Secure over HTTPS and on loopback hosts, which browsers treat as secure contexts.
+ * Secure over HTTPS (directly or as a trusted proxy reports it), and not over plain http, loopback
+ * included, so that every browser keeps the cookie of a development server.
  */
-
 import { type SameSite, serializeDeleteCookie, serializeSetCookie } from '../cookie/index.js';
 import { tellerMessage } from './errors.js';
 
@@ -16,7 +16,8 @@ export interface SessionCookieOptions {
   name?: string;
   /**
    * `true`, `false`, or `'auto'`: Secure when the request is HTTPS (`context.secure`, the adapter's
-   * verdict, which may come from a trusted proxy) or its host is loopback.
+   * verdict, which may come from a trusted proxy). Plain http is not Secure, loopback included (Safari
+   * keeps no Secure cookie from http://localhost).
    * @default 'auto'
    */
   secure?: boolean | 'auto';
@@ -98,10 +99,15 @@ function loopbackHost(host: string): boolean {
   return m?.slice(1).every((part) => Number(part) <= 255) === true;
 }
 
-/** Whether this request's cookie is Secure. */
-export function isSecureRequest(policy: CookiePolicy, context: { secure?: boolean; host?: string }): boolean {
+/**
+ * Whether this request's cookie is Secure: with `'auto'`, when the request is HTTPS (the adapter's verdict,
+ * from the socket or a trusted proxy). Plain http on a loopback host is not: Chromium and Firefox would
+ * keep a Secure cookie from http://localhost, Safari does not, and every browser must keep the cookie of a
+ * first `npm start` (SvelteKit and Remix make the development cookie not Secure for the same reason).
+ */
+export function isSecureRequest(policy: CookiePolicy, context: { secure?: boolean }): boolean {
   if (policy.secure !== 'auto') return policy.secure;
-  return context.secure === true || isLoopbackHost(context.host);
+  return context.secure === true;
 }
 
 /** The cookie name for a request that is (or is not) Secure. */

@@ -52,7 +52,7 @@ export interface LoadContext {
   now?: Date | number;
   /** The adapter's verdict: HTTPS, directly or through a trusted proxy. */
   secure?: boolean;
-  /** The Host header (for loopback detection with `secure: 'auto'`). */
+  /** The Host header. */
   host?: string;
   /** Stored with the session for `listSessions`. */
   userAgent?: string;

@@ -165,7 +165,7 @@ describe('fetch adapter, end to end in process', () => {
     expect(answer.headers.get('vary')).toBe('Accept-Encoding, Cookie');
     expect(answer.setCookie).toHaveLength(2);
     expect(answer.setCookie[0]).toBe('theme=dark; Path=/');
-    expect(answer.setCookie[1]).toMatch(/^__Host-sid=/);
+    expect(answer.setCookie[1]).toMatch(/^sid=/);
     expect(answer.body).toBe('cached?');
   });
 

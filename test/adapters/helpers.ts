@@ -134,7 +134,7 @@ export async function loginLogoutScenario(
   expect(login.status).toBe(303);
   expect(login.header('location')).toBe(location);
   expect(login.setCookie).toHaveLength(1);
-  expect(login.setCookie[0]).toMatch(/^__Host-sid=[A-Za-z0-9_-]{43}; .*HttpOnly/i);
+  expect(login.setCookie[0]).toMatch(/^sid=[A-Za-z0-9_-]{43}; .*HttpOnly/i);
   expect(login.header('cache-control')).toBe('no-store');
   expect(store.setsDoneAt.at(-1)).toBeLessThan(login.receivedAt);
   expect((await inner.listByUser('alice')).length).toBe(1);

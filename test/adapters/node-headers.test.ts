@@ -128,7 +128,7 @@ describe('node:http adapter: merging the session headers with the handler header
     expect(answer.status).toBe(200);
     expect(answer.headers.vary).toBe('Accept-Encoding, Cookie');
     expect(answer.headers['cache-control']).toBe('no-store');
-    expect(names(answer.setCookie)).toEqual(['x', 'y', '__Host-sid']);
+    expect(names(answer.setCookie)).toEqual(['x', 'y', 'sid']);
     expect(answer.headers['content-type']).toBe('text/plain');
     expect(answer.headers).not.toHaveProperty('x-skipped');
     expect(answer.body).toBe('lower');
@@ -139,13 +139,13 @@ describe('node:http adapter: merging the session headers with the handler header
     expect(answer.headers['x-early']).toBe('yes');
     expect(answer.headers['x-late']).toBe('yes');
     expect(answer.headers.vary).toBe('Origin, Cookie');
-    expect(names(answer.setCookie)).toEqual(['early', 'late', '__Host-sid']);
+    expect(names(answer.setCookie)).toEqual(['early', 'late', 'sid']);
     expect(answer.body).toBe('merged');
   });
 
   it('Set-Cookie given in two spellings: both kept, then the session cookie', async () => {
     const answer = await get(port, '/two-spellings');
-    expect(names(answer.setCookie)).toEqual(['p', 'q', '__Host-sid']);
+    expect(names(answer.setCookie)).toEqual(['p', 'q', 'sid']);
     expect(answer.headers.vary).toBe('Cookie');
   });
 
@@ -189,7 +189,7 @@ describe('node:http adapter: merging the session headers with the handler header
     const answer = await get(port, '/end-with-callback');
     expect(answer.status).toBe(202);
     expect(answer.body).toBe('called back');
-    expect(names(answer.setCookie)).toEqual(['__Host-sid']);
+    expect(names(answer.setCookie)).toEqual(['sid']);
     expect(await called).toBe(true);
   });
 });
@@ -226,7 +226,7 @@ describe('node:http adapter: two managers on one response', () => {
     const answer = await get(port, '/');
     expect(answer.status).toBe(200);
     expect(answer.body).toBe('both');
-    expect(names(answer.setCookie)).toEqual(['other', '__Host-sid']);
+    expect(names(answer.setCookie)).toEqual(['other', 'sid']);
     expect(secondSession?.isNew).toBe(true);
     expect(answer.headers.vary).toBe('Cookie');
   });
