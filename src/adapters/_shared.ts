@@ -5,6 +5,7 @@
  * not serve one visitor's page to another) and `Cache-Control: no-store` with any Set-Cookie (RFC 9111
  * 5.2.2.5; RFC 6265bis 7.1 on caching Set-Cookie).
  */
+import { TellerError } from '../session/errors.js';
 import type { CommitOptions, CommitResult, RequestOptions } from '../session/manager.js';
 import type { Session, SessionData } from '../session/session.js';
 
@@ -35,11 +36,25 @@ export function routeOf(method: string | undefined, target: string | undefined):
   return `${method ?? 'GET'} ${query === -1 ? path : path.slice(0, query)}`;
 }
 
+/**
+ * The default `onError`: an expected outcome (a 409 conflict, a store that is down or slow: Teller's own
+ * errors) is one line, its message and its cause's; anything else (a handler's bug) is logged whole, stack
+ * included.
+ */
+function logError(error: unknown): void {
+  if (!(error instanceof TellerError)) {
+    console.error(error);
+    return;
+  }
+  const cause = error.cause instanceof Error ? ` (cause: ${error.cause.message})` : '';
+  console.error(`${error.name} ${error.status}: ${error.message}${cause}`);
+}
+
 /** The error reporter, made safe: a throwing logger must not turn an error answer into a crash. */
 export function safeReporter(report: ((error: unknown) => void) | undefined): (error: unknown) => void {
   return (error) => {
     try {
-      (report ?? console.error)(error);
+      (report ?? logError)(error);
     } catch {
       // Nothing better to do: the answer to the client matters more than the log line.
     }

@@ -3,8 +3,10 @@
  * express-session and cookie-parser verify: `value + "." + base64(HMAC-SHA256(secret, value))`
  * without `=` padding.
  */
+
 import { Buffer } from 'node:buffer';
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { tellerMessage } from '../util.js';
 
 /** A secret as text (UTF-8) or bytes. */
 export type Secret = string | Uint8Array;
@@ -14,17 +16,24 @@ export const MIN_SECRET_BYTES = 32;
 
 let warnedShortSecret = false;
 
-function checkSecret(secret: Secret, field: string): void {
+/**
+ * Checks a signing secret: an empty one is a TypeError naming `field` of `part`; one shorter than
+ * {@link MIN_SECRET_BYTES} gets a process warning (once).
+ */
+export function checkSecret(secret: Secret, field: string, part = 'cookie'): void {
   if (typeof secret === 'string') {
-    if (secret.length === 0) throw new TypeError(`[teller] [cookie] ${field} must not be empty`);
+    if (secret.length === 0) throw new TypeError(tellerMessage(part, `${field} must not be empty`));
   } else if (!(secret instanceof Uint8Array) || secret.length === 0) {
-    throw new TypeError(`[teller] [cookie] ${field} must be a non-empty string or Uint8Array`);
+    throw new TypeError(tellerMessage(part, `${field} must be a non-empty string or Uint8Array`));
   }
   const bytes = typeof secret === 'string' ? Buffer.byteLength(secret) : secret.length;
   if (bytes < MIN_SECRET_BYTES && !warnedShortSecret) {
     warnedShortSecret = true;
     process.emitWarning(
-      `[teller] [cookie] a signing secret is shorter than ${MIN_SECRET_BYTES} bytes; use at least 32 random bytes`,
+      tellerMessage(
+        part,
+        `a signing secret is shorter than ${MIN_SECRET_BYTES} bytes; use at least 32 random bytes`,
+      ),
       { code: 'TELLER_SHORT_SECRET' },
     );
   }

@@ -5,9 +5,11 @@
  * written by the codec, stays seconds as in RFC 6265bis).
  */
 import type { Secret } from '../cookie/index.js';
+import { checkSecret } from '../cookie/sign.js';
 import { type CookiePolicy, resolveCookiePolicy, type SessionCookieOptions } from './cookie-policy.js';
 import { tellerMessage } from './errors.js';
 import type { RandomSource } from './ids.js';
+import { checkOptionNames } from './option-names.js';
 import { deriveSealKeys, type SealKeys } from './seal.js';
 import { jsonSerializer, type SessionSerializer } from './serializer.js';
 import type { SessionStore } from './store.js';
@@ -101,6 +103,14 @@ export interface SessionManagerOptions {
   rememberMe?: number;
   /** The absolute lifetime (ms) of a remembered session, from its login. At most 400 days. @default 7_776_000_000 (90 days) */
   rememberMeAbsolute?: number;
+  /**
+   * Anonymous sessions that outlive the browser (a guest cart kept a week): ms an anonymous session lives
+   * from its creation, with a persistent cookie whose Max-Age says so. It then bounds that session instead
+   * of `idleTimeout` and `absoluteTimeout`; at login the session follows the user rules (`rememberMe` or a
+   * session cookie). At most 400 days (RFC 6265bis 5.6).
+   * @default undefined (anonymous sessions have a session cookie and the idle and absolute timeouts)
+   */
+  anonymousLifetime?: number;
   /**
    * Signs ids in the cookie (cookie-signature format), so forged ids are refused without a store read.
    * An array rotates: the first signs, all verify. When every secret is at least 32 bytes, it also keys the
@@ -207,6 +217,7 @@ export interface ResolvedOptions {
   readonly absoluteTimeout: number;
   readonly rememberMe: number;
   readonly rememberMeAbsolute: number;
+  readonly anonymousLifetime: number | undefined;
   /** The longest absolute lifetime any session of this manager can have. */
   readonly longestLifetime: number;
   readonly renewAfter: number | undefined;
@@ -242,6 +253,7 @@ export function resolveOptions(options: SessionManagerOptions): ResolvedOptions 
       tellerMessage('session', 'give a store, or seal: { secrets } for cookie-only sessions'),
     );
   }
+  checkOptionNames(options as Record<string, unknown>);
   const rememberMe = duration('rememberMe', options.rememberMe, DEFAULTS.rememberMe, MAX_COOKIE_LIFETIME_MS);
   const absoluteTimeout = duration('absoluteTimeout', options.absoluteTimeout, DEFAULTS.absoluteTimeout);
   const rememberMeAbsolute = duration(
@@ -250,6 +262,10 @@ export function resolveOptions(options: SessionManagerOptions): ResolvedOptions 
     Math.max(DEFAULTS.rememberMeAbsolute, rememberMe),
     MAX_COOKIE_LIFETIME_MS,
   );
+  const anonymousLifetime =
+    options.anonymousLifetime === undefined
+      ? undefined
+      : duration('anonymousLifetime', options.anonymousLifetime, 0, MAX_COOKIE_LIFETIME_MS);
   const serializer = options.serializer ?? jsonSerializer;
   if (typeof serializer.parse !== 'function' || typeof serializer.stringify !== 'function') {
     throw new TypeError(tellerMessage('session', 'serializer needs parse and stringify functions'));
@@ -262,7 +278,8 @@ export function resolveOptions(options: SessionManagerOptions): ResolvedOptions 
     absoluteTimeout,
     rememberMe,
     rememberMeAbsolute,
-    longestLifetime: Math.max(absoluteTimeout, rememberMeAbsolute),
+    anonymousLifetime,
+    longestLifetime: Math.max(absoluteTimeout, rememberMeAbsolute, anonymousLifetime ?? 0),
     renewAfter: options.renewAfter === undefined ? undefined : duration('renewAfter', options.renewAfter, 0),
     renewGrace: duration('renewGrace', options.renewGrace, DEFAULTS.renewGrace),
     maxDataBytes: byteCount('maxDataBytes', options.maxDataBytes, DEFAULTS.maxDataBytes),
@@ -298,9 +315,17 @@ function byteCount(name: string, value: unknown, fallback: number): number {
   return value;
 }
 
+/** The signing secrets, each checked now (empty: an error; shorter than 32 bytes: a warning), not at the first commit. */
 function secretList(secret: Secret | readonly Secret[] | undefined): readonly Secret[] | undefined {
   if (secret === undefined) return undefined;
-  const list = typeof secret === 'string' || secret instanceof Uint8Array ? [secret] : [...secret];
+  const single = typeof secret === 'string' || secret instanceof Uint8Array;
+  const list = single ? [secret] : Array.isArray(secret) ? [...secret] : undefined;
+  if (list === undefined) {
+    throw new TypeError(
+      tellerMessage('session', 'secret must be a string, a Uint8Array or an array of them'),
+    );
+  }
   if (list.length === 0) throw new TypeError(tellerMessage('session', 'secret must not be an empty array'));
+  for (const [i, one] of list.entries()) checkSecret(one, single ? 'secret' : `secret[${i}]`, 'session');
   return list;
 }

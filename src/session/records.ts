@@ -37,11 +37,28 @@ export function isLive(record: SessionRecord | null | undefined, now: number): r
   return isUsable(record, now) && record.movedTo === undefined;
 }
 
-/** The idle and absolute lifetimes of a session cookie or of a remembered ("remember me") one. */
-export function lifetimes(options: ResolvedOptions, persistent: boolean): { idle: number; absolute: number } {
+/**
+ * The idle and absolute lifetimes of a session: an anonymous one with `anonymousLifetime` (fixed from its
+ * creation), a remembered ("remember me") one, or one with a session cookie.
+ */
+export function lifetimes(
+  options: ResolvedOptions,
+  persistent: boolean,
+  userId: string | undefined,
+): { idle: number; absolute: number } {
+  const anonymous = options.anonymousLifetime;
+  if (userId === undefined && anonymous !== undefined) return { idle: anonymous, absolute: anonymous };
   return persistent
     ? { idle: options.rememberMe, absolute: options.rememberMeAbsolute }
     : { idle: options.idleTimeout, absolute: options.absoluteTimeout };
+}
+
+/** The lifetimes of the session a record holds. */
+export function recordLifetimes(
+  options: ResolvedOptions,
+  record: SessionRecord,
+): { idle: number; absolute: number } {
+  return lifetimes(options, record.persistent === true, record.userId);
 }
 
 /** How long a store must keep a record: its remaining lifetime by the manager's clock, plus slack. */
@@ -51,7 +68,7 @@ export function ttlOf(record: SessionRecord, now: number): number {
 
 /** Whether an unchanged session's idle lifetime should be extended now (the throttled touch). */
 export function touchDue(options: ResolvedOptions, record: SessionRecord, now: number): boolean {
-  const { idle, absolute } = lifetimes(options, record.persistent === true);
+  const { idle, absolute } = recordLifetimes(options, record);
   if (Math.min(now + idle, record.createdAt + absolute) <= record.expiresAt) return false;
   return now - record.lastSeenAt >= options.touchInterval || record.lastSeenAt + idle - now < idle / 2;
 }
@@ -65,10 +82,12 @@ export function buildRecord(
   version: number,
 ): SessionRecord {
   const now = state.now;
-  const persistent = state.persistent ?? base?.persistent ?? false;
   const createdAt = base === null || state.restartLifetime ? now : base.createdAt;
   const userId = state.userChanged ? state.userId : base?.userId;
-  const { idle, absolute } = lifetimes(options, persistent);
+  // An anonymous session with anonymousLifetime has a persistent cookie; a user's follows login's `remember`.
+  const anonymous = userId === undefined && options.anonymousLifetime !== undefined;
+  const persistent = anonymous || (state.persistent ?? base?.persistent ?? false);
+  const { idle, absolute } = lifetimes(options, persistent, userId);
   const record = makeRecord(data, version, createdAt, now, Math.min(now + idle, createdAt + absolute));
   if (userId !== undefined) record.userId = userId;
   if (persistent) record.persistent = true;

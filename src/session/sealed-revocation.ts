@@ -10,7 +10,7 @@ import type { ManagerContext } from './context.js';
 import { SessionConflictError, tellerMessage } from './errors.js';
 import { storeKeyOf } from './ids.js';
 import { LIMITS } from './options.js';
-import { lifetimes, makeRecord } from './records.js';
+import { makeRecord, recordLifetimes } from './records.js';
 import type { Origin, SessionState } from './state.js';
 import type { SessionRecord } from './store.js';
 import type { Budget, StoreCalls } from './store-calls.js';
@@ -112,7 +112,7 @@ export class SealedRevocations {
       // A copy of this cookie refreshed since it was taken carries a later expiry than the one ending it
       // here: refuse the session for as long as any copy of it can live (its absolute lifetime).
       const record = origin.record;
-      const until = record.createdAt + lifetimes(this.#ctx.options, record.persistent === true).absolute;
+      const until = record.createdAt + recordLifetimes(this.#ctx.options, record).absolute;
       if (until <= now) continue;
       const userId = record.userId;
       if (userId === undefined) {

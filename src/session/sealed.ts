@@ -13,7 +13,14 @@ import { deleteCookieLine } from './cookie-policy.js';
 import { SessionTooLargeError, tellerMessage } from './errors.js';
 import { storeKeyOf } from './ids.js';
 import { LIMITS } from './options.js';
-import { buildRecord, lifetimes, makeRecord, parseValues, serializeValues, touchDue } from './records.js';
+import {
+  buildRecord,
+  makeRecord,
+  parseValues,
+  recordLifetimes,
+  serializeValues,
+  touchDue,
+} from './records.js';
 import { type SealKeys, seal, unseal } from './seal.js';
 import type { SealedRevocations } from './sealed-revocation.js';
 import { Session } from './session.js';
@@ -169,7 +176,7 @@ export class SealedBackend implements SessionBackend {
     if (revocations !== undefined) {
       // A user's cookie under a new id joins the user's live sessions, until its absolute lifetime ends.
       const isNewId = record.userId !== undefined && key !== origin?.key;
-      const absolute = lifetimes(options, record.persistent === true).absolute;
+      const absolute = recordLifetimes(options, record).absolute;
       const issued = isNewId
         ? { key, userId: record.userId!, until: record.createdAt + absolute }
         : undefined;
