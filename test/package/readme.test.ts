@@ -10,9 +10,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readme, readmeBlock } from '../support/readme.js';
 
 const root = process.cwd();
-const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
 const section = (title: string) => readme.slice(readme.indexOf(`## ${title}\n`)).split(/\n## /)[0] ?? '';
 
 it('documents every environment variable npm start reads, in "Set up"', () => {
@@ -50,11 +50,11 @@ describe("the README's node:http server for the fetch handler, pasted into a pro
   let output = '';
 
   beforeAll(async () => {
-    const code = [...readme.matchAll(/```js\n([\s\S]*?)```/g)]
-      .map((m) => m[1] ?? '')
-      .find((block) => block.includes('withSession') && block.includes('createServer'));
-    if (code === undefined)
-      throw new Error('README.md has no ```js block serving withSession with node:http');
+    const code = readmeBlock(
+      'js',
+      (block) => block.includes('withSession') && block.includes('createServer'),
+      'serving withSession with node:http',
+    );
     // The project: Teller installed (this repository, built), the README's code as server.mjs.
     mkdirSync(path.join(dir, 'node_modules'));
     symlinkSync(root, path.join(dir, 'node_modules', 'teller'));

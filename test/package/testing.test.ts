@@ -18,18 +18,13 @@ import {
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readmeBlock } from '../support/readme.js';
 
 const root = process.cwd();
 
-/** The README's example of running the suite (the TypeScript block importing `teller/testing`). */
-function readmeExample(): string {
-  const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
-  const block = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)]
-    .map((m) => m[1] ?? '')
-    .find((code) => code.includes("from 'teller/testing'"));
-  if (block === undefined) throw new Error("README.md has no ```ts block importing 'teller/testing'");
-  return block;
-}
+/** The README's example of running the suite. */
+const readmeExample = () =>
+  readmeBlock('ts', (code) => code.includes("from 'teller/testing'"), "importing 'teller/testing'");
 
 interface JsonReport {
   testResults: Array<{

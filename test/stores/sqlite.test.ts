@@ -11,6 +11,14 @@ const dir = mkdtempSync(path.join(tmpdir(), 'teller-sqlite-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let files = 0;
 const newFile = () => path.join(dir, `sessions-${++files}.db`);
+/** What `fn` throws (undefined when it returns). */
+const thrown = (fn: () => unknown): unknown => {
+  try {
+    fn();
+  } catch (error) {
+    return error;
+  }
+};
 
 runStoreContract(
   'sqlite (a Database passed in, :memory:)',
@@ -72,13 +80,7 @@ describe('sqlite store: its own behaviour', () => {
       ['a file that is not a database', notADatabase, /not a database/],
     ];
     for (const [what, filename, reason] of cases) {
-      const error = (() => {
-        try {
-          createSqliteStore({ filename });
-        } catch (e) {
-          return e;
-        }
-      })();
+      const error = thrown(() => createSqliteStore({ filename }));
       expect(error, what).toBeInstanceOf(Error);
       expect((error as Error).message, what).toBe(
         `[teller] [sqlite-store] cannot open the SQLite file ${JSON.stringify(filename)}: ${((error as Error).cause as Error).message}`,
@@ -249,13 +251,7 @@ describe('sqlite store: its own behaviour', () => {
           '[teller] [sqlite-store] install better-sqlite3 to use a SQLite file: npm install better-sqlite3',
         ),
       );
-      const error = (() => {
-        try {
-          isolated.createSqliteStore({ filename });
-        } catch (e) {
-          return e;
-        }
-      })();
+      const error = thrown(() => isolated.createSqliteStore({ filename }));
       // Not a TypeError (the options are right) nor a 503 SessionStoreError (no request is being answered).
       expect(Object.getPrototypeOf(error)).toBe(Error.prototype);
       expect((error as Error).cause).toBeInstanceOf(Error);
