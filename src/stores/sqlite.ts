@@ -1,10 +1,11 @@
 /**
  * `teller/stores/sqlite`: sessions in one SQLite table through better-sqlite3, the embedded persistent default.
  *
- * Pass a better-sqlite3 `Database` you opened (`{ database }`), or a file name (`{ filename }`): then the store
- * loads better-sqlite3 itself at first use, opens the file in WAL mode with `synchronous=NORMAL` and a 1 s
- * `busy_timeout` (several processes may share the file), and closes it in `close()`. The factory returns at
- * once; the table is created at first use.
+ * Pass a better-sqlite3 `Database` you opened (`{ database }`), or a file name (`{ filename }`): then the
+ * factory loads better-sqlite3 (an optional peer dependency), opens the file in WAL mode with
+ * `synchronous=NORMAL` and a 1 s `busy_timeout` (several processes may share the file) and creates the table,
+ * so a missing package, a bad path or a file that is not a database fails at creation, not at the first
+ * request; `close()` closes it. With a `Database` passed in, the table is created at first use.
  *
  * Compare-and-set is one statement: `UPDATE ... WHERE key = ? AND version = ?`, or for a first write
  * `INSERT ... ON CONFLICT(key) DO UPDATE ... WHERE <the old row is dead>`. Writes made in one event-loop turn
@@ -56,7 +57,7 @@ interface CommonOptions {
 }
 
 export interface SqliteStoreFileOptions extends CommonOptions {
-  /** The database file (created when missing). The store opens it with better-sqlite3 and closes it in `close()`. */
+  /** The database file (created when missing). The factory opens it with better-sqlite3; `close()` closes it. */
   filename: string;
   database?: never;
 }
@@ -108,14 +109,18 @@ function restOf(record: SessionRecord): string {
   return JSON.stringify(rest);
 }
 
-/** Opens `filename` with better-sqlite3, loaded only now (an optional peer dependency). */
-function openFile(filename: string): SqliteDatabase {
+/**
+ * Opens `filename` with better-sqlite3, loaded only now (an optional peer dependency), and runs `setUp` on it.
+ * Throws a plain Error (the options are right; no request is being answered): the install hint, or the file
+ * and SQLite's reason (a missing directory, no permission, not a database).
+ */
+function openFile<T>(filename: string, setUp: (db: SqliteDatabase) => T): { db: SqliteDatabase; setUp: T } {
   let Database: new (filename: string) => SqliteDatabase;
   try {
     const require = createRequire(import.meta.url);
     Database = require('better-sqlite3') as typeof Database;
   } catch (error) {
-    throw new SessionStoreError(
+    throw new Error(
       tellerMessage(
         SQLITE_STORE_NAME,
         `install better-sqlite3 to use a SQLite file: npm install better-sqlite3`,
@@ -123,18 +128,23 @@ function openFile(filename: string): SqliteDatabase {
       { cause: error },
     );
   }
-  const db = new Database(filename);
+  let db: SqliteDatabase | undefined;
   try {
+    db = new Database(filename);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     // better-sqlite3 waits for a lock synchronously, blocking the event loop: wait no longer than the
     // manager's default store timeout (another process's write transactions last microseconds).
     db.pragma('busy_timeout = 1000');
+    return { db, setUp: setUp(db) };
   } catch (error) {
-    db.close();
-    throw error;
+    db?.close();
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(
+      tellerMessage(SQLITE_STORE_NAME, `cannot open the SQLite file ${JSON.stringify(filename)}: ${reason}`),
+      { cause: error },
+    );
   }
-  return db;
 }
 
 /**
@@ -162,6 +172,12 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   let db: SqliteDatabase | undefined = options.database;
   let statements: ReturnType<typeof prepare> | undefined;
   let closed = false;
+  // A file is opened now: whatever stops it from working fails here, before a server starts (fail fast).
+  if (owned) {
+    const opened = openFile(options.filename as string, prepare);
+    db = opened.db;
+    statements = opened.setUp;
+  }
 
   function prepare(database: SqliteDatabase) {
     const t = `"${table}"`;
@@ -211,12 +227,10 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     };
   }
 
-  /** The prepared statements, opening the file and creating the table at first use. */
+  /** The prepared statements; with a Database passed in, the table is created at first use. */
   function ready(): NonNullable<typeof statements> {
     if (closed) throw new SessionStoreError(tellerMessage(SQLITE_STORE_NAME, `the store is closed`));
-    if (statements !== undefined) return statements;
-    db ??= openFile(options.filename as string);
-    statements = prepare(db);
+    statements ??= prepare(db as SqliteDatabase);
     return statements;
   }
 
@@ -303,7 +317,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   const timer =
     cleanupInterval > 0
       ? setInterval(() => {
-          // Only once the store is in use: the timer never opens the file by itself.
+          // Only once the store is in use: the timer never creates the table in a Database passed in.
           if (statements !== undefined && !closed) {
             try {
               purge(statements, clock());

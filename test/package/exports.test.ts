@@ -5,6 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
@@ -18,7 +19,7 @@ const pkg = JSON.parse(readFileSync(resolve(root, 'package.json'), 'utf8')) as {
 function entryModules(): Map<string, string> {
   const entries = new Map<string, string>();
   if (existsSync(resolve(root, 'src/index.ts'))) entries.set('.', 'src/index.ts');
-  for (const part of ['cookie', 'jar']) {
+  for (const part of ['cookie', 'jar', 'testing']) {
     if (existsSync(resolve(root, `src/${part}/index.ts`))) entries.set(`./${part}`, `src/${part}/index.ts`);
   }
   for (const dir of ['stores', 'adapters']) {
@@ -35,6 +36,13 @@ function entryModules(): Map<string, string> {
 
 const subpaths = Object.keys(pkg.exports).filter((k) => k !== './package.json');
 const specifier = (subpath: string) => (subpath === '.' ? pkg.name : `${pkg.name}/${subpath.slice(2)}`);
+/** Subpaths that import 'vitest' (an optional peer), which loads only inside a Vitest run: checked in this one. */
+const inVitest = new Set(['./testing']);
+/** An export's names, without the ones ESM and CommonJS add. */
+const names = (module: object) =>
+  Object.keys(module)
+    .filter((k) => k !== 'default' && k !== '__esModule' && k !== 'module.exports')
+    .sort();
 
 describe('package exports', () => {
   it('exports every public source module', () => {
@@ -63,8 +71,9 @@ describe('package exports', () => {
   });
 
   it('loads every subpath by name with import() and with require(), with the same exports', () => {
+    const outside = subpaths.filter((s) => !inVitest.has(s));
     const script = `
-      const subpaths = ${JSON.stringify(subpaths.map(specifier))};
+      const subpaths = ${JSON.stringify(outside.map(specifier))};
       const out = {};
       (async () => {
         for (const s of subpaths) {
@@ -80,10 +89,20 @@ describe('package exports', () => {
       encoding: 'utf8',
     });
     const loaded = JSON.parse(stdout) as Record<string, { esm: string[]; cjs: string[] }>;
-    for (const subpath of subpaths) {
+    for (const subpath of outside) {
       const { esm, cjs } = loaded[specifier(subpath)] ?? { esm: [], cjs: [] };
       expect(esm.length, `${specifier(subpath)} exports nothing`).toBeGreaterThan(0);
       expect(cjs, `require('${specifier(subpath)}')`).toEqual(esm);
+    }
+  });
+
+  it('loads teller/testing inside Vitest by name with import() and with require(), with the same exports', async () => {
+    expect(pkg.exports['./testing'], 'package.json has no export "./testing"').toBeDefined();
+    const require = createRequire(resolve(root, 'package.json'));
+    for (const subpath of inVitest) {
+      const esm = names(await import(/* @vite-ignore */ specifier(subpath)));
+      expect(esm).toEqual(expect.arrayContaining(['fullRecord', 'minimalRecord', 'runStoreContract']));
+      expect(names(require(specifier(subpath))), `require('${specifier(subpath)}')`).toEqual(esm);
     }
   });
 });

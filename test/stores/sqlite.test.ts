@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -11,6 +11,14 @@ const dir = mkdtempSync(path.join(tmpdir(), 'teller-sqlite-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let files = 0;
 const newFile = () => path.join(dir, `sessions-${++files}.db`);
+/** What `fn` throws (undefined when it returns). */
+const thrown = (fn: () => unknown): unknown => {
+  try {
+    fn();
+  } catch (error) {
+    return error;
+  }
+};
 
 runStoreContract(
   'sqlite (a Database passed in, :memory:)',
@@ -52,16 +60,33 @@ describe('sqlite store: its own behaviour', () => {
     await second.close();
   });
 
-  it('opens a file in WAL mode with synchronous=NORMAL, and creates nothing before first use', async () => {
+  it('opens the file at creation, in WAL mode, its table created', async () => {
     const filename = newFile();
     const store = createSqliteStore({ filename });
-    const peek = () => new Database(filename, { fileMustExist: true });
-    expect(peek).toThrow(); // the factory returned without touching the disk
-    await store.count();
-    const db = peek();
+    // Fail fast: the factory has opened the file, so a bad path or a missing package fails there.
+    const db = new Database(filename, { fileMustExist: true });
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(db.prepare('SELECT count(*) AS n FROM teller_sessions').get()).toEqual({ n: 0 });
     db.close();
     await store.close();
+  });
+
+  it('fails at creation, naming the file, when it cannot be opened as a database', () => {
+    const notADatabase = newFile();
+    writeFileSync(notADatabase, 'x'.repeat(4096));
+    const cases: Array<[what: string, filename: string, reason: RegExp]> = [
+      ['a missing directory', path.join(dir, 'missing', 'sessions.db'), /directory does not exist/],
+      ['a directory', dir, /unable to open database file/],
+      ['a file that is not a database', notADatabase, /not a database/],
+    ];
+    for (const [what, filename, reason] of cases) {
+      const error = thrown(() => createSqliteStore({ filename }));
+      expect(error, what).toBeInstanceOf(Error);
+      expect((error as Error).message, what).toBe(
+        `[teller] [sqlite-store] cannot open the SQLite file ${JSON.stringify(filename)}: ${((error as Error).cause as Error).message}`,
+      );
+      expect(((error as Error).cause as Error).message, what).toMatch(reason);
+    }
   });
 
   it('leaves a passed Database open and configured as it was after close()', async () => {
@@ -210,7 +235,7 @@ describe('sqlite store: its own behaviour', () => {
     await expect(store.set('k', minimalRecord(), 1.5, 1)).rejects.toThrow(/expected/);
   });
 
-  it('says plainly "install better-sqlite3" when it is missing', async () => {
+  it('says plainly "install better-sqlite3" when it is missing, at creation', async () => {
     // A copy of the module outside the repository, where no node_modules holds better-sqlite3.
     const root = mkdtempSync(path.join(tmpdir(), 'teller-nodeps-'));
     try {
@@ -219,10 +244,22 @@ describe('sqlite store: its own behaviour', () => {
       const isolated = (await import(
         path.join(root, 'src/stores/sqlite.ts')
       )) as typeof import('../../src/stores/sqlite.js');
-      const store = isolated.createSqliteStore({ filename: path.join(root, 'x.db') });
-      await expect(store.get('k')).rejects.toThrow(
-        '[teller] [sqlite-store] install better-sqlite3 to use a SQLite file: npm install better-sqlite3',
+      const filename = path.join(root, 'x.db');
+      // Not at the first request (the server would start and answer every write with a 503): here.
+      expect(() => isolated.createSqliteStore({ filename })).toThrow(
+        new Error(
+          '[teller] [sqlite-store] install better-sqlite3 to use a SQLite file: npm install better-sqlite3',
+        ),
       );
+      const error = thrown(() => isolated.createSqliteStore({ filename }));
+      // Not a TypeError (the options are right) nor a 503 SessionStoreError (no request is being answered).
+      expect(Object.getPrototypeOf(error)).toBe(Error.prototype);
+      expect((error as Error).cause).toBeInstanceOf(Error);
+      expect(existsSync(filename)).toBe(false);
+      // A Database passed in needs no package.
+      const store = isolated.createSqliteStore({ database: new Database(':memory:') });
+      expect(await store.set('k', minimalRecord(), null, 1_000)).toBe(true);
+      await store.close();
     } finally {
       rmSync(root, { recursive: true, force: true });
     }

@@ -1,0 +1,527 @@
+/**
+ * The shared store contract suite. Every store runs it against its real backend, Teller's own and
+ * third-party ones alike (`teller/testing`, under Vitest):
+ *
+ *   runStoreContract('memory', ({ clock }) => ({ store: createMemoryStore({ clock }) }), {
+ *     abilities: { userIndex: true, purgeExpired: true, count: true, clock: 'fake' },
+ *   });
+ *
+ * Each sentence of the doc comments in `src/session/store.ts` is one or more tests here. Abilities a store
+ * lacks become skipped tests (and a store that has a method it does not declare, or lacks one it declares,
+ * fails the "declares its abilities" test).
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { RECORD_FORMAT, type SessionRecord, type SessionStore } from '../session/store.js';
+
+export interface StoreAbilities {
+  /** `listByUser` and `deleteByUser`. */
+  userIndex: boolean;
+  purgeExpired: boolean;
+  count: boolean;
+  /**
+   * `'fake'`: the store turns `ttlMs` into a drop time with the `clock` the suite passes to `makeStore`, so
+   * time is advanced without sleeping. `'real'`: the backend keeps its own time (Redis PEXPIRE); the ttl
+   * tests then wait real (short) time.
+   */
+  clock: 'fake' | 'real';
+}
+
+export interface StoreHarness {
+  store: SessionStore;
+  /** Called after each test: close the store, drop its table or keys. */
+  cleanup?: () => Promise<void> | void;
+}
+
+export interface StoreContext {
+  /** The suite's clock (epoch ms); pass it to the store when `abilities.clock` is `'fake'`. */
+  clock: () => number;
+}
+
+export type MakeStore = (context: StoreContext) => Promise<StoreHarness> | StoreHarness;
+
+const T0 = Date.UTC(2026, 0, 1);
+
+/** A complete record with every optional field, for the "returned intact" tests. */
+export function fullRecord(overrides: Partial<SessionRecord> = {}): SessionRecord {
+  return {
+    format: RECORD_FORMAT,
+    data: JSON.stringify({ cart: [1, 2, 3], name: 'Zoë', nested: { a: true } }),
+    version: 1,
+    userId: 'user-1',
+    createdAt: T0,
+    lastSeenAt: T0 + 1_000,
+    expiresAt: T0 + 1_801_000,
+    persistent: true,
+    meta: { userAgent: 'Mozilla/5.0 (X11; Linux x86_64) Teller/1', ip: '203.0.113.7' },
+    ...overrides,
+  };
+}
+
+/** A record with only the required fields. */
+export function minimalRecord(overrides: Partial<SessionRecord> = {}): SessionRecord {
+  return {
+    format: RECORD_FORMAT,
+    data: '{}',
+    version: 1,
+    createdAt: T0,
+    lastSeenAt: T0,
+    expiresAt: T0 + 1_800_000,
+    ...overrides,
+  };
+}
+
+const MINUTE = 60_000;
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+/** Distinct keys per test, shaped like the manager's (base64url of a SHA-256). */
+let keySeq = 0;
+const newKey = (label = 'k') => `${label}${(++keySeq).toString(36)}`.padEnd(43, 'A');
+
+export interface StoreContractOptions {
+  /** What the store can do beyond `get`, `set` and `delete`; the tests of an ability it lacks are skipped. */
+  abilities: StoreAbilities;
+}
+
+/**
+ * Registers the contract's tests (Vitest `describe`/`it`) for one store: call it at the top level of a test
+ * file. `makeStore` runs before each test and gives a fresh, empty store; `cleanup` runs after it.
+ */
+export function runStoreContract(
+  name: string,
+  makeStore: MakeStore,
+  { abilities }: StoreContractOptions,
+): void {
+  describe(`store contract: ${name}`, () => {
+    let now = T0;
+    let store: SessionStore;
+    let cleanup: (() => Promise<void> | void) | undefined;
+    const clock = () => (abilities.clock === 'fake' ? now : Date.now());
+    /** Moves the store's time forward: the fake clock, or real sleeping (for backends with their own time). */
+    const advance = async (ms: number) => {
+      if (abilities.clock === 'fake') now += ms;
+      else await sleep(ms);
+    };
+
+    beforeEach(async () => {
+      now = T0;
+      const harness = await makeStore({ clock: () => now });
+      store = harness.store;
+      cleanup = harness.cleanup;
+    });
+    afterEach(async () => {
+      await cleanup?.();
+    });
+
+    it('declares its abilities: a declared ability is a method, an undeclared one is absent', () => {
+      const has = (method: keyof SessionStore) => typeof store[method] === 'function';
+      expect(has('listByUser')).toBe(abilities.userIndex);
+      expect(has('deleteByUser')).toBe(abilities.userIndex);
+      expect(has('purgeExpired')).toBe(abilities.purgeExpired);
+      expect(has('count')).toBe(abilities.count);
+    });
+
+    it('settles every promise at once when it declares itself immediate', async () => {
+      if (store.immediate !== true) return;
+      /** 'settled' when the promise was settled as it was returned (its reaction runs first). */
+      const state = (p: Promise<unknown>) =>
+        Promise.race([
+          p.then(
+            () => 'settled',
+            () => 'settled',
+          ),
+          Promise.resolve().then(() => 'pending'),
+        ]);
+      const record = minimalRecord();
+      expect(await state(store.set('imm', record, null, 60_000))).toBe('settled');
+      expect(await state(store.get('imm'))).toBe('settled');
+      expect(await state(store.delete('imm'))).toBe('settled');
+      expect(await state(store.get('absent'))).toBe('settled');
+    });
+
+    describe('get', () => {
+      it('returns null when the key is absent', async () => {
+        expect(await store.get(newKey())).toBeNull();
+      });
+
+      it('returns the record written, intact: every field, including meta, userId, format, persistent', async () => {
+        const key = newKey();
+        const record = fullRecord();
+        expect(await store.set(key, record, null, 30 * MINUTE)).toBe(true);
+        expect(await store.get(key)).toStrictEqual(record);
+      });
+
+      it('returns a renewal pointer intact (movedTo)', async () => {
+        const key = newKey();
+        const record = minimalRecord({ movedTo: newKey('target'), data: '{"x":1}' });
+        await store.set(key, record, null, MINUTE);
+        expect(await store.get(key)).toStrictEqual(record);
+      });
+
+      it('returns the link an ended record keeps to its successor intact (rotatedTo)', async () => {
+        const key = newKey();
+        const record = minimalRecord({ rotatedTo: newKey('successor'), data: '', expiresAt: 0 });
+        await store.set(key, record, null, MINUTE);
+        expect(await store.get(key)).toStrictEqual(record);
+      });
+
+      it('returns a minimal record without optional fields it never had (no null or undefined members)', async () => {
+        const key = newKey();
+        const record = minimalRecord();
+        await store.set(key, record, null, MINUTE);
+        const got = await store.get(key);
+        expect(got).toStrictEqual(record);
+        expect(Object.keys(got ?? {}).sort()).toEqual(Object.keys(record).sort());
+      });
+
+      it('keeps meta with only some fields, and persistent: false', async () => {
+        const key = newKey();
+        const record = minimalRecord({ meta: { ip: '::1' }, persistent: false, userId: 'u' });
+        await store.set(key, record, null, MINUTE);
+        expect(await store.get(key)).toStrictEqual(record);
+      });
+
+      it('returns expired records too: the manager judges expiresAt, not the store', async () => {
+        const key = newKey();
+        const record = minimalRecord({ expiresAt: 1, lastSeenAt: 0, createdAt: 0 });
+        await store.set(key, record, null, 30 * MINUTE);
+        expect(await store.get(key)).toStrictEqual(record);
+      });
+
+      it('returns unicode data unchanged (accents, CJK, emoji, astral, NUL, line separators)', async () => {
+        const key = newKey();
+        const data = JSON.stringify({ s: 'Zoë 東京 🍪👩🏽‍💻 \u0000 \u2028\u2029 "quoted" \\ </script>' });
+        await store.set(key, minimalRecord({ data }), null, MINUTE);
+        expect((await store.get(key))?.data).toBe(data);
+      });
+
+      it('returns big data (1 MiB) unchanged', async () => {
+        const key = newKey();
+        const data = JSON.stringify({ blob: 'x€'.repeat(512 * 1024) });
+        await store.set(key, minimalRecord({ data }), null, MINUTE);
+        const got = await store.get(key);
+        expect(got?.data.length).toBe(data.length);
+        expect(got?.data).toBe(data);
+      });
+
+      it('returns a copy: changing the returned record or the written one changes nothing stored', async () => {
+        const key = newKey();
+        const record = fullRecord();
+        await store.set(key, record, null, MINUTE);
+        record.data = 'changed';
+        record.meta!.ip = 'changed';
+        const got = (await store.get(key))!;
+        expect(got).toStrictEqual(fullRecord());
+        got.version = 99;
+        got.meta!.userAgent = 'changed';
+        expect(await store.get(key)).toStrictEqual(fullRecord());
+      });
+    });
+
+    describe('set (compare-and-set)', () => {
+      it('with expected null writes when the key is absent and stores the version as given', async () => {
+        const key = newKey();
+        expect(await store.set(key, minimalRecord({ version: 1 }), null, MINUTE)).toBe(true);
+        expect((await store.get(key))?.version).toBe(1);
+        const other = newKey();
+        expect(await store.set(other, minimalRecord({ version: 7 }), null, MINUTE)).toBe(true);
+        expect((await store.get(other))?.version).toBe(7);
+      });
+
+      it('with expected null returns false when the key is present, and leaves the record unchanged', async () => {
+        const key = newKey();
+        await store.set(key, minimalRecord({ data: '{"first":1}' }), null, MINUTE);
+        expect(await store.set(key, minimalRecord({ data: '{"second":2}' }), null, MINUTE)).toBe(false);
+        expect((await store.get(key))?.data).toBe('{"first":1}');
+      });
+
+      it('writes when the stored version equals expected', async () => {
+        const key = newKey();
+        await store.set(key, minimalRecord({ version: 1 }), null, MINUTE);
+        const next = fullRecord({ version: 2, data: '{"n":2}' });
+        expect(await store.set(key, next, 1, MINUTE)).toBe(true);
+        expect(await store.get(key)).toStrictEqual(next);
+      });
+
+      it('a chain of 50 writes, each expecting the previous version, all succeed', async () => {
+        const key = newKey();
+        await store.set(key, minimalRecord({ version: 1 }), null, MINUTE);
+        for (let v = 1; v <= 50; v++) {
+          expect(await store.set(key, minimalRecord({ version: v + 1, data: `{"n":${v}}` }), v, MINUTE)).toBe(
+            true,
+          );
+        }
+        const got = await store.get(key);
+        expect(got?.version).toBe(51);
+        expect(got?.data).toBe('{"n":50}');
+      });
+
+      it('rejects a stale expected version and never overwrites the newer one', async () => {
+        const key = newKey();
+        await store.set(key, minimalRecord({ version: 1, data: '{"v":1}' }), null, MINUTE);
+        await store.set(key, minimalRecord({ version: 2, data: '{"v":2}' }), 1, MINUTE);
+        expect(await store.set(key, minimalRecord({ version: 2, data: '{"stale":true}' }), 1, MINUTE)).toBe(
+          false,
+        );
+        const got = await store.get(key);
+        expect(got?.version).toBe(2);
+        expect(got?.data).toBe('{"v":2}');
+      });
+
+      it('rejects an expected version newer than the stored one', async () => {
+        const key = newKey();
+        await store.set(key, minimalRecord({ version: 3, data: '{"v":3}' }), null, MINUTE);
+        expect(await store.set(key, minimalRecord({ version: 6 }), 5, MINUTE)).toBe(false);
+        expect((await store.get(key))?.version).toBe(3);
+      });
+
+      it('with an expected version returns false when the key is absent, and creates nothing', async () => {
+        const key = newKey();
+        expect(await store.set(key, minimalRecord({ version: 2 }), 1, MINUTE)).toBe(false);
+        expect(await store.get(key)).toBeNull();
+      });
+
+      it('a write racing a delete (logout) fails and never brings the record back', async () => {
+        const key = newKey();
+        await store.set(key, minimalRecord({ version: 1, userId: 'u-race' }), null, MINUTE);
+        await store.delete(key);
+        expect(await store.set(key, minimalRecord({ version: 2, userId: 'u-race' }), 1, MINUTE)).toBe(false);
+        expect(await store.get(key)).toBeNull();
+      });
+
+      it('after a delete the key can be written again with expected null', async () => {
+        const key = newKey();
+        await store.set(key, minimalRecord({ version: 4 }), null, MINUTE);
+        await store.delete(key);
+        expect(await store.set(key, minimalRecord({ version: 1, data: '{"again":1}' }), null, MINUTE)).toBe(
+          true,
+        );
+        expect((await store.get(key))?.data).toBe('{"again":1}');
+      });
+
+      it('writes to one key leave other keys alone', async () => {
+        const a = newKey('a');
+        const b = newKey('b');
+        await store.set(a, minimalRecord({ data: '"a"' }), null, MINUTE);
+        await store.set(b, minimalRecord({ data: '"b"' }), null, MINUTE);
+        await store.set(a, minimalRecord({ version: 2, data: '"a2"' }), 1, MINUTE);
+        expect((await store.get(b))?.data).toBe('"b"');
+        expect((await store.get(b))?.version).toBe(1);
+      });
+
+      it('of 20 concurrent writes expecting the same version, exactly one wins and its record is stored', async () => {
+        const key = newKey();
+        await store.set(key, minimalRecord({ version: 1 }), null, MINUTE);
+        const results = await Promise.all(
+          Array.from({ length: 20 }, (_, i) =>
+            store.set(key, minimalRecord({ version: 2, data: `{"writer":${i}}` }), 1, MINUTE),
+          ),
+        );
+        expect(results.filter(Boolean)).toHaveLength(1);
+        const winner = results.indexOf(true);
+        const got = await store.get(key);
+        expect(got?.version).toBe(2);
+        expect(got?.data).toBe(`{"writer":${winner}}`);
+      });
+
+      it('of 20 concurrent first writes (expected null), exactly one wins', async () => {
+        const key = newKey();
+        const results = await Promise.all(
+          Array.from({ length: 20 }, (_, i) =>
+            store.set(key, minimalRecord({ data: `{"writer":${i}}` }), null, MINUTE),
+          ),
+        );
+        expect(results.filter(Boolean)).toHaveLength(1);
+        expect((await store.get(key))?.data).toBe(`{"writer":${results.indexOf(true)}}`);
+      });
+    });
+
+    describe('delete', () => {
+      it('removes the record', async () => {
+        const key = newKey();
+        await store.set(key, fullRecord(), null, MINUTE);
+        await store.delete(key);
+        expect(await store.get(key)).toBeNull();
+      });
+
+      it('is a no-op when the key is absent (resolves, twice in a row too)', async () => {
+        const key = newKey();
+        await expect(store.delete(key)).resolves.toBeUndefined();
+        await store.set(key, minimalRecord(), null, MINUTE);
+        await store.delete(key);
+        await expect(store.delete(key)).resolves.toBeUndefined();
+      });
+
+      it('removes only that key', async () => {
+        const a = newKey('a');
+        const b = newKey('b');
+        await store.set(a, minimalRecord(), null, MINUTE);
+        await store.set(b, minimalRecord(), null, MINUTE);
+        await store.delete(a);
+        expect(await store.get(b)).not.toBeNull();
+      });
+    });
+
+    describe('ttl: the remaining lifetime by the manager clock', () => {
+      // With a real clock (Redis) the waits are short real sleeps; with a fake one, no time passes at all.
+      const unit = abilities.clock === 'fake' ? MINUTE : 400;
+
+      it('keeps the record at least ttlMs', async () => {
+        const key = newKey();
+        await store.set(key, minimalRecord(), null, 3 * unit);
+        await advance(abilities.clock === 'fake' ? 3 * unit : unit);
+        expect(await store.get(key)).not.toBeNull();
+      });
+
+      it('a later write with a new ttl extends the time the record is kept', async () => {
+        const key = newKey();
+        await store.set(key, minimalRecord({ version: 1 }), null, 2 * unit);
+        await advance(unit);
+        await store.set(key, minimalRecord({ version: 2 }), 1, 3 * unit);
+        await advance(abilities.clock === 'fake' ? 2.5 * unit : unit * 1.5);
+        expect((await store.get(key))?.version).toBe(2);
+      });
+
+      it('judges the ttl, not record.expiresAt: a record whose expiresAt has passed is still kept', async () => {
+        const key = newKey();
+        await store.set(key, minimalRecord({ expiresAt: clock() - 1 }), null, 3 * unit);
+        await advance(unit);
+        expect(await store.get(key)).not.toBeNull();
+      });
+
+      it.skipIf(abilities.clock !== 'fake')('keeps a record to the last millisecond of its ttl', async () => {
+        const key = newKey();
+        await store.set(key, minimalRecord(), null, 1234);
+        await advance(1234);
+        expect(await store.get(key)).not.toBeNull();
+      });
+    });
+
+    describe('user index (listByUser, deleteByUser)', () => {
+      const skip = !abilities.userIndex;
+      const seed = async () => {
+        const keys = {
+          a1: newKey('a1'),
+          a2: newKey('a2'),
+          a3: newKey('a3'),
+          b1: newKey('b1'),
+          anon: newKey('n'),
+        };
+        await store.set(keys.a1, fullRecord({ userId: 'alice', data: '"a1"' }), null, MINUTE);
+        await store.set(keys.a2, fullRecord({ userId: 'alice', data: '"a2"' }), null, MINUTE);
+        await store.set(keys.a3, fullRecord({ userId: 'alice', data: '"a3"' }), null, MINUTE);
+        await store.set(keys.b1, fullRecord({ userId: 'bob', data: '"b1"' }), null, MINUTE);
+        await store.set(keys.anon, minimalRecord(), null, MINUTE);
+        return keys;
+      };
+      const listed = async (userId: string) =>
+        (await store.listByUser!(userId)).map((entry) => entry.key).sort((x, y) => (x < y ? -1 : 1));
+
+      it.skipIf(skip)('listByUser returns every record of that user, with its key, intact', async () => {
+        const keys = await seed();
+        const list = await store.listByUser!('alice');
+        expect(list.map((e) => e.key).sort()).toEqual([keys.a1, keys.a2, keys.a3].sort());
+        const a2 = list.find((e) => e.key === keys.a2);
+        expect(a2?.record).toStrictEqual(fullRecord({ userId: 'alice', data: '"a2"' }));
+        expect(await listed('bob')).toEqual([keys.b1]);
+      });
+
+      it.skipIf(skip)('listByUser returns [] for a user without records', async () => {
+        await seed();
+        expect(await store.listByUser!('nobody')).toEqual([]);
+      });
+
+      it.skipIf(skip)('listByUser follows a record that changes user or loses its user', async () => {
+        const keys = await seed();
+        await store.set(keys.a1, fullRecord({ userId: 'bob', version: 2 }), 1, MINUTE);
+        await store.set(keys.a2, minimalRecord({ version: 2 }), 1, MINUTE);
+        expect(await listed('alice')).toEqual([keys.a3]);
+        expect(await listed('bob')).toEqual([keys.a1, keys.b1].sort());
+      });
+
+      it.skipIf(skip)('listByUser leaves out deleted records', async () => {
+        const keys = await seed();
+        await store.delete(keys.a2);
+        expect(await listed('alice')).toEqual([keys.a1, keys.a3].sort());
+      });
+
+      it.skipIf(skip)(
+        'deleteByUser deletes every record of the user, returns the count, and leaves others',
+        async () => {
+          const keys = await seed();
+          expect(await store.deleteByUser!('alice')).toBe(3);
+          expect(await store.get(keys.a1)).toBeNull();
+          expect(await store.get(keys.a2)).toBeNull();
+          expect(await store.get(keys.a3)).toBeNull();
+          expect(await store.get(keys.b1)).not.toBeNull();
+          expect(await store.get(keys.anon)).not.toBeNull();
+          expect(await store.listByUser!('alice')).toEqual([]);
+        },
+      );
+
+      it.skipIf(skip)(
+        'deleteByUser with exceptKey keeps that record ("log out my other sessions")',
+        async () => {
+          const keys = await seed();
+          expect(await store.deleteByUser!('alice', { exceptKey: keys.a2 })).toBe(2);
+          expect(await listed('alice')).toEqual([keys.a2]);
+          expect((await store.get(keys.a2))?.data).toBe('"a2"');
+        },
+      );
+
+      it.skipIf(skip)('deleteByUser returns 0 for a user without records', async () => {
+        await seed();
+        expect(await store.deleteByUser!('nobody')).toBe(0);
+        expect(await store.deleteByUser!('bob', { exceptKey: newKey() })).toBe(1);
+      });
+
+      it.skipIf(skip)('a write racing a revocation fails and never brings the record back', async () => {
+        const keys = await seed();
+        await store.deleteByUser!('alice');
+        expect(await store.set(keys.a1, fullRecord({ userId: 'alice', version: 2 }), 1, MINUTE)).toBe(false);
+        expect(await store.get(keys.a1)).toBeNull();
+        expect(await store.listByUser!('alice')).toEqual([]);
+      });
+    });
+
+    describe('purgeExpired', () => {
+      it.skipIf(!abilities.purgeExpired)(
+        'physically removes records whose lifetime ended before now, and returns the count',
+        async () => {
+          const short = newKey('s');
+          const long = newKey('l');
+          const base = clock();
+          await store.set(short, minimalRecord({ userId: 'p' }), null, MINUTE);
+          await store.set(long, minimalRecord({ userId: 'p' }), null, 60 * MINUTE);
+          expect(await store.purgeExpired!(base + 30 * 1000)).toBe(0);
+          expect(await store.purgeExpired!(base + 5 * MINUTE)).toBe(1);
+          expect(await store.get(long)).not.toBeNull();
+          if (abilities.clock === 'fake') {
+            // Only meaningful when the store's clock can be set back to before the purge time.
+            expect(await store.get(short)).toBeNull();
+          }
+          if (abilities.userIndex) expect((await store.listByUser!('p')).map((e) => e.key)).toEqual([long]);
+        },
+      );
+
+      it.skipIf(!abilities.purgeExpired)('ignores record.expiresAt: only the ttl counts', async () => {
+        const key = newKey();
+        const base = clock();
+        await store.set(key, minimalRecord({ expiresAt: base - 1 }), null, 60 * MINUTE);
+        expect(await store.purgeExpired!(base + MINUTE)).toBe(0);
+        expect(await store.get(key)).not.toBeNull();
+      });
+    });
+
+    describe('count', () => {
+      it.skipIf(!abilities.count)('counts the records held', async () => {
+        expect(await store.count!()).toBe(0);
+        const keys = [newKey(), newKey(), newKey()];
+        for (const key of keys) await store.set(key, minimalRecord(), null, MINUTE);
+        expect(await store.count!()).toBe(3);
+        await store.set(keys[0]!, minimalRecord({ version: 2 }), 1, MINUTE);
+        expect(await store.count!()).toBe(3);
+        await store.delete(keys[1]!);
+        expect(await store.count!()).toBe(2);
+      });
+    });
+  });
+}

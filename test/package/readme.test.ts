@@ -1,0 +1,130 @@
+/**
+ * What the README tells a new user to type or paste works as written: the environment `npm start` reads is
+ * documented, and the node:http server for the fetch handler runs as pasted (in a project that installed
+ * Teller), over real HTTP. Runs after `npm run build` (as `npm test` does).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createConnection, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readme, readmeBlock } from '../support/readme.js';
+
+const root = process.cwd();
+const section = (title: string) => readme.slice(readme.indexOf(`## ${title}\n`)).split(/\n## /)[0] ?? '';
+
+it('documents every environment variable npm start reads, in "Set up"', () => {
+  const start = readFileSync(path.join(root, 'examples/start.js'), 'utf8');
+  const names = [...new Set([...start.matchAll(/process\.env\.([A-Z_]+)/g)].map((m) => m[1]!))];
+  expect(names).toEqual(expect.arrayContaining(['PORT', 'HOST', 'TELLER_DB']));
+  const setUp = section('Set up');
+  for (const name of names) expect(setUp, name).toContain(`\`${name}\``);
+});
+
+/** A port free now, for the pasted server (it listens on PORT). */
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+
+/** One raw HTTP/1.1 exchange, for requests fetch() would refuse to send; resolves with the status line. */
+const rawRequest = (port: number, text: string) =>
+  new Promise<string>((resolve, reject) => {
+    const socket = createConnection(port, '127.0.0.1', () => socket.end(text));
+    let answer = '';
+    socket.on('data', (chunk) => (answer += chunk));
+    socket.on('close', () => resolve(answer.split('\r\n')[0] ?? ''));
+    socket.on('error', reject);
+  });
+
+describe("the README's node:http server for the fetch handler, pasted into a project", () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'teller-readme-'));
+  let server: ChildProcess;
+  let base: string;
+  let output = '';
+
+  beforeAll(async () => {
+    const code = readmeBlock(
+      'js',
+      (block) => block.includes('withSession') && block.includes('createServer'),
+      'serving withSession with node:http',
+    );
+    // The project: Teller installed (this repository, built), the README's code as server.mjs.
+    mkdirSync(path.join(dir, 'node_modules'));
+    symlinkSync(root, path.join(dir, 'node_modules', 'teller'));
+    writeFileSync(path.join(dir, 'server.mjs'), code);
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    server = spawn(process.execPath, ['server.mjs'], {
+      cwd: dir,
+      env: { ...process.env, PORT: String(port), HOST: '127.0.0.1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    server.stdout?.on('data', (chunk) => (output += chunk));
+    server.stderr?.on('data', (chunk) => (output += chunk));
+    for (let tries = 0; ; tries++) {
+      try {
+        await fetch(base, { method: 'HEAD' });
+        return;
+      } catch (error) {
+        if (tries === 200 || server.exitCode !== null)
+          throw new Error(`server.mjs did not start: ${output}`, { cause: error });
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+  });
+  afterAll(() => {
+    server?.kill();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('keeps a session across requests with its cookie, with bodies streamed in, and stores the socket address', async () => {
+    const first = await fetch(`${base}/`);
+    expect(first.status).toBe(200);
+    expect(await first.text()).toMatch(/1/);
+    const setCookie = first.headers.getSetCookie();
+    expect(setCookie).toHaveLength(1);
+    const cookie = setCookie[0]!.split(';')[0]!;
+
+    const second = await fetch(`${base}/`, { headers: { cookie } });
+    expect(second.status).toBe(200);
+    expect(await second.text()).toMatch(/2/);
+    const post = await fetch(`${base}/form`, {
+      method: 'POST',
+      headers: { cookie },
+      body: 'a=1'.repeat(50_000),
+    });
+    expect(post.status).toBe(200);
+    expect(await post.text()).toMatch(/3/);
+
+    // clientIp gave Teller the socket's address: it is stored with the session (listSessions shows it).
+    const db = new Database(path.join(dir, 'sessions.db'), { readonly: true, fileMustExist: true });
+    try {
+      const metas = (db.prepare('SELECT meta FROM teller_sessions').all() as Array<{ meta: string }>).map(
+        (row) => (JSON.parse(row.meta) as { meta?: { ip?: string } }).meta,
+      );
+      // One row per session: this test's, and the one of the request that found the server up.
+      expect(metas.length).toBeGreaterThan(0);
+      for (const meta of metas) expect(meta?.ip).toBe('127.0.0.1');
+    } finally {
+      db.close();
+    }
+  });
+
+  it('answers a request it cannot turn into a Request with a 500, and keeps serving', async () => {
+    expect(
+      await rawRequest(
+        Number(new URL(base).port),
+        'GET / HTTP/1.1\r\nHost: a b\r\nConnection: close\r\n\r\n',
+      ),
+    ).toBe('HTTP/1.1 500 Internal Server Error');
+    expect((await fetch(`${base}/`)).status).toBe(200);
+    expect(server.exitCode).toBeNull();
+  });
+});
