@@ -8,7 +8,7 @@ import type { KeyedLock } from './lock.js';
 import type { ResolvedOptions } from './options.js';
 import type { Reporter } from './report.js';
 import { Session } from './session.js';
-import { createState, type SessionHost, type SessionState } from './state.js';
+import { createState, type Origin, type SessionHost, type SessionState } from './state.js';
 import type { SessionMeta } from './store.js';
 
 export interface ManagerContext {
@@ -65,4 +65,28 @@ export interface SessionBackend {
 export function freshSession(ctx: ManagerContext, facts: RequestFacts, cookieSent: boolean): Session {
   const { now, secure, cookieName, meta, cookies } = facts;
   return new Session(createState({ host: ctx.host, now, secure, cookieName, meta, cookies, cookieSent }));
+}
+
+/** The state of a session loaded from its record (`origin`), under the id the cookie carried. */
+export function loadedState(
+  ctx: ManagerContext,
+  facts: RequestFacts,
+  id: string,
+  origin: Origin,
+  values: Map<string, unknown>,
+): SessionState {
+  const { now, secure, cookieName, meta, cookies } = facts;
+  return createState({
+    host: ctx.host,
+    now,
+    secure,
+    cookieName,
+    meta,
+    cookies,
+    cookieSent: true,
+    id,
+    key: origin.pointerKey ?? origin.key,
+    origin,
+    values,
+  });
 }

@@ -4,6 +4,7 @@
  */
 import {
   freshSession,
+  loadedState,
   type ManagerContext,
   type RequestFacts,
   type SessionBackend,
@@ -24,14 +25,7 @@ import {
 import { type SealKeys, seal, unseal } from './seal.js';
 import type { SealedRevocations } from './sealed-revocation.js';
 import { Session } from './session.js';
-import {
-  clearsCookie,
-  createState,
-  ensureId,
-  resetChanges,
-  type SessionState,
-  worthStoring,
-} from './state.js';
+import { clearsCookie, ensureId, resetChanges, type SessionState, worthStoring } from './state.js';
 import { RECORD_FORMAT } from './store.js';
 import { cookieFor } from './stored-commit.js';
 
@@ -115,22 +109,7 @@ export class SealedBackend implements SessionBackend {
       ctx.report.emit('rejected', now, key, { detail: 'unreadable data' });
       return freshSession(ctx, facts, true);
     }
-    const { secure, meta } = facts;
-    const origin = { key, pointerKey: undefined, record };
-    const state = createState({
-      host: ctx.host,
-      now,
-      secure,
-      cookieName,
-      meta,
-      cookies: facts.cookies,
-      cookieSent: true,
-      id: payload.i,
-      key,
-      origin,
-      values,
-    });
-    return new Session(state);
+    return new Session(loadedState(ctx, facts, payload.i, { key, pointerKey: undefined, record }, values));
   }
 
   async commit(state: SessionState): Promise<string[]> {

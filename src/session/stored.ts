@@ -5,6 +5,7 @@
  */
 import {
   freshSession,
+  loadedState,
   type ManagerContext,
   type RequestFacts,
   type SessionBackend,
@@ -16,7 +17,7 @@ import type { Release, WaitTimedOut } from './lock.js';
 import { LIMITS } from './options.js';
 import { isLive, isUsable, parseValues } from './records.js';
 import { Session, stateOf } from './session.js';
-import { createState, type Origin, resetChanges, resetToFresh, type SessionState } from './state.js';
+import { type Origin, resetChanges, resetToFresh, type SessionState } from './state.js';
 import type { Budget, StoreCalls } from './store-calls.js';
 import { commitStored } from './stored-commit.js';
 import { listUserSessions, revokeUserSessions } from './users.js';
@@ -102,20 +103,7 @@ export class StoredBackend implements SessionBackend {
         );
         return freshSession(ctx, facts, true);
       }
-      const { secure, cookieName, meta } = facts;
-      const state = createState({
-        host: ctx.host,
-        now,
-        secure,
-        cookieName,
-        meta,
-        cookies: facts.cookies,
-        cookieSent: true,
-        id,
-        key,
-        origin: found,
-        values,
-      });
+      const state = loadedState(ctx, facts, id, found, values);
       state.release = release;
       state.lockKey = lockKey;
       return new Session(state);
