@@ -8,7 +8,7 @@ import {
 } from '../../src/index.js';
 import { storeKeyOf } from '../../src/session/ids.js';
 import type { SessionRecord } from '../../src/session/store.js';
-import { Browser, T0, TestStore, visit } from './helpers.js';
+import { Browser, seeded, T0, TestStore, visit } from './helpers.js';
 
 type Data = Record<string, number>;
 
@@ -25,15 +25,6 @@ async function request(
   handler(s);
   await tick();
   return (await manager.commit(s)).setCookie;
-}
-
-async function seeded(store: TestStore, data: Data): Promise<string> {
-  const manager = createSessionManager<Data>({ store });
-  const browser = new Browser();
-  await visit(manager, browser, (s) => {
-    for (const [k, v] of Object.entries(data)) s.set(k, v);
-  });
-  return browser.header()!;
 }
 
 function liveRecord(store: TestStore): SessionRecord {

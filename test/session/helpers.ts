@@ -4,6 +4,7 @@
  */
 import { parseSetCookie } from '../../src/cookie/index.js';
 import type { CommitOptions, LoadContext, SessionManager } from '../../src/session/manager.js';
+import { createSessionManager } from '../../src/session/manager.js';
 import type { Session } from '../../src/session/session.js';
 import type { SessionRecord, SessionStore } from '../../src/session/store.js';
 
@@ -152,4 +153,14 @@ export async function visit<Data extends Record<string, unknown>, R = void>(
     context.now === undefined ? T0 : typeof context.now === 'number' ? context.now : context.now.getTime();
   browser.receive(setCookie, now);
   return { session, setCookie, result };
+}
+
+/** A stored session holding `data` (written by a manager of its own on `store`); its Cookie header. */
+export async function seeded(store: TestStore, data: Record<string, number>): Promise<string> {
+  const manager = createSessionManager({ store });
+  const browser = new Browser();
+  await visit(manager, browser, (s) => {
+    for (const [k, v] of Object.entries(data)) s.set(k, v);
+  });
+  return browser.header()!;
 }

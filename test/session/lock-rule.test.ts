@@ -10,19 +10,10 @@ import {
   type SessionManager,
 } from '../../src/index.js';
 import type { SessionRecord } from '../../src/session/store.js';
-import { Browser, T0, TestStore, visit } from './helpers.js';
+import { seeded, T0, TestStore } from './helpers.js';
 
 type Data = Record<string, number>;
 const now = { now: T0 + 1000 };
-
-async function seeded(store: TestStore, data: Data): Promise<string> {
-  const manager = createSessionManager<Data>({ store });
-  const browser = new Browser();
-  await visit(manager, browser, (s) => {
-    for (const [k, v] of Object.entries(data)) s.set(k, v);
-  });
-  return browser.header()!;
-}
 
 function liveData(store: TestStore): Record<string, unknown> {
   const sessions = store.sessions();

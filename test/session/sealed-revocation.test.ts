@@ -185,15 +185,20 @@ describe("a user's list of ended sealed sessions", () => {
 
 describe('sealed sessions with a store: how long an ended session stays refused (issue 15)', () => {
   const SECOND = 1000;
-
-  it('a copy refreshed after the theft stays refused after the logout, until the session’s absolute lifetime ends', async () => {
+  /** A 2-minute idle timeout and a 10 s touch interval, so copies can be refreshed and outlive each other. */
+  const shortLived = () => {
     const store = new TestStore();
-    const manager = createSessionManager({
+    const options = {
       seal: { secrets: [S1] },
       store,
       idleTimeout: 2 * 60 * SECOND,
       touchInterval: 10 * SECOND,
-    });
+    };
+    return { store, manager: createSessionManager<{ cart: string[] }>(options) };
+  };
+
+  it('a copy refreshed after the theft stays refused after the logout, until the session’s absolute lifetime ends', async () => {
+    const { manager } = shortLived();
     const victim = new Browser();
     await visit(manager, victim, (s) => s.login('alice'));
     const thief = copyOf(victim);
@@ -217,13 +222,7 @@ describe('sealed sessions with a store: how long an ended session stays refused 
   });
 
   it('the same for an anonymous sealed session: a refreshed copy stays refused after destroy', async () => {
-    const store = new TestStore();
-    const manager = createSessionManager<{ cart: string[] }>({
-      seal: { secrets: [S1] },
-      store,
-      idleTimeout: 2 * 60 * SECOND,
-      touchInterval: 10 * SECOND,
-    });
+    const { store, manager } = shortLived();
     const victim = new Browser();
     await visit(manager, victim, (s) => s.set('cart', ['apple']));
     const thief = copyOf(victim);
@@ -239,13 +238,7 @@ describe('sealed sessions with a store: how long an ended session stays refused 
   });
 
   it('revokeSessions (unaffected, beside it): a refreshed copy stays refused too', async () => {
-    const store = new TestStore();
-    const manager = createSessionManager({
-      seal: { secrets: [S1] },
-      store,
-      idleTimeout: 2 * 60 * SECOND,
-      touchInterval: 10 * SECOND,
-    });
+    const { manager } = shortLived();
     const victim = new Browser();
     await visit(manager, victim, (s) => s.login('alice'));
     const thief = copyOf(victim);
