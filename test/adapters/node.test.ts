@@ -414,6 +414,64 @@ describe('node:http adapter as Connect-style middleware (Express 5)', () => {
   });
 });
 
+describe('node:http adapter: per-route request options (Express 5)', () => {
+  const manager = createSessionManager({
+    store: createMemoryStore({ cleanupInterval: 0 }),
+    lockTimeout: 2_000,
+  });
+  const sessions = createNodeSessions(manager, { onError: () => {} });
+  const expressApp = express();
+  const session = (req: unknown) => (req as SessionRequest<Session>).session;
+  // A long poll that must neither wait for nor hold up the other requests of its session.
+  expressApp.get('/poll', sessions.route({ lock: false }), (req, res) => {
+    session(req).get('n');
+    setTimeout(() => res.json({ polled: true }), 1_000);
+  });
+  expressApp.use(sessions.middleware);
+  expressApp.post('/login', (req, res) => {
+    session(req).login('erin');
+    res.redirect(303, '/');
+  });
+  expressApp.get('/slow', (req, res) => {
+    session(req).get('n');
+    setTimeout(() => res.json({ slow: true }), 1_000);
+  });
+  expressApp.get('/', (req, res) => {
+    res.json({ user: session(req).userId ?? null });
+  });
+  const server = createServer(expressApp);
+  let port = 0;
+  beforeAll(async () => {
+    port = await listen(server);
+  });
+  afterAll(async () => {
+    await close(server);
+  });
+
+  it('a { lock: false } route holds no lock: the requests beside it do not wait', async () => {
+    const jar = new TinyJar();
+    await call(port, 'POST', '/login', { jar });
+    const poll = call(port, 'GET', '/poll', { jar });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const read = await call(port, 'GET', '/', { jar });
+    expect(JSON.parse(read.body)).toEqual({ user: 'erin' });
+    expect(read.elapsed).toBeLessThan(500);
+    expect((await poll).status).toBe(200);
+  });
+
+  it('nor does it wait for a request holding the lock (a slow one takes it, lockTimeout 2 s here)', async () => {
+    const jar = new TinyJar();
+    await call(port, 'POST', '/login', { jar });
+    const slow = call(port, 'GET', '/slow', { jar });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const started = performance.now();
+    const poll = await call(port, 'GET', '/poll', { jar });
+    expect(poll.status).toBe(200);
+    expect(performance.now() - started).toBeLessThan(1_500); // its own 1 s, not the slow one's lock
+    expect((await slow).status).toBe(200);
+  });
+});
+
 /** A throwaway self-signed certificate for 127.0.0.1 (undefined when openssl is missing). */
 function testCertificate(): { key: Buffer; cert: Buffer } | undefined {
   const dir = mkdtempSync(path.join(tmpdir(), 'teller-tls-'));
