@@ -63,6 +63,9 @@ export class Session<Data extends SessionData = SessionData> {
   /** @internal Use `manager.load()`. */
   constructor(state: SessionState) {
     this.#state = state;
+    // `session.views = 1` (an express-session habit) throws in strict code (ES modules, TypeScript output)
+    // instead of adding a property nothing would save; sloppy CommonJS ignores it. No per-access cost.
+    Object.preventExtensions(this);
   }
 
   #writable(): SessionState {
