@@ -33,6 +33,24 @@ function assertUserKey(key: unknown): asserts key is string {
   }
 }
 
+/**
+ * express-session's `destroy(cb)`, `regenerate(cb)` and `reload(cb)` forms: refused at once (the callback
+ * would never be called, and the request would hang).
+ */
+function refuseCallback(call: 'destroy' | 'regenerate' | 'reload', callback: unknown): void {
+  if (typeof callback !== 'function') return;
+  const effect =
+    call === 'reload'
+      ? 'it returns a promise: await session.reload()'
+      : `its effect happens at commit, when the response is sent: call session.${call}(), then answer`;
+  throw new TypeError(
+    tellerMessage(
+      'session',
+      `${call}() takes no callback (${effect}). For code written for express-session's callbacks, use the drop-in teller/adapters/express-session`,
+    ),
+  );
+}
+
 let stateOfSession: (session: Session) => SessionState;
 
 /** The internal state of a session (for the manager). */
@@ -182,8 +200,10 @@ export class Session<Data extends SessionData = SessionData> {
     return value;
   }
 
-  /** A new id for the same data at commit; the old record is deleted (privilege change). */
-  regenerate(): void {
+  /** A new id for the same data at commit; the old record is deleted (privilege change). No callback. */
+  regenerate(): void;
+  regenerate(callback?: unknown): void {
+    refuseCallback('regenerate', callback);
     const state = this.#writable();
     state.id = state.host.newId();
     state.key = state.host.keyOf(state.id);
@@ -219,8 +239,13 @@ export class Session<Data extends SessionData = SessionData> {
     this.#discard('logout');
   }
 
-  /** Same as `logout()`, for sessions without a user (the same caveat for sealed sessions without a store). */
-  destroy(): void {
+  /**
+   * Same as `logout()`, for sessions without a user (the same caveat for sealed sessions without a store).
+   * No callback: the effect happens at commit.
+   */
+  destroy(): void;
+  destroy(callback?: unknown): void {
+    refuseCallback('destroy', callback);
     this.#discard('destroy');
   }
 
@@ -241,8 +266,15 @@ export class Session<Data extends SessionData = SessionData> {
     this.#writable().touchRequested = true;
   }
 
-  /** Re-reads the session from the store, dropping this request's unsaved writes. */
-  async reload(): Promise<void> {
+  /** Re-reads the session from the store, dropping this request's unsaved writes. Await it (no callback). */
+  reload(): Promise<void>;
+  reload(callback?: unknown): Promise<void> {
+    // Thrown, not a rejection: express-session code ignores the promise, and an unhandled rejection ends the process.
+    refuseCallback('reload', callback);
+    return this.#reload();
+  }
+
+  async #reload(): Promise<void> {
     const state = this.#writable();
     await state.host.reload(state);
   }

@@ -1,10 +1,10 @@
 /**
  * The express-session habits (issue 16, "Mistakes fail fast and clearly"): a property assigned to the
- * session.
+ * session, a callback given to destroy/regenerate/reload.
  */
 import { describe, expect, it } from 'vitest';
 import { createSessionManager, type SessionEvent, type SessionManager } from '../../src/index.js';
-import { Browser, T0, TestStore } from './helpers.js';
+import { Browser, T0, TestStore, visit } from './helpers.js';
 
 type Data = {
   views: number;
@@ -49,5 +49,38 @@ describe('a property assigned to a session (req.session.views = 1)', () => {
     const sloppy = new Function('session', 'session.views = 1; return session.views;');
     expect(sloppy(session)).toBeUndefined();
     await manager.commit(session);
+  });
+});
+
+describe('express-session callbacks', () => {
+  for (const call of ['destroy', 'regenerate', 'reload'] as const) {
+    it(`${call}(callback) throws a TypeError at once, naming the drop-in; the callback is never called`, async () => {
+      const { manager } = setup();
+      const session = await manager.load(undefined, { now: T0 });
+      let called = false;
+      const method = session[call] as (callback: unknown) => unknown;
+      expect(() => method.call(session, () => (called = true))).toThrow(TypeError);
+      try {
+        method.call(session, () => {});
+      } catch (error) {
+        expect((error as Error).message).toContain(`${call}() takes no callback`);
+        expect((error as Error).message).toContain('teller/adapters/express-session');
+      }
+      expect(called).toBe(false);
+      // Nothing happened: the session is still as loaded, and commits.
+      expect(session.isNew).toBe(true);
+      await expect(manager.commit(session)).resolves.toEqual({ setCookie: [] });
+    });
+  }
+
+  it('without an argument they work as before', async () => {
+    const { manager, browser } = setup();
+    await visit(manager, browser, (s) => s.set('views', 1));
+    const { result } = await visit(manager, browser, async (s) => {
+      s.set('views', 2);
+      await s.reload();
+      return s.get('views');
+    });
+    expect(result).toBe(1);
   });
 });
