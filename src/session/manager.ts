@@ -153,6 +153,7 @@ export function createSessionManager<Data extends SessionData = SessionData>(
     keyOf: storeKeyOf,
     csrfKeys: () => csrf.current,
     reload: (state) => backend.reload(state),
+    lateWrite: (state, call, key) => report.lateWrite(state, call, key),
   };
   // A hold is stale (taken over, swept) once no waiter would wait for it any longer.
   const staleMs = resolved.store?.lockOnly === true ? LIMITS.lockOnlyWaitMs : resolved.lockTimeout;

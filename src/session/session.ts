@@ -51,6 +51,8 @@ function refuseCallback(call: 'destroy' | 'regenerate' | 'reload', callback: unk
   );
 }
 
+const DELETE: Op = { kind: 'delete' };
+
 let stateOfSession: (session: Session) => SessionState;
 
 /** The internal state of a session (for the manager). */
@@ -69,7 +71,9 @@ export interface LoginOptions {
 /**
  * One request's view of a session. Get it from `manager.load()`, give it back to `manager.commit()`.
  * Values are what the serializer stores (JSON by default); call `set` or `update` to change one (a value
- * changed in place is not noticed).
+ * changed in place is not noticed). A change after commit (the response was sent) cannot be saved: it is
+ * reported (a warning, a `late-write` event) and dropped. The object is not extensible: `session.views = 1`
+ * throws in strict code.
  */
 export class Session<Data extends SessionData = SessionData> {
   readonly #state: SessionState;
@@ -86,9 +90,19 @@ export class Session<Data extends SessionData = SessionData> {
     Object.preventExtensions(this);
   }
 
-  #writable(): SessionState {
+  /**
+   * The state, for a change. After commit (the response was sent) the change cannot be saved: it is
+   * reported (the logger at 'warn', a `late-write` event, naming `call` and `key`) and dropped, and this
+   * returns undefined. Never a throw: in an Express 4 async handler, that was an unhandled rejection that
+   * ended the process.
+   */
+  #writable(call: string, key?: string): SessionState | undefined {
+    // `call` names the method: with a key, 'set' for set("views"); without, the whole call, e.g. 'touch()'.
     const state = this.#state;
-    if (state.committed) throw new TypeError(tellerMessage('session', 'the session was already committed'));
+    if (state.committed) {
+      state.host.lateWrite(state, call, key);
+      return undefined;
+    }
     state.accessed = true;
     return state;
   }
@@ -157,17 +171,16 @@ export class Session<Data extends SessionData = SessionData> {
   /** Sets `key` (undefined deletes it). If this request read `key` first, a concurrent change to it is a conflict. */
   set<K extends keyof Data & string>(key: K, value: Data[K]): void {
     assertUserKey(key);
-    if (value === undefined) {
-      this.delete(key);
-      return;
-    }
-    this.#record(key, { kind: 'set', value });
+    const state = this.#writable('set', key);
+    if (state === undefined) return;
+    this.#record(state, key, value === undefined ? DELETE : { kind: 'set', value });
   }
 
   /** Deletes `key`. */
   delete(key: keyof Data & string): void {
     assertUserKey(key);
-    this.#record(key, { kind: 'delete' });
+    const state = this.#writable('delete', key);
+    if (state !== undefined) this.#record(state, key, DELETE);
   }
 
   /**
@@ -180,13 +193,15 @@ export class Session<Data extends SessionData = SessionData> {
   ): Data[K] | undefined {
     assertUserKey(key);
     if (typeof fn !== 'function') throw new TypeError(tellerMessage('session', 'update needs a function'));
-    return this.#record(key, { kind: 'update', fn: fn as (current: unknown) => unknown }) as
+    const state = this.#writable('update', key);
+    // After commit: fn does not run, and the value stays what it is.
+    if (state === undefined) return this.#state.values.get(key) as Data[K] | undefined;
+    return this.#record(state, key, { kind: 'update', fn: fn as (current: unknown) => unknown }) as
       | Data[K]
       | undefined;
   }
 
-  #record(key: string, op: Op): unknown {
-    const state = this.#writable();
+  #record(state: SessionState, key: string, op: Op): unknown {
     const value = applyOp(state.values.get(key), op);
     if (op.kind !== 'update') {
       if (state.readBase.has(key)) state.dependent.add(key);
@@ -204,7 +219,11 @@ export class Session<Data extends SessionData = SessionData> {
   regenerate(): void;
   regenerate(callback?: unknown): void {
     refuseCallback('regenerate', callback);
-    const state = this.#writable();
+    const state = this.#writable('regenerate()');
+    if (state !== undefined) this.#regenerate(state);
+  }
+
+  #regenerate(state: SessionState): void {
     state.id = state.host.newId();
     state.key = state.host.keyOf(state.id);
     if (state.origin !== null) state.rotate = true;
@@ -219,15 +238,16 @@ export class Session<Data extends SessionData = SessionData> {
     if (typeof userId !== 'string' || userId === '') {
       throw new TypeError(tellerMessage('session', 'login needs a non-empty string userId'));
     }
-    this.regenerate();
-    const state = this.#state;
+    const state = this.#writable('login()');
+    if (state === undefined) return;
+    this.#regenerate(state);
     state.lifecycle.pop();
     state.lifecycle.push('login');
     state.userId = userId;
     state.userChanged = true;
     state.restartLifetime = true;
     state.persistent = options.remember === true;
-    if (state.values.has(CSRF_KEY)) this.#record(CSRF_KEY, { kind: 'delete' });
+    if (state.values.has(CSRF_KEY)) this.#record(state, CSRF_KEY, DELETE);
   }
 
   /**
@@ -250,7 +270,8 @@ export class Session<Data extends SessionData = SessionData> {
   }
 
   #discard(kind: 'logout' | 'destroy'): void {
-    const state = this.#writable();
+    const state = this.#writable(kind === 'logout' ? 'logout()' : 'destroy()');
+    if (state === undefined) return;
     if (state.origin !== null) state.discarded.push(state.origin);
     resetToFresh(state);
     state.storedKey = undefined;
@@ -263,7 +284,8 @@ export class Session<Data extends SessionData = SessionData> {
 
   /** Extends the idle lifetime at commit even if the throttle would skip it. */
   touch(): void {
-    this.#writable().touchRequested = true;
+    const state = this.#writable('touch()');
+    if (state !== undefined) state.touchRequested = true;
   }
 
   /** Re-reads the session from the store, dropping this request's unsaved writes. Await it (no callback). */
@@ -275,8 +297,8 @@ export class Session<Data extends SessionData = SessionData> {
   }
 
   async #reload(): Promise<void> {
-    const state = this.#writable();
-    await state.host.reload(state);
+    const state = this.#writable('reload()');
+    if (state !== undefined) await state.host.reload(state);
   }
 
   /**
@@ -300,18 +322,23 @@ export class Session<Data extends SessionData = SessionData> {
   flash(key: string, ...rest: unknown[]): unknown[] | undefined {
     if (typeof key !== 'string' || key === '')
       throw new TypeError(tellerMessage('session', 'flash needs a key'));
-    const state = this.#writable();
+    const state = this.#writable('flash', key);
+    // After commit: a message is dropped, and none is taken (they stay for a later request).
+    if (state === undefined) return rest.length > 0 ? undefined : [];
     const name = FLASH_PREFIX + key;
     if (rest.length > 0) {
       const value = rest[0];
-      this.#record(name, { kind: 'update', fn: (list) => [...(Array.isArray(list) ? list : []), value] });
+      this.#record(state, name, {
+        kind: 'update',
+        fn: (list) => [...(Array.isArray(list) ? list : []), value],
+      });
       return undefined;
     }
     const list = state.values.get(name);
     if (!Array.isArray(list) || list.length === 0) return [];
     const taken = list.length;
     // Removes only the messages returned here, so a message added meanwhile by another request survives.
-    this.#record(name, {
+    this.#record(state, name, {
       kind: 'update',
       fn: (current) => (Array.isArray(current) && current.length > taken ? current.slice(taken) : undefined),
     });
@@ -326,16 +353,21 @@ export class Session<Data extends SessionData = SessionData> {
    * sent at commit when the request did not carry a valid one: nothing is stored.
    */
   get csrfToken(): string {
-    const state = this.#writable();
+    const writable = this.#writable('csrfToken');
+    // After commit a token is still given, but the secret or cookie it needs may never reach the client.
+    const state = writable ?? this.#state;
     if (state.userId === undefined) return anonymousToken(state);
     let secret = state.values.get(CSRF_KEY);
     if (typeof secret !== 'string') {
       const fresh = newUserSecret();
       // After a concurrent write, keep the newest secret if another request created one.
-      secret = this.#record(CSRF_KEY, {
-        kind: 'update',
-        fn: (current) => (typeof current === 'string' ? current : fresh),
-      });
+      secret =
+        writable === undefined
+          ? fresh
+          : this.#record(writable, CSRF_KEY, {
+              kind: 'update',
+              fn: (current) => (typeof current === 'string' ? current : fresh),
+            });
     }
     return userToken(secret as string);
   }

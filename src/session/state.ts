@@ -41,6 +41,11 @@ export interface SessionHost {
   csrfKeys(): readonly Buffer[] | undefined;
   /** Re-reads the origin record; resets local changes. */
   reload(state: SessionState): Promise<void>;
+  /**
+   * A change after commit (the response was sent), dropped: reports it. `call` names the method (with
+   * `key`, `set` for `set("views")`; without, the call, e.g. `touch()`).
+   */
+  lateWrite(state: SessionState, call: string, key: string | undefined): void;
 }
 
 /** The mutable state of one session, shared with the manager (never exposed to users). */
