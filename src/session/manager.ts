@@ -38,6 +38,7 @@ import { LIMITS, type ResolvedOptions, resolveOptions, type SessionManagerOption
 import { Reporter } from './report.js';
 import { SealedBackend } from './sealed.js';
 import { SealedRevocations } from './sealed-revocation.js';
+import { jsonSerializer } from './serializer.js';
 import { type Session, stateOf } from './session.js';
 import type { SessionData, SessionHost } from './state.js';
 import type { SessionMeta } from './store.js';
@@ -153,6 +154,7 @@ export function createSessionManager<Data extends SessionData = SessionData>(
     keyOf: storeKeyOf,
     csrfKeys: () => csrf.current,
     reload: (state) => backend.reload(state),
+    jsonOnly: resolved.serializer === jsonSerializer,
     lateWrite: (state, call, key) => report.lateWrite(state, call, key),
   };
   // A hold is stale (taken over, swept) once no waiter would wait for it any longer.

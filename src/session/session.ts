@@ -20,6 +20,7 @@ import {
   type SessionData,
   type SessionState,
 } from './state.js';
+import { assertJsonValue } from './values.js';
 
 export type { SessionData } from './state.js';
 
@@ -168,12 +169,16 @@ export class Session<Data extends SessionData = SessionData> {
     return this.get(key) !== undefined;
   }
 
-  /** Sets `key` (undefined deletes it). If this request read `key` first, a concurrent change to it is a conflict. */
+  /**
+   * Sets `key` (undefined deletes it). If this request read `key` first, a concurrent change to it is a
+   * conflict. With the default serializer, a value JSON cannot carry is a TypeError naming the key.
+   */
   set<K extends keyof Data & string>(key: K, value: Data[K]): void {
     assertUserKey(key);
     const state = this.#writable('set', key);
     if (state === undefined) return;
-    this.#record(state, key, value === undefined ? DELETE : { kind: 'set', value });
+    if (value === undefined) this.#record(state, key, DELETE);
+    else this.#record(state, key, { kind: 'set', value }, 'set');
   }
 
   /** Deletes `key`. */
@@ -186,6 +191,7 @@ export class Session<Data extends SessionData = SessionData> {
   /**
    * Sets `key` to `fn(current)`. After a concurrent change, `fn` runs again on the newest value, so
    * updates from parallel requests all count (keep `fn` free of other side effects). Returns the new value.
+   * With the default serializer, a value JSON cannot carry is a TypeError naming the key.
    */
   update<K extends keyof Data & string>(
     key: K,
@@ -196,13 +202,14 @@ export class Session<Data extends SessionData = SessionData> {
     const state = this.#writable('update', key);
     // After commit: fn does not run, and the value stays what it is.
     if (state === undefined) return this.#state.values.get(key) as Data[K] | undefined;
-    return this.#record(state, key, { kind: 'update', fn: fn as (current: unknown) => unknown }) as
-      | Data[K]
-      | undefined;
+    const op: Op = { kind: 'update', fn: fn as (current: unknown) => unknown };
+    return this.#record(state, key, op, 'update') as Data[K] | undefined;
   }
 
-  #record(state: SessionState, key: string, op: Op): unknown {
+  /** Applies `op` to `key`; with `call` (a user's set or update) and the default serializer, JSON only. */
+  #record(state: SessionState, key: string, op: Op, call?: 'set' | 'update'): unknown {
     const value = applyOp(state.values.get(key), op);
+    if (call !== undefined && value !== undefined && state.host.jsonOnly) assertJsonValue(call, key, value);
     if (op.kind !== 'update') {
       if (state.readBase.has(key)) state.dependent.add(key);
       state.overwritten.add(key);
@@ -328,6 +335,7 @@ export class Session<Data extends SessionData = SessionData> {
     const name = FLASH_PREFIX + key;
     if (rest.length > 0) {
       const value = rest[0];
+      if (value !== undefined && state.host.jsonOnly) assertJsonValue('flash', key, value);
       this.#record(state, name, {
         kind: 'update',
         fn: (list) => [...(Array.isArray(list) ? list : []), value],

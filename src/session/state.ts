@@ -39,6 +39,8 @@ export interface SessionHost {
   keyOf(id: string): string;
   /** The keys of anonymous CSRF cookies, when known without a store call (see `csrf.ts`). */
   csrfKeys(): readonly Buffer[] | undefined;
+  /** Values must be plain JSON (the default serializer): `set`, `update` and `flash` check them. */
+  readonly jsonOnly: boolean;
   /** Re-reads the origin record; resets local changes. */
   reload(state: SessionState): Promise<void>;
   /**
