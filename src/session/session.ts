@@ -20,7 +20,13 @@ import {
   type SessionData,
   type SessionState,
 } from './state.js';
-import { assertJsonValue } from './values.js';
+import {
+  assertJsonValue,
+  type CurrentValue,
+  type DeepReadonly,
+  type SessionFormat,
+  type StorableValue,
+} from './values.js';
 
 export type { SessionData } from './state.js';
 
@@ -54,10 +60,21 @@ function refuseCallback(call: 'destroy' | 'regenerate' | 'reload', callback: unk
 
 const DELETE: Op = { kind: 'delete' };
 
-let stateOfSession: (session: Session) => SessionState;
+/** What `data()` gives: every key optional, each value read-only as `get` gives it. */
+export type ReadonlyData<Data> = { readonly [K in keyof Data]?: DeepReadonly<Data[K]> };
+
+/**
+ * Any session, whatever its data and format: for code that handles sessions of any manager (adapters, a
+ * helper). A `Session<Data>` is assignable to it, not to a `Session` of other data (the types of `get` and
+ * `set` depend on `Data` both ways).
+ */
+// biome-ignore lint/suspicious/noExplicitAny: any data and format, since Session is invariant in both
+export type AnySession = Session<any, any>;
+
+let stateOfSession: (session: AnySession) => SessionState;
 
 /** The internal state of a session (for the manager). */
-export function stateOf(session: Session): SessionState {
+export function stateOf(session: AnySession): SessionState {
   if (!(session instanceof Session))
     throw new TypeError(tellerMessage('session', 'not a Session of this library'));
   return stateOfSession(session);
@@ -71,12 +88,15 @@ export interface LoginOptions {
 
 /**
  * One request's view of a session. Get it from `manager.load()`, give it back to `manager.commit()`.
- * Values are what the serializer stores (JSON by default); call `set` or `update` to change one (a value
- * changed in place is not noticed). A change after commit (the response was sent) cannot be saved: it is
- * reported (a warning, a `late-write` event) and dropped. The object is not extensible: `session.views = 1`
- * throws in strict code.
+ * `Data` declares the keys and their values (a type or an interface). Values are what the serializer
+ * stores: JSON by default (`Format` `'json'`: the types and `set`/`update`/`flash` refuse a `Date`, `Map`,
+ * `Set`, class instance, function, `bigint`...), anything a serializer of your own carries with `'custom'`.
+ * A value read is read-only (`get` returns a `DeepReadonly` type): a value changed in place is not saved,
+ * so call `set` with a new value, or `update`. A change after commit (the response was sent) cannot be
+ * saved: it is reported (a warning, a `late-write` event) and dropped. The object is not extensible:
+ * `session.views = 1` throws in strict code.
  */
-export class Session<Data extends SessionData = SessionData> {
+export class Session<Data extends object = SessionData, Format extends SessionFormat = 'json'> {
   readonly #state: SessionState;
 
   static {
@@ -155,13 +175,16 @@ export class Session<Data extends SessionData = SessionData> {
     return state.persistent ?? state.origin?.record.persistent ?? false;
   }
 
-  /** The value of `key`, or undefined. */
-  get<K extends keyof Data & string>(key: K): Data[K] | undefined {
+  /**
+   * The value of `key`, or undefined. Read-only in the types: a value changed in place is not saved (give
+   * `set` a new value, or use `update`).
+   */
+  get<K extends keyof Data & string>(key: K): DeepReadonly<Data[K]> | undefined {
     assertUserKey(key);
     const state = this.#state;
     state.accessed = true;
     if (!state.overwritten.has(key)) state.readBase.add(key);
-    return state.values.get(key) as Data[K] | undefined;
+    return state.values.get(key) as DeepReadonly<Data[K]> | undefined;
   }
 
   /** Whether `key` has a value (counts as reading it). */
@@ -173,7 +196,10 @@ export class Session<Data extends SessionData = SessionData> {
    * Sets `key` (undefined deletes it). If this request read `key` first, a concurrent change to it is a
    * conflict. With the default serializer, a value JSON cannot carry is a TypeError naming the key.
    */
-  set<K extends keyof Data & string>(key: K, value: Data[K]): void {
+  set<K extends keyof Data & string, V extends Data[K]>(
+    key: K,
+    value: StorableValue<Data[K], V, Format> | undefined,
+  ): void {
     assertUserKey(key);
     const state = this.#writable('set', key);
     if (state === undefined) return;
@@ -189,21 +215,24 @@ export class Session<Data extends SessionData = SessionData> {
   }
 
   /**
-   * Sets `key` to `fn(current)`. After a concurrent change, `fn` runs again on the newest value, so
-   * updates from parallel requests all count (keep `fn` free of other side effects). Returns the new value.
-   * With the default serializer, a value JSON cannot carry is a TypeError naming the key.
+   * Sets `key` to `fn(current)` (undefined deletes it); `current` is read-only: return a new value (or
+   * `current` unchanged). After a concurrent change, `fn` runs again on the newest value, so updates from
+   * parallel requests all count (keep `fn` free of other side effects). Returns the new value. With the
+   * default serializer, a value JSON cannot carry is a TypeError naming the key.
    */
-  update<K extends keyof Data & string>(
+  update<K extends keyof Data & string, V extends Data[K]>(
     key: K,
-    fn: (current: Data[K] | undefined) => Data[K] | undefined,
-  ): Data[K] | undefined {
+    fn: (
+      current: DeepReadonly<Data[K]> | undefined,
+    ) => StorableValue<Data[K], V, Format> | CurrentValue<Data[K]> | undefined,
+  ): DeepReadonly<Data[K]> | undefined {
     assertUserKey(key);
     if (typeof fn !== 'function') throw new TypeError(tellerMessage('session', 'update needs a function'));
     const state = this.#writable('update', key);
     // After commit: fn does not run, and the value stays what it is.
-    if (state === undefined) return this.#state.values.get(key) as Data[K] | undefined;
+    if (state === undefined) return this.#state.values.get(key) as DeepReadonly<Data[K]> | undefined;
     const op: Op = { kind: 'update', fn: fn as (current: unknown) => unknown };
-    return this.#record(state, key, op, 'update') as Data[K] | undefined;
+    return this.#record(state, key, op, 'update') as DeepReadonly<Data[K]> | undefined;
   }
 
   /** Applies `op` to `key`; with `call` (a user's set or update) and the default serializer, JSON only. */
@@ -324,7 +353,7 @@ export class Session<Data extends SessionData = SessionData> {
    * With a value: adds a flash message under `key` for a later request. Without: returns the messages
    * under `key` (oldest first) and removes them.
    */
-  flash(key: string, value: unknown): void;
+  flash<V>(key: string, value: StorableValue<unknown, V, Format>): void;
   flash(key: string): unknown[];
   flash(key: string, ...rest: unknown[]): unknown[] | undefined {
     if (typeof key !== 'string' || key === '')
@@ -393,19 +422,22 @@ export class Session<Data extends SessionData = SessionData> {
     return verifyToken(state, state.values.get(CSRF_KEY), token);
   }
 
-  /** A copy of the user's data (Teller's own keys left out; `__proto__` can never be a key). */
-  data(): Partial<Data> {
+  /**
+   * A copy of the user's data (Teller's own keys left out; `__proto__` can never be a key); its values are
+   * the session's own, read-only as `get` gives them.
+   */
+  data(): ReadonlyData<Data> {
     const state = this.#state;
     state.accessed = true;
     const out: Record<string, unknown> = {};
     for (const [key, value] of state.values) {
       if (!key.startsWith(INTERNAL_PREFIX)) out[key] = value;
     }
-    return out as Partial<Data>;
+    return out as ReadonlyData<Data>;
   }
 
   /** For logs and JSON: never the id. */
-  toJSON(): { isNew: boolean; userId: string | undefined; data: Partial<Data> } {
+  toJSON(): { isNew: boolean; userId: string | undefined; data: ReadonlyData<Data> } {
     const state = this.#state;
     state.accessed = true;
     return { isNew: state.isNew, userId: state.userId, data: this.data() };

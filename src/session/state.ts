@@ -6,7 +6,11 @@
 import type { Release } from './lock.js';
 import type { SessionMeta, SessionRecord } from './store.js';
 
-/** The shape of session data: key -> JSON-serializable value. */
+/**
+ * The data of a session whose keys are not declared: any key, values checked when set (JSON with the
+ * default serializer). Declared data (`createSessionManager<Data>`) may be any object type, an interface
+ * included.
+ */
 export type SessionData = Record<string, unknown>;
 
 /** Keys starting with this prefix are Teller's own (CSRF secret, flash messages) and refused to users. */
