@@ -5,7 +5,7 @@
  * resolves and the server goes on serving.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createNodeSessions, type SessionRequest } from '../../src/adapters/node.js';
 import { createSessionManager, type Session, type SessionEvent } from '../../src/index.js';
 import { createMemoryStore } from '../../src/stores/memory.js';
@@ -44,17 +44,8 @@ const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     );
   });
 });
-let port = 0;
 
-beforeAll(async () => {
-  port = await listen(server);
-});
-afterAll(async () => {
-  await close(server);
-  await manager.close();
-});
-
-async function get(jar: TinyJar): Promise<number> {
+async function get(port: number, jar: TinyJar): Promise<number> {
   const cookie = jar.header();
   const response = await fetch(`http://127.0.0.1:${port}/`, cookie ? { headers: { cookie } } : {});
   jar.apply(response.headers.getSetCookie());
@@ -65,9 +56,14 @@ async function get(jar: TinyJar): Promise<number> {
 
 describe('node adapter, Express 4 style: a write after the response was sent', () => {
   it('is reported and dropped; the handler does not reject, the server keeps serving', async () => {
+    const port = await listen(server);
     const jar = new TinyJar();
-    expect(await get(jar)).toBe(200);
-    expect(await get(jar)).toBe(200);
+    try {
+      expect(await get(port, jar)).toBe(200);
+      expect(await get(port, jar)).toBe(200);
+    } finally {
+      await close(server);
+    }
     expect(settled).toEqual(['resolved', 'resolved']);
     expect(events.filter((e) => e.type === 'late-write').map((e) => e.detail)).toEqual([
       'set("afterSend")',
@@ -76,8 +72,9 @@ describe('node adapter, Express 4 style: a write after the response was sent', (
     expect(warnings).toHaveLength(2);
     expect(warnings[0]).toMatch(/set\("afterSend"\).*response was already sent.*dropped/);
     // What was written before the answer was saved; the late write was not.
-    const session = await manager.load(jar.header(), { secure: false, host: `127.0.0.1:${port}` });
+    const session = await manager.load(jar.header(), { secure: false, host: '127.0.0.1' });
     expect(session.data()).toEqual({ views: 2 });
     await manager.commit(session);
+    await manager.close();
   });
 });

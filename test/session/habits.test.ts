@@ -72,17 +72,6 @@ describe('express-session callbacks', () => {
       await expect(manager.commit(session)).resolves.toEqual({ setCookie: [] });
     });
   }
-
-  it('without an argument they work as before', async () => {
-    const { manager, browser } = setup();
-    await visit(manager, browser, (s) => s.set('views', 1));
-    const { result } = await visit(manager, browser, async (s) => {
-      s.set('views', 2);
-      await s.reload();
-      return s.get('views');
-    });
-    expect(result).toBe(1);
-  });
 });
 
 describe('a write after the response was sent (after commit)', () => {
