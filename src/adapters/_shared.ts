@@ -7,7 +7,7 @@
  */
 import { TellerError } from '../session/errors.js';
 import type { CommitOptions, CommitResult, RequestOptions } from '../session/manager.js';
-import type { Session, SessionData } from '../session/session.js';
+import type { AnySession, Session } from '../session/session.js';
 
 /** What the manager is told about the request (`manager.load(cookieHeader, context)`); time is the manager's clock. */
 export interface RequestContext {
@@ -24,7 +24,7 @@ export interface RequestContext {
  * The part of a session manager the adapter uses: `load` and `commit` of a `SessionManager`
  * (`createSessionManager` returns one), for sessions of type `S`.
  */
-export interface AdapterManager<S extends Session<SessionData> = Session> {
+export interface AdapterManager<S extends AnySession = Session> {
   load(cookieHeader: string | undefined, context: RequestContext, options?: RequestOptions): Promise<S>;
   commit(session: S, options: CommitOptions): Promise<CommitResult>;
 }

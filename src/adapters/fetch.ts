@@ -8,7 +8,7 @@
  */
 import { statusForError } from '../session/errors.js';
 import type { RequestOptions } from '../session/manager.js';
-import type { Session, SessionData } from '../session/session.js';
+import type { AnySession } from '../session/session.js';
 import type { AdapterManager, RequestContext } from './_shared.js';
 import {
   addSessionHeaders,
@@ -77,7 +77,7 @@ function errorResponse(error: unknown): Response {
  * @example
  * export default { fetch: withSession(manager, async (request, { session }) => new Response('hi')) };
  */
-export function withSession<S extends Session<SessionData>, Rest extends unknown[] = []>(
+export function withSession<S extends AnySession, Rest extends unknown[] = []>(
   manager: AdapterManager<S>,
   handler: FetchHandler<S, Rest>,
   options: FetchSessionOptions = {},

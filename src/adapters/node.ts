@@ -10,7 +10,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { statusForError } from '../session/errors.js';
 import type { RequestOptions } from '../session/manager.js';
-import type { Session, SessionData } from '../session/session.js';
 import type { AdapterManager, RequestContext } from './_shared.js';
 import { forwardedHeaders, routeOf, safeReporter } from './_shared.js';
 import { type Adapter, type AnySession, hook, sendError } from './node/hooks.js';
@@ -59,7 +58,7 @@ export interface NodeSessions<S> {
  * Creates the node:http integration: `wrap(handler)` gives a `(req, res)` listener, `middleware` is the
  * Connect-style `(req, res, next)` form.
  */
-export function createNodeSessions<S extends Session<SessionData>>(
+export function createNodeSessions<S extends AnySession>(
   manager: AdapterManager<S>,
   options: NodeSessionsOptions = {},
 ): NodeSessions<S> {

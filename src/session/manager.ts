@@ -38,11 +38,13 @@ import { LIMITS, type ResolvedOptions, resolveOptions, type SessionManagerOption
 import { Reporter } from './report.js';
 import { SealedBackend } from './sealed.js';
 import { SealedRevocations } from './sealed-revocation.js';
-import { type Session, stateOf } from './session.js';
+import { jsonSerializer } from './serializer.js';
+import { type AnySession, type Session, stateOf } from './session.js';
 import type { SessionData, SessionHost } from './state.js';
 import type { SessionMeta } from './store.js';
 import { StoreCalls } from './store-calls.js';
 import { StoredBackend } from './stored.js';
+import type { SessionFormat } from './values.js';
 
 export type { SessionInfo } from './context.js';
 
@@ -89,14 +91,18 @@ export interface CommitResult {
   setCookie: string[];
 }
 
-export interface RevokeOptions<Data extends SessionData = SessionData> {
+export interface RevokeOptions<Data extends object = SessionData, Format extends SessionFormat = 'json'> {
   /** Keep this session (e.g. the current one, for "log out other devices"): a Session or its handle. */
-  except?: Session<Data> | string;
+  except?: Session<Data, Format> | string;
   /** @default the manager's clock */
   now?: Date | number;
 }
 
-export interface SessionManager<Data extends SessionData = SessionData> {
+/**
+ * A session manager for sessions of `Data` (a type or an interface of the keys and their values), whose
+ * serializer stores `Format`: `'json'` (the default serializer) or `'custom'` (see `SessionFormat`).
+ */
+export interface SessionManager<Data extends object = SessionData, Format extends SessionFormat = 'json'> {
   /**
    * Reads the session the Cookie header names, or gives a fresh one (absent, expired, unknown, tampered:
    * never an error). Throws SessionStoreError (503) when the store fails or exceeds `storeTimeout`, and
@@ -108,13 +114,13 @@ export interface SessionManager<Data extends SessionData = SessionData> {
     cookieHeader: string | undefined | null,
     context?: LoadContext,
     options?: RequestOptions,
-  ): Promise<Session<Data>>;
+  ): Promise<Session<Data, Format>>;
   /**
    * Persists what the request did (nothing when unchanged, or when `status` >= 500) and returns the
    * Set-Cookie lines to send before the response headers; releases the session lock. Throws
    * SessionConflictError or SessionDestroyedError (409), SessionStoreError (503), SessionTooLargeError (500).
    */
-  commit(session: Session<Data>, options?: CommitOptions): Promise<CommitResult>;
+  commit(session: Session<Data, Format>, options?: CommitOptions): Promise<CommitResult>;
   /** A user's live sessions (needs a store with `listByUser`). */
   listSessions(userId: string, options?: { now?: Date | number }): Promise<SessionInfo[]>;
   /**
@@ -122,7 +128,7 @@ export interface SessionManager<Data extends SessionData = SessionData> {
    * Sealed sessions (with a store) are counted from the user's record of the cookies issued to them: those
    * not logged out and within their absolute lifetime (an idle one is counted until then).
    */
-  revokeSessions(userId: string, options?: RevokeOptions<Data>): Promise<number>;
+  revokeSessions(userId: string, options?: RevokeOptions<Data, Format>): Promise<number>;
   /** The cookie name this manager uses for a request. */
   cookieName(context?: Pick<LoadContext, 'secure' | 'host'>): string;
   /** Closes the store (when it can be closed); later loads throw. */
@@ -130,7 +136,8 @@ export interface SessionManager<Data extends SessionData = SessionData> {
 }
 
 /**
- * Creates a session manager.
+ * Creates a session manager. `Data` declares the session's keys and values (a type or an interface); with
+ * a `serializer` of your own that carries more than JSON, say so: `createSessionManager<Data, 'custom'>`.
  *
  * @example
  * const sessions = createSessionManager<{ cart: string[] }>({ store: createMemoryStore() });
@@ -138,9 +145,10 @@ export interface SessionManager<Data extends SessionData = SessionData> {
  * session.update('cart', (cart = []) => [...cart, 'apple']);
  * const { setCookie } = await sessions.commit(session, { status: 200 });
  */
-export function createSessionManager<Data extends SessionData = SessionData>(
-  options: SessionManagerOptions,
-): SessionManager<Data> {
+export function createSessionManager<
+  Data extends object = SessionData,
+  Format extends SessionFormat = 'json',
+>(options: SessionManagerOptions): SessionManager<Data, Format> {
   const resolved = resolveOptions(options);
   const report = new Reporter(resolved.logger, resolved.onEvent);
   let backend: SessionBackend;
@@ -153,6 +161,8 @@ export function createSessionManager<Data extends SessionData = SessionData>(
     keyOf: storeKeyOf,
     csrfKeys: () => csrf.current,
     reload: (state) => backend.reload(state),
+    jsonOnly: resolved.serializer === jsonSerializer,
+    lateWrite: (state, call, key) => report.lateWrite(state, call, key),
   };
   // A hold is stale (taken over, swept) once no waiter would wait for it any longer.
   const staleMs = resolved.store?.lockOnly === true ? LIMITS.lockOnlyWaitMs : resolved.lockTimeout;
@@ -162,11 +172,11 @@ export function createSessionManager<Data extends SessionData = SessionData>(
   } else {
     backend = new StoredBackend(ctx, calls!);
   }
-  return new Manager<Data>(ctx, backend, csrf);
+  return new Manager<Data, Format>(ctx, backend, csrf);
 }
 
 /** The facade: what every request and call does whichever backend keeps the sessions. */
-class Manager<Data extends SessionData> implements SessionManager<Data> {
+class Manager<Data extends object, Format extends SessionFormat> implements SessionManager<Data, Format> {
   readonly #ctx: ManagerContext;
   readonly #options: ResolvedOptions;
   readonly #backend: SessionBackend;
@@ -184,7 +194,7 @@ class Manager<Data extends SessionData> implements SessionManager<Data> {
     cookieHeader: string | undefined | null,
     context: LoadContext = {},
     options?: RequestOptions,
-  ): Promise<Session<Data>> {
+  ): Promise<Session<Data, Format>> {
     try {
       if (this.#closed) throw new TypeError(tellerMessage('session', 'the session manager is closed'));
       const policy = this.#options.policy;
@@ -210,17 +220,17 @@ class Manager<Data extends SessionData> implements SessionManager<Data> {
     }
   }
 
-  #open(facts: RequestFacts): Promise<Session<Data>> {
+  #open(facts: RequestFacts): Promise<Session<Data, Format>> {
     const raw = facts.cookies?.[facts.cookieName];
     // The backend's promise is returned as it is: no further promise turn on the request's path.
     const loaded =
       raw === undefined || raw === ''
         ? Promise.resolve(freshSession(this.#ctx, facts, raw !== undefined))
         : this.#backend.load(raw, facts);
-    return loaded as Promise<Session<Data>>;
+    return loaded as Promise<Session<Data, Format>>;
   }
 
-  async commit(session: Session<Data>, commitOptions: CommitOptions = {}): Promise<CommitResult> {
+  async commit(session: Session<Data, Format>, commitOptions: CommitOptions = {}): Promise<CommitResult> {
     const state = stateOf(session);
     if (state.committed) throw new TypeError(tellerMessage('session', 'the session was already committed'));
     state.committed = true;
@@ -251,12 +261,14 @@ class Manager<Data extends SessionData> implements SessionManager<Data> {
     return this.#backend.listSessions(userId, toMs(listOptions.now, this.#options.clock));
   }
 
-  async revokeSessions(userId: string, revokeOptions: RevokeOptions<Data> = {}): Promise<number> {
+  async revokeSessions(userId: string, revokeOptions: RevokeOptions<Data, Format> = {}): Promise<number> {
     assertUserId(userId);
     const now = toMs(revokeOptions.now, this.#options.clock);
     const except = revokeOptions.except;
     const exceptKey =
-      except === undefined || typeof except === 'string' ? except : this.#backend.keepKey(except as Session);
+      except === undefined || typeof except === 'string'
+        ? except
+        : this.#backend.keepKey(except as AnySession);
     const count = await this.#backend.revokeSessions(userId, exceptKey, now);
     this.#ctx.report.emit('revoked', now, undefined, { userId, detail: String(count) });
     return count;

@@ -53,6 +53,8 @@ export type SessionEventType =
    * and went on without the lock; `detail` names the holder's route when the adapter gave one.
    */
   | 'lock-timeout'
+  /** A change made after commit (the response was sent), dropped; `detail` names the call and key. */
+  | 'late-write'
   /** `revokeSessions` ended a user's sessions. */
   | 'revoked';
 

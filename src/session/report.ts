@@ -40,6 +40,27 @@ export class Reporter {
     }
   }
 
+  /**
+   * A change after commit (the response was sent): it cannot be saved and was dropped. A warning and a
+   * `late-write` event naming the call (`set("views")`, `touch()`), never the id.
+   */
+  lateWrite(state: SessionState, call: string, key: string | undefined): void {
+    const detail = key === undefined ? call : `${call}(${JSON.stringify(key.slice(0, 100))})`;
+    const ref = state.storedKey === undefined ? undefined : refOf(state.storedKey);
+    this.log(
+      'warn',
+      tellerMessage(
+        'session',
+        `session.${detail} came after the response was already sent (the session was committed): it cannot be saved and was dropped; change the session before answering`,
+      ),
+      { call: detail, ref },
+    );
+    this.emit('late-write', state.now, state.storedKey, {
+      detail,
+      ...(state.userId === undefined ? {} : { userId: state.userId }),
+    });
+  }
+
   /** The lifecycle events of a committed session (login, logout, destroy, regenerate), in order. */
   lifecycle(state: SessionState, key: string | undefined): void {
     for (const type of state.lifecycle) {

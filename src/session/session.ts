@@ -20,6 +20,13 @@ import {
   type SessionData,
   type SessionState,
 } from './state.js';
+import {
+  assertJsonValue,
+  type CurrentValue,
+  type DeepReadonly,
+  type SessionFormat,
+  type StorableValue,
+} from './values.js';
 
 export type { SessionData } from './state.js';
 
@@ -33,10 +40,41 @@ function assertUserKey(key: unknown): asserts key is string {
   }
 }
 
-let stateOfSession: (session: Session) => SessionState;
+/**
+ * express-session's `destroy(cb)`, `regenerate(cb)` and `reload(cb)` forms: refused at once (the callback
+ * would never be called, and the request would hang).
+ */
+function refuseCallback(call: 'destroy' | 'regenerate' | 'reload', callback: unknown): void {
+  if (typeof callback !== 'function') return;
+  const effect =
+    call === 'reload'
+      ? 'it returns a promise: await session.reload()'
+      : `its effect happens at commit, when the response is sent: call session.${call}(), then answer`;
+  throw new TypeError(
+    tellerMessage(
+      'session',
+      `${call}() takes no callback (${effect}). For code written for express-session's callbacks, use the drop-in teller/adapters/express-session`,
+    ),
+  );
+}
+
+const DELETE: Op = { kind: 'delete' };
+
+/** What `data()` gives: every key optional, each value read-only as `get` gives it. */
+export type ReadonlyData<Data> = { readonly [K in keyof Data]?: DeepReadonly<Data[K]> };
+
+/**
+ * Any session, whatever its data and format: for code that handles sessions of any manager (adapters, a
+ * helper). A `Session<Data>` is assignable to it, not to a `Session` of other data (the types of `get` and
+ * `set` depend on `Data` both ways).
+ */
+// biome-ignore lint/suspicious/noExplicitAny: any data and format, since Session is invariant in both
+export type AnySession = Session<any, any>;
+
+let stateOfSession: (session: AnySession) => SessionState;
 
 /** The internal state of a session (for the manager). */
-export function stateOf(session: Session): SessionState {
+export function stateOf(session: AnySession): SessionState {
   if (!(session instanceof Session))
     throw new TypeError(tellerMessage('session', 'not a Session of this library'));
   return stateOfSession(session);
@@ -50,10 +88,15 @@ export interface LoginOptions {
 
 /**
  * One request's view of a session. Get it from `manager.load()`, give it back to `manager.commit()`.
- * Values are what the serializer stores (JSON by default); call `set` or `update` to change one (a value
- * changed in place is not noticed).
+ * `Data` declares the keys and their values (a type or an interface). Values are what the serializer
+ * stores: JSON by default (`Format` `'json'`: the types and `set`/`update`/`flash` refuse a `Date`, `Map`,
+ * `Set`, class instance, function, `bigint`...), anything a serializer of your own carries with `'custom'`.
+ * A value read is read-only (`get` returns a `DeepReadonly` type): a value changed in place is not saved,
+ * so call `set` with a new value, or `update`. A change after commit (the response was sent) cannot be
+ * saved: it is reported (a warning, a `late-write` event) and dropped. The object is not extensible:
+ * `session.views = 1` throws in strict code.
  */
-export class Session<Data extends SessionData = SessionData> {
+export class Session<Data extends object = SessionData, Format extends SessionFormat = 'json'> {
   readonly #state: SessionState;
 
   static {
@@ -63,11 +106,24 @@ export class Session<Data extends SessionData = SessionData> {
   /** @internal Use `manager.load()`. */
   constructor(state: SessionState) {
     this.#state = state;
+    // `session.views = 1` (an express-session habit) throws in strict code (ES modules, TypeScript output)
+    // instead of adding a property nothing would save; sloppy CommonJS ignores it. No per-access cost.
+    Object.preventExtensions(this);
   }
 
-  #writable(): SessionState {
+  /**
+   * The state, for a change. After commit (the response was sent) the change cannot be saved: it is
+   * reported (the logger at 'warn', a `late-write` event, naming `call` and `key`) and dropped, and this
+   * returns undefined. Never a throw: in an Express 4 async handler, that was an unhandled rejection that
+   * ended the process.
+   */
+  #writable(call: string, key?: string): SessionState | undefined {
+    // `call` names the method: with a key, 'set' for set("views"); without, the whole call, e.g. 'touch()'.
     const state = this.#state;
-    if (state.committed) throw new TypeError(tellerMessage('session', 'the session was already committed'));
+    if (state.committed) {
+      state.host.lateWrite(state, call, key);
+      return undefined;
+    }
     state.accessed = true;
     return state;
   }
@@ -119,13 +175,16 @@ export class Session<Data extends SessionData = SessionData> {
     return state.persistent ?? state.origin?.record.persistent ?? false;
   }
 
-  /** The value of `key`, or undefined. */
-  get<K extends keyof Data & string>(key: K): Data[K] | undefined {
+  /**
+   * The value of `key`, or undefined. Read-only in the types: a value changed in place is not saved (give
+   * `set` a new value, or use `update`).
+   */
+  get<K extends keyof Data & string>(key: K): DeepReadonly<Data[K]> | undefined {
     assertUserKey(key);
     const state = this.#state;
     state.accessed = true;
     if (!state.overwritten.has(key)) state.readBase.add(key);
-    return state.values.get(key) as Data[K] | undefined;
+    return state.values.get(key) as DeepReadonly<Data[K]> | undefined;
   }
 
   /** Whether `key` has a value (counts as reading it). */
@@ -133,40 +192,53 @@ export class Session<Data extends SessionData = SessionData> {
     return this.get(key) !== undefined;
   }
 
-  /** Sets `key` (undefined deletes it). If this request read `key` first, a concurrent change to it is a conflict. */
-  set<K extends keyof Data & string>(key: K, value: Data[K]): void {
+  /**
+   * Sets `key` (undefined deletes it). If this request read `key` first, a concurrent change to it is a
+   * conflict. With the default serializer, a value JSON cannot carry is a TypeError naming the key.
+   */
+  set<K extends keyof Data & string, V extends Data[K]>(
+    key: K,
+    value: StorableValue<Data[K], V, Format> | undefined,
+  ): void {
     assertUserKey(key);
-    if (value === undefined) {
-      this.delete(key);
-      return;
-    }
-    this.#record(key, { kind: 'set', value });
+    const state = this.#writable('set', key);
+    if (state === undefined) return;
+    if (value === undefined) this.#record(state, key, DELETE);
+    else this.#record(state, key, { kind: 'set', value }, 'set');
   }
 
   /** Deletes `key`. */
   delete(key: keyof Data & string): void {
     assertUserKey(key);
-    this.#record(key, { kind: 'delete' });
+    const state = this.#writable('delete', key);
+    if (state !== undefined) this.#record(state, key, DELETE);
   }
 
   /**
-   * Sets `key` to `fn(current)`. After a concurrent change, `fn` runs again on the newest value, so
-   * updates from parallel requests all count (keep `fn` free of other side effects). Returns the new value.
+   * Sets `key` to `fn(current)` (undefined deletes it); `current` is read-only: return a new value (or
+   * `current` unchanged). After a concurrent change, `fn` runs again on the newest value, so updates from
+   * parallel requests all count (keep `fn` free of other side effects). Returns the new value. With the
+   * default serializer, a value JSON cannot carry is a TypeError naming the key.
    */
-  update<K extends keyof Data & string>(
+  update<K extends keyof Data & string, V extends Data[K]>(
     key: K,
-    fn: (current: Data[K] | undefined) => Data[K] | undefined,
-  ): Data[K] | undefined {
+    fn: (
+      current: DeepReadonly<Data[K]> | undefined,
+    ) => StorableValue<Data[K], V, Format> | CurrentValue<Data[K]> | undefined,
+  ): DeepReadonly<Data[K]> | undefined {
     assertUserKey(key);
     if (typeof fn !== 'function') throw new TypeError(tellerMessage('session', 'update needs a function'));
-    return this.#record(key, { kind: 'update', fn: fn as (current: unknown) => unknown }) as
-      | Data[K]
-      | undefined;
+    const state = this.#writable('update', key);
+    // After commit: fn does not run, and the value stays what it is.
+    if (state === undefined) return this.#state.values.get(key) as DeepReadonly<Data[K]> | undefined;
+    const op: Op = { kind: 'update', fn: fn as (current: unknown) => unknown };
+    return this.#record(state, key, op, 'update') as DeepReadonly<Data[K]> | undefined;
   }
 
-  #record(key: string, op: Op): unknown {
-    const state = this.#writable();
+  /** Applies `op` to `key`; with `call` (a user's set or update) and the default serializer, JSON only. */
+  #record(state: SessionState, key: string, op: Op, call?: 'set' | 'update'): unknown {
     const value = applyOp(state.values.get(key), op);
+    if (call !== undefined && value !== undefined && state.host.jsonOnly) assertJsonValue(call, key, value);
     if (op.kind !== 'update') {
       if (state.readBase.has(key)) state.dependent.add(key);
       state.overwritten.add(key);
@@ -179,9 +251,15 @@ export class Session<Data extends SessionData = SessionData> {
     return value;
   }
 
-  /** A new id for the same data at commit; the old record is deleted (privilege change). */
-  regenerate(): void {
-    const state = this.#writable();
+  /** A new id for the same data at commit; the old record is deleted (privilege change). No callback. */
+  regenerate(): void;
+  regenerate(callback?: unknown): void {
+    refuseCallback('regenerate', callback);
+    const state = this.#writable('regenerate()');
+    if (state !== undefined) this.#regenerate(state);
+  }
+
+  #regenerate(state: SessionState): void {
     state.id = state.host.newId();
     state.key = state.host.keyOf(state.id);
     if (state.origin !== null) state.rotate = true;
@@ -196,15 +274,16 @@ export class Session<Data extends SessionData = SessionData> {
     if (typeof userId !== 'string' || userId === '') {
       throw new TypeError(tellerMessage('session', 'login needs a non-empty string userId'));
     }
-    this.regenerate();
-    const state = this.#state;
+    const state = this.#writable('login()');
+    if (state === undefined) return;
+    this.#regenerate(state);
     state.lifecycle.pop();
     state.lifecycle.push('login');
     state.userId = userId;
     state.userChanged = true;
     state.restartLifetime = true;
     state.persistent = options.remember === true;
-    if (state.values.has(CSRF_KEY)) this.#record(CSRF_KEY, { kind: 'delete' });
+    if (state.values.has(CSRF_KEY)) this.#record(state, CSRF_KEY, DELETE);
   }
 
   /**
@@ -216,13 +295,19 @@ export class Session<Data extends SessionData = SessionData> {
     this.#discard('logout');
   }
 
-  /** Same as `logout()`, for sessions without a user (the same caveat for sealed sessions without a store). */
-  destroy(): void {
+  /**
+   * Same as `logout()`, for sessions without a user (the same caveat for sealed sessions without a store).
+   * No callback: the effect happens at commit.
+   */
+  destroy(): void;
+  destroy(callback?: unknown): void {
+    refuseCallback('destroy', callback);
     this.#discard('destroy');
   }
 
   #discard(kind: 'logout' | 'destroy'): void {
-    const state = this.#writable();
+    const state = this.#writable(kind === 'logout' ? 'logout()' : 'destroy()');
+    if (state === undefined) return;
     if (state.origin !== null) state.discarded.push(state.origin);
     resetToFresh(state);
     state.storedKey = undefined;
@@ -235,13 +320,21 @@ export class Session<Data extends SessionData = SessionData> {
 
   /** Extends the idle lifetime at commit even if the throttle would skip it. */
   touch(): void {
-    this.#writable().touchRequested = true;
+    const state = this.#writable('touch()');
+    if (state !== undefined) state.touchRequested = true;
   }
 
-  /** Re-reads the session from the store, dropping this request's unsaved writes. */
-  async reload(): Promise<void> {
-    const state = this.#writable();
-    await state.host.reload(state);
+  /** Re-reads the session from the store, dropping this request's unsaved writes. Await it (no callback). */
+  reload(): Promise<void>;
+  reload(callback?: unknown): Promise<void> {
+    // Thrown, not a rejection: express-session code ignores the promise, and an unhandled rejection ends the process.
+    refuseCallback('reload', callback);
+    return this.#reload();
+  }
+
+  async #reload(): Promise<void> {
+    const state = this.#writable('reload()');
+    if (state !== undefined) await state.host.reload(state);
   }
 
   /**
@@ -260,23 +353,29 @@ export class Session<Data extends SessionData = SessionData> {
    * With a value: adds a flash message under `key` for a later request. Without: returns the messages
    * under `key` (oldest first) and removes them.
    */
-  flash(key: string, value: unknown): void;
+  flash<V>(key: string, value: StorableValue<unknown, V, Format>): void;
   flash(key: string): unknown[];
   flash(key: string, ...rest: unknown[]): unknown[] | undefined {
     if (typeof key !== 'string' || key === '')
       throw new TypeError(tellerMessage('session', 'flash needs a key'));
-    const state = this.#writable();
+    const state = this.#writable('flash', key);
+    // After commit: a message is dropped, and none is taken (they stay for a later request).
+    if (state === undefined) return rest.length > 0 ? undefined : [];
     const name = FLASH_PREFIX + key;
     if (rest.length > 0) {
       const value = rest[0];
-      this.#record(name, { kind: 'update', fn: (list) => [...(Array.isArray(list) ? list : []), value] });
+      if (value !== undefined && state.host.jsonOnly) assertJsonValue('flash', key, value);
+      this.#record(state, name, {
+        kind: 'update',
+        fn: (list) => [...(Array.isArray(list) ? list : []), value],
+      });
       return undefined;
     }
     const list = state.values.get(name);
     if (!Array.isArray(list) || list.length === 0) return [];
     const taken = list.length;
     // Removes only the messages returned here, so a message added meanwhile by another request survives.
-    this.#record(name, {
+    this.#record(state, name, {
       kind: 'update',
       fn: (current) => (Array.isArray(current) && current.length > taken ? current.slice(taken) : undefined),
     });
@@ -291,16 +390,21 @@ export class Session<Data extends SessionData = SessionData> {
    * sent at commit when the request did not carry a valid one: nothing is stored.
    */
   get csrfToken(): string {
-    const state = this.#writable();
+    const writable = this.#writable('csrfToken');
+    // After commit a token is still given, but the secret or cookie it needs may never reach the client.
+    const state = writable ?? this.#state;
     if (state.userId === undefined) return anonymousToken(state);
     let secret = state.values.get(CSRF_KEY);
     if (typeof secret !== 'string') {
       const fresh = newUserSecret();
       // After a concurrent write, keep the newest secret if another request created one.
-      secret = this.#record(CSRF_KEY, {
-        kind: 'update',
-        fn: (current) => (typeof current === 'string' ? current : fresh),
-      });
+      secret =
+        writable === undefined
+          ? fresh
+          : this.#record(writable, CSRF_KEY, {
+              kind: 'update',
+              fn: (current) => (typeof current === 'string' ? current : fresh),
+            });
     }
     return userToken(secret as string);
   }
@@ -318,19 +422,22 @@ export class Session<Data extends SessionData = SessionData> {
     return verifyToken(state, state.values.get(CSRF_KEY), token);
   }
 
-  /** A copy of the user's data (Teller's own keys left out; `__proto__` can never be a key). */
-  data(): Partial<Data> {
+  /**
+   * A copy of the user's data (Teller's own keys left out; `__proto__` can never be a key); its values are
+   * the session's own, read-only as `get` gives them.
+   */
+  data(): ReadonlyData<Data> {
     const state = this.#state;
     state.accessed = true;
     const out: Record<string, unknown> = {};
     for (const [key, value] of state.values) {
       if (!key.startsWith(INTERNAL_PREFIX)) out[key] = value;
     }
-    return out as Partial<Data>;
+    return out as ReadonlyData<Data>;
   }
 
   /** For logs and JSON: never the id. */
-  toJSON(): { isNew: boolean; userId: string | undefined; data: Partial<Data> } {
+  toJSON(): { isNew: boolean; userId: string | undefined; data: ReadonlyData<Data> } {
     const state = this.#state;
     state.accessed = true;
     return { isNew: state.isNew, userId: state.userId, data: this.data() };

@@ -6,7 +6,11 @@
 import type { Release } from './lock.js';
 import type { SessionMeta, SessionRecord } from './store.js';
 
-/** The shape of session data: key -> JSON-serializable value. */
+/**
+ * The data of a session whose keys are not declared: any key, values checked when set (JSON with the
+ * default serializer). Declared data (`createSessionManager<Data>`) may be any object type, an interface
+ * included.
+ */
 export type SessionData = Record<string, unknown>;
 
 /** Keys starting with this prefix are Teller's own (CSRF secret, flash messages) and refused to users. */
@@ -39,8 +43,15 @@ export interface SessionHost {
   keyOf(id: string): string;
   /** The keys of anonymous CSRF cookies, when known without a store call (see `csrf.ts`). */
   csrfKeys(): readonly Buffer[] | undefined;
+  /** Values must be plain JSON (the default serializer): `set`, `update` and `flash` check them. */
+  readonly jsonOnly: boolean;
   /** Re-reads the origin record; resets local changes. */
   reload(state: SessionState): Promise<void>;
+  /**
+   * A change after commit (the response was sent), dropped: reports it. `call` names the method (with
+   * `key`, `set` for `set("views")`; without, the call, e.g. `touch()`).
+   */
+  lateWrite(state: SessionState, call: string, key: string | undefined): void;
 }
 
 /** The mutable state of one session, shared with the manager (never exposed to users). */

@@ -132,14 +132,14 @@ export class Browser {
   }
 }
 
-export interface Visit<Data extends Record<string, unknown>, R> {
+export interface Visit<Data extends object, R> {
   session: Session<Data>;
   setCookie: string[];
   result: R;
 }
 
 /** One request: load with the browser's cookies, run `handler`, commit, give the browser the cookies. */
-export async function visit<Data extends Record<string, unknown>, R = void>(
+export async function visit<Data extends object, R = void>(
   manager: SessionManager<Data>,
   browser: Browser,
   handler?: (session: Session<Data>) => R | Promise<R>,

@@ -11,7 +11,7 @@
  */
 import { ServerResponse, validateHeaderName, validateHeaderValue } from 'node:http';
 import { statusForError } from '../../session/errors.js';
-import type { Session, SessionData } from '../../session/session.js';
+import type { AnySession } from '../../session/session.js';
 import type { AdapterManager, HeaderTarget } from '../_shared.js';
 import { addSessionHeaders, errorBody, TEXT_PLAIN } from '../_shared.js';
 
@@ -37,7 +37,7 @@ const FAILED = 3;
 /** A queued call takes this many slots: method, argument count, three arguments. */
 const ENTRY = 5;
 
-export type AnySession = Session<SessionData>;
+export type { AnySession };
 
 /** What one adapter (one `createNodeSessions`) gives each of its requests. */
 export interface Adapter {
