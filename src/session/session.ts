@@ -22,41 +22,15 @@ import {
 } from './state.js';
 import {
   assertJsonValue,
+  assertUserKey,
   type CurrentValue,
   type DeepReadonly,
+  refuseCallback,
   type SessionFormat,
   type StorableValue,
 } from './values.js';
 
 export type { SessionData } from './state.js';
-
-function assertUserKey(key: unknown): asserts key is string {
-  if (typeof key !== 'string' || key === '') {
-    throw new TypeError(tellerMessage('session', 'a session key must be a non-empty string'));
-  }
-  if (key === '__proto__') throw new TypeError(tellerMessage('session', '"__proto__" is not a session key'));
-  if (key.startsWith(INTERNAL_PREFIX)) {
-    throw new TypeError(tellerMessage('session', `keys starting with "${INTERNAL_PREFIX}" are reserved`));
-  }
-}
-
-/**
- * express-session's `destroy(cb)`, `regenerate(cb)` and `reload(cb)` forms: refused at once (the callback
- * would never be called, and the request would hang).
- */
-function refuseCallback(call: 'destroy' | 'regenerate' | 'reload', callback: unknown): void {
-  if (typeof callback !== 'function') return;
-  const effect =
-    call === 'reload'
-      ? 'it returns a promise: await session.reload()'
-      : `its effect happens at commit, when the response is sent: call session.${call}(), then answer`;
-  throw new TypeError(
-    tellerMessage(
-      'session',
-      `${call}() takes no callback (${effect}). For code written for express-session's callbacks, use the drop-in teller/adapters/express-session`,
-    ),
-  );
-}
 
 const DELETE: Op = { kind: 'delete' };
 

@@ -10,6 +10,7 @@
  * no run-time cost: a value changed in place is never saved, so `.push` on it is a compile error.
  */
 import { tellerMessage } from './errors.js';
+import { INTERNAL_PREFIX } from './state.js';
 
 /**
  * What the manager's serializer stores: `'json'` (the default serializer: JSON values only, checked in
@@ -170,4 +171,33 @@ function pathText(key: string, path: ReadonlyArray<string | number>): string {
           : `[${JSON.stringify(step)}]`;
   }
   return text;
+}
+
+/** A key a user may give (not empty, not `__proto__`, not one of Teller's own). */
+export function assertUserKey(key: unknown): asserts key is string {
+  if (typeof key !== 'string' || key === '') {
+    throw new TypeError(tellerMessage('session', 'a session key must be a non-empty string'));
+  }
+  if (key === '__proto__') throw new TypeError(tellerMessage('session', '"__proto__" is not a session key'));
+  if (key.startsWith(INTERNAL_PREFIX)) {
+    throw new TypeError(tellerMessage('session', `keys starting with "${INTERNAL_PREFIX}" are reserved`));
+  }
+}
+
+/**
+ * express-session's `destroy(cb)`, `regenerate(cb)` and `reload(cb)` forms: refused at once (the callback
+ * would never be called, and the request would hang).
+ */
+export function refuseCallback(call: 'destroy' | 'regenerate' | 'reload', callback: unknown): void {
+  if (typeof callback !== 'function') return;
+  const effect =
+    call === 'reload'
+      ? 'it returns a promise: await session.reload()'
+      : `its effect happens at commit, when the response is sent: call session.${call}(), then answer`;
+  throw new TypeError(
+    tellerMessage(
+      'session',
+      `${call}() takes no callback (${effect}). For code written for express-session's callbacks, use the drop-in teller/adapters/express-session`,
+    ),
+  );
 }
