@@ -4,10 +4,11 @@
  * what makes sessions correct (every commit is a compare-and-set): a request waits for it at most a short
  * bound, then goes on without it, so a slow, stuck or never-committed sibling never turns a request into
  * an error. A hold older than that bound protects nothing more: the next request takes it over at once, and
- * a sweep drops holds nobody asks for again, so an abandoned session leaks nothing.
+ * the requests that come later sweep holds nobody asks for again, so an abandoned session leaks nothing.
  *
- * Stores without compare-and-set have only the lock: for them `acquire` keeps today's strict rule (wait
- * up to the bound, then SessionLockTimeoutError, 503).
+ * Stores without compare-and-set have only the lock: for them `acquire` keeps the strict rule (wait up
+ * to the bound, then SessionLockTimeoutError, 503; a strict hold is never taken over, and swept only after
+ * a minute).
  */
 import { SessionLockTimeoutError, tellerMessage } from './errors.js';
 
@@ -37,24 +38,38 @@ interface Waiter {
 class Hold {
   since: number;
   label: string | undefined;
-  /** Counts grants, so the release of an earlier one (taken over since) does nothing. */
-  grant = 0;
+  /** Taken by `acquire` (a store without compare-and-set): never taken over, swept only much later. */
+  readonly strict: boolean;
+  /** The release of the current grant; an earlier grant's release (taken over since) does nothing. */
+  current: Release | undefined = undefined;
   readonly queue: Waiter[] = [];
-  constructor(since: number, label: string | undefined) {
+  constructor(since: number, label: string | undefined, strict: boolean) {
     this.since = since;
     this.label = label;
+    this.strict = strict;
   }
 }
 
-/** Mutexes keyed by string (store keys). An uncontended acquire settles without a timer. */
+/** Told when a request takes over a hold gone stale without waiting for it (a slow or stuck holder). */
+export type StaleHoldListener = (key: string, heldBy: string | undefined, heldForMs: number) => void;
+
+/**
+ * Mutexes keyed by string (store keys). An uncontended acquire settles at once and arms no timer; holds
+ * nobody released are swept lazily, by the requests that come later.
+ */
 export class KeyedLock {
   readonly #holds = new Map<string, Hold>();
-  /** A hold older than this (ms) is taken over by the next request, and swept when nobody asks. */
+  /** A hold older than this (ms) is taken over by the next request, and swept when nobody waits for it. */
   readonly #staleMs: number;
-  #sweeper: ReturnType<typeof setInterval> | undefined;
+  /** The same for strict holds: exclusivity is all a store without compare-and-set has, so much later. */
+  readonly #strictStaleMs: number;
+  readonly #onStale: StaleHoldListener | undefined;
+  #sweptAt = performance.now();
 
-  constructor(staleMs = 5_000) {
+  constructor(staleMs = 5_000, options: { strictStaleMs?: number; onStale?: StaleHoldListener } = {}) {
     this.#staleMs = staleMs;
+    this.#strictStaleMs = options.strictStaleMs ?? 60_000;
+    this.#onStale = options.onStale;
   }
 
   /** How many keys are held (for tests). */
@@ -76,12 +91,13 @@ export class KeyedLock {
   }
 
   /**
-   * Rejects every request waiting for `key` with `error` (the holder keeps the lock). For a holder whose
-   * store call timed out: its waiters would only queue behind the same dead store one by one.
+   * Rejects every request waiting for `key` with `error`, when `holder` (a release this lock gave) still
+   * holds it. For a holder whose store call timed out: its waiters would only queue behind the same dead
+   * store one by one. A holder whose hold was taken over since fails nobody.
    */
-  fail(key: string, error: Error): void {
+  fail(key: string, error: Error, holder: Release): void {
     const hold = this.#holds.get(key);
-    if (hold === undefined) return;
+    if (hold === undefined || hold.current !== holder) return;
     for (const waiter of hold.queue.splice(0)) {
       clearTimeout(waiter.timer);
       waiter.refuse(error);
@@ -95,19 +111,19 @@ export class KeyedLock {
     strict: boolean,
   ): Release | Promise<Release | WaitTimedOut> {
     const now = performance.now();
+    if (now - this.#sweptAt >= this.#staleMs) this.#sweep(now);
     const hold = this.#holds.get(key);
     if (hold === undefined) {
-      const fresh = new Hold(now, label);
+      const fresh = new Hold(now, label, strict);
       this.#holds.set(key, fresh);
-      this.#sweep();
-      return this.#releaser(key, fresh);
+      return this.#grant(key, fresh);
     }
     // The holder is slow, stuck or gone: its hold protects nothing more (its waiters keep their places).
-    if (!strict && now - hold.since >= this.#staleMs) {
+    if (!strict && !hold.strict && now - hold.since >= this.#staleMs) {
+      this.#onStale?.(key, hold.label, now - hold.since);
       hold.since = now;
       hold.label = label;
-      hold.grant++;
-      return this.#releaser(key, hold);
+      return this.#grant(key, hold);
     }
     return new Promise<Release | WaitTimedOut>((resolve, reject) => {
       const waiter: Waiter = {
@@ -129,58 +145,53 @@ export class KeyedLock {
           let release: Release | undefined;
           // The hold went stale while this request waited: it takes the lock over, so the requests after
           // it wait for it rather than for the stuck holder.
-          if (heldForMs >= this.#staleMs && this.#holds.get(key) === hold) {
+          if (!hold.strict && heldForMs >= this.#staleMs && this.#holds.get(key) === hold) {
             hold.since = at;
             hold.label = label;
-            hold.grant++;
-            release = this.#releaser(key, hold);
+            release = this.#grant(key, hold);
           }
           resolve({ heldBy, heldForMs, release });
         },
       };
+      // Not unref'd: a script awaiting a load must not exit before the wait ends (it ends by itself).
       waiter.timer = setTimeout(waiter.expire, waitMs);
-      waiter.timer.unref?.();
       hold.queue.push(waiter);
     });
   }
 
-  /** The release of the hold's current grant: a no-op once that grant was released or taken over. */
-  #releaser(key: string, hold: Hold): Release {
-    const grant = hold.grant;
-    return () => {
-      if (hold.grant !== grant || this.#holds.get(key) !== hold) return;
+  /** A new grant of `hold`: its release, a no-op once the grant was released or taken over. */
+  #grant(key: string, hold: Hold): Release {
+    const release: Release = () => {
+      if (hold.current !== release || this.#holds.get(key) !== hold) return;
       this.#pass(key, hold);
     };
+    hold.current = release;
+    return release;
   }
 
   /** Hands the hold to the next waiter, or frees the key. */
   #pass(key: string, hold: Hold): void {
     const next = hold.queue.shift();
     if (next === undefined) {
+      hold.current = undefined;
       this.#holds.delete(key);
       return;
     }
     clearTimeout(next.timer);
     hold.since = performance.now();
     hold.label = next.label;
-    hold.grant++;
-    next.grant(this.#releaser(key, hold));
+    next.grant(this.#grant(key, hold));
   }
 
-  /** Drops holds older than the stale bound that nobody waits for, from time to time, while any key is held. */
-  #sweep(): void {
-    if (this.#sweeper !== undefined) return;
-    this.#sweeper = setInterval(() => {
-      const now = performance.now();
-      // A stale hold with waiters is left to them: each takes it over when its own wait ends.
-      for (const [key, hold] of this.#holds) {
-        if (hold.queue.length === 0 && now - hold.since >= this.#staleMs) this.#holds.delete(key);
+  /** Drops the holds gone stale that nobody waits for (their waiters take them over themselves). */
+  #sweep(now: number): void {
+    this.#sweptAt = now;
+    for (const [key, hold] of this.#holds) {
+      const staleMs = hold.strict ? this.#strictStaleMs : this.#staleMs;
+      if (hold.queue.length === 0 && now - hold.since >= staleMs) {
+        hold.current = undefined;
+        this.#holds.delete(key);
       }
-      if (this.#holds.size === 0) {
-        clearInterval(this.#sweeper);
-        this.#sweeper = undefined;
-      }
-    }, this.#staleMs);
-    this.#sweeper.unref?.();
+    }
   }
 }

@@ -35,7 +35,7 @@ import { SessionStoreTimeoutError, tellerMessage } from './errors.js';
 import { generateId, storeKeyOf } from './ids.js';
 import { KeyedLock } from './lock.js';
 import { LIMITS, type ResolvedOptions, resolveOptions, type SessionManagerOptions } from './options.js';
-import { Reporter } from './report.js';
+import { Reporter, reportLockWait } from './report.js';
 import { SealedBackend } from './sealed.js';
 import { SealedRevocations } from './sealed-revocation.js';
 import { jsonSerializer } from './serializer.js';
@@ -76,7 +76,7 @@ export interface RequestOptions {
    * Take the session's in-process lock (requests of one session then run one after another while their
    * handlers are fast; a request waits `lockTimeout` at most, then goes on without it). `false` for routes
    * that must neither wait nor be waited on: long polls, uploads, streams. Their writes still merge by
-   * compare-and-set. @default true
+   * compare-and-set. Ignored with a store that declares `lockOnly` (the lock is all it has). @default true
    */
   lock?: boolean;
 }
@@ -105,8 +105,8 @@ export interface RevokeOptions<Data extends object = SessionData, Format extends
 export interface SessionManager<Data extends object = SessionData, Format extends SessionFormat = 'json'> {
   /**
    * Reads the session the Cookie header names, or gives a fresh one (absent, expired, unknown, tampered:
-   * never an error). Throws SessionStoreError (503) when the store fails or exceeds `storeTimeout`, and
-   * SessionLockTimeoutError (503) when another request of the session held it for `lockTimeout`.
+   * never an error). Throws SessionStoreError (503) when the store fails or exceeds `storeTimeout`; with a
+   * `lockOnly` store, SessionLockTimeoutError (503) when another request of the session held its lock 5 s.
    * A loaded session holds its in-process lock until `commit` (or `session.release()`): always commit,
    * with the response status (a 5xx persists nothing), also when the handler failed.
    */
@@ -165,8 +165,11 @@ export function createSessionManager<
     lateWrite: (state, call, key) => report.lateWrite(state, call, key),
   };
   // A hold is stale (taken over, swept) once no waiter would wait for it any longer.
-  const staleMs = resolved.store?.lockOnly === true ? LIMITS.lockOnlyWaitMs : resolved.lockTimeout;
-  const ctx: ManagerContext = { options: resolved, report, lock: new KeyedLock(staleMs), host };
+  const lock = new KeyedLock(resolved.lockTimeout, {
+    strictStaleMs: LIMITS.lockOnlyStaleMs,
+    onStale: (key, heldBy, heldForMs) => reportLockWait(report, resolved.clock(), key, heldBy, heldForMs),
+  });
+  const ctx: ManagerContext = { options: resolved, report, lock, host };
   if (resolved.sealKeys !== undefined) {
     backend = new SealedBackend(ctx, resolved.sealKeys, calls && new SealedRevocations(ctx, calls));
   } else {
@@ -247,8 +250,8 @@ class Manager<Data extends object, Format extends SessionFormat> implements Sess
       return { setCookie: [...setCookie, csrfCookieLine(state.secure, csrfCookieValue(nonce, keys))] };
     } catch (error) {
       // The store is not answering: the requests queued on this session would each wait for it in turn.
-      if (error instanceof SessionStoreTimeoutError && state.lockKey !== undefined) {
-        this.#ctx.lock.fail(state.lockKey, error);
+      if (error instanceof SessionStoreTimeoutError && state.lockKey !== undefined && state.release) {
+        this.#ctx.lock.fail(state.lockKey, error, state.release);
       }
       throw error;
     } finally {

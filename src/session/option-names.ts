@@ -53,7 +53,7 @@ const COOKIE_OPTION_NAMES = new Set(['name', 'secure', 'sameSite', 'path', 'doma
  */
 export function checkOptionNames(options: Record<string, unknown>): void {
   const unknown = (name: string): never => {
-    const instead = INSTEAD[name];
+    const instead = Object.hasOwn(INSTEAD, name) ? INSTEAD[name] : undefined;
     const text = `unknown option ${name}${instead === undefined ? '' : `: ${instead}`}`;
     throw new TypeError(tellerMessage('session', text));
   };

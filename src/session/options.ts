@@ -182,16 +182,18 @@ export const LIMITS = {
    * then its only protection), before SessionLockTimeoutError (503).
    */
   lockOnlyWaitMs: 5_000,
+  /** A hold of such a store nobody released is dropped after this long (its exclusivity is all it has). */
+  lockOnlyStaleMs: 60_000,
   /**
-   * How long a store keeps a retired record (the old key after login/regenerate, or a logout's, until
-   * its delete runs): an expired record, so it only has to outlive the requests in flight.
+   * How long a store keeps the record a logout or destroy ended (until its delete runs): an expired record,
+   * so it only has to outlive the requests in flight. (Login and regenerate keep theirs longer: retiredTtlMs.)
    */
   tombstoneTtlMs: 10_000,
   /**
-   * Renewal pointers followed at most from an id to its live record (each renewal within the grace
-   * window adds one; each pointer ends with its own grace).
+   * Renewal pointers followed at most from an id to its live record: each renewal within an id's grace
+   * window adds one, so `renewGrace` may be at most `maxPointerHops - 1` times `renewAfter`.
    */
-  maxPointerHops: 4,
+  maxPointerHops: 8,
   /**
    * How long at most a store keeps the record left by login or regenerate under the retired id (it links
    * to the successor for a logout carrying that id): the retired session's remaining lifetime, capped.
@@ -268,6 +270,19 @@ export function resolveOptions(options: SessionManagerOptions): ResolvedOptions 
     options.anonymousLifetime === undefined
       ? undefined
       : duration('anonymousLifetime', options.anonymousLifetime, 0, MAX_COOKIE_LIFETIME_MS);
+  const renewAfter =
+    options.renewAfter === undefined ? undefined : duration('renewAfter', options.renewAfter, 0);
+  const renewGrace = duration('renewGrace', options.renewGrace, DEFAULTS.renewGrace);
+  // Every id issued within a grace window keeps working until its own grace ends: the chain of renewals
+  // that can follow it within that window must fit in the pointers followed.
+  if (renewAfter !== undefined && renewGrace > (LIMITS.maxPointerHops - 1) * renewAfter) {
+    throw new TypeError(
+      tellerMessage(
+        'session',
+        `renewGrace (${renewGrace} ms) may be at most ${LIMITS.maxPointerHops - 1} times renewAfter (${renewAfter} ms)`,
+      ),
+    );
+  }
   const serializer = options.serializer ?? jsonSerializer;
   if (typeof serializer.parse !== 'function' || typeof serializer.stringify !== 'function') {
     throw new TypeError(tellerMessage('session', 'serializer needs parse and stringify functions'));
@@ -282,8 +297,8 @@ export function resolveOptions(options: SessionManagerOptions): ResolvedOptions 
     rememberMeAbsolute,
     anonymousLifetime,
     longestLifetime: Math.max(absoluteTimeout, rememberMeAbsolute, anonymousLifetime ?? 0),
-    renewAfter: options.renewAfter === undefined ? undefined : duration('renewAfter', options.renewAfter, 0),
-    renewGrace: duration('renewGrace', options.renewGrace, DEFAULTS.renewGrace),
+    renewAfter,
+    renewGrace,
     maxDataBytes: byteCount('maxDataBytes', options.maxDataBytes, DEFAULTS.maxDataBytes),
     storeTimeout: duration('storeTimeout', options.storeTimeout, DEFAULTS.storeTimeout, MAX_TIMER_MS),
     lockTimeout: duration('lockTimeout', options.lockTimeout, DEFAULTS.lockTimeout, MAX_TIMER_MS),

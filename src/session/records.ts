@@ -88,7 +88,15 @@ export function buildRecord(
   const anonymous = userId === undefined && options.anonymousLifetime !== undefined;
   const persistent = anonymous || (state.persistent ?? base?.persistent ?? false);
   const { idle, absolute } = lifetimes(options, persistent, userId);
-  const record = makeRecord(data, version, createdAt, now, Math.min(now + idle, createdAt + absolute));
+  let expiresAt = Math.min(now + idle, createdAt + absolute);
+  let lastSeenAt = now;
+  // A request that loaded before newer ones and commits after them (a merge) never pulls back the idle
+  // lifetime they extended, unless it changes the session's user or lifetimes itself.
+  if (base !== null && !state.userChanged && !state.restartLifetime && state.persistent === undefined) {
+    expiresAt = Math.max(expiresAt, Math.min(base.expiresAt, createdAt + absolute));
+    lastSeenAt = Math.max(now, base.lastSeenAt);
+  }
+  const record = makeRecord(data, version, createdAt, lastSeenAt, expiresAt);
   if (userId !== undefined) record.userId = userId;
   if (persistent) record.persistent = true;
   const meta = state.meta ?? base?.meta;

@@ -68,3 +68,25 @@ export class Reporter {
     }
   }
 }
+
+/**
+ * A `lock-timeout` event: a request of the session under `key` waited for, or found stale, the hold of
+ * another (`heldBy`, its route). Path segments that may carry a token (long, or mostly digits) are masked.
+ */
+export function reportLockWait(
+  report: Reporter,
+  at: number,
+  key: string,
+  heldBy: string | undefined,
+  heldForMs: number,
+): void {
+  const by = heldBy === undefined ? 'another request' : maskRoute(heldBy);
+  report.emit('lock-timeout', at, key, {
+    detail: `${by} of this session held its lock for ${Math.round(heldForMs)} ms; the next request went on`,
+  });
+}
+
+/** `GET /reset/<token>` -> `GET /reset/:token`: a route for an operator, never a secret from a path. */
+function maskRoute(route: string): string {
+  return route.replace(/\/[^/]{16,}|\/[^/]*\d{4,}[^/]*/g, '/:token');
+}

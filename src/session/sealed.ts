@@ -161,6 +161,7 @@ export class SealedBackend implements SessionBackend {
         : undefined;
       await revocations.commit(state, issued);
     }
+    state.storedKey = key; // the session's handle from now on (revokeSessions keeps it by this key)
     if (origin === null) ctx.report.emit('created', now, key, { userId: record.userId });
     ctx.report.lifecycle(state, key);
     return [cookieFor(ctx, state, record, value)];

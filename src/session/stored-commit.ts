@@ -78,6 +78,7 @@ export async function commitStored(
   let base = origin.record;
   let baseKey = origin.key;
   let values = state.values;
+  let roundStarted = performance.now();
   for (let attempt = 0; ; attempt++) {
     const written = await writeOnce(ctx, calls, state, mode, baseKey, base, values, data, b);
     if (written !== null) {
@@ -85,8 +86,9 @@ export async function commitStored(
       state.storedKey = rotated ? state.key : baseKey;
       if (attempt > 0) ctx.report.emit('merged', now, baseKey, { detail: String(attempt) });
       const out: string[] = [];
-      // A persistent cookie's Max-Age follows the session's lifetime: re-sent on every write.
-      if (rotated || (written.persistent && origin.pointerKey === undefined)) {
+      // A persistent cookie's Max-Age follows the session's lifetime: re-sent on every write, unless the
+      // id was renewed meanwhile (the client has the new one from that response; this one's is retired).
+      if (rotated || (written.persistent && origin.pointerKey === undefined && baseKey === origin.key)) {
         out.push(cookieFor(ctx, state, written, encodeIdCookie(state.id!, options.secrets)));
       }
       if (mode === 'renew') ctx.report.emit('renewed', now, state.key, { userId: written.userId });
@@ -95,10 +97,12 @@ export async function commitStored(
       return out;
     }
     if (mode === 'touch') return []; // someone else wrote (and so touched) the session meanwhile
-    // Writes that do not truly conflict keep merging for as long as the store time budget lasts.
+    // Writes that do not truly conflict keep merging for as long as the store time budget lasts, stopping
+    // while a round (a read and a write) still fits: a budget spent on merges is a 409, not a store timeout.
     // Jittered backoff from the second conflict on, so writers in lock-step cannot starve one another.
     const pause = attempt > 0 ? Math.random() * Math.min(2 ** attempt, 50) : 0;
-    if (performance.now() + pause >= b.deadline) {
+    const round = performance.now() - roundStarted;
+    if (performance.now() + pause + 2 * round >= b.deadline) {
       throw new SessionConflictError(
         tellerMessage(
           'session',
@@ -107,6 +111,7 @@ export async function commitStored(
       );
     }
     if (pause > 0) await sleep(pause);
+    roundStarted = performance.now();
     let newest = await calls.get(baseKey, b);
     for (let hop = 0; hop < LIMITS.maxPointerHops && isUsable(newest, now) && newest.movedTo; hop++) {
       // Another process renewed the id meanwhile: write to the new record, keep the client's id.

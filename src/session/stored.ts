@@ -1,6 +1,6 @@
 /**
  * Stored sessions: the session lives in the store under the hash of its id, and the cookie carries the
- * id. Loading takes the session's in-process lock and reads its record (following one renewal pointer);
+ * id. Loading takes the session's in-process lock and reads its record (following renewal pointers);
  * committing is in `stored-commit.ts`.
  */
 import {
@@ -16,6 +16,7 @@ import { decodeIdCookie, refOf, storeKeyOf } from './ids.js';
 import type { Release, WaitTimedOut } from './lock.js';
 import { LIMITS } from './options.js';
 import { isLive, isUsable, parseValues } from './records.js';
+import { reportLockWait } from './report.js';
 import { Session, stateOf } from './session.js';
 import { type Origin, resetChanges, resetToFresh, type SessionState } from './state.js';
 import type { Budget, StoreCalls } from './store-calls.js';
@@ -63,11 +64,17 @@ export class StoredBackend implements SessionBackend {
     const b = this.#calls.budget(now);
     try {
       let found = await this.#resolveOrigin(key, b);
-      if (isOrigin(found) && found.pointerKey !== undefined) {
+      for (let hops = 0; isOrigin(found) && found.pointerKey !== undefined && release !== undefined; hops++) {
         // An old, renewed id: requests with the old and the new cookie must wait for one another, so
-        // hold the live record's lock instead of the pointer's, and read the record again under it.
+        // hold the live record's lock instead of the pointer's, and resolve again under it (the holder
+        // may have renewed the record meanwhile: then the lock to hold is the next one's).
         const target = found.key;
-        release?.();
+        if (lockKey === target) break;
+        if (hops === LIMITS.maxPointerHops) {
+          found = 'expired';
+          break;
+        }
+        release();
         const again = this.#lock(target, facts);
         let left = b;
         if (typeof again === 'function' || again === undefined) release = again;
@@ -76,8 +83,7 @@ export class StoredBackend implements SessionBackend {
           left = this.#calls.budget(now); // the wait was a handler's, not the store's
         }
         lockKey = release === undefined ? undefined : target;
-        const record = await this.#calls.get(target, left);
-        found = isLive(record, now) ? { key: target, pointerKey: key, record } : 'expired';
+        found = await this.#resolveOrigin(key, left);
       }
       if (!isOrigin(found)) {
         release?.();
@@ -108,7 +114,9 @@ export class StoredBackend implements SessionBackend {
       state.lockKey = lockKey;
       return new Session(state);
     } catch (error) {
-      if (error instanceof SessionStoreTimeoutError && lockKey !== undefined) ctx.lock.fail(lockKey, error);
+      if (error instanceof SessionStoreTimeoutError && lockKey !== undefined && release !== undefined) {
+        ctx.lock.fail(lockKey, error, release);
+      }
       release?.();
       throw error;
     }
@@ -120,20 +128,17 @@ export class StoredBackend implements SessionBackend {
    * is a SessionLockTimeoutError); every other store's request goes on without the lock after the bound.
    */
   #lock(key: string, facts: RequestFacts): Release | Promise<Release | WaitTimedOut> | undefined {
-    if (!facts.lock) return undefined;
     const lock = this.#ctx.lock;
+    // The lock is all a store without compare-and-set has: `lock: false` does not apply to it.
     if (this.#calls.store.lockOnly === true) return lock.acquire(key, LIMITS.lockOnlyWaitMs);
+    if (!facts.lock) return undefined;
     return lock.enter(key, this.#ctx.options.lockTimeout, facts.route);
   }
 
   /** What a wait for the lock ended with: the lock, or (reported) the lock taken over or none. */
   #granted(got: Release | WaitTimedOut, key: string, now: number): Release | undefined {
     if (typeof got === 'function') return got;
-    const held = Math.round(got.heldForMs);
-    const by = got.heldBy === undefined ? 'another request' : got.heldBy;
-    this.#ctx.report.emit('lock-timeout', now, key, {
-      detail: `waited ${this.#ctx.options.lockTimeout} ms for ${by} of this session (holding it for ${held} ms)`,
-    });
+    reportLockWait(this.#ctx.report, now, key, got.heldBy, got.heldForMs);
     return got.release;
   }
 

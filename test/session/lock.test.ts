@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { SessionLockTimeoutError } from '../../src/index.js';
 import { KeyedLock } from '../../src/session/lock.js';
 
@@ -75,12 +75,42 @@ describe('the per-session lock as a bounded courtesy (enter)', () => {
     expect(lock.size).toBe(0);
   });
 
-  it('a hold never released is swept: nothing leaks per abandoned session', async () => {
+  it('a hold never released is swept by the requests that come later: nothing leaks per abandoned session', async () => {
     const lock = new KeyedLock(20);
     for (let i = 0; i < 100; i++) lock.enter(`k${i}`, 20);
     expect(lock.size).toBe(100);
-    await sleep(80);
+    await sleep(40);
+    const other = lock.enter('other', 20) as () => void;
+    expect(lock.size).toBe(1);
+    other();
     expect(lock.size).toBe(0);
+  });
+
+  it('an uncontended hold arms no timer', () => {
+    const lock = new KeyedLock(20);
+    const timeouts = vi.spyOn(globalThis, 'setTimeout');
+    const intervals = vi.spyOn(globalThis, 'setInterval');
+    (lock.enter('k', 20) as () => void)();
+    expect([timeouts.mock.calls.length, intervals.mock.calls.length]).toEqual([0, 0]);
+    vi.restoreAllMocks();
+  });
+
+  it('fail() from a holder whose hold was taken over fails nobody', async () => {
+    const lock = new KeyedLock(20);
+    const stale = lock.enter('k', 20) as () => void;
+    await sleep(30);
+    const taker = lock.enter('k', 1000) as () => void;
+    const waiter = lock.enter('k', 1000);
+    lock.fail('k', new Error('the stale holder timed out'), stale);
+    taker();
+    expect(typeof (await waiter)).toBe('function');
+  });
+
+  it('a strict hold (a store without compare-and-set) is never taken over', async () => {
+    const lock = new KeyedLock(20);
+    lock.acquire('k', 1000);
+    await sleep(40);
+    await expect(lock.acquire('k', 30)).rejects.toBeInstanceOf(SessionLockTimeoutError);
   });
 
   it('fast holders still serialize their waiters, first in first out', async () => {
