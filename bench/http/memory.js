@@ -36,7 +36,7 @@ async function setUp() {
     const meta = kind === 'teller';
     const { createSessionManager } = await teller('index.js');
     const { createMemoryStore } = await teller('stores/memory.js');
-    const store = createMemoryStore({ cleanupInterval: 0 });
+    const store = createMemoryStore({ cleanupInterval: 0, maxEntries: 5_000_000 });
     const manager = createSessionManager({ store });
     let made = 0;
     return {
