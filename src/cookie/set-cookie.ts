@@ -142,15 +142,12 @@ export function parseSetCookieDetailed(line: string, options?: ParseSetCookieOpt
       reason: `RFC 6265bis 5.6 step 5: the cookie-name and cookie-value are longer than ${MAX_NAME_VALUE_BYTES} octets`,
     };
   }
-  const cookie: ParsedSetCookie = octets
-    ? {
-        name: decodeOctets(name),
-        value: decodeOctets(value),
-        secure: false,
-        httpOnly: false,
-        partitioned: false,
-      }
-    : { name, value, secure: false, httpOnly: false, partitioned: false };
+  // One literal (one object shape for both forms); octets are decoded in place.
+  const cookie: ParsedSetCookie = { name, value, secure: false, httpOnly: false, partitioned: false };
+  if (octets) {
+    cookie.name = decodeOctets(name);
+    cookie.value = decodeOctets(value);
+  }
   let maxAge: number | undefined;
   let expires: Date | undefined;
   // The unparsed-attributes, one cookie-av at a time.

@@ -72,6 +72,11 @@ export class DomainBuckets {
     this.#fewLabels = fewLabels;
   }
 
+  /** Domains looked up by name (the host and its parents) before a walk goes down the tree instead. */
+  get fewLabels(): number {
+    return this.#fewLabels;
+  }
+
   get(domain: string): Entry[] | undefined {
     return this.#byDomain.get(domain);
   }
@@ -183,7 +188,7 @@ export class DomainBuckets {
     for (let domain = host, lookups = 0; ; lookups++) {
       if (lookups === this.#fewLabels) {
         out.length = 0;
-        return this.#walkTree(host, out);
+        return this.walkTree(host, out);
       }
       const bucket = this.#byDomain.get(domain);
       if (bucket !== undefined) {
@@ -196,8 +201,11 @@ export class DomainBuckets {
     }
   }
 
-  /** {@link match} for a host that is not an IP address, down the tree: the host's bucket comes last. */
-  #walkTree(host: string, out: Entry[][]): number {
+  /**
+   * {@link match} for a host that is not an IP address, down the tree (for a host of many labels): the
+   * host's bucket comes last.
+   */
+  walkTree(host: string, out: Entry[][]): number {
     let node = this.#root ?? this.#build();
     for (let end = host.length; ; ) {
       const child = node.children?.get(host.slice(labelStart(host, end) + 1, end));

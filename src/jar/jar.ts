@@ -102,6 +102,16 @@ function codecRefusal(reason: string): Refusal {
  * jar.setCookie('sid=abc; Path=/; HttpOnly', 'https://example.com/login');
  * jar.getCookieHeader('https://example.com/account'); // 'sid=abc'
  */
+/** What a retrieval picks cookies by, and where it puts them. */
+interface Pick {
+  readonly target: RequestTarget;
+  readonly now: number;
+  readonly http: boolean;
+  readonly crossSite: boolean;
+  readonly laxAllowed: boolean;
+  readonly found: Entry[];
+}
+
 export class CookieJar {
   /** Domain field -> its cookies, kept in retrieval order (5.8.3 step 4). No key (`__proto__`) is special. */
   readonly #buckets = new DomainBuckets();
@@ -382,39 +392,62 @@ export class CookieJar {
     // 5.8.3 step 3, last bullet: the Lax exception for cross-site top-level safe-method requests.
     const laxAllowed =
       crossSite && http && options?.topLevelNavigation === true && isSafeMethod(options?.method ?? 'GET');
-    // Step 3: the buckets of every domain the host domain-matches.
-    const buckets: Entry[][] = [];
-    const hostIndex = this.#buckets.match(target.host, target.isIp, buckets);
-    let expired = false;
-    for (let b = 0; b < buckets.length; b++) {
-      const bucket = buckets[b]!;
-      const isHost = b === hostIndex;
-      // Buckets are kept in retrieval order: the first with matches needs no sorting.
-      const first = found.length === 0;
-      for (let i = 0; i < bucket.length; i++) {
-        const e = bucket[i]!;
-        if (e.expiresAt <= now) {
-          expired = true;
-          continue;
+    // Step 3: the buckets of every domain the host domain-matches: for the hosts of real sites, the host
+    // and each parent of more than one label, looked up by name (a one-label parent is a public suffix,
+    // which holds host-only cookies only); a host of many labels goes down the tree of labels instead.
+    const pick: Pick = { target, now, http, crossSite, laxAllowed, found };
+    const host = target.host;
+    if (target.isIp) {
+      const bucket = this.#buckets.get(host);
+      if (bucket !== undefined) this.#scan(bucket, true, pick);
+    } else {
+      const few = this.#buckets.fewLabels;
+      for (let domain = host, lookups = 0; ; lookups++) {
+        if (lookups === few) {
+          found.length = 0;
+          const buckets: Entry[][] = [];
+          const hostIndex = this.#buckets.walkTree(host, buckets);
+          for (let i = 0; i < buckets.length; i++) this.#scan(buckets[i]!, i === hostIndex, pick);
+          break;
         }
-        const f = e.flags;
-        if ((f & HOST_ONLY) !== 0 && !isHost) continue;
-        if (e.path.length > 1 && !pathMatch(target.path, e.path)) continue;
-        if ((f & SECURE) !== 0 && !target.secure) continue;
-        if ((f & HTTP_ONLY) !== 0 && !http) continue;
-        if (crossSite) {
-          const sameSite = f & SAME_SITE_MASK;
-          if (sameSite !== SAME_SITE_NONE && !(laxAllowed && sameSite !== SAME_SITE_STRICT)) continue;
-        }
-        if (first) found.push(e);
-        else insertSorted(found, e);
+        const bucket = this.#buckets.get(domain);
+        if (bucket !== undefined) this.#scan(bucket, lookups === 0, pick);
+        const dot = domain.indexOf('.');
+        if (dot === -1 || domain.indexOf('.', dot + 1) === -1) break;
+        domain = domain.slice(dot + 1);
       }
     }
-    if (expired) for (const bucket of buckets) this.#evictExpiredIn(bucket, now);
     // Step 4: done as the cookies were gathered.
     // Step 5.
     for (const e of found) e.lastAccess = now;
     return found;
+  }
+
+  /** Adds the cookies of `bucket` that go with the request to `pick.found` (5.8.3 step 3); evicts expired ones. */
+  #scan(bucket: Entry[], isHost: boolean, pick: Pick): void {
+    const { target, now, http, crossSite, laxAllowed, found } = pick;
+    // Buckets are kept in retrieval order: the first with matches needs no sorting.
+    const first = found.length === 0;
+    let expired = false;
+    for (let i = 0; i < bucket.length; i++) {
+      const e = bucket[i]!;
+      if (e.expiresAt <= now) {
+        expired = true;
+        continue;
+      }
+      const f = e.flags;
+      if ((f & HOST_ONLY) !== 0 && !isHost) continue;
+      if (e.path.length > 1 && !pathMatch(target.path, e.path)) continue;
+      if ((f & SECURE) !== 0 && !target.secure) continue;
+      if ((f & HTTP_ONLY) !== 0 && !http) continue;
+      if (crossSite) {
+        const sameSite = f & SAME_SITE_MASK;
+        if (sameSite !== SAME_SITE_NONE && !(laxAllowed && sameSite !== SAME_SITE_STRICT)) continue;
+      }
+      if (first) found.push(e);
+      else insertSorted(found, e);
+    }
+    if (expired) this.#evictExpiredIn(bucket, now);
   }
 
   #evictExpiredIn(bucket: Entry[], now: number): void {
