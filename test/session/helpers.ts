@@ -164,3 +164,10 @@ export async function seeded(store: TestStore, data: Record<string, number>): Pr
   });
   return browser.header()!;
 }
+
+/** A second browser holding a copy of `browser`'s cookies, taken now (a stolen cookie, another tab). */
+export function copyOf(browser: Browser): Browser {
+  const copy = new Browser();
+  for (const [name, value] of browser.cookies) copy.cookies.set(name, value);
+  return copy;
+}

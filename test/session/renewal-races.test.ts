@@ -1,14 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { createSessionManager } from '../../src/index.js';
-import { Browser, MINUTE, T0, TestStore, visit } from './helpers.js';
+import { Browser, copyOf, MINUTE, T0, TestStore, visit } from './helpers.js';
 
 const at = (ms: number) => ({ now: T0 + ms });
-function copyOf(browser: Browser): Browser {
-  const copy = new Browser();
-  for (const [name, value] of browser.cookies) copy.cookies.set(name, value);
-  return copy;
-}
-
 describe('renewal races', () => {
   it('every old id keeps working for its own grace window, with as many renewals as fit in it (7)', async () => {
     const store = new TestStore();

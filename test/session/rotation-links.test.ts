@@ -7,15 +7,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createSessionManager } from '../../src/index.js';
-import { Browser, MINUTE, T0, TestStore, visit } from './helpers.js';
+import { Browser, copyOf, MINUTE, T0, TestStore, visit } from './helpers.js';
 
 const at = (ms: number) => ({ now: T0 + ms });
-
-function copyOf(browser: Browser): Browser {
-  const copy = new Browser();
-  for (const [name, value] of browser.cookies) copy.cookies.set(name, value);
-  return copy;
-}
 
 describe('renewal grace over several hops', () => {
   it('renewAfter shorter than renewGrace: the oldest id keeps working until its own grace ends', async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createSessionManager, SessionConflictError } from '../../src/index.js';
 import type { SessionRecord } from '../../src/session/store.js';
-import { Browser, HOUR, T0, TestStore, visit } from './helpers.js';
+import { Browser, copyOf, HOUR, T0, TestStore, visit } from './helpers.js';
 
 const S1 = 'first-sealing-secret-of-32-bytes-or-more';
 
@@ -38,13 +38,6 @@ function sealedWithStore() {
   const store = new TestStore();
   const manager = createSessionManager<{ cart: string[] }>({ seal: { secrets: [S1] }, store });
   return { store, manager };
-}
-
-/** A second browser holding a copy of `browser`'s cookies (taken now). */
-function copyOf(browser: Browser): Browser {
-  const copy = new Browser();
-  for (const [name, value] of browser.cookies) copy.cookies.set(name, value);
-  return copy;
 }
 
 const later = (ms: number) => ({ now: T0 + ms });
