@@ -102,9 +102,10 @@ export class CsrfKeys {
         now,
         now + KEY_RECORD_TTL_MS,
       );
-      record = (await calls.set(CSRF_KEY_RECORD, fresh, null, KEY_RECORD_TTL_MS, b))
-        ? fresh
-        : await calls.get(CSRF_KEY_RECORD, b);
+      // Read back whatever the store holds now, won or lost: a store without compare-and-set (lockOnly)
+      // accepts every writer, and every process must settle on the same key, the last one written.
+      await calls.set(CSRF_KEY_RECORD, fresh, null, KEY_RECORD_TTL_MS, b);
+      record = await calls.get(CSRF_KEY_RECORD, b);
     }
     const key = typeof record?.data === 'string' ? decode(record.data, SECRET_BYTES) : undefined;
     if (key === undefined) {

@@ -183,12 +183,18 @@ export class KeyedLock {
     next.grant(this.#grant(key, hold));
   }
 
-  /** Drops the holds gone stale that nobody waits for (their waiters take them over themselves). */
+  /**
+   * Drops the holds gone stale that nobody waits for (their waiters take them over themselves); a strict
+   * hold stale by its own bound passes to its next waiter.
+   */
   #sweep(now: number): void {
     this.#sweptAt = now;
     for (const [key, hold] of this.#holds) {
-      const staleMs = hold.strict ? this.#strictStaleMs : this.#staleMs;
-      if (hold.queue.length === 0 && now - hold.since >= staleMs) {
+      if (hold.strict) {
+        // A strict hold nobody released: after its much longer bound it passes to the next waiter (a
+        // strict waiter never takes it over itself, so a session polled often would wait for good).
+        if (now - hold.since >= this.#strictStaleMs) this.#pass(key, hold);
+      } else if (hold.queue.length === 0 && now - hold.since >= this.#staleMs) {
         hold.current = undefined;
         this.#holds.delete(key);
       }

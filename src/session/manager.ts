@@ -31,7 +31,7 @@ import {
 } from './context.js';
 import { cookieNameFor, csrfCookieLine, csrfCookieName, isSecureRequest } from './cookie-policy.js';
 import { CsrfKeys, csrfCookieValue, deriveCsrfKeys } from './csrf.js';
-import { SessionStoreTimeoutError, tellerMessage } from './errors.js';
+import { SessionStoreError, SessionStoreTimeoutError, tellerMessage } from './errors.js';
 import { generateId, storeKeyOf } from './ids.js';
 import { KeyedLock } from './lock.js';
 import { LIMITS, type ResolvedOptions, resolveOptions, type SessionManagerOptions } from './options.js';
@@ -199,7 +199,9 @@ class Manager<Data extends object, Format extends SessionFormat> implements Sess
     options?: RequestOptions,
   ): Promise<Session<Data, Format>> {
     try {
-      if (this.#closed) throw new TypeError(tellerMessage('session', 'the session manager is closed'));
+      // Shutting down: a request that still arrives is answered 503, like a store that is down.
+      if (this.#closed)
+        throw new SessionStoreError(tellerMessage('session', 'the session manager is closed'));
       const policy = this.#options.policy;
       const secure = isSecureRequest(policy, context);
       const cookies = cookieHeader ? parseCookie(cookieHeader) : undefined;

@@ -34,6 +34,7 @@ import {
 } from './state.js';
 import type { SessionRecord } from './store.js';
 import type { Budget, StoreCalls } from './store-calls.js';
+import { assertJsonValue } from './values.js';
 
 type WriteMode = 'write' | 'touch' | 'rotate' | 'renew';
 
@@ -277,6 +278,8 @@ function reapply(
   const out = new Map(newest);
   for (const [key, ops] of state.ops) {
     const value = replay(newest.get(key), ops);
+    // An update() re-run on the newest value is checked as its first run was (JSON values only).
+    if (value !== undefined && state.host.jsonOnly) assertJsonValue('update', key, value);
     if (value === undefined) out.delete(key);
     else out.set(key, value);
   }

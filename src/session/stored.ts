@@ -155,7 +155,9 @@ export class StoredBackend implements SessionBackend {
     for (let hop = 0; ; hop++) {
       const usable: boolean = isUsable(record, now);
       if (!usable) {
-        const retiredTo = hop === 0 ? record.rotatedTo : undefined;
+        // Retired by login or regenerate (the cookie's id itself, or the record it was renewed into): the
+        // session goes on under `rotatedTo`, which a logout or destroy with this cookie must reach.
+        const retiredTo = record.rotatedTo;
         return typeof retiredTo === 'string' ? { retiredTo } : 'expired';
       }
       if (record.movedTo === undefined) return { key: at, pointerKey: hop === 0 ? undefined : key, record };

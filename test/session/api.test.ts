@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import * as teller from '../../src/index.js';
 import { createMemoryStore } from '../../src/stores/memory.js';
-import { Browser, T0, visit } from './helpers.js';
+import { Browser, T0, TestStore, visit } from './helpers.js';
 
 describe('the teller entry point', () => {
   it('exports the session API, the store contract constant and the typed errors', () => {
@@ -57,5 +57,15 @@ describe('the teller entry point', () => {
     await manager.commit(replay);
     await manager.close();
     await expect(manager.load(undefined)).rejects.toThrow(/closed/);
+  });
+});
+
+describe('a closed manager', () => {
+  it('answers a late request 503 (a SessionStoreError), like a store that is down', async () => {
+    const manager = teller.createSessionManager({ store: new TestStore() });
+    await manager.close();
+    const error = await manager.load(undefined).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(teller.SessionStoreError);
+    expect(teller.statusForError(error)).toBe(503);
   });
 });

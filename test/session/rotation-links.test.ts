@@ -111,3 +111,17 @@ describe('a logout carrying an id retired by login or regenerate', () => {
     ]);
   });
 });
+
+describe('a logout with an id renewed, then rotated', () => {
+  it('reaches the session that followed the rotation (the renewal pointer leads to the rotated record)', async () => {
+    const store = new TestStore();
+    const manager = createSessionManager({ store, renewAfter: MINUTE, renewGrace: 5 * MINUTE });
+    const browser = new Browser();
+    await visit(manager, browser, (s) => s.set('cart', ['apple']), at(0));
+    const stale = copyOf(browser); // id A
+    await visit(manager, browser, (s) => s.get('cart'), at(1.5 * MINUTE)); // A -> B (renewal)
+    await visit(manager, browser, (s) => s.login('alice'), at(2 * MINUTE)); // B -> C (rotation)
+    await visit(manager, stale, (s) => s.logout(), at(2.5 * MINUTE));
+    expect((await visit(manager, browser, (s) => s.userId, at(3 * MINUTE))).result).toBeUndefined();
+  });
+});
