@@ -110,6 +110,9 @@ export function assertJsonValue(call: string, key: string, value: unknown): void
   );
 }
 
+/** How deep a session value may nest (JSON.parse of a hostile body can nest far deeper). */
+const MAX_DEPTH = 2048;
+
 function walk(value: unknown, parents: object[]): Problem | undefined {
   switch (typeof value) {
     case 'string':
@@ -126,6 +129,9 @@ function walk(value: unknown, parents: object[]): Problem | undefined {
   }
   if (value === null) return undefined;
   const object = value as object;
+  // A bound on depth: a clear error rather than a RangeError from the stack, and the cycle check stays cheap.
+  if (parents.length >= MAX_DEPTH)
+    return { what: `a value nested more than ${MAX_DEPTH} levels deep`, path: [] };
   if (parents.includes(object)) return { what: 'a circular reference', path: [] };
   if (Array.isArray(object)) {
     parents.push(object);

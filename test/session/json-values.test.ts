@@ -145,3 +145,15 @@ describe('sealed sessions (JSON in the cookie)', () => {
     await manager.commit(session);
   });
 });
+
+describe('a deeply nested value', () => {
+  it('is refused with a TypeError naming the depth, not a RangeError from the stack', async () => {
+    const manager = createSessionManager<{ deep: unknown }>({ store: new TestStore() });
+    const session = await manager.load(undefined);
+    let deep: unknown = 0;
+    for (let i = 0; i < 20_000; i++) deep = [deep];
+    expect(() => session.set('deep', deep as never)).toThrow(TypeError);
+    expect(() => session.set('deep', deep as never)).toThrow(/nested more than 2048 levels deep/);
+    await manager.commit(session);
+  });
+});
