@@ -3,6 +3,7 @@
  * against its grammar and a bad one throws a TypeError naming it, so nothing can inject an attribute
  * (CVE-2024-47764's class).
  */
+import { tellerMessage } from '../util.js';
 import type { Priority, SameSite } from './set-cookie.js';
 import { MAX_ATTRIBUTE_VALUE_BYTES, MAX_NAME_VALUE_BYTES } from './set-cookie.js';
 import { utf8Length } from './utf8.js';
@@ -58,7 +59,7 @@ const PRIORITY = new Map<string, Priority>([
  * (a session token with one stray character must not end up in a log).
  */
 function invalid(field: string, rule: string): TypeError {
-  return new TypeError(`[teller] [cookie] option ${field} is invalid: ${rule}`);
+  return new TypeError(tellerMessage('cookie', `option ${field} is invalid: ${rule}`));
 }
 
 /** Where `value`, not a cookie-value, first breaks the grammar (for the error; the value is not echoed). */

@@ -45,7 +45,8 @@ function mac(value: string, secret: Secret): string {
 
 /** Signs `value` with `secret`: `value.signature` (cookie-signature format). */
 export function sign(value: string, secret: Secret): string {
-  if (typeof value !== 'string') throw new TypeError('[teller] [cookie] the value to sign must be a string');
+  if (typeof value !== 'string')
+    throw new TypeError(tellerMessage('cookie', 'the value to sign must be a string'));
   checkSecret(secret, 'secret');
   return `${value}.${mac(value, secret)}`;
 }
@@ -59,7 +60,7 @@ export function unsign(input: string, secrets: Secret | readonly Secret[]): stri
   if (typeof input !== 'string') return false;
   const list: readonly Secret[] =
     typeof secrets === 'string' || secrets instanceof Uint8Array ? [secrets] : secrets;
-  if (list.length === 0) throw new TypeError('[teller] [cookie] unsign needs at least one secret');
+  if (list.length === 0) throw new TypeError(tellerMessage('cookie', 'unsign needs at least one secret'));
   const dot = input.lastIndexOf('.');
   if (dot === -1) return false;
   const value = input.slice(0, dot);

@@ -1,4 +1,5 @@
 /** Errors of `teller/jar`. */
+import { tellerMessage } from '../util.js';
 
 /**
  * A cookie the jar refused, thrown by `jar.setCookie(line, url, { onReject: 'throw' })`. `step` names
@@ -8,7 +9,7 @@ export class CookieRejectedError extends Error {
   /** The RFC 6265bis section and step that refused the cookie, e.g. `"5.7 step 13"`. */
   readonly step: string;
   constructor(step: string, reason: string, options?: { cause?: unknown }) {
-    super(`[teller] [jar] cookie rejected by RFC 6265bis ${step}: ${reason}`, options);
+    super(tellerMessage('jar', `cookie rejected by RFC 6265bis ${step}: ${reason}`), options);
     this.name = 'CookieRejectedError';
     this.step = step;
   }

@@ -3,6 +3,7 @@
  * itself so that each hop's cookies are stored and each hop's Cookie header is computed for that hop's
  * URL (RFC 6265bis 5.8.2), as a browser does.
  */
+import { tellerMessage } from '../util.js';
 import type { CookieJar } from './jar.js';
 
 /** The `fetch` signature `fetchWithJar` wraps and returns. */
@@ -66,7 +67,7 @@ export function fetchWithJar(
 ): FetchLike {
   const maxRedirects = options?.maxRedirects ?? 20;
   if (!Number.isSafeInteger(maxRedirects) || maxRedirects < 0) {
-    throw new TypeError('[teller] [jar] option maxRedirects must be a non-negative integer');
+    throw new TypeError(tellerMessage('jar', 'option maxRedirects must be a non-negative integer'));
   }
   const now = options?.now ?? Date.now;
   return async function fetchWithCookies(input, init) {
@@ -108,17 +109,18 @@ export function fetchWithJar(
       await response.body?.cancel();
       // The Location is not echoed: it may carry a token (an OAuth code, a reset link).
       if (mode === 'error') {
-        throw new TypeError(`[teller] [jar] a ${response.status} redirect with redirect: 'error'`);
+        throw new TypeError(tellerMessage('jar', `a ${response.status} redirect with redirect: 'error'`));
       }
-      if (hop >= maxRedirects) throw new TypeError(`[teller] [jar] more than ${maxRedirects} redirects`);
+      if (hop >= maxRedirects)
+        throw new TypeError(tellerMessage('jar', `more than ${maxRedirects} redirects`));
       let next: URL;
       try {
         next = new URL(location, url);
       } catch (cause) {
-        throw new TypeError('[teller] [jar] redirect to an invalid Location', { cause });
+        throw new TypeError(tellerMessage('jar', 'redirect to an invalid Location'), { cause });
       }
       if (next.protocol !== 'http:' && next.protocol !== 'https:') {
-        throw new TypeError(`[teller] [jar] redirect to a ${next.protocol} URL`);
+        throw new TypeError(tellerMessage('jar', `redirect to a ${next.protocol} URL`));
       }
       const status = response.status;
       if (

@@ -9,7 +9,7 @@
 
 import { type ParsedSetCookie, parseSetCookieDetailed } from '../cookie/index.js';
 import { encodeOctets } from '../cookie/utf8.js';
-import { epochMs } from '../util.js';
+import { epochMs, tellerMessage } from '../util.js';
 import { DomainBuckets } from './domains.js';
 import {
   type Entry,
@@ -62,7 +62,7 @@ function toMs(now: Date | number | undefined): number {
 function limitOption(value: number | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback;
   if (!Number.isSafeInteger(value) || value < 1) {
-    throw new TypeError(`[teller] [jar] option ${name} must be a positive integer`);
+    throw new TypeError(tellerMessage('jar', `option ${name} must be a positive integer`));
   }
   return value;
 }

@@ -1,5 +1,7 @@
 /** Reading the JSON form of a jar back (`CookieJar.fromJSON`): every field checked. */
+
 import type { Priority } from '../cookie/index.js';
+import { tellerMessage } from '../util.js';
 import { hasEmptyLabel, hasNonChar, isPublicSuffix } from './host.js';
 import { checkPrefixes, checkSameSiteNone } from './storage.js';
 import type { CookieJarJSON, SameSiteFlag, StoredCookie } from './types.js';
@@ -38,7 +40,7 @@ export function isStorable(c: LoadedCookie): boolean {
 }
 
 function broken(field: string): never {
-  throw new TypeError(`[teller] [jar] fromJSON: ${field} is invalid`);
+  throw new TypeError(tellerMessage('jar', `fromJSON: ${field} is invalid`));
 }
 
 function isTime(v: unknown): v is number {
@@ -55,7 +57,7 @@ export function readJSON(input: CookieJarJSON | string): LoadedCookie[] {
     try {
       data = JSON.parse(input);
     } catch (cause) {
-      throw new TypeError('[teller] [jar] fromJSON: the text is not JSON', { cause });
+      throw new TypeError(tellerMessage('jar', 'fromJSON: the text is not JSON'), { cause });
     }
   }
   if (typeof data !== 'object' || data === null) broken('the jar');
