@@ -145,7 +145,8 @@ export class KeyedLock {
           let release: Release | undefined;
           // The hold went stale while this request waited: it takes the lock over, so the requests after
           // it wait for it rather than for the stuck holder.
-          if (!hold.strict && heldForMs >= this.#staleMs && this.#holds.get(key) === hold) {
+          // (A timer may fire a fraction of a millisecond before its delay by performance.now().)
+          if (!hold.strict && heldForMs + 1 >= this.#staleMs && this.#holds.get(key) === hold) {
             hold.since = at;
             hold.label = label;
             release = this.#grant(key, hold);
