@@ -44,6 +44,7 @@ export interface IoRedisClientLike extends ErrorEvents {
   readonly options: {
     readonly enableOfflineQueue?: boolean | undefined;
     readonly autoResendUnfulfilledCommands?: boolean | undefined;
+    readonly keyPrefix?: string | undefined;
   };
 }
 
@@ -130,12 +131,19 @@ const isNoScript = (error: unknown) => error instanceof Error && error.message.s
 const globEscape = (text: string) => text.replace(/[*?[\]\\]/g, '\\$&');
 
 /** Sends one command through either client. */
-type Send = (args: string[]) => Promise<unknown>;
+type Send = ((args: string[]) => Promise<unknown>) & { scanPrefix?: string };
 
 function senderFor(client: RedisClientLike): Send {
   const error = (text: string) => new TypeError(tellerMessage(REDIS_STORE_NAME, text));
   if (client === null || typeof client !== 'object')
     throw error('client must be a node-redis or ioredis client');
+  // Redis Cluster clients route by key and need SCAN on every master: not supported yet, say so plainly.
+  const shape = client as { isCluster?: unknown; getSlotRandomNode?: unknown };
+  if (shape.isCluster === true || typeof shape.getSlotRandomNode === 'function') {
+    throw error(
+      'Redis Cluster clients are not supported yet: pass a standalone node-redis or ioredis client',
+    );
+  }
   // ioredis first: it has a sendCommand too, taking a Command object.
   if (typeof (client as IoRedisClientLike).call === 'function') {
     const io = client as IoRedisClientLike;
@@ -149,7 +157,9 @@ function senderFor(client: RedisClientLike): Send {
         'the ioredis client must be created with autoResendUnfulfilledCommands: false, so a command cut off by a disconnect is never replayed after the reconnect',
       );
     }
-    return ([command, ...args]) => io.call(command as string, ...args);
+    const sender: Send = ([command, ...args]) => io.call(command as string, ...args);
+    // ioredis adds its keyPrefix to the keys of a command, not to a SCAN pattern: count() adds it.
+    return Object.assign(sender, { scanPrefix: io.options.keyPrefix ?? '' });
   }
   if (typeof (client as NodeRedisClientLike).sendCommand === 'function') {
     const node = client as NodeRedisClientLike;
@@ -328,7 +338,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     count() {
       return run('count', async () => {
         // SCAN walks the whole keyspace: for tests, the inspector and benchmarks, not for requests.
-        const match = `${globEscape(prefix)}s:*`;
+        const match = `${globEscape((send.scanPrefix ?? '') + prefix)}s:*`;
         let cursor = '0';
         let n = 0;
         do {

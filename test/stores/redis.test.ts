@@ -7,8 +7,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer, Socket } from 'node:net';
-import { Redis } from 'ioredis';
-import { createClient } from 'redis';
+import { Cluster, Redis } from 'ioredis';
+import { createClient, createCluster } from 'redis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createSessionManager } from '../../src/index.js';
 import { SessionStoreError } from '../../src/session/errors.js';
@@ -179,6 +179,15 @@ describe('redis store: its own behaviour', () => {
     const resending = new Redis(url.href, { lazyConnect: true, enableOfflineQueue: false });
     expect(() => createRedisStore({ client: resending })).toThrow(/autoResendUnfulfilledCommands: false/);
     expect(() => createRedisStore({ client: {} as RedisClientLike })).toThrow(/node-redis or ioredis/);
+    // Cluster clients are refused plainly (not yet supported), not for a misleading option.
+    const ioCluster = new Cluster([{ host, port }], { lazyConnect: true, enableOfflineQueue: false });
+    expect(() => createRedisStore({ client: ioCluster as unknown as RedisClientLike })).toThrow(
+      /Redis Cluster clients are not supported yet/,
+    );
+    const nodeCluster = createCluster({ rootNodes: [{ url: url.href }] });
+    expect(() => createRedisStore({ client: nodeCluster as unknown as RedisClientLike })).toThrow(
+      /Redis Cluster clients are not supported yet/,
+    );
     // Accepted when set (no connection needed to create the store).
     expect(() => createRedisStore({ client: createClient(nodeOptions) })).not.toThrow();
     expect(() => createRedisStore({ client: new Redis(url.href, ioOptions) })).not.toThrow();
@@ -208,6 +217,8 @@ describe('redis store: its own behaviour', () => {
         client.removeAllListeners('error');
         const store = createRedisStore({ client: client as RedisClientLike, prefix: 'own:' });
         expect(await store.set('k', minimalRecord({ userId: 'u' }), null, 60_000)).toBe(true);
+        // Only the store's listener: an 'error' event without one would be an uncaught exception.
+        expect(client.listenerCount('error')).toBe(1);
         await server.stop();
         await sleep(100);
         const started = Date.now();
@@ -260,6 +271,25 @@ describe('redis store: its own behaviour', () => {
           await server.stop();
         }
       });
+    }
+  });
+});
+
+describe.skipIf(!up)('redis store: ioredis keyPrefix', () => {
+  it('counts and finds records under the client keyPrefix too', async () => {
+    const keyPrefix = newPrefix();
+    const client = new Redis(url.href, { ...ioOptions, keyPrefix });
+    await client.connect();
+    const store = createRedisStore({ client, prefix: 'p:' });
+    try {
+      await store.set('a', minimalRecord({ userId: 'alice' }), null, 60_000);
+      await store.set('b', minimalRecord(), null, 60_000);
+      expect(await store.count()).toBe(2);
+      expect(await (cleaner as Redis).exists(`${keyPrefix}p:s:a`)).toBe(1);
+      expect((await store.listByUser('alice')).map((e) => e.key)).toEqual(['a']);
+    } finally {
+      await store.close();
+      client.disconnect();
     }
   });
 });
