@@ -352,5 +352,32 @@ describe.skipIf(!up)('the session manager over the redis store', () => {
         else client.disconnect();
       }
     });
+
+    it(`${name}: 20 parallel updates from two managers on one store all count (compare-and-set)`, async () => {
+      const client = await connect();
+      const store = createRedisStore({ client: client as RedisClientLike, prefix: newPrefix() });
+      const [m1, m2] = [
+        createSessionManager<{ n: number }>({ store }),
+        createSessionManager<{ n: number }>({ store }),
+      ];
+      try {
+        const browser = new Browser();
+        await visit(m1, browser, (s) => s.set('n', 0), { now: Date.now() });
+        const cookie = browser.header();
+        await Promise.all(
+          Array.from({ length: 20 }, async (_, i) => {
+            const m = i % 2 === 0 ? m1 : m2;
+            const s = await m.load(cookie, { now: Date.now() });
+            s.update('n', (n = 0) => n + 1);
+            await m.commit(s);
+          }),
+        );
+        expect((await visit(m1, browser, (s) => s.get('n'), { now: Date.now() })).result).toBe(20);
+      } finally {
+        await store.close();
+        if ('destroy' in client) client.destroy();
+        else client.disconnect();
+      }
+    });
   }
 });
