@@ -3,7 +3,7 @@
  * documented, and the node:http server for the fetch handler runs as pasted (in a project that installed
  * Teller), over real HTTP. Runs after `npm run build` (as `npm test` does).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -127,4 +127,77 @@ describe("the README's node:http server for the fetch handler, pasted into a pro
     expect((await fetch(`${base}/`)).status).toBe(200);
     expect(server.exitCode).toBeNull();
   });
+});
+
+describe("the README's Redis store examples, pasted into a project", () => {
+  const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const { hostname, port } = new URL(redisUrl);
+  const up = new Promise<boolean>((resolve) => {
+    const socket = createConnection(Number(port || 6379), hostname, () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.setTimeout(1000, () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.on('error', () => resolve(false));
+  });
+
+  for (const client of ['redis', 'ioredis']) {
+    it(`runs the ${client} example: a session written and read back`, async (context) => {
+      if (!(await up)) {
+        console.warn(`[readme.test] Redis is unreachable at ${redisUrl}: the ${client} example is not run`);
+        context.skip();
+      }
+      const code = readmeBlock(
+        'js',
+        (block) => block.includes('createRedisStore') && block.includes(`from '${client}'`),
+        `with createRedisStore and ${client}`,
+      );
+      // This test's own prefix on the shared server; only its keys are deleted.
+      const prefix = `teller-readme:${process.pid}:${client}:`;
+      expect(code).toContain("prefix: 'myapp:'");
+      const dir = mkdtempSync(path.join(tmpdir(), 'teller-readme-redis-'));
+      mkdirSync(path.join(dir, 'node_modules'));
+      symlinkSync(root, path.join(dir, 'node_modules', 'teller'));
+      for (const name of ['redis', 'ioredis', '@redis'])
+        symlinkSync(path.join(root, 'node_modules', name), path.join(dir, 'node_modules', name));
+      writeFileSync(
+        path.join(dir, 'app.mjs'),
+        `${code.replace("prefix: 'myapp:'", `prefix: ${JSON.stringify(prefix)}`)}
+const first = await manager.load(undefined);
+first.set('n', 41);
+const { setCookie } = await manager.commit(first);
+const again = await manager.load(setCookie[0].split(';')[0]);
+console.log(JSON.stringify(again.get('n')));
+await manager.commit(again);
+await manager.close();
+await client.quit();
+`,
+      );
+      try {
+        const out = await new Promise<string>((resolve, reject) => {
+          const child = spawn(process.execPath, ['app.mjs'], {
+            cwd: dir,
+            env: { ...process.env, REDIS_URL: redisUrl },
+            stdio: ['ignore', 'pipe', 'pipe'],
+          });
+          let text = '';
+          child.stdout?.on('data', (chunk) => (text += chunk));
+          child.stderr?.on('data', (chunk) => (text += chunk));
+          child.once('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(text))));
+        });
+        expect(out.trim()).toBe('41');
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+        const keys = execFileSync('redis-cli', ['-u', redisUrl, '--scan', '--pattern', `${prefix}*`], {
+          encoding: 'utf8',
+        })
+          .split('\n')
+          .filter(Boolean);
+        if (keys.length > 0) execFileSync('redis-cli', ['-u', redisUrl, 'DEL', ...keys]);
+      }
+    });
+  }
 });
