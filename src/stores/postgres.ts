@@ -14,7 +14,8 @@
  */
 
 import { SessionStoreError, tellerMessage } from '../session/errors.js';
-import { assertSetArguments, type SessionRecord, type SessionStore } from '../session/store.js';
+import { assertSetArguments, type SessionStore } from '../session/store.js';
+import { assertTableName, type RecordRow as Row, restOf, toRecord } from './_record.js';
 
 /** The name used in this store's error messages. */
 export const POSTGRES_STORE_NAME = 'postgres-store';
@@ -66,39 +67,8 @@ export interface PostgresStore extends Required<SessionStore> {
   migrate(): Promise<void>;
 }
 
-interface Row {
-  key?: string;
-  version: number | string;
-  user_id: string | null;
-  data: string;
-  created_at: number | string;
-  last_seen_at: number | string;
-  meta: string;
-}
-
-/** The record fields kept in the `meta` JSON column (everything but the indexed and the big ones). */
-type RecordRest = Omit<SessionRecord, 'data' | 'version' | 'userId' | 'createdAt' | 'lastSeenAt'>;
-
 /** Rows deleted per statement by `purgeExpired`: short statements, so requests never wait on a purge. */
 const PURGE_BATCH = 1_000;
-
-function toRecord(row: Row): SessionRecord {
-  const rest = JSON.parse(row.meta) as RecordRest;
-  const record = {
-    format: rest.format,
-    data: row.data,
-    version: Number(row.version),
-    createdAt: Number(row.created_at),
-    lastSeenAt: Number(row.last_seen_at),
-  } as SessionRecord;
-  if (row.user_id !== null) record.userId = row.user_id;
-  return Object.assign(record, rest);
-}
-
-function restOf(record: SessionRecord): string {
-  const { data: _data, version: _version, userId: _userId, createdAt: _c, lastSeenAt: _l, ...rest } = record;
-  return JSON.stringify(rest);
-}
 
 const reportPoolError = (error: Error) =>
   console.error(tellerMessage(POSTGRES_STORE_NAME, `idle pool client error: ${error.message}`));
@@ -122,14 +92,8 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
   if (pool === null || typeof pool !== 'object' || typeof pool.query !== 'function') {
     throw new TypeError(tellerMessage(POSTGRES_STORE_NAME, `pool must be a pg Pool (with query())`));
   }
-  if (typeof table !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]{0,47}$/.test(table)) {
-    throw new TypeError(
-      tellerMessage(
-        POSTGRES_STORE_NAME,
-        `table must be letters, digits and _ (at most 48): ${JSON.stringify(table)}`,
-      ),
-    );
-  }
+  // At most 48, so the index names (table + _expires_at) fit in PostgreSQL's 63 bytes.
+  assertTableName(POSTGRES_STORE_NAME, table, 48);
   if (!(cleanupInterval >= 0))
     throw new TypeError(tellerMessage(POSTGRES_STORE_NAME, `cleanupInterval must be >= 0`));
   if (typeof onError !== 'function')

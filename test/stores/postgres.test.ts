@@ -47,6 +47,19 @@ afterAll(async () => {
   await admin.end();
 });
 
+/** A pool that records every statement it is given, then runs it on the shared pool. */
+const spyPool = () => {
+  const statements: string[] = [];
+  const spy = {
+    query: (text: string, values?: unknown[]) => {
+      statements.push(text);
+      return pool.query(text, values);
+    },
+    on: () => {},
+  };
+  return { spy, statements };
+};
+
 const rowsIn = async (table: string) =>
   Number((await admin.query(`SELECT count(*) AS n FROM "${table}"`)).rows[0].n);
 
@@ -98,14 +111,7 @@ describe.skipIf(!reachable)('postgres store: its own behaviour', () => {
     expect(await rowsIn(table)).toBe(1);
     await store.close();
     // On a table that exists, no DDL: a role without the right to create tables works.
-    const statements: string[] = [];
-    const spy = {
-      query: (text: string, values?: unknown[]) => {
-        statements.push(text);
-        return pool.query(text, values);
-      },
-      on: () => {},
-    };
+    const { spy, statements } = spyPool();
     const again = createPostgresStore({ pool: spy, table, cleanupInterval: 0 });
     expect((await again.get('k'))?.version).toBe(1);
     expect(await again.count()).toBe(1);
@@ -143,19 +149,25 @@ describe.skipIf(!reachable)('postgres store: its own behaviour', () => {
        SELECT 'k' || i, 1, NULL, 1000, '{}', 0, 0, '{"format":1,"expiresAt":1}' FROM generate_series(1, 2345) i`,
     );
     await store.set('alive', minimalRecord(), null, 60_000);
-    const statements: string[] = [];
-    const spy = {
-      query: (text: string, values?: unknown[]) => {
-        statements.push(text);
-        return pool.query(text, values);
-      },
-      on: () => {},
-    };
+    const { spy, statements } = spyPool();
     const counted = createPostgresStore({ pool: spy, table, clock: () => 0, cleanupInterval: 0 });
     expect(await counted.purgeExpired(5_000)).toBe(2_345);
     expect(statements.filter((s) => s.includes('SKIP LOCKED'))).toHaveLength(3);
     expect(await rowsIn(table)).toBe(1);
     await counted.close();
+    await store.close();
+  });
+
+  it('deletes dead rows on its cleanup timer once it is in use', async () => {
+    let now = 0;
+    const table = newTable();
+    const store = createPostgresStore({ pool, table, clock: () => now, cleanupInterval: 10 });
+    await store.set('dead', minimalRecord(), null, 1_000);
+    await store.set('alive', minimalRecord(), null, 60_000);
+    now = 5_000;
+    for (let i = 0; i < 200 && (await rowsIn(table)) > 1; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(await rowsIn(table)).toBe(1);
+    expect(await store.get('alive')).not.toBeNull();
     await store.close();
   });
 
