@@ -2,8 +2,9 @@
  * `teller/stores/postgres`: sessions in one PostgreSQL table through a `pg` Pool you created (`{ pool }`).
  *
  * `store.migrate()` creates the table and its indexes (idempotent; processes migrating at once are serialized
- * by a transaction-scoped advisory lock). The store also migrates once before its first query, so calling it
- * is optional; call it at start-up to fail fast.
+ * by a transaction-scoped advisory lock). Before its first query the store also runs it when the table is
+ * missing (and only then: a role without the right to create tables works on a table made by another), so
+ * calling it is optional; call it at start-up to fail fast.
  *
  * Compare-and-set is one statement: `UPDATE ... WHERE key = $1 AND version = $expected`, or for a first write
  * `INSERT ... ON CONFLICT (key) DO UPDATE ... WHERE <the old row is dead>`. `expires_at` is this store's drop
