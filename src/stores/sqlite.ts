@@ -16,7 +16,8 @@
 
 import { createRequire } from 'node:module';
 import { SessionStoreError, tellerMessage } from '../session/errors.js';
-import { assertSetArguments, type SessionRecord, type SessionStore } from '../session/store.js';
+import { assertSetArguments, type SessionStore } from '../session/store.js';
+import { assertTableName, type RecordRow as Row, restOf, toRecord } from './_record.js';
 
 /** The name used in this store's error messages. */
 export const SQLITE_STORE_NAME = 'sqlite-store';
@@ -76,38 +77,7 @@ export type SqliteStoreOptions = SqliteStoreFileOptions | SqliteStoreDatabaseOpt
 /** The SQLite store: the contract plus its optional abilities, all present. */
 export interface SqliteStore extends Required<SessionStore> {}
 
-interface Row {
-  key?: string;
-  version: number;
-  user_id: string | null;
-  data: string;
-  created_at: number;
-  last_seen_at: number;
-  meta: string;
-}
-
-/** The record fields kept in the `meta` JSON column (everything but the indexed and the big ones). */
-type RecordRest = Omit<SessionRecord, 'data' | 'version' | 'userId' | 'createdAt' | 'lastSeenAt'>;
-
 const PURGE_BATCH = 500;
-
-function toRecord(row: Row): SessionRecord {
-  const rest = JSON.parse(row.meta) as RecordRest;
-  const record = {
-    format: rest.format,
-    data: row.data,
-    version: Number(row.version),
-    createdAt: Number(row.created_at),
-    lastSeenAt: Number(row.last_seen_at),
-  } as SessionRecord;
-  if (row.user_id !== null) record.userId = row.user_id;
-  return Object.assign(record, rest);
-}
-
-function restOf(record: SessionRecord): string {
-  const { data: _data, version: _version, userId: _userId, createdAt: _c, lastSeenAt: _l, ...rest } = record;
-  return JSON.stringify(rest);
-}
 
 /**
  * Opens `filename` with better-sqlite3, loaded only now (an optional peer dependency), and runs `setUp` on it.
@@ -157,11 +127,7 @@ function openFile<T>(filename: string, setUp: (db: SqliteDatabase) => T): { db: 
  */
 export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   const { table = 'teller_sessions', cleanupInterval = 300_000, clock = Date.now } = options;
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(table)) {
-    throw new TypeError(
-      tellerMessage(SQLITE_STORE_NAME, `table must be letters, digits and _: ${JSON.stringify(table)}`),
-    );
-  }
+  assertTableName(SQLITE_STORE_NAME, table);
   if (!(cleanupInterval >= 0))
     throw new TypeError(tellerMessage(SQLITE_STORE_NAME, `cleanupInterval must be >= 0`));
   const owned = options.database === undefined;

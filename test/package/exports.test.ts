@@ -96,6 +96,16 @@ describe('package exports', () => {
     }
   });
 
+  it('the postgres store takes a Pool you pass: its built files neither import pg nor name its types', () => {
+    for (const file of ['dist/stores/postgres.js', 'dist/stores/postgres.d.ts']) {
+      const text = readFileSync(resolve(root, file), 'utf8');
+      // Statements only (the JSDoc example shows a user's `import pg from 'pg'`).
+      expect(text, file).not.toMatch(
+        /^(import|export)\b[^\n]*['"]pg['"]|require\(['"]pg['"]\)|import\(['"]pg['"]\)/m,
+      );
+    }
+  });
+
   it('loads teller/testing inside Vitest by name with import() and with require(), with the same exports', async () => {
     expect(pkg.exports['./testing'], 'package.json has no export "./testing"').toBeDefined();
     const require = createRequire(resolve(root, 'package.json'));

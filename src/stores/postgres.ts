@@ -1,0 +1,303 @@
+/**
+ * `teller/stores/postgres`: sessions in one PostgreSQL table through a `pg` Pool you created (`{ pool }`).
+ *
+ * `store.migrate()` creates the table and its indexes (idempotent; processes migrating at once are serialized
+ * by a transaction-scoped advisory lock). Before its first query the store also runs it when the table is
+ * missing (and only then: a role without the right to create tables works on a table made by another), so
+ * calling it is optional; call it at start-up to fail fast.
+ *
+ * Compare-and-set is one statement: `UPDATE ... WHERE key = $1 AND version = $expected`, or for a first write
+ * `INSERT ... ON CONFLICT (key) DO UPDATE ... WHERE <the old row is dead>`. `expires_at` is this store's drop
+ * time (its clock + `ttlMs` at the write), never the record's `expiresAt`: a row is kept at least `ttlMs`,
+ * treated as absent after it, and deleted in batches by `purgeExpired` and an unref'd cleanup timer.
+ * Every failure rejects with a `SessionStoreError` whose `cause` is pg's error; the pool stays yours:
+ * `close()` never ends it.
+ */
+
+import { SessionStoreError, tellerMessage } from '../session/errors.js';
+import { assertSetArguments, type SessionStore } from '../session/store.js';
+import { assertTableName, type RecordRow as Row, restOf, toRecord } from './_record.js';
+
+/** The name used in this store's error messages. */
+export const POSTGRES_STORE_NAME = 'postgres-store';
+
+/** The part of a `pg` query result the store uses. */
+export interface PostgresQueryResult {
+  rows: unknown[];
+  rowCount: number | null;
+}
+
+/** The part of a `pg` Pool the store uses (any compatible client will do). */
+export interface PostgresPool {
+  query(text: string, values?: unknown[]): Promise<PostgresQueryResult>;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  /** When present, `close()` removes the store's own `'error'` listener with it. */
+  off?(event: 'error', listener: (error: Error) => void): unknown;
+}
+
+export interface PostgresStoreOptions {
+  /** A `pg` Pool you created; `close()` leaves it open (end it yourself). */
+  pool: PostgresPool;
+  /**
+   * The table's name (letters, digits, `_`; at most 48 characters, so its index names fit). Created by
+   * `migrate()` (or before the first query) when missing, with its indexes.
+   * @default 'teller_sessions'
+   */
+  table?: string;
+  /**
+   * How often (ms) an unref'd timer deletes rows whose lifetime ended; `0` disables it (call `purgeExpired`).
+   * @default 300_000
+   */
+  cleanupInterval?: number;
+  /**
+   * Called with an error of an idle pool client (the pool's `'error'` event, e.g. the server restarted), which
+   * would otherwise crash the process when nobody listens. Your own listeners on the pool are kept.
+   * @default a console.error line
+   */
+  onError?: (error: Error) => void;
+  /**
+   * This store's clock (epoch ms), used only to turn `ttlMs` into a drop time. A parameter so tests need no sleep.
+   * @default Date.now
+   */
+  clock?: () => number;
+}
+
+/** The PostgreSQL store: the contract plus its optional abilities, all present, and `migrate()`. */
+export interface PostgresStore extends Required<SessionStore> {
+  /** Creates the table and its indexes when missing; safe to run from several processes at once. */
+  migrate(): Promise<void>;
+}
+
+/** Rows deleted per statement by `purgeExpired`: short statements, so requests never wait on a purge. */
+const PURGE_BATCH = 1_000;
+
+const reportPoolError = (error: Error) =>
+  console.error(tellerMessage(POSTGRES_STORE_NAME, `idle pool client error: ${error.message}`));
+
+/**
+ * Creates a PostgreSQL store over a `pg` Pool.
+ *
+ * @example
+ * import pg from 'pg';
+ * const store = createPostgresStore({ pool: new pg.Pool({ connectionString: process.env.DATABASE_URL }) });
+ * await store.migrate();
+ */
+export function createPostgresStore(options: PostgresStoreOptions): PostgresStore {
+  const {
+    pool,
+    table = 'teller_sessions',
+    cleanupInterval = 300_000,
+    onError = reportPoolError,
+    clock = Date.now,
+  } = options;
+  if (pool === null || typeof pool !== 'object' || typeof pool.query !== 'function') {
+    throw new TypeError(tellerMessage(POSTGRES_STORE_NAME, `pool must be a pg Pool (with query())`));
+  }
+  // At most 48, so the index names (table + _expires_at) fit in PostgreSQL's 63 bytes.
+  assertTableName(POSTGRES_STORE_NAME, table, 48);
+  if (!(cleanupInterval >= 0))
+    throw new TypeError(tellerMessage(POSTGRES_STORE_NAME, `cleanupInterval must be >= 0`));
+  if (typeof onError !== 'function')
+    throw new TypeError(tellerMessage(POSTGRES_STORE_NAME, `onError must be a function`));
+
+  // The only name put in SQL: checked above, and quoted (case kept as given).
+  const t = `"${table}"`;
+  const columns = 'version, user_id, data, created_at, last_seen_at, meta::text AS meta';
+  const write = 'version, user_id, expires_at, data, created_at, last_seen_at, meta';
+  const sql = {
+    // One simple-protocol message without BEGIN: one implicit transaction, rolled back whole on an error,
+    // holding the advisory lock (keyed by the table's name) until it ends.
+    migrate: `
+      SELECT pg_advisory_xact_lock(hashtext('teller-sessions-migrate'), hashtext('${table}'));
+      CREATE TABLE IF NOT EXISTS ${t} (
+        key text PRIMARY KEY,
+        version bigint NOT NULL,
+        user_id text,
+        expires_at bigint NOT NULL,
+        data text NOT NULL,
+        created_at double precision NOT NULL,
+        last_seen_at double precision NOT NULL,
+        meta json NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS "${table}_user_id" ON ${t} (user_id) WHERE user_id IS NOT NULL;
+      CREATE INDEX IF NOT EXISTS "${table}_expires_at" ON ${t} (expires_at);`,
+    exists: 'SELECT to_regclass($1) IS NOT NULL AS present',
+    get: `SELECT ${columns} FROM ${t} WHERE key = $1 AND expires_at >= $2`,
+    // A first write: takes the key when absent, or when the row under it is past its drop time (dead).
+    insert: `INSERT INTO ${t} (key, ${write}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+      ON CONFLICT (key) DO UPDATE SET version = EXCLUDED.version, user_id = EXCLUDED.user_id,
+        expires_at = EXCLUDED.expires_at, data = EXCLUDED.data, created_at = EXCLUDED.created_at,
+        last_seen_at = EXCLUDED.last_seen_at, meta = EXCLUDED.meta
+      WHERE ${t}.expires_at < $9`,
+    update: `UPDATE ${t} SET version = $2, user_id = $3, expires_at = $4, data = $5, created_at = $6,
+        last_seen_at = $7, meta = $8
+      WHERE key = $1 AND version = $10 AND expires_at >= $9`,
+    delete: `DELETE FROM ${t} WHERE key = $1`,
+    listByUser: `SELECT key, ${columns} FROM ${t} WHERE user_id = $1 AND expires_at >= $2`,
+    deleteByUser: `DELETE FROM ${t} WHERE user_id = $1 AND key IS DISTINCT FROM $2 AND expires_at >= $3`,
+    // SKIP LOCKED: a row a request is writing is left for the next purge instead of waited for.
+    purge: `DELETE FROM ${t} WHERE key IN (
+        SELECT key FROM ${t} WHERE expires_at < $1 LIMIT ${PURGE_BATCH} FOR UPDATE SKIP LOCKED)`,
+    count: `SELECT count(*) AS n FROM ${t} WHERE expires_at >= $1`,
+  };
+
+  let closed = false;
+  let migrated: Promise<void> | undefined;
+
+  const failure = (operation: string, error: unknown) =>
+    error instanceof SessionStoreError
+      ? error
+      : new SessionStoreError(tellerMessage(POSTGRES_STORE_NAME, `${operation} failed`), { cause: error });
+
+  /** Creates the table and its indexes when missing; a failed attempt is retried by the next call. */
+  function migrate(): Promise<void> {
+    const attempt = pool.query(sql.migrate).then(
+      () => undefined,
+      (error: unknown) => {
+        if (migrated === attempt) migrated = undefined;
+        throw failure('migrate', error);
+      },
+    );
+    migrated = attempt;
+    return attempt;
+  }
+
+  /**
+   * Before the first query: runs the migration only when the table is missing, so a role without the right
+   * to create tables works on a table migrated by someone else.
+   */
+  function ensureTable(): Promise<void> {
+    migrated ??= pool.query(sql.exists, [t]).then(
+      ({ rows }) => ((rows[0] as { present: boolean } | undefined)?.present === true ? undefined : migrate()),
+      (error: unknown) => {
+        migrated = undefined;
+        throw failure('migrate', error);
+      },
+    );
+    return migrated;
+  }
+
+  /** Runs one statement (after the migration); a pg failure becomes a SessionStoreError with the cause. */
+  async function run(operation: string, text: string, values: unknown[]): Promise<PostgresQueryResult> {
+    if (closed) throw new SessionStoreError(tellerMessage(POSTGRES_STORE_NAME, `the store is closed`));
+    try {
+      await ensureTable();
+      return await pool.query(text, values);
+    } catch (error) {
+      throw failure(operation, error);
+    }
+  }
+
+  /** Drop times are whole milliseconds (a bigint column); a fractional clock is rounded down. */
+  const nowMs = () => Math.floor(clock());
+
+  async function purge(now: number): Promise<number> {
+    let removed = 0;
+    for (;;) {
+      const { rowCount } = await run('purgeExpired', sql.purge, [Math.floor(now)]);
+      removed += rowCount ?? 0;
+      if ((rowCount ?? 0) < PURGE_BATCH) return removed;
+      // Between batches, let the requests queued on this process run first.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  const listener = (error: Error) => {
+    try {
+      onError(error);
+    } catch {
+      // A reporter that throws must not turn an idle client's error into a crash.
+    }
+  };
+  pool.on('error', listener);
+
+  let purging = false;
+  const timer =
+    cleanupInterval > 0
+      ? setInterval(() => {
+          // Only once the table exists (a migration ran), and one purge at a time.
+          if (migrated === undefined || closed || purging) return;
+          purging = true;
+          purge(nowMs())
+            .catch(() => {
+              // A failing database is retried at the next tick; the next request reports real failures.
+            })
+            .finally(() => {
+              purging = false;
+            });
+        }, cleanupInterval)
+      : undefined;
+  timer?.unref();
+
+  return {
+    immediate: false,
+    lockOnly: false,
+    migrate() {
+      if (closed)
+        return Promise.reject(
+          new SessionStoreError(tellerMessage(POSTGRES_STORE_NAME, `the store is closed`)),
+        );
+      return migrate();
+    },
+
+    async get(key) {
+      const { rows } = await run('get', sql.get, [key, nowMs()]);
+      return rows.length === 0 ? null : toRecord(rows[0] as Row);
+    },
+
+    async set(key, record, expected, ttlMs) {
+      assertSetArguments(POSTGRES_STORE_NAME, key, record, expected, ttlMs);
+      const now = nowMs();
+      const values: unknown[] = [
+        key,
+        record.version,
+        record.userId ?? null,
+        Math.ceil(now + ttlMs),
+        record.data,
+        record.createdAt,
+        record.lastSeenAt,
+        restOf(record),
+        now,
+      ];
+      const { rowCount } =
+        expected === null
+          ? await run('set', sql.insert, values)
+          : await run('set', sql.update, [...values, expected]);
+      return rowCount === 1;
+    },
+
+    async delete(key) {
+      await run('delete', sql.delete, [key]);
+    },
+
+    async listByUser(userId) {
+      const { rows } = await run('listByUser', sql.listByUser, [userId, nowMs()]);
+      return (rows as Row[]).map((row) => ({ key: row.key as string, record: toRecord(row) }));
+    },
+
+    async deleteByUser(userId, deleteOptions = {}) {
+      const { rowCount } = await run('deleteByUser', sql.deleteByUser, [
+        userId,
+        deleteOptions.exceptKey ?? null,
+        nowMs(),
+      ]);
+      return rowCount ?? 0;
+    },
+
+    purgeExpired(now) {
+      return purge(now);
+    },
+
+    async count() {
+      const { rows } = await run('count', sql.count, [nowMs()]);
+      return Number((rows[0] as { n: number | string }).n);
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (timer !== undefined) clearInterval(timer);
+      pool.off?.('error', listener);
+    },
+  };
+}
