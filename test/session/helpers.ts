@@ -171,3 +171,18 @@ export function copyOf(browser: Browser): Browser {
   for (const [name, value] of browser.cookies) copy.cookies.set(name, value);
   return copy;
 }
+
+/**
+ * A guest puts an apple in the cart, logs in as alice, adds a pear: what the next request then sees,
+ * `[userId, cart]` (each request at `context()`; `['alice', ['apple', 'pear']]` when the store keeps it all).
+ */
+export async function cartThroughLogin(
+  manager: SessionManager<{ cart: string[] }>,
+  browser: Browser,
+  context: () => LoadContext,
+): Promise<unknown> {
+  await visit(manager, browser, (s) => s.set('cart', ['apple']), context());
+  await visit(manager, browser, (s) => s.login('alice'), context());
+  await visit(manager, browser, (s) => s.update('cart', (c = []) => [...c, 'pear']), context());
+  return (await visit(manager, browser, (s) => [s.userId, s.get('cart')], context())).result;
+}

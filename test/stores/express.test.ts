@@ -6,7 +6,6 @@
  * saying so, except in CI (CI set), where that fails.
  */
 import { randomBytes } from 'node:crypto';
-import { Socket } from 'node:net';
 import PgSession from 'connect-pg-simple';
 import { RedisStore } from 'connect-redis';
 import session from 'express-session';
@@ -20,7 +19,8 @@ import {
   SessionStoreTimeoutError,
 } from '../../src/session/errors.js';
 import { type ExpressStoreLike, fromExpressStore } from '../../src/stores/express.js';
-import { Browser, visit } from '../session/helpers.js';
+import { Browser, cartThroughLogin, visit } from '../session/helpers.js';
+import { reachable } from '../support/net.js';
 import { fullRecord, minimalRecord, runStoreContract } from './contract.js';
 
 /** What every express store lacks behind the bridge: atomic compare-and-set, the user index, purge, count. */
@@ -38,20 +38,7 @@ const run = randomBytes(4).toString('hex');
 
 const redisUrl = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
 
-function tcpReachable(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = new Socket();
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(1000, () => done(false));
-    socket.once('error', () => done(false));
-    socket.connect(port, host, () => done(true));
-  });
-}
-
-const redisUp = await tcpReachable(redisUrl.hostname, Number(redisUrl.port || 6379));
+const redisUp = await reachable(redisUrl.hostname, Number(redisUrl.port || 6379));
 if (!redisUp) {
   if (process.env.CI)
     throw new Error(`Redis is unreachable at ${redisUrl.href}: the connect-redis suite must run in CI`);
@@ -290,13 +277,7 @@ describe('the session manager over fromExpressStore', () => {
       const now = () => ({ now: Date.now() });
       try {
         const laptop = new Browser();
-        await visit(manager, laptop, (s) => s.set('cart', ['apple']), now());
-        await visit(manager, laptop, (s) => s.login('alice'), now());
-        await visit(manager, laptop, (s) => s.update('cart', (c = []) => [...c, 'pear']), now());
-        expect((await visit(manager, laptop, (s) => [s.userId, s.get('cart')], now())).result).toEqual([
-          'alice',
-          ['apple', 'pear'],
-        ]);
+        expect(await cartThroughLogin(manager, laptop, now)).toEqual(['alice', ['apple', 'pear']]);
         await visit(manager, laptop, (s) => s.logout(), now());
         expect((await visit(manager, laptop, (s) => [s.userId, s.get('cart')], now())).result).toEqual([
           undefined,

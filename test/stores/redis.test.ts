@@ -6,33 +6,20 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer, Socket } from 'node:net';
+import { createServer } from 'node:net';
 import { Cluster, Redis } from 'ioredis';
 import { createClient, createCluster } from 'redis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createSessionManager } from '../../src/index.js';
 import { SessionStoreError } from '../../src/session/errors.js';
 import { createRedisStore, type RedisClientLike } from '../../src/stores/redis.js';
-import { Browser, visit } from '../session/helpers.js';
+import { Browser, cartThroughLogin, visit } from '../session/helpers.js';
+import { reachable } from '../support/net.js';
 import { fullRecord, minimalRecord, runStoreContract } from './contract.js';
 
 const url = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
 const host = url.hostname;
 const port = Number(url.port || 6379);
-
-/** Whether a TCP connection to host:port opens within 1 s. */
-function reachable(h: string, p: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = new Socket();
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(1000, () => done(false));
-    socket.once('error', () => done(false));
-    socket.connect(p, h, () => done(true));
-  });
-}
 
 const up = await reachable(host, port);
 if (!up) {
@@ -330,13 +317,7 @@ describe.skipIf(!up)('the session manager over the redis store', () => {
       const now = () => ({ now: Date.now() });
       try {
         const laptop = new Browser();
-        await visit(manager, laptop, (s) => s.set('cart', ['apple']), now());
-        await visit(manager, laptop, (s) => s.login('alice'), now());
-        await visit(manager, laptop, (s) => s.update('cart', (c = []) => [...c, 'pear']), now());
-        expect((await visit(manager, laptop, (s) => [s.userId, s.get('cart')], now())).result).toEqual([
-          'alice',
-          ['apple', 'pear'],
-        ]);
+        expect(await cartThroughLogin(manager, laptop, now)).toEqual(['alice', ['apple', 'pear']]);
         const phone = new Browser();
         await visit(manager, phone, (s) => s.login('alice'), now());
         expect(await manager.listSessions('alice')).toHaveLength(2);
