@@ -16,7 +16,7 @@ export interface RequestContext {
   host?: string;
   userAgent?: string;
   ip?: string;
-  /** The request's method and path, without the query (named in lock-timeout events). */
+  /** The request's method and target, `GET /path?query` (named in lock-timeout events, query and tokens left out). */
   route?: string;
 }
 
@@ -27,13 +27,6 @@ export interface RequestContext {
 export interface AdapterManager<S extends AnySession = Session> {
   load(cookieHeader: string | undefined, context: RequestContext, options?: RequestOptions): Promise<S>;
   commit(session: S, options: CommitOptions): Promise<CommitResult>;
-}
-
-/** `GET /path` of a request target (the query left out: it may carry tokens). */
-export function routeOf(method: string | undefined, target: string | undefined): string {
-  const path = target ?? '';
-  const query = path.indexOf('?');
-  return `${method ?? 'GET'} ${query === -1 ? path : path.slice(0, query)}`;
 }
 
 /**

@@ -10,14 +10,7 @@ import { statusForError } from '../session/errors.js';
 import type { RequestOptions } from '../session/manager.js';
 import type { AnySession } from '../session/session.js';
 import type { AdapterManager, RequestContext } from './_shared.js';
-import {
-  addSessionHeaders,
-  errorBody,
-  forwardedHeaders,
-  routeOf,
-  safeReporter,
-  TEXT_PLAIN,
-} from './_shared.js';
+import { addSessionHeaders, errorBody, forwardedHeaders, safeReporter, TEXT_PLAIN } from './_shared.js';
 
 export type { RequestOptions } from '../session/manager.js';
 export type { AdapterManager, RequestContext } from './_shared.js';
@@ -58,7 +51,7 @@ export function requestContext(request: Request, options: FetchSessionOptions = 
     host: forwarded.host ?? headers.get('host') ?? url.host,
     userAgent: headers.get('user-agent') ?? undefined,
     ip: forwarded.ip ?? options.clientIp?.(request),
-    route: routeOf(request.method, url.pathname),
+    route: `${request.method} ${url.pathname}`,
   };
 }
 

@@ -11,7 +11,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { statusForError } from '../session/errors.js';
 import type { RequestOptions } from '../session/manager.js';
 import type { AdapterManager, RequestContext } from './_shared.js';
-import { forwardedHeaders, routeOf, safeReporter } from './_shared.js';
+import { forwardedHeaders, safeReporter } from './_shared.js';
 import { type Adapter, type AnySession, hook, sendError } from './node/hooks.js';
 
 export type { RequestOptions } from '../session/manager.js';
@@ -133,7 +133,7 @@ export function requestContext(req: IncomingMessage, trustProxy = false): Reques
       host: headers.host,
       userAgent: headers['user-agent'],
       ip: socket.remoteAddress,
-      route: routeOf(req.method, req.url),
+      route: `${req.method} ${req.url}`,
     };
   }
   const forwarded = forwardedHeaders(true, (name) => headers[name]);
@@ -142,7 +142,7 @@ export function requestContext(req: IncomingMessage, trustProxy = false): Reques
     host: forwarded.host ?? headers.host,
     userAgent: headers['user-agent'],
     ip: forwarded.ip ?? socket.remoteAddress,
-    route: routeOf(req.method, req.url),
+    route: `${req.method} ${req.url}`,
   };
 }
 

@@ -4,12 +4,13 @@
  * its sessions call back. Also the one interface the two backends (stored sessions, sealed sessions)
  * implement, chosen at construction, so the shared path never asks which one it runs.
  */
+import { sessionCookieLine } from './cookie-policy.js';
 import type { KeyedLock } from './lock.js';
 import type { ResolvedOptions } from './options.js';
 import type { Reporter } from './report.js';
 import { Session } from './session.js';
 import { createState, type Origin, type SessionHost, type SessionState } from './state.js';
-import type { SessionMeta } from './store.js';
+import type { SessionMeta, SessionRecord } from './store.js';
 
 export interface ManagerContext {
   readonly options: ResolvedOptions;
@@ -89,4 +90,15 @@ export function loadedState(
     origin,
     values,
   });
+}
+
+/** The Set-Cookie line carrying `value` for a session whose record is `record`. */
+export function cookieFor(
+  ctx: ManagerContext,
+  state: SessionState,
+  record: Pick<SessionRecord, 'persistent' | 'expiresAt'>,
+  value: string,
+): string {
+  const maxAge = record.persistent ? record.expiresAt - state.now : undefined;
+  return sessionCookieLine(ctx.options.policy, state.secure, state.cookieName, value, maxAge);
 }

@@ -61,8 +61,9 @@ export interface LoadContext {
   /** Stored with the session for `listSessions`. */
   ip?: string;
   /**
-   * The request's method and path (no query string), e.g. `GET /report`: named in a `lock-timeout` event
-   * when this request held its session's lock while another waited, so operators find the slow route.
+   * The request's method and target, e.g. `GET /report?year=2026`: named in a `lock-timeout` event when
+   * this request held its session's lock while another waited, so operators find the slow route. Only
+   * the event's text is made from it (query, token-like segments and length cut then), never a request.
    */
   route?: string;
 }
@@ -211,7 +212,7 @@ class Manager<Data extends object, Format extends SessionFormat> implements Sess
         cookieName: cookieNameFor(policy, secure),
         meta: metaOf(context),
         cookies,
-        route: typeof context.route === 'string' ? context.route.slice(0, LIMITS.maxRoute) : undefined,
+        route: typeof context.route === 'string' ? context.route : undefined,
         lock: options?.lock !== false,
       };
       // Only with the CSRF key in the store, until this process has read it: a CSRF cookie must be

@@ -5,7 +5,7 @@
  */
 import { tellerMessage } from './errors.js';
 import { refOf } from './ids.js';
-import type { SessionEvent, SessionEventType, SessionLogger } from './options.js';
+import { LIMITS, type SessionEvent, type SessionEventType, type SessionLogger } from './options.js';
 import type { SessionState } from './state.js';
 
 type Level = 'debug' | 'info' | 'warn' | 'error';
@@ -86,7 +86,12 @@ export function reportLockWait(
   });
 }
 
-/** `GET /reset/<token>` -> `GET /reset/:token`: a route for an operator, never a secret from a path. */
+/**
+ * `GET /reset/<token>?next=/` -> `GET /reset/:token`: a route for an operator, never a secret from a path
+ * or a query. Made only when an event is reported, not on each request.
+ */
 function maskRoute(route: string): string {
-  return route.replace(/\/[^/]{16,}|\/[^/]*\d{4,}[^/]*/g, '/:token');
+  const query = route.indexOf('?');
+  const path = (query === -1 ? route : route.slice(0, query)).slice(0, LIMITS.maxRoute);
+  return path.replace(/\/[^/]{16,}|\/[^/]*\d{4,}[^/]*/g, '/:token');
 }

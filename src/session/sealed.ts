@@ -3,6 +3,7 @@
  * a store beside it, ended and revoked cookies are refused (see `sealed-revocation.ts`).
  */
 import {
+  cookieFor,
   freshSession,
   loadedState,
   type ManagerContext,
@@ -27,7 +28,6 @@ import type { SealedRevocations } from './sealed-revocation.js';
 import { Session } from './session.js';
 import { clearsCookie, ensureId, resetChanges, type SessionState, worthStoring } from './state.js';
 import { RECORD_FORMAT } from './store.js';
-import { cookieFor } from './stored-commit.js';
 
 /** Payload of a sealed cookie (short names: it travels in every request). */
 interface SealedPayload {

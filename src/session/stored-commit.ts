@@ -6,8 +6,8 @@
  * retire the old one; logout and destroy retire theirs.
  */
 
-import type { ManagerContext } from './context.js';
-import { deleteCookieLine, sessionCookieLine } from './cookie-policy.js';
+import { cookieFor, type ManagerContext } from './context.js';
+import { deleteCookieLine } from './cookie-policy.js';
 import { SessionConflictError, SessionDestroyedError, SessionStoreError, tellerMessage } from './errors.js';
 import { encodeIdCookie, storeKeyOf } from './ids.js';
 import { LIMITS } from './options.js';
@@ -294,15 +294,4 @@ function destroyedError(ctx: ManagerContext, state: SessionState, key: string): 
       'the session was ended (logout, revoke or expiry) by another request; nothing was saved',
     ),
   );
-}
-
-/** The Set-Cookie line carrying `value` for a session whose record is `record`. */
-export function cookieFor(
-  ctx: ManagerContext,
-  state: SessionState,
-  record: Pick<SessionRecord, 'persistent' | 'expiresAt'>,
-  value: string,
-): string {
-  const maxAge = record.persistent ? record.expiresAt - state.now : undefined;
-  return sessionCookieLine(ctx.options.policy, state.secure, state.cookieName, value, maxAge);
 }
