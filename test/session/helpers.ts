@@ -186,3 +186,12 @@ export async function cartThroughLogin(
   await visit(manager, browser, (s) => s.update('cart', (c = []) => [...c, 'pear']), context());
   return (await visit(manager, browser, (s) => [s.userId, s.get('cart')], context())).result;
 }
+
+/** A session logged in as alice on a TestStore, behind a manager with a 100 ms storeTimeout (for fault tests). */
+export async function loggedIn() {
+  const store = new TestStore();
+  const manager = createSessionManager({ store, storeTimeout: 100 });
+  const browser = new Browser();
+  await visit(manager, browser, (s) => s.login('alice'));
+  return { store, manager, browser };
+}

@@ -11,19 +11,11 @@ import {
   statusForError,
 } from '../../src/index.js';
 import { createMemoryStore } from '../../src/stores/memory.js';
-import { Browser, T0, TestStore, visit } from './helpers.js';
-
-async function withSession() {
-  const store = new TestStore();
-  const manager = createSessionManager({ store, storeTimeout: 100 });
-  const browser = new Browser();
-  await visit(manager, browser, (s) => s.login('alice'));
-  return { store, manager, browser };
-}
+import { Browser, loggedIn, T0, visit } from './helpers.js';
 
 describe('store failures, typed', () => {
   it('a store that does not answer in time: SessionStoreTimeoutError, a SessionStoreError (503)', async () => {
-    const { store, manager, browser } = await withSession();
+    const { store, manager, browser } = await loggedIn();
     store.hang = true;
     const error = await manager.load(browser.header(), { now: T0 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SessionStoreTimeoutError);
@@ -32,7 +24,7 @@ describe('store failures, typed', () => {
   });
 
   it('a store that fails is not a timeout', async () => {
-    const { store, manager, browser } = await withSession();
+    const { store, manager, browser } = await loggedIn();
     store.failWith = new Error('ECONNREFUSED');
     const error = await manager.load(browser.header(), { now: T0 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SessionStoreError);
@@ -40,7 +32,7 @@ describe('store failures, typed', () => {
   });
 
   it("a store's own SessionStoreError reaches the caller as it is, not wrapped a second time", async () => {
-    const { store, manager, browser } = await withSession();
+    const { store, manager, browser } = await loggedIn();
     const own = new SessionStoreError('[teller] [test-store] get failed', { cause: new Error('disk I/O') });
     store.failWith = own;
     const error = await manager.load(browser.header(), { now: T0 }).catch((e: unknown) => e);

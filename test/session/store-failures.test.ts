@@ -1,18 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { createSessionManager, SessionStoreError, statusForError } from '../../src/index.js';
-import { Browser, T0, TestStore, visit } from './helpers.js';
-
-async function withSession() {
-  const store = new TestStore();
-  const manager = createSessionManager({ store, storeTimeout: 100 });
-  const browser = new Browser();
-  await visit(manager, browser, (s) => s.login('alice'));
-  return { store, manager, browser };
-}
+import { Browser, loggedIn, T0, TestStore, visit } from './helpers.js';
 
 describe('a failing store', () => {
   it('a store that throws on read: SessionStoreError (503) with the cause, never an anonymous session', async () => {
-    const { store, manager, browser } = await withSession();
+    const { store, manager, browser } = await loggedIn();
     store.failWith = new Error('ECONNREFUSED');
     const error = await manager.load(browser.header(), { now: T0 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SessionStoreError);
@@ -22,7 +14,7 @@ describe('a failing store', () => {
   });
 
   it('a store that throws synchronously is wrapped the same way', async () => {
-    const { store, manager, browser } = await withSession();
+    const { store, manager, browser } = await loggedIn();
     store.get = () => {
       throw new Error('sync boom');
     };
@@ -30,7 +22,7 @@ describe('a failing store', () => {
   });
 
   it('a store that hangs: SessionStoreError within storeTimeout, not a hang', async () => {
-    const { store, manager, browser } = await withSession();
+    const { store, manager, browser } = await loggedIn();
     store.hang = true;
     const started = Date.now();
     const error = await manager.load(browser.header(), { now: T0 }).catch((e: unknown) => e);
@@ -53,7 +45,7 @@ describe('a failing store', () => {
   });
 
   it('a write that fails or hangs at commit: SessionStoreError, bounded', async () => {
-    const { store, manager, browser } = await withSession();
+    const { store, manager, browser } = await loggedIn();
     const s1 = await manager.load(browser.header(), { now: T0 });
     s1.set('n', 1);
     store.failWith = new Error('READONLY');
@@ -68,7 +60,7 @@ describe('a failing store', () => {
   });
 
   it('storeTimeout bounds a whole commit, not each call: a slow store cannot add up to a hang', async () => {
-    const { store, manager, browser } = await withSession();
+    const { store, manager, browser } = await loggedIn();
     store.delayMs = 60; // each call well under the 100 ms timeout; a login commit makes two (new record, old retired)
     const s = await manager.load(browser.header(), { now: T0 });
     s.login('bob');
@@ -78,7 +70,7 @@ describe('a failing store', () => {
   });
 
   it('a request without a cookie needs no store, so it still works while the store is down', async () => {
-    const { store, manager } = await withSession();
+    const { store, manager } = await loggedIn();
     store.failWith = new Error('down');
     const s = await manager.load(undefined, { now: T0 });
     expect(s.isNew).toBe(true);
@@ -86,7 +78,7 @@ describe('a failing store', () => {
   });
 
   it('recovers by itself once the store answers again', async () => {
-    const { store, manager, browser } = await withSession();
+    const { store, manager, browser } = await loggedIn();
     store.failWith = new Error('down');
     await expect(manager.load(browser.header(), { now: T0 })).rejects.toThrow();
     store.failWith = undefined;
