@@ -1,7 +1,8 @@
 /**
  * One benchmark server, run by bench/http.js as a child process pinned to one core:
- * `node bench/http/server.js <kind>` with kind one of bare, teller-memory, teller-sqlite, express, fastify
- * (and, for diagnostics, bare-async, bare-burn, teller-untouched, teller-direct).
+ * `node bench/http/server.js <kind>` with kind one of bare, teller-memory, teller-sqlite, express, fastify,
+ * teller-redis, teller-postgres, express-redis, express-pg (and, for diagnostics, bare-async, bare-burn,
+ * teller-untouched, teller-direct).
  *
  * Routes: `GET /` is the counter route (reads the session's counter `n`, adds one, answers the new value;
  * the bare server answers "hello world"); `GET /read` answers the counter without changing it.
@@ -9,6 +10,14 @@
  * CPU time, wall clock, memory and the number of requests it received (the bench takes deltas between two
  * marks, so the admin traffic is never counted); `{ type: 'exit' }` closes it (so --cpu-prof is written).
  * Teller is taken from the built package: TELLER_DIST (default ../../dist from this file).
+ *
+ * The store kinds get their namespace from the parent, which made it unique to this server and removes it
+ * after (bench/http/services.js), even when this process is killed: BENCH_REDIS_URL and BENCH_REDIS_PREFIX
+ * (every key starts with it); BENCH_PG_URL and BENCH_PG_TABLE (a table of its own, made here before listening:
+ * Teller's `migrate()`, or connect-pg-simple's table.sql with index names of its own); BENCH_PG_IDLE_MS (the
+ * pool's idle timeout; the round-trip count sets it short so the connections close, and their backends flush
+ * their statistics, when a counted batch ends). Both sides get the same clients: a node-redis 5 client (one
+ * connection), a pg Pool of at most PG_POOL_MAX connections.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -24,6 +33,8 @@ const teller = (path) => import(pathToFileURL(join(dist, path)).href);
 
 const kind = process.argv[2];
 const SECRET = 'a benchmark secret of at least thirty-two characters';
+/** pg's own default, said out loud: both PostgreSQL servers get the same pool. */
+const PG_POOL_MAX = 10;
 let requests = 0;
 const events = {};
 const cleanups = [];
@@ -48,6 +59,16 @@ async function tellerServer(storeKind, { touch = true, direct = false } = {}) {
     // Above the default cap (100,000): a first-visits run makes more sessions than that, and measures the
     // session path, not a full store's refusals.
     store = createMemoryStore({ maxEntries: 5_000_000 });
+  } else if (storeKind === 'redis') {
+    const { createRedisStore } = await teller('stores/redis.js');
+    // The store refuses a client that would queue commands while Redis is down and replay them later.
+    const client = await redisClient({ disableOfflineQueue: true });
+    store = createRedisStore({ client, prefix: env('BENCH_REDIS_PREFIX') });
+  } else if (storeKind === 'postgres') {
+    const { createPostgresStore } = await teller('stores/postgres.js');
+    const table = env('BENCH_PG_TABLE');
+    store = createPostgresStore({ pool: pgPool(table), table });
+    await store.migrate();
   } else {
     const { createSqliteStore } = await teller('stores/sqlite.js');
     const dir = mkdtempSync(join(tmpdir(), 'teller-bench-'));
@@ -84,7 +105,15 @@ async function tellerServer(storeKind, { touch = true, direct = false } = {}) {
       res.end(body);
     });
   }
-  const sessions = createNodeSessions(manager);
+  // An error answer (a 409 conflict, a 503 from a store) is counted with the events, not logged line by line:
+  // a contended shared-session run would flood the output. Anything else (a bug) is still printed.
+  const sessions = createNodeSessions(manager, {
+    onError: (error) => {
+      if (typeof error?.status !== 'number') return console.error(error);
+      const type = `answered ${error.status}`;
+      events[type] = (events[type] ?? 0) + 1;
+    },
+  });
   return createServer(
     sessions.wrap((req, res) => {
       if (!touch) return text(res, 'hello world');
@@ -96,16 +125,85 @@ async function tellerServer(storeKind, { touch = true, direct = false } = {}) {
   );
 }
 
-function expressServer() {
+/** An environment variable the parent must set for this kind. */
+function env(name) {
+  const value = process.env[name];
+  if (!value) throw new Error(`${kind}: ${name} is not set (the bench sets it)`);
+  return value;
+}
+
+/** A connected node-redis 5 client on BENCH_REDIS_URL (one connection), closed at exit; errors are counted. */
+async function redisClient(options = {}) {
+  const { createClient } = require('redis');
+  const client = createClient({
+    url: env('BENCH_REDIS_URL'),
+    socket: { connectTimeout: 3_000 },
+    ...options,
+  });
+  client.on('error', () => {
+    events['redis-error'] = (events['redis-error'] ?? 0) + 1;
+  });
+  await client.connect();
+  cleanups.push(() => client.destroy());
+  return client;
+}
+
+/** A pg Pool on BENCH_PG_URL, ended at exit; idle-client errors are counted. */
+function pgPool(table) {
+  const pg = require('pg');
+  const idle = Number(process.env.BENCH_PG_IDLE_MS);
+  const pool = new pg.Pool({
+    connectionString: env('BENCH_PG_URL'),
+    // Names this server's connections (to find them in pg_stat_activity), and nothing else's.
+    application_name: table,
+    max: PG_POOL_MAX,
+    connectionTimeoutMillis: 3_000,
+    ...(idle > 0 ? { idleTimeoutMillis: idle } : {}),
+  });
+  pool.on('error', () => {
+    events['pg-error'] = (events['pg-error'] ?? 0) + 1;
+  });
+  cleanups.push(() => pool.end());
+  return pool;
+}
+
+/**
+ * express-session's store for the `express-*` kinds: connect-redis 9 over a node-redis client (as its README
+ * makes it), or connect-pg-simple 10 on a table of its own; undefined for `express` (its MemoryStore).
+ */
+async function expressStore(session) {
+  if (kind === 'express-redis') {
+    const { RedisStore } = require('connect-redis');
+    return new RedisStore({ client: await redisClient(), prefix: env('BENCH_REDIS_PREFIX') });
+  }
+  if (kind === 'express-pg') {
+    const table = env('BENCH_PG_TABLE');
+    const pool = pgPool(table);
+    // connect-pg-simple's table.sql, with index names of this table's own (its createTableIfMissing names
+    // them session_pkey and IDX_session_expire, one per schema: two runs at once would collide).
+    await pool.query(
+      `CREATE TABLE "${table}" ("sid" varchar NOT NULL COLLATE "default", "sess" json NOT NULL,
+         "expire" timestamp(6) NOT NULL, CONSTRAINT "${table}_pkey" PRIMARY KEY ("sid"));
+       CREATE INDEX "${table}_expire" ON "${table}" ("expire")`,
+    );
+    const PgStore = require('connect-pg-simple')(session);
+    return new PgStore({ pool, tableName: table });
+  }
+  return undefined;
+}
+
+/** express-session with `resave: false, saveUninitialized: false` (its README's advice), on every store. */
+async function expressServer() {
   const express = require('express');
   const session = require('express-session');
   const app = express();
   app.disable('x-powered-by');
+  const store = await expressStore(session);
   // With NODE_ENV=production express-session warns that its MemoryStore is not for production: known, muted.
   const warn = console.warn;
   console.warn = () => {};
   try {
-    app.use(session({ secret: SECRET, resave: false, saveUninitialized: false }));
+    app.use(session({ secret: SECRET, resave: false, saveUninitialized: false, store }));
   } finally {
     console.warn = warn;
   }
@@ -115,6 +213,12 @@ function expressServer() {
   app.get('/', (req, res) => {
     req.session.n = (req.session.n ?? 0) + 1;
     res.type('text/plain').send(String(req.session.n));
+  });
+  // As for Teller: an error (a store failing, or closed while a request was in flight at exit) is counted
+  // with the events and answered 500, not logged with its stack by express's default handler.
+  app.use((_error, _req, res, _next) => {
+    events['answered 500'] = (events['answered 500'] ?? 0) + 1;
+    if (!res.headersSent) res.status(500).type('text/plain').send('error');
   });
   return createServer(app);
 }
@@ -179,7 +283,13 @@ async function build() {
       return tellerServer('memory');
     case 'teller-sqlite':
       return tellerServer('sqlite');
+    case 'teller-redis':
+      return tellerServer('redis');
+    case 'teller-postgres':
+      return tellerServer('postgres');
     case 'express':
+    case 'express-redis':
+    case 'express-pg':
       return expressServer();
     case 'fastify':
       return fastifyServer();
@@ -197,7 +307,14 @@ async function shutdown(code) {
   process.exit(code);
 }
 
-const server = await build();
+let server;
+try {
+  server = await build();
+} catch (error) {
+  // A store that cannot be reached or set up: one line for the parent (which shows it), no stack trace.
+  await new Promise((sent) => process.send({ type: 'failed', message: `${error?.message ?? error}` }, sent));
+  await shutdown(1);
+}
 server.on('request', () => {
   requests++;
 });
