@@ -3,9 +3,13 @@
  *
  * Servers (bench/http/server.js): bare node:http hello world (the ceiling); Teller on node:http with the
  * memory store and with SQLite (a temp file); express-session (its MemoryStore); @fastify/session (with
- * @fastify/cookie, its default memory store). All session servers run the same counter route (read `n`,
- * add one, answer it). Each server is its own child process pinned to core 0 (`taskset -c 0`); the load
- * generator (autocannon, bench/http/load.js) is another child pinned to core 1. 50 connections, pipelining 1.
+ * @fastify/cookie, its default memory store). Issue 8 adds the shared stores: Teller on node:http with Redis
+ * (node-redis 5) and with PostgreSQL (pg), express-session with connect-redis 9 and with connect-pg-simple 10,
+ * on REDIS_URL / DATABASE_URL, each server in a namespace of its own removed after it (bench/http/services.js);
+ * a service that does not answer skips its rows with the reason, the rest runs. All session servers run the
+ * same counter route (read `n`, add one, answer it). Each server is its own child process pinned to core 0
+ * (`taskset -c 0`); the load generator (autocannon, bench/http/load.js) is another child pinned to core 1.
+ * 50 connections, pipelining 1.
  *
  * Modes: `own` (50 sessions made beforehand, each connection sends its own cookie), `shared` (all 50
  * connections on one session; the counter is read back and compared with the 2xx answers: nothing may be
@@ -16,18 +20,31 @@
  * counted): CPU us/request = CPU delta / requests received. Throughput and p99 (2xx answers, exact from every
  * sample) come from autocannon. Every run is bounded in time; servers are killed at the end, even on errors.
  *
+ * Store kinds: the server CPU is the Node server's alone; the store server's work is not in it, and runs on
+ * either core (it cannot be pinned: it is shared). Its CPU over the run (bench/http/services.js) is taken out
+ * of "others on core 0" as if it had all run there, so a contended run means other processes took at least
+ * that.
+ *
+ * Store round trips per request (bench/http/round-trips.js), in a counting pass of its own after the timed
+ * runs, counted by Redis (MONITOR and INFO commandstats, on a redis-server of the bench's own) and PostgreSQL
+ * (pg_stat_database of a database of the bench's own): a read-only request and a write, for each store kind.
+ *
  * Memory (bench/http/memory.js, `--expose-gc`, its own process): heap and RSS growth for 100,000 small sessions.
  *
  * Env: BENCH_QUICK=1 (short runs, smoke test); TELLER_DIST (the built package, default ../dist from here);
  * BENCH_HTTP_PROF=<dir> (the session servers run with --cpu-prof into <dir>; see bench/http/profile.js);
  * BENCH_HTTP_ONLY=<kind or kind/mode,...> (only these runs, e.g. for profiling: bare, teller-memory, teller-sqlite,
- * express, fastify, memory; teller-memory/shared); BENCH_HTTP_DIAG=1 adds diagnostic runs (see server.js).
+ * express, fastify, teller-redis, teller-postgres, express-redis, express-pg, memory; teller-memory/shared;
+ * teller-redis/trips, the round-trip count alone); BENCH_HTTP_DIAG=1 adds diagnostic runs (see server.js);
+ * REDIS_URL, DATABASE_URL (the store rows' servers).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { breakdown, COUNT, createCounter } from './http/round-trips.js';
+import { cpuBetween, createServices, STORE_OF } from './http/services.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const quick = process.env.BENCH_QUICK === '1';
@@ -47,8 +64,11 @@ const CEILING = 'node:http (ceiling)';
 /** A run where other processes took more than this share of the server's core is repeated (see ATTEMPTS). */
 const CONTENDED = 0.1;
 const ATTEMPTS = quick ? 1 : 3;
-/** No repeats start after this long, so the suite stays bounded (about 3 minutes in all). */
-const RETRY_BUDGET_MS = 140_000;
+/**
+ * No repeats start after this long, so the suite stays bounded: about 5 minutes in all (the issue 8 store rows
+ * and their count add about 1.5), at most about 7 when every run is contended.
+ */
+const RETRY_BUDGET_MS = 200_000;
 const contended = (r) => r.othersOnCore0 !== undefined && r.othersOnCore0 > CONTENDED;
 
 /** From issue 4: what was measured on this machine before, and the goals. */
@@ -58,7 +78,19 @@ const GOALS = {
   'teller-sqlite': 'goal <= 40 us',
   express: 'issue: ~159 us, 0.10x ceiling req/s',
   fastify: 'issue: ~65 us, 0.26x ceiling req/s',
+  // Issue 8: the req/s goals are the Teller/peer ratios of the rows that compare them.
+  'teller-redis': 'issue 8: no CPU goal (req/s >= 3x express-session+connect-redis)',
+  'teller-postgres': 'issue 8: no CPU goal (req/s >= 3x express-session+connect-pg-simple)',
+  'express-redis': 'issue 8: ~207 us (about 4,800 req/s)',
+  'express-pg': 'issue 8 gives no figure',
 };
+/** Issue 8: Teller with a shared store against express-session with the same store, in req/s. */
+const RATE_GOALS = {
+  'teller-redis': 'issue 8 goal: >= 3x',
+  'teller-postgres': 'issue 8 goal: >= 3x',
+};
+/** Issue 8: at most one store round trip on a read-only request, two on a write. */
+const TRIP_GOALS = { read: 1, write: 2 };
 const NAMES = {
   bare: 'node:http hello world',
   'bare-async': 'node:http hello world after 3 awaits',
@@ -67,14 +99,24 @@ const NAMES = {
   'teller-direct': 'Teller+memory without the adapter',
   'teller-memory': 'Teller+memory',
   'teller-sqlite': 'Teller+SQLite',
+  'teller-redis': 'Teller+Redis',
+  'teller-postgres': 'Teller+PostgreSQL',
   express: 'express-session',
   fastify: '@fastify/session',
+  'express-redis': 'express-session+connect-redis',
+  'express-pg': 'express-session+connect-pg-simple',
 };
 const MODES = {
   hello: 'hello world',
   own: '50 conns, own sessions',
   shared: '50 conns, one shared session',
   first: '50 conns, first visits',
+  trips: `store round trips (${COUNT} + ${COUNT} requests)`,
+};
+/** What each store kind's round trips are counted on. */
+const COUNTED_BY = {
+  redis: 'counted by Redis: MONITOR (client commands), INFO commandstats (all)',
+  postgres: 'counted by PostgreSQL: pg_stat_database transactions less connection start-ups',
 };
 
 const pinned = spawnSync('taskset', ['-c', '0', process.execPath, '-e', '0']).status === 0;
@@ -87,15 +129,19 @@ function killAll() {
 }
 process.once('exit', killAll);
 
-/** Starts a server child on core 0; resolves with `{ child, port, mark(), stop() }`. */
-function startServer(kind, mode) {
+/**
+ * Starts a server child on core 0 (`env`: the store kinds' namespace); resolves with
+ * `{ child, port, mark(), stop() }`. A server that cannot start is killed, and the error says why (its own
+ * message, when it sent one).
+ */
+function startServer(kind, mode, env = {}) {
   const prof = profileDir
     ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${kind}-${mode}.cpuprofile`]
     : [];
   const [command, args] = pin(0, [process.execPath, ...prof, resolve(here, 'http/server.js'), kind]);
   const child = spawn(command, args, {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    env: { ...process.env, TELLER_DIST: dist, NODE_ENV: 'production' },
+    env: { ...process.env, ...env, TELLER_DIST: dist, NODE_ENV: 'production' },
   });
   children.add(child);
   let marks = 0;
@@ -124,10 +170,19 @@ function startServer(kind, mode) {
     children.delete(child);
     if (tempDir !== undefined) rmSync(tempDir, { recursive: true, force: true });
   };
+  let why;
   return new Promise((done, fail) => {
-    const timer = setTimeout(() => fail(new Error(`${kind}: server did not start`)), 10_000);
-    child.once('exit', (code) => fail(new Error(`${kind}: server exited with ${code}`)));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      fail(new Error(`${kind}: server did not start`));
+    }, 10_000);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      children.delete(child);
+      fail(new Error(`${kind}: ${why ?? `server exited with ${code}`}`));
+    });
     child.on('message', (message) => {
+      if (message?.type === 'failed') why = message.message;
       if (message?.type !== 'ready') return;
       clearTimeout(timer);
       tempDir = message.tempDir;
@@ -219,10 +274,12 @@ async function readCounter(port, cookie) {
   return Number(body);
 }
 
-/** One measured run of one server in one mode. */
-async function measure(kind, mode) {
-  const server = await startServer(kind, mode);
+/** One measured run of one server in one mode (a store kind in a namespace of its own, removed after). */
+async function measure(kind, mode, services) {
+  const space = STORE_OF[kind] ? await services.namespace(kind) : undefined;
+  let server;
   try {
+    server = await startServer(kind, mode, space?.env);
     const url = `http://127.0.0.1:${server.port}/`;
     let cookies;
     if (mode === 'own') {
@@ -239,6 +296,7 @@ async function measure(kind, mode) {
       baseline = await readCounter(server.port, cookies[0]);
     }
     const before = await server.mark();
+    const storeBefore = await space?.cpu();
     const coresBefore = coreBusy();
     // The shared run asks for a fixed number of requests, so every response is awaited and counted.
     const load = await runLoad(
@@ -247,6 +305,7 @@ async function measure(kind, mode) {
         : { url, cookies, duration: DURATION },
     );
     const coresAfter = coreBusy();
+    const storeAfter = await space?.cpu();
     const after = await server.mark();
     const served = after.requests - before.requests;
     const cpuUs = after.cpuUs - before.cpuUs;
@@ -275,9 +334,12 @@ async function measure(kind, mode) {
           .filter(([, n]) => n > 0),
       ),
     };
+    const storeUs = cpuBetween(storeBefore, storeAfter);
+    if (storeUs !== undefined) result.storeCpuPerRequest = storeUs / served;
     if (coresBefore?.[0] !== undefined && coresAfter?.[1] !== undefined) {
-      // Core 0's busy time not spent by the server: other processes competing with it.
-      result.othersOnCore0 = Math.max(0, (coresAfter[0] - coresBefore[0] - cpuUs) / wallUs);
+      // Core 0's busy time not spent by the server (nor by its store server, as if all of that ran on core
+      // 0: the least other processes took): other processes competing with it.
+      result.othersOnCore0 = Math.max(0, (coresAfter[0] - coresBefore[0] - cpuUs - (storeUs ?? 0)) / wallUs);
       result.core1Busy = (coresAfter[1] - coresBefore[1]) / wallUs;
     }
     if (profileDir) {
@@ -291,7 +353,8 @@ async function measure(kind, mode) {
     }
     return result;
   } finally {
-    await server.stop();
+    await server?.stop();
+    await space?.cleanup();
   }
 }
 
@@ -306,6 +369,14 @@ function memory(kind, count) {
   return JSON.parse(out.stdout.trim().split('\n').pop());
 }
 
+/** For a CPU row of store kinds: the store server's own CPU per request, not in the figure. */
+function storeNote(...runs) {
+  const known = runs.filter((r) => r.storeCpuPerRequest !== undefined);
+  if (known.length === 0) return '';
+  const each = known.map((r) => `${NAMES[r.kind]} ${fixed(r.storeCpuPerRequest)} us/req`).join(', ');
+  return `; not counted: the ${STORE_OF[known[0].kind]} server's own CPU, ${each}`;
+}
+
 const fixed = (n, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : String(n));
 const x = (a, b) => `${fixed(a / b, 2)}x`;
 
@@ -317,6 +388,8 @@ function describe(r) {
     `${fixed(r.cpuPerRequest)} us CPU/req`,
     `core busy ${fixed(r.cpuBusy * 100, 0)}%`,
   ];
+  if (r.storeCpuPerRequest !== undefined)
+    parts.push(`${STORE_OF[r.kind]} server ${fixed(r.storeCpuPerRequest)} us CPU/req`);
   if (r.othersOnCore0 !== undefined)
     parts.push(
       `others on core 0 ${fixed(r.othersOnCore0 * 100, 0)}%, core 1: load generator ${fixed(r.loadBusy * 100, 0)}%, others ${fixed(Math.max(0, r.core1Busy - r.loadBusy) * 100, 0)}%`,
@@ -329,6 +402,31 @@ function describe(r) {
   if (unusual.length > 0) parts.push(`events ${unusual.map(([t, n]) => `${t} ${n}`).join(', ')}`);
   if (r.stoppedByGuard) parts.push('STOPPED BY THE TIME GUARD');
   return parts.join(', ');
+}
+
+/** A count's breakdown: Redis commands per request (and those its scripts ran), or PostgreSQL rows written. */
+function tripParts(b) {
+  if (b.inScripts === undefined)
+    return Object.keys(b.parts).length > 0 ? `rows ${breakdown(b.parts)}` : 'no row written';
+  const inner = Object.keys(b.inScripts).length > 0 ? `; inside scripts: ${breakdown(b.inScripts)}` : '';
+  return `${breakdown(b.parts)}${inner}`;
+}
+
+/** A one-line summary of a round-trip count. */
+function describeTrips(t) {
+  const one = (name, b) => {
+    const extra = [];
+    if (b.connections) extra.push(`${b.connections} connections opened (start-ups not counted)`);
+    if (b.rollbacks) extra.push(`${b.rollbacks} rolled back`);
+    if (b.events)
+      extra.push(
+        `events ${Object.entries(b.events)
+          .map(([type, n]) => `${type} ${n}`)
+          .join(', ')}`,
+      );
+    return `${name} ${fixed(b.trips, 2)}/req (${[tripParts(b), ...extra].join('; ')})`;
+  };
+  return `${one('read-only', t.read)}, ${one('write', t.write)}`;
 }
 
 /** Share of the 2xx answers that the counter kept (100 = nothing lost). */
@@ -355,6 +453,19 @@ export async function run() {
     ['fastify', 'own'],
     ['fastify', 'shared'],
     ['fastify', 'first'],
+    // Issue 8: each Teller row right beside the express-session row on the same store (alike conditions).
+    ['teller-redis', 'own'],
+    ['express-redis', 'own'],
+    ['teller-postgres', 'own'],
+    ['express-pg', 'own'],
+    ['teller-redis', 'shared'],
+    ['teller-redis', 'first'],
+    ['teller-postgres', 'shared'],
+    ['teller-postgres', 'first'],
+    ['teller-redis', 'trips'],
+    ['express-redis', 'trips'],
+    ['teller-postgres', 'trips'],
+    ['express-pg', 'trips'],
     ...(diagnostics
       ? [
           ['bare-async', 'hello'],
@@ -366,19 +477,60 @@ export async function run() {
       : []),
   ].filter(([kind, mode]) => only === undefined || only.includes(kind) || only.includes(`${kind}/${mode}`));
   const results = {};
+  /** kind -> the round-trip count (bench/http/round-trips.js). */
+  const trips = {};
   const failures = [];
+  const skipped = [];
   if (!pinned) console.log('(taskset is missing: servers and load generator are NOT pinned to cores)');
   const started = Date.now();
   const deadline = started + RETRY_BUDGET_MS;
+  const services = createServices();
+  const counter = createCounter({
+    services,
+    startServer,
+    runLoad,
+    createSession,
+    track: (child) => children.add(child),
+  });
+  // Ctrl-C or a kill: the servers stop, and the keys, tables and database the bench made are removed before
+  // it exits.
+  const interrupted = (signal) => {
+    console.log(`\n  (${signal}: stopping the servers and removing what the bench made)`);
+    killAll();
+    const cleaned = Promise.allSettled([counter.close(), services.close()]);
+    void Promise.race([cleaned, sleep(20_000)]).then(() => process.exit(130));
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   try {
     for (const [kind, mode] of plan) {
       const label = `${NAMES[kind]}, ${MODES[mode]}:`.padEnd(52);
+      // The Redis count runs on a redis-server of its own; the PostgreSQL count on the DATABASE_URL server.
+      const needed = STORE_OF[kind] && !(mode === 'trips' && STORE_OF[kind] === 'redis');
+      const why = needed ? await services.unavailable(kind) : undefined;
+      if (why !== undefined) {
+        skipped.push(`${kind}/${mode}`);
+        console.log(`  ${label} skipped: ${why}`);
+        continue;
+      }
+      if (mode === 'trips') {
+        try {
+          const t = await counter.count(kind);
+          trips[kind] = t;
+          console.log(`  ${label} ${describeTrips(t)}`);
+        } catch (error) {
+          // Without a redis-server or a database of its own the count cannot run: skipped, with the reason.
+          (error?.skip ? skipped : failures).push(`${kind}/${mode}`);
+          console.log(`  ${label} ${error?.skip ? 'skipped' : 'FAILED'}: ${error?.message ?? error}`);
+        }
+        continue;
+      }
       try {
         // Other processes on the server's core distort every figure (CPU/request too: less batching, cold
         // caches). A contended run is repeated while the time budget lasts; the least contended one is kept.
-        let r = await measure(kind, mode);
+        let r = await measure(kind, mode, services);
         for (let attempt = 1; attempt < ATTEMPTS && contended(r) && Date.now() < deadline; attempt++) {
-          const again = await measure(kind, mode);
+          const again = await measure(kind, mode, services);
           console.log(`  ${label} contended (${describe(r)}); again: ${describe(again)}`);
           if (again.othersOnCore0 < r.othersOnCore0) r = again;
         }
@@ -392,7 +544,11 @@ export async function run() {
       }
     }
   } finally {
+    await counter.close();
+    await services.close();
     killAll();
+    process.off('SIGINT', interrupted);
+    process.off('SIGTERM', interrupted);
   }
 
   const ceiling = results['bare/hello'];
@@ -413,7 +569,22 @@ export async function run() {
       }`,
     });
   }
-  for (const kind of ['teller-memory', 'teller-sqlite']) {
+  const connectRedis = results['express-redis/own'];
+  if (connectRedis !== undefined) {
+    // As the ceiling row: does this machine, now, measure what issue 8 measured?
+    rows.push({
+      suite: 'http',
+      case: `${NAMES['express-redis']}, ${MODES.own}: server CPU/request`,
+      unit: 'us/req',
+      higherIsBetter: false,
+      teller: connectRedis.cpuPerRequest,
+      peer: 207,
+      peerName: 'issue 8 figure',
+      sources: [connectRedis],
+      note: `${fixed(connectRedis.rate, 0)} req/s (issue 8: about 4,800); the peer column is the figure issue 8 reports`,
+    });
+  }
+  for (const kind of ['teller-memory', 'teller-sqlite', 'teller-redis', 'teller-postgres']) {
     for (const mode of ['own', 'shared', 'first']) {
       const r = results[`${kind}/${mode}`];
       if (r === undefined || ceiling === undefined) continue;
@@ -444,7 +615,7 @@ export async function run() {
         higherIsBetter: false,
         teller: r.cpuPerRequest,
         peer: ceiling.cpuPerRequest,
-        note: `${GOALS[kind]}; core busy ${fixed(r.cpuBusy * 100, 0)}%`,
+        note: `${GOALS[kind]}; core busy ${fixed(r.cpuBusy * 100, 0)}%${storeNote(r)}`,
       });
       if (mode === 'shared') {
         rows.push({
@@ -461,12 +632,18 @@ export async function run() {
       }
     }
   }
-  for (const peerKind of ['express', 'fastify']) {
+  const pairs = [
+    ['teller-memory', 'express'],
+    ['teller-memory', 'fastify'],
+    ['teller-redis', 'express-redis'],
+    ['teller-postgres', 'express-pg'],
+  ];
+  for (const [tellerKind, peerKind] of pairs) {
     for (const mode of ['own', 'shared', 'first']) {
-      const t = results[`teller-memory/${mode}`];
+      const t = results[`${tellerKind}/${mode}`];
       const p = results[`${peerKind}/${mode}`];
       if (t === undefined || p === undefined) continue;
-      const name = `Teller+memory vs ${NAMES[peerKind]}, ${MODES[mode]}`;
+      const name = `${NAMES[tellerKind]} vs ${NAMES[peerKind]}, ${MODES[mode]}`;
       const base = { suite: 'http', peerName: NAMES[peerKind], sources: [t, p] };
       const vsCeiling = ceiling
         ? `${NAMES[peerKind]} ${x(p.rate, ceiling.rate)} ceiling req/s, ${x(p.cpuPerRequest, ceiling.cpuPerRequest)} ceiling CPU`
@@ -478,7 +655,9 @@ export async function run() {
         higherIsBetter: true,
         teller: t.rate,
         peer: p.rate,
-        note: `${vsCeiling}; p99 ${fixed(t.p99, 2)} vs ${fixed(p.p99, 2)} ms`,
+        note: [RATE_GOALS[tellerKind], vsCeiling, `p99 ${fixed(t.p99, 2)} vs ${fixed(p.p99, 2)} ms`]
+          .filter(Boolean)
+          .join('; '),
       });
       rows.push({
         ...base,
@@ -487,7 +666,7 @@ export async function run() {
         higherIsBetter: false,
         teller: t.cpuPerRequest,
         peer: p.cpuPerRequest,
-        note: GOALS[peerKind],
+        note: `${GOALS[peerKind]}${storeNote(t, p)}`,
       });
       if (mode === 'shared') {
         rows.push({
@@ -500,6 +679,33 @@ export async function run() {
           note: `${NAMES[peerKind]}: counter +${p.counterDelta} for ${p.ok} 2xx, ${p.ok - p.counterDelta} updates lost`,
         });
       }
+    }
+  }
+  for (const [tellerKind, peerKind] of pairs.slice(2)) {
+    const t = trips[tellerKind];
+    const p = trips[peerKind];
+    if (t === undefined) continue;
+    for (const [request, what] of [
+      ['read', 'read-only request'],
+      ['write', 'write request'],
+    ]) {
+      rows.push({
+        suite: 'http',
+        case: `${NAMES[tellerKind]}${p ? ` vs ${NAMES[peerKind]}` : ''}: store round trips, ${what}`,
+        unit: 'trips/req',
+        higherIsBetter: false,
+        teller: t[request].trips,
+        peer: p ? p[request].trips : TRIP_GOALS[request],
+        peerName: p ? NAMES[peerKind] : 'goal (issue 8)',
+        note: [
+          `goal: Teller <= ${TRIP_GOALS[request]} (issue 8)`,
+          `Teller: ${tripParts(t[request])}`,
+          p && `${NAMES[peerKind]}: ${tripParts(p[request])}`,
+          `${COUNTED_BY[t.store]}, over ${COUNT} requests`,
+        ]
+          .filter(Boolean)
+          .join('; '),
+      });
     }
   }
   console.log(`  (load runs took ${fixed((Date.now() - started) / 1000)} s)`);
@@ -557,6 +763,7 @@ export async function run() {
     }
   }
   if (failures.length > 0) console.log(`  FAILED runs (no rows): ${failures.join(', ')}`);
+  if (skipped.length > 0) console.log(`  skipped runs (no rows): ${skipped.join(', ')}`);
   for (const row of rows) if (row.note === undefined) delete row.note;
   return rows;
 }
