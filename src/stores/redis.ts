@@ -1,11 +1,13 @@
 /**
- * `teller/stores/redis`: sessions in Redis through a client you pass in, node-redis (`redis` 5) or ioredis 5.
+ * `teller/stores/redis`: sessions in Redis through a client you pass in, node-redis (`redis` 5) or ioredis 5,
+ * standalone or Redis Cluster.
  *
  * Each record is a hash under `<prefix>s:<key>`: `v` (its version, what compare-and-set checks), `u` (its
  * userId, when it has one) and `r` (the whole record as JSON, so fields this version does not know round-trip).
- * Compare-and-set is one Lua script on that key (loaded once with SCRIPT LOAD, run by EVALSHA, loaded again
- * after a `NOSCRIPT`): it checks the stored version, writes, and sets the physical expiry with PEXPIRE from
- * `ttlMs`. Redis drops the record itself: no `purgeExpired`, no cleanup timer.
+ * Compare-and-set is one Lua script on that key, run by EVALSHA (its SHA1 computed here); after a `NOSCRIPT` (a
+ * server new, restarted, failed over or flushed) EVAL runs it, which also caches it on that server. It checks the
+ * stored version, writes, and sets the physical expiry with PEXPIRE from `ttlMs`. Redis drops the record
+ * itself: no `purgeExpired`, no cleanup timer.
  *
  * The user index is a sorted set per user, `<prefix>u:<userId>`: member = the session's key, score = the
  * record's physical expiry (epoch ms by this process's clock). It is updated after the compare-and-set, in its
@@ -13,48 +15,44 @@
  * key and the index live in different slots, so one script over both would fail with CROSSSLOT. It is pruned as
  * it is read and reconciled when listed: members whose record is gone or belongs to another user are removed.
  *
+ * In a cluster every command names one key, the one its cluster client routes it by, so a user's sessions and
+ * index spread over the slots as their keys hash (no hash tag: one user's keys are not pinned to one node; keep
+ * `{` and `}` out of the prefix, or every key lands in the slot of what they enclose). `count()` scans every
+ * master. Reads go to masters too: a replica may still hold a session just revoked.
+ *
  * The client must fail a command at once while Redis is down, never queue it and replay it after a reconnect
- * (a request answered 503 must never land its write later): the store refuses a node-redis client without
- * `disableOfflineQueue: true`, and an ioredis client without `enableOfflineQueue: false` and
- * `autoResendUnfulfilledCommands: false`. It adds an `'error'` listener to the client (removed by `close()`),
+ * (a request answered 503 must never land its write later): the store refuses, with a TypeError naming the
+ * option, a node-redis client without `disableOfflineQueue: true` (a cluster: `defaults: { disableOfflineQueue:
+ * true }`), an ioredis client without `enableOfflineQueue: false` and `autoResendUnfulfilledCommands: false`,
+ * and an ioredis Cluster without `enableOfflineQueue: false`, `retryDelayOnFailover: 0` and `redisOptions: {
+ * autoResendUnfulfilledCommands: false }`. It adds an `'error'` listener to the client (removed by `close()`),
  * so the client's error events never crash the process; your own listeners stay.
  */
 
+import { hash } from 'node:crypto';
 import { SessionStoreError, tellerMessage } from '../session/errors.js';
 import { assertSetArguments, type SessionRecord, type SessionStore } from '../session/store.js';
+import { connectionFor, type RedisClientLike } from './_redis-client.js';
+
+export type {
+  IoRedisClientLike,
+  IoRedisClusterLike,
+  NodeRedisClientLike,
+  NodeRedisClusterLike,
+  RedisClientLike,
+} from './_redis-client.js';
 
 /** The name used in this store's error messages. */
 export const REDIS_STORE_NAME = 'redis-store';
 
-/** The `'error'` listener part of a client (both are EventEmitters). */
-interface ErrorEvents {
-  on(event: 'error', listener: (error: unknown) => void): unknown;
-  off(event: 'error', listener: (error: unknown) => void): unknown;
-}
-
-/** The part of a node-redis (`redis` 5) client the store uses: `createClient({ disableOfflineQueue: true })`. */
-export interface NodeRedisClientLike extends ErrorEvents {
-  sendCommand(args: string[]): Promise<unknown>;
-  readonly options?: { readonly disableOfflineQueue?: boolean | undefined } | undefined;
-}
-
-/** The part of an ioredis 5 client the store uses: `new Redis({ enableOfflineQueue: false, ... })`. */
-export interface IoRedisClientLike extends ErrorEvents {
-  call(command: string, ...args: string[]): Promise<unknown>;
-  readonly options: {
-    readonly enableOfflineQueue?: boolean | undefined;
-    readonly autoResendUnfulfilledCommands?: boolean | undefined;
-    readonly keyPrefix?: string | undefined;
-  };
-}
-
-export type RedisClientLike = NodeRedisClientLike | IoRedisClientLike;
-
 export interface RedisStoreOptions {
   /**
-   * A connected client you manage (the store never connects, quits or reconfigures it): node-redis created with
-   * `disableOfflineQueue: true`, or ioredis created with `enableOfflineQueue: false` and
-   * `autoResendUnfulfilledCommands: false`.
+   * A connected client you manage (the store never connects, quits or reconfigures it):
+   * - node-redis: `createClient({ disableOfflineQueue: true })`, or
+   *   `createCluster({ rootNodes, defaults: { disableOfflineQueue: true } })`;
+   * - ioredis: `new Redis({ enableOfflineQueue: false, autoResendUnfulfilledCommands: false })`, or
+   *   `new Cluster(nodes, { enableOfflineQueue: false, retryDelayOnFailover: 0,
+   *   redisOptions: { autoResendUnfulfilledCommands: false } })`.
    */
   client: RedisClientLike;
   /**
@@ -119,59 +117,18 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
 return redis.call('ZRANGE', KEYS[1], 0, -1)
 `;
 
+/** A script and its SHA1, what EVALSHA names it by (computed here: no SCRIPT LOAD, which has no key to route by). */
 interface Script {
   source: string;
-  /** The SHA from SCRIPT LOAD, once loaded. */
-  sha?: Promise<string> | undefined;
+  sha: string;
 }
+
+const withSha = (source: string): Script => ({ source, sha: hash('sha1', source) });
 
 const isNoScript = (error: unknown) => error instanceof Error && error.message.startsWith('NOSCRIPT');
 
 /** A glob pattern matching `text` literally (for SCAN MATCH). */
 const globEscape = (text: string) => text.replace(/[*?[\]\\]/g, '\\$&');
-
-/** Sends one command through either client. */
-type Send = ((args: string[]) => Promise<unknown>) & { scanPrefix?: string };
-
-function senderFor(client: RedisClientLike): Send {
-  const error = (text: string) => new TypeError(tellerMessage(REDIS_STORE_NAME, text));
-  if (client === null || typeof client !== 'object')
-    throw error('client must be a node-redis or ioredis client');
-  // Redis Cluster clients route by key and need SCAN on every master: not supported yet, say so plainly.
-  const shape = client as { isCluster?: unknown; getSlotRandomNode?: unknown };
-  if (shape.isCluster === true || typeof shape.getSlotRandomNode === 'function') {
-    throw error(
-      'Redis Cluster clients are not supported yet: pass a standalone node-redis or ioredis client',
-    );
-  }
-  // ioredis first: it has a sendCommand too, taking a Command object.
-  if (typeof (client as IoRedisClientLike).call === 'function') {
-    const io = client as IoRedisClientLike;
-    if (io.options?.enableOfflineQueue !== false) {
-      throw error(
-        'the ioredis client must be created with enableOfflineQueue: false, so a command while Redis is down fails at once and is never replayed later',
-      );
-    }
-    if (io.options.autoResendUnfulfilledCommands !== false) {
-      throw error(
-        'the ioredis client must be created with autoResendUnfulfilledCommands: false, so a command cut off by a disconnect is never replayed after the reconnect',
-      );
-    }
-    const sender: Send = ([command, ...args]) => io.call(command as string, ...args);
-    // ioredis adds its keyPrefix to the keys of a command, not to a SCAN pattern: count() adds it.
-    return Object.assign(sender, { scanPrefix: io.options.keyPrefix ?? '' });
-  }
-  if (typeof (client as NodeRedisClientLike).sendCommand === 'function') {
-    const node = client as NodeRedisClientLike;
-    if (node.options?.disableOfflineQueue !== true) {
-      throw error(
-        'the node-redis client must be created with disableOfflineQueue: true, so a command while Redis is down fails at once and is never replayed later',
-      );
-    }
-    return (args) => node.sendCommand(args);
-  }
-  throw error('client must be a node-redis or ioredis client (it has neither call() nor sendCommand())');
-}
 
 /**
  * Creates a Redis store over a client you created and connected.
@@ -183,6 +140,9 @@ function senderFor(client: RedisClientLike): Send {
  * const store = createRedisStore({
  *   client: new Redis({ enableOfflineQueue: false, autoResendUnfulfilledCommands: false }),
  * });
+ * // or a Redis Cluster (node-redis; ioredis: see RedisStoreOptions.client):
+ * const cluster = await createCluster({ rootNodes, defaults: { disableOfflineQueue: true } }).connect();
+ * const store = createRedisStore({ client: cluster });
  */
 export function createRedisStore(options: RedisStoreOptions): RedisStore {
   if (options === null || typeof options !== 'object')
@@ -190,7 +150,9 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   const { client, prefix = 'teller:' } = options;
   if (typeof prefix !== 'string')
     throw new TypeError(tellerMessage(REDIS_STORE_NAME, 'prefix must be a string'));
-  const send = senderFor(client);
+  const connection = connectionFor(client, REDIS_STORE_NAME);
+  /** Sends a command about `key` (a cluster client routes it to the key's master). */
+  const send = (key: string, args: string[]) => connection.send(key, args);
   const onError = () => {
     // The client reports and reconnects by itself; a command meanwhile rejects and is reported by its caller.
   };
@@ -201,36 +163,23 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   const indexKey = (userId: string) => `${prefix}u:${userId}`;
 
   const scripts = {
-    set: { source: SET_SCRIPT } as Script,
-    deleteIfUser: { source: DELETE_IF_USER_SCRIPT } as Script,
-    indexAdd: { source: INDEX_ADD_SCRIPT } as Script,
-    indexRead: { source: INDEX_READ_SCRIPT } as Script,
+    set: withSha(SET_SCRIPT),
+    deleteIfUser: withSha(DELETE_IF_USER_SCRIPT),
+    indexAdd: withSha(INDEX_ADD_SCRIPT),
+    indexRead: withSha(INDEX_READ_SCRIPT),
   };
 
-  function load(script: Script): Promise<string> {
-    script.sha ??= (send(['SCRIPT', 'LOAD', script.source]) as Promise<string>).catch((error) => {
-      script.sha = undefined;
-      throw error;
-    });
-    return script.sha;
-  }
-
-  /** Runs a script by its SHA; after a NOSCRIPT (a restarted or flushed server) loads it again and retries. */
+  /**
+   * Runs a script on `key` by its SHA. A NOSCRIPT means the key's node does not have it yet (a new node, or one
+   * restarted, failed over or flushed): EVAL then runs it there, which also caches it there for the next EVALSHA.
+   */
   async function evalScript(script: Script, key: string, args: string[]): Promise<unknown> {
-    const sha = await load(script);
     try {
-      return await send(['EVALSHA', sha, '1', key, ...args]);
+      return await send(key, ['EVALSHA', script.sha, '1', key, ...args]);
     } catch (error) {
       if (!isNoScript(error)) throw error;
     }
-    if (script.sha !== undefined && (await script.sha) === sha) script.sha = undefined;
-    try {
-      return await send(['EVALSHA', await load(script), '1', key, ...args]);
-    } catch (error) {
-      // Loaded on another node than the key's (a cluster): EVAL loads it where the key lives.
-      if (!isNoScript(error)) throw error;
-      return send(['EVAL', script.source, '1', key, ...args]);
-    }
+    return send(key, ['EVAL', script.source, '1', key, ...args]);
   }
 
   /** Runs `fn`; a client failure becomes a SessionStoreError with the client's error as its cause. */
@@ -261,7 +210,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
 
     get(key) {
       return run('get', async () => {
-        const json = await send(['HGET', recordKey(key), 'r']);
+        const json = await send(recordKey(key), ['HGET', recordKey(key), 'r']);
         return json === null || json === undefined ? null : parse(json);
       });
     },
@@ -295,7 +244,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
           );
         }
         if (previous !== undefined && previous !== record.userId) {
-          updates.push(send(['ZREM', indexKey(previous), key]));
+          updates.push(send(indexKey(previous), ['ZREM', indexKey(previous), key]));
         }
         await Promise.all(updates);
         return true;
@@ -304,14 +253,16 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
 
     delete(key) {
       return run('delete', async () => {
-        await send(['DEL', recordKey(key)]);
+        await send(recordKey(key), ['DEL', recordKey(key)]);
       });
     },
 
     listByUser(userId) {
       return run('listByUser', async () => {
         const keys = await members(userId);
-        const found = await Promise.all(keys.map((key) => send(['HMGET', recordKey(key), 'u', 'r'])));
+        const found = await Promise.all(
+          keys.map((key) => send(recordKey(key), ['HMGET', recordKey(key), 'u', 'r'])),
+        );
         const list: Array<{ key: string; record: SessionRecord }> = [];
         const stale: string[] = [];
         keys.forEach((key, i) => {
@@ -319,7 +270,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
           if (user === userId && json !== null) list.push({ key, record: parse(json) });
           else stale.push(key);
         });
-        if (stale.length > 0) await send(['ZREM', indexKey(userId), ...stale]);
+        if (stale.length > 0) await send(indexKey(userId), ['ZREM', indexKey(userId), ...stale]);
         return list;
       });
     },
@@ -330,26 +281,32 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
         const deleted = await Promise.all(
           keys.map((key) => evalScript(scripts.deleteIfUser, recordKey(key), [userId])),
         );
-        if (keys.length > 0) await send(['ZREM', indexKey(userId), ...keys]);
+        if (keys.length > 0) await send(indexKey(userId), ['ZREM', indexKey(userId), ...keys]);
         return deleted.reduce<number>((sum, n) => sum + Number(n), 0);
       });
     },
 
     count() {
       return run('count', async () => {
-        // SCAN walks the whole keyspace: for tests, the inspector and benchmarks, not for requests.
-        const match = `${globEscape((send.scanPrefix ?? '') + prefix)}s:*`;
-        let cursor = '0';
-        let n = 0;
-        do {
-          const [next, keys] = (await send(['SCAN', cursor, 'MATCH', match, 'COUNT', '1000'])) as [
-            string,
-            string[],
-          ];
-          cursor = String(next);
-          n += keys.length;
-        } while (cursor !== '0');
-        return n;
+        // SCAN walks the whole keyspace, of every master in a cluster: for tests, the inspector and benchmarks,
+        // not for requests. A master that does not answer fails the count rather than leave its keys out.
+        const match = `${globEscape(connection.keyPrefix + prefix)}s:*`;
+        const counts = await Promise.all(
+          (await connection.masters()).map(async (sendTo) => {
+            let cursor = '0';
+            let n = 0;
+            do {
+              const [next, keys] = (await sendTo(['SCAN', cursor, 'MATCH', match, 'COUNT', '1000'])) as [
+                string,
+                string[],
+              ];
+              cursor = String(next);
+              n += keys.length;
+            } while (cursor !== '0');
+            return n;
+          }),
+        );
+        return counts.reduce((sum, n) => sum + n, 0);
       });
     },
 

@@ -11,6 +11,12 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readme, readmeBlock } from '../support/readme.js';
+import {
+  cli,
+  type OwnRedisCluster,
+  redisClusterToolsInstalled,
+  startRedisCluster,
+} from '../support/redis-cluster.js';
 
 const root = process.cwd();
 const section = (title: string) => readme.slice(readme.indexOf(`## ${title}\n`)).split(/\n## /)[0] ?? '';
@@ -129,6 +135,47 @@ describe("the README's node:http server for the fetch handler, pasted into a pro
   });
 });
 
+/**
+ * Runs a README Redis example (with `prefix` for its 'myapp:') as app.mjs in a project that installed Teller,
+ * redis and ioredis: it writes a session, reads it back and prints its `n` (41). Resolves with the output.
+ */
+async function runRedisExample(code: string, prefix: string, env: Record<string, string>): Promise<string> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'teller-readme-redis-'));
+  mkdirSync(path.join(dir, 'node_modules'));
+  symlinkSync(root, path.join(dir, 'node_modules', 'teller'));
+  for (const name of ['redis', 'ioredis', '@redis'])
+    symlinkSync(path.join(root, 'node_modules', name), path.join(dir, 'node_modules', name));
+  writeFileSync(
+    path.join(dir, 'app.mjs'),
+    `${code.replace("prefix: 'myapp:'", `prefix: ${JSON.stringify(prefix)}`)}
+const first = await manager.load(undefined);
+first.set('n', 41);
+const { setCookie } = await manager.commit(first);
+const again = await manager.load(setCookie[0].split(';')[0]);
+console.log(JSON.stringify(again.get('n')));
+await manager.commit(again);
+await manager.close();
+await client.quit();
+`,
+  );
+  try {
+    return await new Promise<string>((resolve, reject) => {
+      const child = spawn(process.execPath, ['app.mjs'], {
+        cwd: dir,
+        env: { ...process.env, ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+        timeout: 20_000,
+      });
+      let text = '';
+      child.stdout?.on('data', (chunk) => (text += chunk));
+      child.stderr?.on('data', (chunk) => (text += chunk));
+      child.once('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(text))));
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe("the README's Redis store examples, pasted into a project", () => {
   const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   const { hostname, port } = new URL(redisUrl);
@@ -158,39 +205,9 @@ describe("the README's Redis store examples, pasted into a project", () => {
       // This test's own prefix on the shared server; only its keys are deleted.
       const prefix = `teller-readme:${process.pid}:${client}:`;
       expect(code).toContain("prefix: 'myapp:'");
-      const dir = mkdtempSync(path.join(tmpdir(), 'teller-readme-redis-'));
-      mkdirSync(path.join(dir, 'node_modules'));
-      symlinkSync(root, path.join(dir, 'node_modules', 'teller'));
-      for (const name of ['redis', 'ioredis', '@redis'])
-        symlinkSync(path.join(root, 'node_modules', name), path.join(dir, 'node_modules', name));
-      writeFileSync(
-        path.join(dir, 'app.mjs'),
-        `${code.replace("prefix: 'myapp:'", `prefix: ${JSON.stringify(prefix)}`)}
-const first = await manager.load(undefined);
-first.set('n', 41);
-const { setCookie } = await manager.commit(first);
-const again = await manager.load(setCookie[0].split(';')[0]);
-console.log(JSON.stringify(again.get('n')));
-await manager.commit(again);
-await manager.close();
-await client.quit();
-`,
-      );
       try {
-        const out = await new Promise<string>((resolve, reject) => {
-          const child = spawn(process.execPath, ['app.mjs'], {
-            cwd: dir,
-            env: { ...process.env, REDIS_URL: redisUrl },
-            stdio: ['ignore', 'pipe', 'pipe'],
-          });
-          let text = '';
-          child.stdout?.on('data', (chunk) => (text += chunk));
-          child.stderr?.on('data', (chunk) => (text += chunk));
-          child.once('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(text))));
-        });
-        expect(out.trim()).toBe('41');
+        expect((await runRedisExample(code, prefix, { REDIS_URL: redisUrl })).trim()).toBe('41');
       } finally {
-        rmSync(dir, { recursive: true, force: true });
         const keys = execFileSync('redis-cli', ['-u', redisUrl, '--scan', '--pattern', `${prefix}*`], {
           encoding: 'utf8',
         })
@@ -198,6 +215,42 @@ await client.quit();
           .filter(Boolean);
         if (keys.length > 0) execFileSync('redis-cli', ['-u', redisUrl, 'DEL', ...keys]);
       }
+    });
+  }
+});
+
+describe("the README's Redis Cluster examples, pasted into a project", () => {
+  // A cluster of this test's own (3 masters on free loopback ports), stopped at the end.
+  let cluster: OwnRedisCluster | undefined;
+  beforeAll(async () => {
+    if (await redisClusterToolsInstalled()) cluster = await startRedisCluster();
+    else if (process.env.CI)
+      throw new Error('redis-server and redis-cli are missing: the cluster examples must run in CI');
+  }, 60_000);
+  afterAll(() => cluster?.stop());
+
+  for (const client of ['redis', 'ioredis']) {
+    it(`runs the ${client} cluster example: a session written to the cluster and read back`, async (context) => {
+      if (cluster === undefined) {
+        console.warn(
+          `[readme.test] redis-server or redis-cli is not installed: the ${client} cluster example is not run`,
+        );
+        return context.skip();
+      }
+      const code = readmeBlock(
+        'js',
+        (block) => block.includes(`from '${client}'`) && /createCluster\(|new Cluster\(/.test(block),
+        `with a ${client} cluster client`,
+      );
+      expect(code).toContain('process.env.REDIS_CLUSTER_URL');
+      const prefix = `readme-${client}:`;
+      const out = await runRedisExample(code, prefix, { REDIS_CLUSTER_URL: cluster.urls[0] as string });
+      expect(out.trim()).toBe('41');
+      // The session is in the cluster, on whichever master owns its key.
+      const found = await Promise.all(
+        cluster.ports.map((port) => cli(port, '--scan', '--pattern', `${prefix}s:*`)),
+      );
+      expect(found.join('').split('\n').filter(Boolean)).toHaveLength(1);
     });
   }
 });

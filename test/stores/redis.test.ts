@@ -7,8 +7,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
-import { Cluster, Redis } from 'ioredis';
-import { createClient, createCluster } from 'redis';
+import { Redis } from 'ioredis';
+import { createClient } from 'redis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createSessionManager } from '../../src/index.js';
 import { SessionStoreError } from '../../src/session/errors.js';
@@ -166,15 +166,7 @@ describe('redis store: its own behaviour', () => {
     const resending = new Redis(url.href, { lazyConnect: true, enableOfflineQueue: false });
     expect(() => createRedisStore({ client: resending })).toThrow(/autoResendUnfulfilledCommands: false/);
     expect(() => createRedisStore({ client: {} as RedisClientLike })).toThrow(/node-redis or ioredis/);
-    // Cluster clients are refused plainly (not yet supported), not for a misleading option.
-    const ioCluster = new Cluster([{ host, port }], { lazyConnect: true, enableOfflineQueue: false });
-    expect(() => createRedisStore({ client: ioCluster as unknown as RedisClientLike })).toThrow(
-      /Redis Cluster clients are not supported yet/,
-    );
-    const nodeCluster = createCluster({ rootNodes: [{ url: url.href }] });
-    expect(() => createRedisStore({ client: nodeCluster as unknown as RedisClientLike })).toThrow(
-      /Redis Cluster clients are not supported yet/,
-    );
+    // Cluster clients: test/stores/redis-cluster.test.ts.
     // Accepted when set (no connection needed to create the store).
     expect(() => createRedisStore({ client: createClient(nodeOptions) })).not.toThrow();
     expect(() => createRedisStore({ client: new Redis(url.href, ioOptions) })).not.toThrow();
