@@ -3,7 +3,7 @@
  * cookie jar for a test client (name=value by name; a Max-Age=0 line removes), and the scenarios every
  * adapter must pass alike, written against an adapter-neutral client ({@link AdapterCall}).
  */
-import type { Server } from 'node:http';
+import { request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'vitest';
 import { SessionStoreError } from '../../src/session/errors.js';
@@ -272,6 +272,57 @@ export async function forwardedClientScenario(
   expect(list).toHaveLength(1);
   expect(list[0]).toMatchObject({ ip: '203.0.113.9', userAgent: 'TestAgent/1.0' });
 }
+
+/** An answer over a socket, with its headers as node:http gives them. */
+export interface HttpAnswer extends AdapterAnswer {
+  headers: IncomingHttpHeaders;
+}
+
+/** Sends one request to 127.0.0.1:`port` with the jar's cookies; applies the answer's Set-Cookie to the jar. */
+export function httpCall(
+  port: number,
+  method: string,
+  path: string,
+  options: { jar?: TinyJar; headers?: Record<string, string>; signal?: AbortSignal } = {},
+): Promise<HttpAnswer> {
+  const started = performance.now();
+  const headers: Record<string, string> = { ...options.headers };
+  const cookie = options.jar?.header();
+  if (cookie !== undefined) headers.cookie = cookie;
+  return new Promise((resolve, reject) => {
+    const target = { host: '127.0.0.1', port, method, path, headers, signal: options.signal };
+    const req = httpRequest(target, (res) => {
+      const receivedAt = performance.now();
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('error', reject);
+      res.on('end', () => {
+        const setCookie = res.headers['set-cookie'] ?? [];
+        options.jar?.apply(setCookie);
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          header: (name) => {
+            const value = res.headers[name];
+            return Array.isArray(value) ? value.join(', ') : value;
+          },
+          setCookie,
+          body: Buffer.concat(chunks).toString('utf8'),
+          receivedAt,
+          elapsed: performance.now() - started,
+        });
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** The adapter-neutral client of the shared scenarios, for the port a server listens on once started. */
+export const httpCaller =
+  (port: () => number): AdapterCall =>
+  (method, path, options) =>
+    httpCall(port(), method, path, options);
 
 /** Starts `server` on an ephemeral loopback port and returns the port. */
 export async function listen(server: Server): Promise<number> {
