@@ -334,3 +334,207 @@ export async function listen(server: Server): Promise<number> {
 export function close(server: Server): Promise<unknown> {
   return new Promise((resolve) => server.close(resolve));
 }
+
+/**
+ * The app of `test/fixtures/app-server.mjs` run by one or more processes over one store: `processes` reach one
+ * process each, `call` sends each request to the next process in turn. With one process, the scenarios below
+ * say what a single process does; with several, that they do exactly the same across processes.
+ */
+export interface SharedApp {
+  processes: AdapterCall[];
+  call: AdapterCall;
+}
+
+/** A client sending each request to the next of `processes` in turn. */
+export function roundRobin(processes: AdapterCall[]): AdapterCall {
+  let next = 0;
+  return (method, path, options) => {
+    const target = processes[next++ % processes.length] as AdapterCall;
+    return target(method, path, options);
+  };
+}
+
+/** What GET /session of the app answers. */
+export interface SessionView {
+  pid: number;
+  user: string | null;
+  cart: string[];
+  balance: number | null;
+  keys: string[];
+}
+
+/** The JSON body of an answer that must be `status`. */
+export function bodyOf<T = Record<string, unknown>>(answer: AdapterAnswer, status = 200): T {
+  expect(answer.status, answer.body).toBe(status);
+  return JSON.parse(answer.body) as T;
+}
+
+/** The session as each process sees it for a copy of `jar` (the jar itself is left as it is). */
+export async function viewsOnEach({ processes }: SharedApp, jar: TinyJar): Promise<SessionView[]> {
+  const answers = await Promise.all(processes.map((p) => p('GET', '/session', { jar: jar.clone() })));
+  return answers.map((answer) => bodyOf<SessionView>(answer));
+}
+
+/** Expects every process to see `expected` (a partial view) for `jar`. */
+export async function expectEverywhere(app: SharedApp, jar: TinyJar, expected: Partial<SessionView>) {
+  const views = await viewsOnEach(app, jar);
+  for (const view of views) expect(view).toMatchObject(expected);
+  // Each process answered: the views come from as many processes as there are.
+  expect(new Set(views.map((v) => v.pid)).size).toBe(app.processes.length);
+}
+
+/**
+ * A guest puts an apple in the cart, logs in as `user` (balance 1000), adds a pear: every process then sees
+ * the user and both items; the guest's cookie (its id retired by the login) sees an empty anonymous session.
+ * Returns the logged-in browser.
+ */
+export async function sharedCartThroughLogin(app: SharedApp, user: string): Promise<TinyJar> {
+  const { call } = app;
+  const jar = new TinyJar();
+  const first = await call('POST', '/cart?item=apple', { jar });
+  expect(bodyOf(first)).toMatchObject({ cart: ['apple'] });
+  expect(first.setCookie).toHaveLength(1);
+  const guest = jar.clone();
+  const login = await call('POST', `/login?user=${user}&balance=1000`, { jar });
+  expect(bodyOf(login)).toMatchObject({ user });
+  expect(login.setCookie).toHaveLength(1);
+  expect(jar.header()).not.toBe(guest.header());
+  expect(bodyOf(await call('POST', '/cart?item=pear', { jar }))).toMatchObject({ cart: ['apple', 'pear'] });
+  await expectEverywhere(app, jar, { user, cart: ['apple', 'pear'], balance: 1000, keys: [] });
+  await expectEverywhere(app, guest, { user: null, cart: [], balance: null, keys: [] });
+  return jar;
+}
+
+/**
+ * The concurrency guarantees for a logged-in `jar` whose balance is 1000: 50 parallel requests each adding a
+ * different key leave 50 keys; 20 parallel `update('balance', b => b - 10)` leave it 200 lower. Every request
+ * answers 200, and the requests reached every process.
+ */
+export async function sharedConcurrentWrites(app: SharedApp, jar: TinyJar): Promise<void> {
+  const { call } = app;
+  const keys = Array.from({ length: 50 }, (_, i) => `k${String(i).padStart(2, '0')}`);
+  const adds = await Promise.all(keys.map((key) => call('POST', `/add?key=${key}`, { jar: jar.clone() })));
+  const pids = new Set(adds.map((answer) => bodyOf<{ pid: number }>(answer).pid));
+  expect(pids.size).toBe(app.processes.length);
+  const withdrawals = await Promise.all(
+    Array.from({ length: 20 }, () => call('POST', '/withdraw', { jar: jar.clone() })),
+  );
+  for (const answer of withdrawals) bodyOf(answer);
+  await expectEverywhere(app, jar, { balance: 1000 - 200, keys, cart: ['apple', 'pear'] });
+}
+
+/**
+ * Logout ends the session on every process: the cookie is cleared, and a copy of it kept from before (another
+ * tab, a thief) is an empty anonymous session everywhere; a write with that copy starts a new anonymous
+ * session, never the old one.
+ */
+export async function sharedLogout(app: SharedApp, jar: TinyJar): Promise<void> {
+  const kept = jar.clone();
+  const logout = await app.call('POST', '/logout', { jar });
+  expect(bodyOf(logout)).toMatchObject({ user: null });
+  expect(logout.setCookie.some((line) => /max-age=0|expires=thu, 01 jan 1970/i.test(line))).toBe(true);
+  expect(jar.cookies.size).toBe(0);
+  await expectEverywhere(app, kept, { user: null, cart: [], balance: null, keys: [] });
+  for (const p of app.processes) {
+    expect(bodyOf(await p('POST', '/add?key=zombie', { jar: kept.clone() }))).toMatchObject({ user: null });
+  }
+}
+
+/**
+ * Two devices of `user`, logged in on different processes: both are listed; "log out my other devices" on one
+ * process ends the other device's session on every process, and the first device's lives on.
+ */
+export async function sharedRevokeOthers(app: SharedApp, user: string): Promise<void> {
+  const { processes } = app;
+  const last = processes.length - 1;
+  const laptop = new TinyJar();
+  const phone = new TinyJar();
+  bodyOf(await (processes[0] as AdapterCall)('POST', `/login?user=${user}`, { jar: laptop }));
+  bodyOf(
+    await (processes[1 % processes.length] as AdapterCall)('POST', `/login?user=${user}`, { jar: phone }),
+  );
+  await expectEverywhere(app, phone, { user });
+  const listed = bodyOf<{ current: string; handles: string[] }>(
+    await (processes[last] as AdapterCall)('GET', '/sessions', { jar: laptop }),
+  );
+  expect(listed.handles).toHaveLength(2);
+  expect(listed.handles).toContain(listed.current);
+  const revoke = await (processes[0] as AdapterCall)('POST', '/revoke-others', { jar: laptop });
+  expect(bodyOf(revoke)).toMatchObject({ revoked: 1 });
+  await expectEverywhere(app, phone, { user: null, keys: [] });
+  await expectEverywhere(app, laptop, { user });
+  const after = bodyOf<{ current: string; handles: string[] }>(
+    await (processes[last] as AdapterCall)('GET', '/sessions', { jar: laptop }),
+  );
+  expect(after.handles).toEqual([listed.current]);
+}
+
+/** How the write of each race round ended. */
+export interface LogoutRaceOutcome {
+  rounds: number;
+  /** The write came after the logout and was refused (409, nothing saved). */
+  refused: number;
+  /** The write was saved before the logout, which then ended the session with it. */
+  savedThenEnded: number;
+}
+
+/**
+ * A write racing a logout never brings the session back. Each round logs a fresh user in, starts a slow write
+ * on one process (it loads the session, lets go of its lock and waits at a gate), then logs out on another
+ * process (round by round, every pair, the same one included). Even rounds open the gate once the logout
+ * answered: the write must be refused (409, no cookie). Odd rounds open it and log out at once, with a random
+ * head start of up to 20 ms for either: whichever lands first, afterwards the old cookie is an empty anonymous
+ * session on every process, and the user has no session left (a new login lists only itself). Runs `rounds`
+ * rounds, or fewer when `deadline` (performance.now()) comes first; the caller checks how many ran.
+ */
+export async function logoutRace(
+  app: SharedApp,
+  user: string,
+  rounds: number,
+  deadline: number,
+): Promise<LogoutRaceOutcome> {
+  const { processes } = app;
+  const n = processes.length;
+  const outcome: LogoutRaceOutcome = { rounds: 0, refused: 0, savedThenEnded: 0 };
+  const pause = () => new Promise((resolve) => setTimeout(resolve, Math.random() * 20));
+  for (let r = 0; r < rounds && performance.now() < deadline; r++) {
+    const writer = processes[r % n] as AdapterCall;
+    const ender = processes[(r + Math.floor(r / n)) % n] as AdapterCall;
+    const name = `${user}${r}`;
+    const jar = new TinyJar();
+    bodyOf(await writer('POST', `/login?user=${name}`, { jar }));
+    const kept = jar.clone();
+    const write = writer('POST', `/slow-write?key=late&gate=${name}`, { jar: jar.clone() });
+    bodyOf(await writer('POST', `/gate/arrived?name=${name}`));
+    let written: AdapterAnswer;
+    if (r % 2 === 0) {
+      bodyOf(await ender('POST', '/logout', { jar }));
+      bodyOf(await writer('POST', `/gate/open?name=${name}`));
+      written = await write;
+      expect(written.status).toBe(409);
+    } else {
+      const [logout] = await Promise.all([
+        pause().then(() => ender('POST', '/logout', { jar })),
+        pause().then(() => writer('POST', `/gate/open?name=${name}`)),
+      ]);
+      bodyOf(logout);
+      written = await write;
+      expect([200, 409]).toContain(written.status);
+    }
+    if (written.status === 409) {
+      expect(written.body).toBe('Conflict\n');
+      expect(written.setCookie).toEqual([]);
+      outcome.refused++;
+    } else outcome.savedThenEnded++;
+    await expectEverywhere(app, kept, { user: null, keys: [] });
+    const checker = new TinyJar();
+    bodyOf(await ender('POST', `/login?user=${name}`, { jar: checker }));
+    const listed = bodyOf<{ current: string; handles: string[] }>(
+      await writer('GET', '/sessions', { jar: checker }),
+    );
+    expect(listed.handles).toEqual([listed.current]);
+    bodyOf(await ender('POST', '/logout', { jar: checker }));
+    outcome.rounds++;
+  }
+  return outcome;
+}
