@@ -538,3 +538,114 @@ export async function logoutRace(
   }
   return outcome;
 }
+
+/** One answer of {@link loadOf}: a client's write of a unique token, or its read. */
+export interface LoadAnswer {
+  client: number;
+  kind: 'write' | 'read';
+  /** The key the write adds (unique in the run). */
+  token?: string;
+  /** 0 when no HTTP answer came (the connection failed; `body` then names the error). */
+  status: number;
+  /** performance.now() when the request was sent. */
+  startedAt: number;
+  elapsed: number;
+  setCookie: string[];
+  contentType: string | undefined;
+  body: string;
+}
+
+/** A running load: its answers so far, and how to wait for a condition on them and to stop it. */
+export interface Load {
+  readonly answers: LoadAnswer[];
+  /** The logged-in browser of each client. */
+  readonly jars: TinyJar[];
+  /** Resolves once `done(answers)` holds (true), or after `timeoutMs` (false). */
+  until(done: (answers: LoadAnswer[]) => boolean, timeoutMs: number): Promise<boolean>;
+  /** Stops the clients; resolves with every answer once their last requests answered. */
+  stop(): Promise<LoadAnswer[]>;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * A bounded load on the app of `test/fixtures/app-server.mjs`: each of `users` logs in (each a browser of its
+ * own), then loops a write of a unique token (POST /add?key=) and a read (GET /session) until stopped; after
+ * an answer that is not 200 it waits 10 ms, so an outage is not a busy loop.
+ */
+export async function loadOf(call: AdapterCall, users: string[]): Promise<Load> {
+  const jars = users.map(() => new TinyJar());
+  await Promise.all(
+    users.map(async (user, c) => {
+      const login = await call('POST', `/login?user=${user}`, { jar: jars[c] as TinyJar });
+      expect(login.status, login.body).toBe(200);
+    }),
+  );
+  const answers: LoadAnswer[] = [];
+  let stopped = false;
+  const send = async (client: number, kind: LoadAnswer['kind'], path: string, token?: string) => {
+    const startedAt = performance.now();
+    const answer = await call(kind === 'write' ? 'POST' : 'GET', path, {
+      jar: jars[client] as TinyJar,
+    }).then(
+      (a) => ({ ...a, contentType: a.header('content-type') }),
+      (error: NodeJS.ErrnoException) => ({
+        status: 0,
+        body: String(error.code ?? error.message),
+        setCookie: [],
+        contentType: undefined,
+        elapsed: performance.now() - startedAt,
+      }),
+    );
+    const { status, body, setCookie, contentType, elapsed } = answer;
+    answers.push({ client, kind, token, status, startedAt, elapsed, setCookie, contentType, body });
+    if (status !== 200) await sleep(10);
+  };
+  const loops = users.map(async (_, client) => {
+    for (let n = 0; !stopped; n++) {
+      const token = `t${client}x${n}`;
+      await send(client, 'write', `/add?key=${token}`, token);
+      if (!stopped) await send(client, 'read', '/session');
+    }
+  });
+  return {
+    answers,
+    jars,
+    async until(done, timeoutMs) {
+      const deadline = performance.now() + timeoutMs;
+      while (!done(answers)) {
+        if (performance.now() > deadline) return false;
+        await sleep(50);
+      }
+      return true;
+    },
+    async stop() {
+      stopped = true;
+      await Promise.all(loops);
+      return answers;
+    },
+  };
+}
+
+/**
+ * What every answer of a load through a store outage must be: within `boundMs`; a 200 of the client's own
+ * logged-in session that sets no cookie; or a plain 503 (the reason phrase, no stack, no cause) that sets no
+ * cookie either (no new anonymous session). Returns the 503s.
+ */
+export function expectCleanUnderFault(answers: LoadAnswer[], users: string[], boundMs: number): LoadAnswer[] {
+  const unavailable: LoadAnswer[] = [];
+  for (const a of answers) {
+    const what = `${a.kind} of client ${a.client}: ${a.status} ${a.body.slice(0, 200)}`;
+    expect(a.elapsed, what).toBeLessThan(boundMs);
+    expect([200, 503], what).toContain(a.status);
+    expect(a.setCookie, what).toEqual([]);
+    if (a.status === 503) {
+      expect(a.body, what).toBe('Service Unavailable\n');
+      expect(a.contentType, what).toMatch(/^text\/plain/);
+      unavailable.push(a);
+    } else {
+      expect((JSON.parse(a.body) as { user: unknown }).user, what).toBe(users[a.client]);
+    }
+  }
+  return unavailable;
+}

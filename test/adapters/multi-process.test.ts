@@ -17,16 +17,27 @@
  * under CI (`CI` set) that fails instead. Needs `npm run build` first (`npm test` does).
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULTS } from '../../src/session/options.js';
 import { type AppProcess, startApps, stopApps } from '../support/app-server.js';
 import { reachable } from '../support/net.js';
+import { redisServerAvailable, startRedisServer } from '../support/redis-server.js';
 import {
   type AdapterCall,
+  bodyOf,
+  expectCleanUnderFault,
   httpCaller,
+  type Load,
+  type LoadAnswer,
+  loadOf,
   logoutRace,
   roundRobin,
+  type SessionView,
   type SharedApp,
   sharedCartThroughLogin,
   sharedConcurrentWrites,
@@ -71,6 +82,19 @@ const pgUp = serviceUp(
   ),
 );
 afterAll(() => admin.end());
+
+const hasRedisServer = await redisServerAvailable();
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The bound on every answer during a store outage: a request makes at most two store operations (the load,
+ * then the commit), each bounded by the manager's `storeTimeout` (the apps keep Teller's default, 1 s), plus
+ * 1 s for a machine loaded by other suites. A client that fails at once (Redis down: no offline queue; a
+ * terminated backend) answers far sooner; this is what a hang would break.
+ */
+const ANSWER_BOUND_MS = 2 * DEFAULTS.storeTimeout + 1_000;
+/** The bound on recovery: every client's writes succeed again this long after the store is back at most. */
+const RECOVERY_BOUND_MS = 10_000;
 
 /** The app as one process and as all of them, for the shared scenarios. */
 function spreads(apps: () => AppProcess[]): Array<[string, () => SharedApp]> {
@@ -172,3 +196,149 @@ async function deleteRedisKeys(pattern: string): Promise<void> {
     client.destroy();
   }
 }
+
+/** Twenty users, one browser each, for the fault loads. */
+const faultUsers = (tag: string) => Array.from({ length: 20 }, (_, i) => `${tag}${i}`);
+
+/** Whether every client had a write answered 200 that it sent after `since` (performance.now()). */
+const everyClientWroteSince = (users: string[], since: number) => (answers: LoadAnswer[]) =>
+  users.every((_, c) =>
+    answers.some((a) => a.client === c && a.kind === 'write' && a.status === 200 && a.startedAt > since),
+  );
+
+/** Each client's session as the app sees it once the load stopped. */
+async function finalViews(call: AdapterCall, load: Load) {
+  return Promise.all(
+    load.jars.map(async (jar) => bodyOf<SessionView>(await call('GET', '/session', { jar: jar.clone() }))),
+  );
+}
+
+describe.skipIf(!hasRedisServer)(
+  'Redis killed under load, then restarted (a redis-server of its own)',
+  () => {
+    it('answers 503 within the bound while it is down, hands out no session, lands no refused write later, and serves again by itself', async () => {
+      // With an append-only file fsynced before every reply: what was answered 200 survives the SIGKILL, so
+      // the sessions go on after the restart, and a refused write landing later would show in them.
+      const dir = mkdtempSync(join(tmpdir(), 'teller-multi-redis-'));
+      const server = await startRedisServer({ dir });
+      let apps: AppProcess[] = [];
+      try {
+        apps = await startApps(2, (i) => ({
+          TELLER_STORE: 'redis',
+          REDIS_URL: server.url,
+          REDIS_CLIENT: i === 0 ? 'node-redis' : 'ioredis',
+          REDIS_PREFIX: `fault:${run}:`,
+        }));
+        const processes = apps.map((app) => httpCaller(() => app.port));
+        const call = roundRobin(processes);
+        const users = faultUsers('r');
+        const load = await loadOf(call, users);
+        await sleep(600);
+        const killedAt = await server.stop();
+        await sleep(1_200);
+        const restarting = performance.now();
+        await server.start();
+        const restartedAt = performance.now();
+        const recovered = await load.until(everyClientWroteSince(users, restartedAt), RECOVERY_BOUND_MS);
+        const answers = await load.stop();
+        expect(recovered, 'every client writes again after the restart, without restarting the apps').toBe(
+          true,
+        );
+
+        const unavailable = expectCleanUnderFault(answers, users, ANSWER_BOUND_MS);
+        const duringOutage = unavailable.filter((a) => a.startedAt > killedAt);
+        expect(duringOutage.length).toBeGreaterThan(0);
+        // Every request sent after the kill and answered before the restart began was a 503.
+        const downOnly = answers.filter(
+          (a) => a.startedAt > killedAt && a.startedAt + a.elapsed < restarting,
+        );
+        expect(downOnly.length).toBeGreaterThan(0);
+        expect(downOnly.filter((a) => a.status !== 503)).toEqual([]);
+
+        const views = await finalViews(call, load);
+        views.forEach((view, c) => {
+          expect(view.user).toBe(users[c]);
+          const keys = new Set(view.keys);
+          for (const a of answers.filter((x) => x.client === c && x.kind === 'write')) {
+            // Every write answered 200 is there; no write sent after the kill and answered 503 ever landed
+            // (one sent before it may have reached Redis before it died: its answer was lost, not its write).
+            if (a.status === 200) expect(keys.has(a.token as string), a.token).toBe(true);
+            else if (a.startedAt > killedAt) expect(keys.has(a.token as string), a.token).toBe(false);
+          }
+        });
+        for (const app of apps) {
+          expect(app.alive()).toBe(true);
+          expect(app.stderr()).not.toMatch(/^\s+at\s|unhandled/im);
+        }
+      } finally {
+        const ended = await stopApps(apps);
+        await server.stop();
+        rmSync(dir, { recursive: true, force: true });
+        expect(ended).toEqual(apps.map(() => 0));
+      }
+    }, 40_000);
+  },
+);
+
+describe.skipIf(!pgUp)('PostgreSQL backends of this test terminated under load', () => {
+  it('answers 503 within the bound while they are cut, hands out no session, lands no failed write, and serves again by itself with the data intact', async () => {
+    const appName = `${pgName}_fault`;
+    const table = `${pgName}_fault`;
+    let apps: AppProcess[] = [];
+    try {
+      apps = await startApps(2, () => ({
+        TELLER_STORE: 'postgres',
+        DATABASE_URL: databaseUrl,
+        PG_TABLE: table,
+        PG_APPLICATION_NAME: appName,
+      }));
+      const call = roundRobin(apps.map((app) => httpCaller(() => app.port)));
+      const users = faultUsers('p');
+      const load = await loadOf(call, users);
+      await sleep(500);
+      // For 1.5 s, every 50 ms: this test's own backends only (its application_name), never another's.
+      let terminated = 0;
+      const windowEnd = performance.now() + 1_500;
+      while (performance.now() < windowEnd) {
+        const { rows } = await admin.query(
+          'SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = $1',
+          [appName],
+        );
+        terminated += rows.filter((r: { ok: boolean }) => r.ok).length;
+        await sleep(50);
+      }
+      const faultEnded = performance.now();
+      const recovered = await load.until(everyClientWroteSince(users, faultEnded), RECOVERY_BOUND_MS);
+      const answers = await load.stop();
+      expect(recovered, 'every client writes again after the window, without restarting the apps').toBe(true);
+      expect(terminated).toBeGreaterThan(0);
+
+      const unavailable = expectCleanUnderFault(answers, users, ANSWER_BOUND_MS);
+      expect(unavailable.length).toBeGreaterThan(0);
+      // A 503 answered sooner than storeTimeout was a failure, not a timeout: its statement failed (a
+      // terminated backend, a connection refused) and nothing of it can run later. (A timed-out call is not
+      // cancelled: that one could still land, so it is left out here.)
+      const failedFast = unavailable.filter((a) => a.kind === 'write' && a.elapsed < DEFAULTS.storeTimeout);
+      expect(failedFast.length).toBeGreaterThan(0);
+      const views = await finalViews(call, load);
+      views.forEach((view, c) => {
+        expect(view.user).toBe(users[c]);
+        const keys = new Set(view.keys);
+        for (const a of answers.filter((x) => x.client === c && x.kind === 'write')) {
+          // PostgreSQL keeps every write answered 200; a write that failed fast never landed.
+          if (a.status === 200) expect(keys.has(a.token as string), a.token).toBe(true);
+          else if (a.elapsed < DEFAULTS.storeTimeout)
+            expect(keys.has(a.token as string), a.token).toBe(false);
+        }
+      });
+      for (const app of apps) {
+        expect(app.alive()).toBe(true);
+        expect(app.stderr()).not.toMatch(/^\s+at\s|unhandled/im);
+      }
+    } finally {
+      const ended = await stopApps(apps);
+      await admin.query(`DROP TABLE IF EXISTS "${table}"`);
+      expect(ended).toEqual(apps.map(() => 0));
+    }
+  }, 40_000);
+});
