@@ -16,8 +16,10 @@
  * The client must fail a command at once while Redis is down, never queue it and replay it after a reconnect
  * (a request answered 503 must never land its write later): the store refuses a node-redis client without
  * `disableOfflineQueue: true`, and an ioredis client without `enableOfflineQueue: false` and
- * `autoResendUnfulfilledCommands: false`. It adds an `'error'` listener to the client (removed by `close()`),
- * so the client's error events never crash the process; your own listeners stay.
+ * `autoResendUnfulfilledCommands: false`. A command in flight when the connection drops fails too (with
+ * ioredis, the store fails it on the client's `'close'` event: ioredis 5 would leave it pending). It adds an
+ * `'error'` listener to the client (and with ioredis a `'close'` one; `close()` removes them), so the client's
+ * error events never crash the process; your own listeners stay.
  */
 
 import { SessionStoreError, tellerMessage } from '../session/errors.js';
@@ -40,6 +42,11 @@ export interface NodeRedisClientLike extends ErrorEvents {
 
 /** The part of an ioredis 5 client the store uses: `new Redis({ enableOfflineQueue: false, ... })`. */
 export interface IoRedisClientLike extends ErrorEvents {
+  on(event: 'error', listener: (error: unknown) => void): unknown;
+  /** Its connection closed (the store fails the commands still in flight on it). */
+  on(event: 'close', listener: () => void): unknown;
+  off(event: 'error', listener: (error: unknown) => void): unknown;
+  off(event: 'close', listener: () => void): unknown;
   call(command: string, ...args: string[]): Promise<unknown>;
   readonly options: {
     readonly enableOfflineQueue?: boolean | undefined;
@@ -131,7 +138,12 @@ const isNoScript = (error: unknown) => error instanceof Error && error.message.s
 const globEscape = (text: string) => text.replace(/[*?[\]\\]/g, '\\$&');
 
 /** Sends one command through either client. */
-type Send = ((args: string[]) => Promise<unknown>) & { scanPrefix?: string };
+type Send = ((args: string[]) => Promise<unknown>) & {
+  /** ioredis: its keyPrefix, which it does not add to a SCAN pattern. */
+  scanPrefix?: string;
+  /** ioredis: rejects the commands still unanswered when the connection closed (its `'close'` listener). */
+  failInFlight?: () => void;
+};
 
 function senderFor(client: RedisClientLike): Send {
   const error = (text: string) => new TypeError(tellerMessage(REDIS_STORE_NAME, text));
@@ -157,9 +169,33 @@ function senderFor(client: RedisClientLike): Send {
         'the ioredis client must be created with autoResendUnfulfilledCommands: false, so a command cut off by a disconnect is never replayed after the reconnect',
       );
     }
-    const sender: Send = ([command, ...args]) => io.call(command as string, ...args);
+    // ioredis 5 never settles a command that was in flight when its connection closed, once it reconnects
+    // with autoResendUnfulfilledCommands off (redis/ioredis#2193; until then, not before its 21st retry): a
+    // request would wait its whole storeTimeout for an answer that never comes, and the promise would stay
+    // pending for good. So the store tracks its commands in flight and fails them when the connection closes.
+    const inFlight = new Set<(error: unknown) => void>();
+    const sender: Send = ([command, ...args]) =>
+      new Promise((resolve, reject) => {
+        inFlight.add(reject);
+        io.call(command as string, ...args).then(
+          (value) => {
+            inFlight.delete(reject);
+            resolve(value);
+          },
+          (failure: unknown) => {
+            inFlight.delete(reject);
+            reject(failure);
+          },
+        );
+      });
+    const failInFlight = () => {
+      if (inFlight.size === 0) return;
+      const closed = new Error('the connection to Redis closed before the command was answered');
+      for (const reject of inFlight) reject(closed);
+      inFlight.clear();
+    };
     // ioredis adds its keyPrefix to the keys of a command, not to a SCAN pattern: count() adds it.
-    return Object.assign(sender, { scanPrefix: io.options.keyPrefix ?? '' });
+    return Object.assign(sender, { scanPrefix: io.options.keyPrefix ?? '', failInFlight });
   }
   if (typeof (client as NodeRedisClientLike).sendCommand === 'function') {
     const node = client as NodeRedisClientLike;
@@ -195,6 +231,8 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     // The client reports and reconnects by itself; a command meanwhile rejects and is reported by its caller.
   };
   client.on('error', onError);
+  const failInFlight = send.failInFlight;
+  if (failInFlight !== undefined) (client as IoRedisClientLike).on('close', failInFlight);
   let closed = false;
 
   const recordKey = (key: string) => `${prefix}s:${key}`;
@@ -357,6 +395,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       if (closed) return;
       closed = true;
       client.off('error', onError);
+      if (failInFlight !== undefined) (client as IoRedisClientLike).off('close', failInFlight);
     },
   };
 }

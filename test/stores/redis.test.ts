@@ -189,6 +189,65 @@ describe('redis store: its own behaviour', () => {
         }
       });
 
+      it(`${name}: a call in flight when Redis dies rejects with SessionStoreError at once, and one in flight at a reconnect too`, async () => {
+        const server = await startRedisServer();
+        const client = await connect(server.url);
+        const pauser = await connect(server.url);
+        const send = (c: typeof client, args: string[]) =>
+          'call' in c ? c.call(args[0] as string, ...args.slice(1)) : c.sendCommand(args);
+        const closeListeners = client.listenerCount('close');
+        const store = createRedisStore({ client: client as RedisClientLike, prefix: 'own:' });
+        /** Follows a call from now on; then how it ended within 1.5 s more: 'answered', its error, or 'pending'. */
+        const track = (call: Promise<unknown>) => {
+          const outcome = call.then(
+            () => 'answered',
+            (error: unknown) => error,
+          );
+          return () => Promise.race([outcome, sleep(1_500).then(() => 'pending')]);
+        };
+        const until = async (ok: () => Promise<boolean>) => {
+          for (let i = 0; i < 100 && !(await ok()); i++) await sleep(50);
+        };
+        const pause = () =>
+          send(pauser, ['CLIENT', 'PAUSE', '5000', 'ALL']).then(
+            () => true,
+            () => false,
+          );
+        try {
+          expect(await store.set('k', minimalRecord(), null, 60_000)).toBe(true);
+          // Redis holds every client's commands (CLIENT PAUSE): the store's call is sent, not yet answered.
+          expect(await pause()).toBe(true);
+          const dying = track(store.get('k'));
+          await sleep(100);
+          await server.stop();
+          expect(await dying()).toBeInstanceOf(SessionStoreError);
+          // Again, with a new server on the port at once: the client reconnects, and nothing is left hanging.
+          await server.start();
+          await until(() =>
+            store.get('k').then(
+              () => true,
+              () => false,
+            ),
+          );
+          await until(pause);
+          const cut = track(store.get('k'));
+          await sleep(100);
+          await server.stop();
+          await server.start();
+          expect(await cut()).toBeInstanceOf(SessionStoreError);
+          // close() leaves the client's 'close' listeners as they were.
+          await store.close();
+          expect(client.listenerCount('close')).toBe(closeListeners);
+        } finally {
+          await store.close();
+          for (const c of [client, pauser]) {
+            if ('destroy' in c) c.destroy();
+            else c.disconnect();
+          }
+          await server.stop();
+        }
+      });
+
       it(`${name}: loads its scripts again after a NOSCRIPT (SCRIPT FLUSH on its own server)`, async () => {
         const server = await startRedisServer();
         const client = await connect(server.url);
