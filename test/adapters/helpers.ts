@@ -547,6 +547,8 @@ export interface LoadAnswer {
   token?: string;
   /** 0 when no HTTP answer came (the connection failed; `body` then names the error). */
   status: number;
+  /** The process that answered 200 (the app's `pid`). */
+  pid?: number;
   /** performance.now() when the request was sent. */
   startedAt: number;
   elapsed: number;
@@ -598,7 +600,8 @@ export async function loadOf(call: AdapterCall, users: string[]): Promise<Load> 
       }),
     );
     const { status, body, setCookie, contentType, elapsed } = answer;
-    answers.push({ client, kind, token, status, startedAt, elapsed, setCookie, contentType, body });
+    const pid = status === 200 ? (JSON.parse(body) as { pid?: number }).pid : undefined;
+    answers.push({ client, kind, token, status, pid, startedAt, elapsed, setCookie, contentType, body });
     if (status !== 200) await sleep(10);
   };
   const loops = users.map(async (_, client) => {
