@@ -1,7 +1,9 @@
 /**
  * Helpers of the adapter tests: a store wrapper that records, slows or breaks the real store, a minimal
- * cookie jar for a test client (name=value by name; a Max-Age=0 line removes), and the scenarios every
- * adapter must pass alike, written against an adapter-neutral client ({@link AdapterCall}).
+ * cookie jar for a test client (name=value by name; a Max-Age=0 line removes), a socket client, and the
+ * scenarios every adapter must pass alike, written against an adapter-neutral client ({@link AdapterCall}).
+ * The shared-state scenarios and the fault load further down run against the app of
+ * `test/fixtures/app-server.mjs`, on one process or several over one store ({@link SharedApp}).
  */
 import { request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -406,9 +408,9 @@ export async function sharedCartThroughLogin(app: SharedApp, user: string): Prom
 }
 
 /**
- * The concurrency guarantees for a logged-in `jar` whose balance is 1000: 50 parallel requests each adding a
- * different key leave 50 keys; 20 parallel `update('balance', b => b - 10)` leave it 200 lower. Every request
- * answers 200, and the requests reached every process.
+ * The concurrency guarantees, for the browser {@link sharedCartThroughLogin} returned (balance 1000): 50
+ * parallel requests each adding a different key leave 50 keys; 20 parallel `update('balance', b => b - 10)`
+ * leave it 200 lower; the cart is untouched. Every request answers 200, and they reached every process.
  */
 export async function sharedConcurrentWrites(app: SharedApp, jar: TinyJar): Promise<void> {
   const { call } = app;
