@@ -37,6 +37,11 @@ export interface NodeRedisClusterLike extends ErrorEvents {
 
 /** The part of an ioredis 5 client the store uses: `new Redis({ enableOfflineQueue: false, ... })`. */
 export interface IoRedisClientLike extends ErrorEvents {
+  on(event: 'error', listener: (error: unknown) => void): unknown;
+  /** Its connection closed (the store fails the commands still in flight on it). */
+  on(event: 'close', listener: () => void): unknown;
+  off(event: 'error', listener: (error: unknown) => void): unknown;
+  off(event: 'close', listener: () => void): unknown;
   call(command: string, ...args: string[]): Promise<unknown>;
   readonly options: {
     readonly enableOfflineQueue?: boolean | undefined;
@@ -88,6 +93,8 @@ export interface RedisConnection {
   masters(): Promise<SendTo[]>;
   /** What the client adds before every key (ioredis `keyPrefix`): a SCAN pattern must include it. */
   readonly keyPrefix: string;
+  /** Removes the listeners the connection added to the client (the store's `close()`). */
+  dispose(): void;
 }
 
 /**
@@ -112,11 +119,37 @@ export function connectionFor(client: RedisClientLike, part: string): RedisConne
         'the ioredis client must be created with autoResendUnfulfilledCommands: false, so a command cut off by a disconnect is never replayed after the reconnect',
       );
     }
-    const send: SendTo = ([command, ...args]) => io.call(command as string, ...args);
+    // ioredis 5 never settles a command that was in flight when its connection closed, once it reconnects
+    // with autoResendUnfulfilledCommands off (redis/ioredis#2193; until then, not before its 21st retry): a
+    // request would wait its whole storeTimeout for an answer that never comes, and the promise would stay
+    // pending for good. So the commands in flight are tracked and failed when the connection closes.
+    const inFlight = new Set<(error: unknown) => void>();
+    const send: SendTo = ([command, ...args]) =>
+      new Promise((resolve, reject) => {
+        inFlight.add(reject);
+        io.call(command as string, ...args).then(
+          (value) => {
+            inFlight.delete(reject);
+            resolve(value);
+          },
+          (failure: unknown) => {
+            inFlight.delete(reject);
+            reject(failure);
+          },
+        );
+      });
+    const failInFlight = () => {
+      if (inFlight.size === 0) return;
+      const closed = new Error('the connection to Redis closed before the command was answered');
+      for (const reject of inFlight) reject(closed);
+      inFlight.clear();
+    };
+    io.on('close', failInFlight);
     return {
       send: (_key, args) => send(args),
       masters: async () => [send],
       keyPrefix: io.options.keyPrefix ?? '',
+      dispose: () => io.off('close', failInFlight),
     };
   }
 
@@ -129,7 +162,7 @@ export function connectionFor(client: RedisClientLike, part: string): RedisConne
     if (node.options?.disableOfflineQueue !== true)
       throw refuse(`the node-redis client must be created with disableOfflineQueue: true, ${why}`);
     const send: SendTo = (args) => node.sendCommand(args);
-    return { send: (_key, args) => send(args), masters: async () => [send], keyPrefix: '' };
+    return { send: (_key, args) => send(args), masters: async () => [send], keyPrefix: '', dispose() {} };
   }
   throw refuse('client must be a node-redis or ioredis client (it has neither call() nor sendCommand())');
 
@@ -150,6 +183,7 @@ export function connectionFor(client: RedisClientLike, part: string): RedisConne
         return clients.map((node) => (args: string[]) => node.sendCommand(args));
       },
       keyPrefix: '',
+      dispose() {},
     };
   }
 
@@ -195,6 +229,7 @@ export function connectionFor(client: RedisClientLike, part: string): RedisConne
         });
       },
       keyPrefix: options.keyPrefix ?? '',
+      dispose() {},
     };
   }
 }

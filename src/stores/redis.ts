@@ -25,8 +25,10 @@
  * option, a node-redis client without `disableOfflineQueue: true` (a cluster: `defaults: { disableOfflineQueue:
  * true }`), an ioredis client without `enableOfflineQueue: false` and `autoResendUnfulfilledCommands: false`,
  * and an ioredis Cluster without `enableOfflineQueue: false`, `retryDelayOnFailover: 0` and `redisOptions: {
- * autoResendUnfulfilledCommands: false }`. It adds an `'error'` listener to the client (removed by `close()`),
- * so the client's error events never crash the process; your own listeners stay.
+ * autoResendUnfulfilledCommands: false }`. A command in flight when the connection drops fails too (with a
+ * standalone ioredis client the store fails it on the client's `'close'` event: ioredis 5 would leave it
+ * pending). It adds an `'error'` listener to the client (with standalone ioredis a `'close'` one too; `close()`
+ * removes them), so the client's error events never crash the process; your own listeners stay.
  */
 
 import { hash } from 'node:crypto';
@@ -314,6 +316,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       if (closed) return;
       closed = true;
       client.off('error', onError);
+      connection.dispose();
     },
   };
 }

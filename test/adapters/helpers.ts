@@ -1,9 +1,11 @@
 /**
  * Helpers of the adapter tests: a store wrapper that records, slows or breaks the real store, a minimal
- * cookie jar for a test client (name=value by name; a Max-Age=0 line removes), and the scenarios every
- * adapter must pass alike, written against an adapter-neutral client ({@link AdapterCall}).
+ * cookie jar for a test client (name=value by name; a Max-Age=0 line removes), a socket client, and the
+ * scenarios every adapter must pass alike, written against an adapter-neutral client ({@link AdapterCall}).
+ * The shared-state scenarios and the fault load further down run against the app of
+ * `test/fixtures/app-server.mjs`, on one process or several over one store ({@link SharedApp}).
  */
-import type { Server } from 'node:http';
+import { request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'vitest';
 import { SessionStoreError } from '../../src/session/errors.js';
@@ -273,6 +275,57 @@ export async function forwardedClientScenario(
   expect(list[0]).toMatchObject({ ip: '203.0.113.9', userAgent: 'TestAgent/1.0' });
 }
 
+/** An answer over a socket, with its headers as node:http gives them. */
+export interface HttpAnswer extends AdapterAnswer {
+  headers: IncomingHttpHeaders;
+}
+
+/** Sends one request to 127.0.0.1:`port` with the jar's cookies; applies the answer's Set-Cookie to the jar. */
+export function httpCall(
+  port: number,
+  method: string,
+  path: string,
+  options: { jar?: TinyJar; headers?: Record<string, string>; signal?: AbortSignal } = {},
+): Promise<HttpAnswer> {
+  const started = performance.now();
+  const headers: Record<string, string> = { ...options.headers };
+  const cookie = options.jar?.header();
+  if (cookie !== undefined) headers.cookie = cookie;
+  return new Promise((resolve, reject) => {
+    const target = { host: '127.0.0.1', port, method, path, headers, signal: options.signal };
+    const req = httpRequest(target, (res) => {
+      const receivedAt = performance.now();
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('error', reject);
+      res.on('end', () => {
+        const setCookie = res.headers['set-cookie'] ?? [];
+        options.jar?.apply(setCookie);
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          header: (name) => {
+            const value = res.headers[name];
+            return Array.isArray(value) ? value.join(', ') : value;
+          },
+          setCookie,
+          body: Buffer.concat(chunks).toString('utf8'),
+          receivedAt,
+          elapsed: performance.now() - started,
+        });
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** The adapter-neutral client of the shared scenarios, for the port a server listens on once started. */
+export const httpCaller =
+  (port: () => number): AdapterCall =>
+  (method, path, options) =>
+    httpCall(port(), method, path, options);
+
 /** Starts `server` on an ephemeral loopback port and returns the port. */
 export async function listen(server: Server): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -282,4 +335,322 @@ export async function listen(server: Server): Promise<number> {
 /** Stops `server` and waits until it is closed. */
 export function close(server: Server): Promise<unknown> {
   return new Promise((resolve) => server.close(resolve));
+}
+
+/**
+ * The app of `test/fixtures/app-server.mjs` run by one or more processes over one store: `processes` reach one
+ * process each, `call` sends each request to the next process in turn. With one process, the scenarios below
+ * say what a single process does; with several, that they do exactly the same across processes.
+ */
+export interface SharedApp {
+  processes: AdapterCall[];
+  call: AdapterCall;
+}
+
+/** A client sending each request to the next of `processes` in turn. */
+export function roundRobin(processes: AdapterCall[]): AdapterCall {
+  let next = 0;
+  return (method, path, options) => {
+    const target = processes[next++ % processes.length] as AdapterCall;
+    return target(method, path, options);
+  };
+}
+
+/** What GET /session of the app answers. */
+export interface SessionView {
+  pid: number;
+  user: string | null;
+  cart: string[];
+  balance: number | null;
+  keys: string[];
+}
+
+/** The JSON body of an answer that must be `status`. */
+export function bodyOf<T = Record<string, unknown>>(answer: AdapterAnswer, status = 200): T {
+  expect(answer.status, answer.body).toBe(status);
+  return JSON.parse(answer.body) as T;
+}
+
+/** The session as each process sees it for a copy of `jar` (the jar itself is left as it is). */
+export async function viewsOnEach({ processes }: SharedApp, jar: TinyJar): Promise<SessionView[]> {
+  const answers = await Promise.all(processes.map((p) => p('GET', '/session', { jar: jar.clone() })));
+  return answers.map((answer) => bodyOf<SessionView>(answer));
+}
+
+/** Expects every process to see `expected` (a partial view) for `jar`. */
+export async function expectEverywhere(app: SharedApp, jar: TinyJar, expected: Partial<SessionView>) {
+  const views = await viewsOnEach(app, jar);
+  for (const view of views) expect(view).toMatchObject(expected);
+  // Each process answered: the views come from as many processes as there are.
+  expect(new Set(views.map((v) => v.pid)).size).toBe(app.processes.length);
+}
+
+/**
+ * A guest puts an apple in the cart, logs in as `user` (balance 1000), adds a pear: every process then sees
+ * the user and both items; the guest's cookie (its id retired by the login) sees an empty anonymous session.
+ * Returns the logged-in browser.
+ */
+export async function sharedCartThroughLogin(app: SharedApp, user: string): Promise<TinyJar> {
+  const { call } = app;
+  const jar = new TinyJar();
+  const first = await call('POST', '/cart?item=apple', { jar });
+  expect(bodyOf(first)).toMatchObject({ cart: ['apple'] });
+  expect(first.setCookie).toHaveLength(1);
+  const guest = jar.clone();
+  const login = await call('POST', `/login?user=${user}&balance=1000`, { jar });
+  expect(bodyOf(login)).toMatchObject({ user });
+  expect(login.setCookie).toHaveLength(1);
+  expect(jar.header()).not.toBe(guest.header());
+  expect(bodyOf(await call('POST', '/cart?item=pear', { jar }))).toMatchObject({ cart: ['apple', 'pear'] });
+  await expectEverywhere(app, jar, { user, cart: ['apple', 'pear'], balance: 1000, keys: [] });
+  await expectEverywhere(app, guest, { user: null, cart: [], balance: null, keys: [] });
+  return jar;
+}
+
+/**
+ * The concurrency guarantees, for the browser {@link sharedCartThroughLogin} returned (balance 1000): 50
+ * parallel requests each adding a different key leave 50 keys; 20 parallel `update('balance', b => b - 10)`
+ * leave it 200 lower; the cart is untouched. Every request answers 200, and they reached every process.
+ */
+export async function sharedConcurrentWrites(app: SharedApp, jar: TinyJar): Promise<void> {
+  const { call } = app;
+  const keys = Array.from({ length: 50 }, (_, i) => `k${String(i).padStart(2, '0')}`);
+  const adds = await Promise.all(keys.map((key) => call('POST', `/add?key=${key}`, { jar: jar.clone() })));
+  const pids = new Set(adds.map((answer) => bodyOf<{ pid: number }>(answer).pid));
+  expect(pids.size).toBe(app.processes.length);
+  const withdrawals = await Promise.all(
+    Array.from({ length: 20 }, () => call('POST', '/withdraw', { jar: jar.clone() })),
+  );
+  for (const answer of withdrawals) bodyOf(answer);
+  await expectEverywhere(app, jar, { balance: 1000 - 200, keys, cart: ['apple', 'pear'] });
+}
+
+/**
+ * Logout ends the session on every process: the cookie is cleared, and a copy of it kept from before (another
+ * tab, a thief) is an empty anonymous session everywhere; a write with that copy starts a new anonymous
+ * session, never the old one.
+ */
+export async function sharedLogout(app: SharedApp, jar: TinyJar): Promise<void> {
+  const kept = jar.clone();
+  const logout = await app.call('POST', '/logout', { jar });
+  expect(bodyOf(logout)).toMatchObject({ user: null });
+  expect(logout.setCookie.some((line) => /max-age=0|expires=thu, 01 jan 1970/i.test(line))).toBe(true);
+  expect(jar.cookies.size).toBe(0);
+  await expectEverywhere(app, kept, { user: null, cart: [], balance: null, keys: [] });
+  for (const p of app.processes) {
+    expect(bodyOf(await p('POST', '/add?key=zombie', { jar: kept.clone() }))).toMatchObject({ user: null });
+  }
+}
+
+/**
+ * Two devices of `user`, logged in on different processes: both are listed; "log out my other devices" on one
+ * process ends the other device's session on every process, and the first device's lives on.
+ */
+export async function sharedRevokeOthers(app: SharedApp, user: string): Promise<void> {
+  const { processes } = app;
+  const last = processes.length - 1;
+  const laptop = new TinyJar();
+  const phone = new TinyJar();
+  bodyOf(await (processes[0] as AdapterCall)('POST', `/login?user=${user}`, { jar: laptop }));
+  bodyOf(
+    await (processes[1 % processes.length] as AdapterCall)('POST', `/login?user=${user}`, { jar: phone }),
+  );
+  await expectEverywhere(app, phone, { user });
+  const listed = bodyOf<{ current: string; handles: string[] }>(
+    await (processes[last] as AdapterCall)('GET', '/sessions', { jar: laptop }),
+  );
+  expect(listed.handles).toHaveLength(2);
+  expect(listed.handles).toContain(listed.current);
+  const revoke = await (processes[0] as AdapterCall)('POST', '/revoke-others', { jar: laptop });
+  expect(bodyOf(revoke)).toMatchObject({ revoked: 1 });
+  await expectEverywhere(app, phone, { user: null, keys: [] });
+  await expectEverywhere(app, laptop, { user });
+  const after = bodyOf<{ current: string; handles: string[] }>(
+    await (processes[last] as AdapterCall)('GET', '/sessions', { jar: laptop }),
+  );
+  expect(after.handles).toEqual([listed.current]);
+}
+
+/** How the write of each race round ended. */
+export interface LogoutRaceOutcome {
+  rounds: number;
+  /** The write came after the logout and was refused (409, nothing saved). */
+  refused: number;
+  /** The write was saved before the logout, which then ended the session with it. */
+  savedThenEnded: number;
+}
+
+/**
+ * A write racing a logout never brings the session back. Each round logs a fresh user in, starts a slow write
+ * on one process (it loads the session, lets go of its lock and waits at a gate), then logs out on another
+ * process (round by round, every pair, the same one included). Even rounds open the gate once the logout
+ * answered: the write must be refused (409, no cookie). Odd rounds open it and log out at once, with a random
+ * head start of up to 20 ms for either: whichever lands first, afterwards the old cookie is an empty anonymous
+ * session on every process, and the user has no session left (a new login lists only itself). Runs `rounds`
+ * rounds, or fewer when `deadline` (performance.now()) comes first; the caller checks how many ran.
+ */
+export async function logoutRace(
+  app: SharedApp,
+  user: string,
+  rounds: number,
+  deadline: number,
+): Promise<LogoutRaceOutcome> {
+  const { processes } = app;
+  const n = processes.length;
+  const outcome: LogoutRaceOutcome = { rounds: 0, refused: 0, savedThenEnded: 0 };
+  const pause = () => new Promise((resolve) => setTimeout(resolve, Math.random() * 20));
+  for (let r = 0; r < rounds && performance.now() < deadline; r++) {
+    const writer = processes[r % n] as AdapterCall;
+    const ender = processes[(r + Math.floor(r / n)) % n] as AdapterCall;
+    const name = `${user}${r}`;
+    const jar = new TinyJar();
+    bodyOf(await writer('POST', `/login?user=${name}`, { jar }));
+    const kept = jar.clone();
+    const write = writer('POST', `/slow-write?key=late&gate=${name}`, { jar: jar.clone() });
+    bodyOf(await writer('POST', `/gate/arrived?name=${name}`));
+    let written: AdapterAnswer;
+    if (r % 2 === 0) {
+      bodyOf(await ender('POST', '/logout', { jar }));
+      bodyOf(await writer('POST', `/gate/open?name=${name}`));
+      written = await write;
+      expect(written.status).toBe(409);
+    } else {
+      const [logout] = await Promise.all([
+        pause().then(() => ender('POST', '/logout', { jar })),
+        pause().then(() => writer('POST', `/gate/open?name=${name}`)),
+      ]);
+      bodyOf(logout);
+      written = await write;
+      expect([200, 409]).toContain(written.status);
+    }
+    if (written.status === 409) {
+      expect(written.body).toBe('Conflict\n');
+      expect(written.setCookie).toEqual([]);
+      outcome.refused++;
+    } else outcome.savedThenEnded++;
+    await expectEverywhere(app, kept, { user: null, keys: [] });
+    const checker = new TinyJar();
+    bodyOf(await ender('POST', `/login?user=${name}`, { jar: checker }));
+    const listed = bodyOf<{ current: string; handles: string[] }>(
+      await writer('GET', '/sessions', { jar: checker }),
+    );
+    expect(listed.handles).toEqual([listed.current]);
+    bodyOf(await ender('POST', '/logout', { jar: checker }));
+    outcome.rounds++;
+  }
+  return outcome;
+}
+
+/** One answer of {@link loadOf}: a client's write of a unique token, or its read. */
+export interface LoadAnswer {
+  client: number;
+  kind: 'write' | 'read';
+  /** The key the write adds (unique in the run). */
+  token?: string;
+  /** 0 when no HTTP answer came (the connection failed; `body` then names the error). */
+  status: number;
+  /** The process that answered 200 (the app's `pid`). */
+  pid?: number;
+  /** performance.now() when the request was sent. */
+  startedAt: number;
+  elapsed: number;
+  setCookie: string[];
+  contentType: string | undefined;
+  body: string;
+}
+
+/** A running load: its answers so far, and how to wait for a condition on them and to stop it. */
+export interface Load {
+  readonly answers: LoadAnswer[];
+  /** The logged-in browser of each client. */
+  readonly jars: TinyJar[];
+  /** Resolves once `done(answers)` holds (true), or after `timeoutMs` (false). */
+  until(done: (answers: LoadAnswer[]) => boolean, timeoutMs: number): Promise<boolean>;
+  /** Stops the clients; resolves with every answer once their last requests answered. */
+  stop(): Promise<LoadAnswer[]>;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * A bounded load on the app of `test/fixtures/app-server.mjs`: each of `users` logs in (each a browser of its
+ * own), then loops a write of a unique token (POST /add?key=) and a read (GET /session) until stopped; after
+ * an answer that is not 200 it waits 10 ms, so an outage is not a busy loop.
+ */
+export async function loadOf(call: AdapterCall, users: string[]): Promise<Load> {
+  const jars = users.map(() => new TinyJar());
+  await Promise.all(
+    users.map(async (user, c) => {
+      const login = await call('POST', `/login?user=${user}`, { jar: jars[c] as TinyJar });
+      expect(login.status, login.body).toBe(200);
+    }),
+  );
+  const answers: LoadAnswer[] = [];
+  let stopped = false;
+  const send = async (client: number, kind: LoadAnswer['kind'], path: string, token?: string) => {
+    const startedAt = performance.now();
+    const answer = await call(kind === 'write' ? 'POST' : 'GET', path, {
+      jar: jars[client] as TinyJar,
+    }).then(
+      (a) => ({ ...a, contentType: a.header('content-type') }),
+      (error: NodeJS.ErrnoException) => ({
+        status: 0,
+        body: String(error.code ?? error.message),
+        setCookie: [],
+        contentType: undefined,
+        elapsed: performance.now() - startedAt,
+      }),
+    );
+    const { status, body, setCookie, contentType, elapsed } = answer;
+    const pid = status === 200 ? (JSON.parse(body) as { pid?: number }).pid : undefined;
+    answers.push({ client, kind, token, status, pid, startedAt, elapsed, setCookie, contentType, body });
+    if (status !== 200) await sleep(10);
+  };
+  const loops = users.map(async (_, client) => {
+    for (let n = 0; !stopped; n++) {
+      const token = `t${client}x${n}`;
+      await send(client, 'write', `/add?key=${token}`, token);
+      if (!stopped) await send(client, 'read', '/session');
+    }
+  });
+  return {
+    answers,
+    jars,
+    async until(done, timeoutMs) {
+      const deadline = performance.now() + timeoutMs;
+      while (!done(answers)) {
+        if (performance.now() > deadline) return false;
+        await sleep(50);
+      }
+      return true;
+    },
+    async stop() {
+      stopped = true;
+      await Promise.all(loops);
+      return answers;
+    },
+  };
+}
+
+/**
+ * What every answer of a load through a store outage must be: within `boundMs`; a 200 of the client's own
+ * logged-in session that sets no cookie; or a plain 503 (the reason phrase, no stack, no cause) that sets no
+ * cookie either (no new anonymous session). Returns the 503s.
+ */
+export function expectCleanUnderFault(answers: LoadAnswer[], users: string[], boundMs: number): LoadAnswer[] {
+  const unavailable: LoadAnswer[] = [];
+  for (const a of answers) {
+    const what = `${a.kind} of client ${a.client}: ${a.status} ${a.body.slice(0, 200)}`;
+    expect(a.elapsed, what).toBeLessThan(boundMs);
+    expect([200, 503], what).toContain(a.status);
+    expect(a.setCookie, what).toEqual([]);
+    if (a.status === 503) {
+      expect(a.body, what).toBe('Service Unavailable\n');
+      expect(a.contentType, what).toMatch(/^text\/plain/);
+      unavailable.push(a);
+    } else {
+      expect((JSON.parse(a.body) as { user: unknown }).user, what).toBe(users[a.client]);
+    }
+  }
+  return unavailable;
 }

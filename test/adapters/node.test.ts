@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, request as httpRequest, type Server } from 'node:http';
 import { createServer as createHttpsServer, request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -13,8 +13,8 @@ import { DEFAULTS } from '../../src/session/options.js';
 import type { Session } from '../../src/session/session.js';
 import { createMemoryStore } from '../../src/stores/memory.js';
 import {
-  type AdapterAnswer,
-  type AdapterCall,
+  httpCall as call,
+  httpCaller as caller,
   close,
   expectAnswerPersistingNothing,
   FOREIGN_COOKIE,
@@ -27,49 +27,6 @@ import {
   storeDownScenario,
   TinyJar,
 } from './helpers.js';
-
-interface Answer extends AdapterAnswer {
-  headers: IncomingHttpHeaders;
-}
-
-function call(
-  port: number,
-  method: string,
-  path: string,
-  options: { jar?: TinyJar; headers?: Record<string, string>; signal?: AbortSignal } = {},
-): Promise<Answer> {
-  const started = performance.now();
-  const headers: Record<string, string> = { ...options.headers };
-  const cookie = options.jar?.header();
-  if (cookie !== undefined) headers.cookie = cookie;
-  return new Promise((resolve, reject) => {
-    const target = { host: '127.0.0.1', port, method, path, headers, signal: options.signal };
-    const req = httpRequest(target, (res) => {
-      const receivedAt = performance.now();
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('error', reject);
-      res.on('end', () => {
-        const setCookie = res.headers['set-cookie'] ?? [];
-        options.jar?.apply(setCookie);
-        resolve({
-          status: res.statusCode ?? 0,
-          headers: res.headers,
-          header: (name) => {
-            const value = res.headers[name];
-            return Array.isArray(value) ? value.join(', ') : value;
-          },
-          setCookie,
-          body: Buffer.concat(chunks).toString('utf8'),
-          receivedAt,
-          elapsed: performance.now() - started,
-        });
-      });
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 /** The test app: one route per behaviour, written the way a node:http app would be. */
 function app(req: SessionRequest<Session>, res: import('node:http').ServerResponse): void | Promise<void> {
@@ -174,12 +131,6 @@ function app(req: SessionRequest<Session>, res: import('node:http').ServerRespon
       return send(404, { error: 'not found' });
   }
 }
-
-/** The adapter-neutral client of the shared scenarios, for the port a server listens on once started. */
-const caller =
-  (port: () => number): AdapterCall =>
-  (method, path, options) =>
-    call(port(), method, path, options);
 
 describe('node:http adapter, end to end on 127.0.0.1', () => {
   const inner = createMemoryStore({ cleanupInterval: 0 });

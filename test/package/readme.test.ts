@@ -5,11 +5,12 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../support/net.js';
 import { readme, readmeBlock } from '../support/readme.js';
 import {
   cli,
@@ -28,16 +29,6 @@ it('documents every environment variable npm start reads, in "Set up"', () => {
   const setUp = section('Set up');
   for (const name of names) expect(setUp, name).toContain(`\`${name}\``);
 });
-
-/** A port free now, for the pasted server (it listens on PORT). */
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
 
 /** One raw HTTP/1.1 exchange, for requests fetch() would refuse to send; resolves with the status line. */
 const rawRequest = (port: number, text: string) =>

@@ -2,11 +2,10 @@
  * The Redis store against a real server (`REDIS_URL`, else redis://127.0.0.1:6379) with both clients,
  * node-redis and ioredis, each under a random prefix of its own, deleting only its keys. Skipped, with a line
  * saying so, when the server is unreachable (in CI, with `CI` set, that fails instead). The disconnect and
- * NOSCRIPT tests start their own redis-server on a free loopback port: the shared one is never stopped or flushed.
+ * NOSCRIPT tests start their own redis-server (`test/support/redis-server.ts`): the shared one is never
+ * stopped or flushed.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import { createClient } from 'redis';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -15,6 +14,7 @@ import { SessionStoreError } from '../../src/session/errors.js';
 import { createRedisStore, type RedisClientLike } from '../../src/stores/redis.js';
 import { Browser, cartThroughLogin, visit } from '../session/helpers.js';
 import { reachable } from '../support/net.js';
+import { redisServerAvailable, startRedisServer } from '../support/redis-server.js';
 import { fullRecord, minimalRecord, runStoreContract } from './contract.js';
 
 const url = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
@@ -108,53 +108,7 @@ if (up) {
   });
 }
 
-/** A free loopback port whose port + 10000 is free too (what a cluster node needs; harmless here). */
-async function freePort(): Promise<number> {
-  const listen = (p: number) =>
-    new Promise<number>((resolve, reject) => {
-      const server = createServer();
-      server.once('error', reject);
-      server.listen(p, '127.0.0.1', () => {
-        const { port: got } = server.address() as { port: number };
-        server.close(() => resolve(got));
-      });
-    });
-  for (;;) {
-    const p = await listen(0);
-    if (p + 10000 > 65535) continue;
-    try {
-      await listen(p + 10000);
-      return p;
-    } catch {}
-  }
-}
-
-/** A redis-server of this test's own on a free loopback port, without persistence. */
-async function ownServer(): Promise<{ url: string; port: number; stop: () => Promise<void> }> {
-  const p = await freePort();
-  const child: ChildProcess = spawn(
-    'redis-server',
-    ['--port', String(p), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    { stdio: 'ignore' },
-  );
-  for (let i = 0; i < 100 && !(await reachable('127.0.0.1', p)); i++) await sleep(50);
-  return {
-    url: `redis://127.0.0.1:${p}`,
-    port: p,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGKILL');
-      }),
-  };
-}
-
-const hasRedisServer = await new Promise<boolean>((resolve) => {
-  const child = spawn('redis-server', ['--version'], { stdio: 'ignore' });
-  child.once('error', () => resolve(false));
-  child.once('exit', (code) => resolve(code === 0));
-});
+const hasRedisServer = await redisServerAvailable();
 
 describe('redis store: its own behaviour', () => {
   it('refuses a client whose offline queue is on, naming the option', () => {
@@ -191,7 +145,7 @@ describe('redis store: its own behaviour', () => {
       ['ioredis', ioClient],
     ] as const) {
       it(`${name}: while Redis is down, a call rejects with SessionStoreError at once, nothing crashes, and it works again after a restart`, async () => {
-        const server = await ownServer();
+        const server = await startRedisServer();
         const client = await connect(server.url);
         client.removeAllListeners('error');
         const store = createRedisStore({ client: client as RedisClientLike, prefix: 'own:' });
@@ -210,12 +164,8 @@ describe('redis store: its own behaviour', () => {
         expect(writeFailure).toBeInstanceOf(SessionStoreError);
         expect(Date.now() - started).toBeLessThan(500);
         // A new server on the same port: the client reconnects; the write that failed never lands.
-        const again = spawn(
-          'redis-server',
-          ['--port', String(server.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-          { stdio: 'ignore' },
-        );
         try {
+          await server.start();
           let ok = false;
           for (let i = 0; i < 100 && !ok; i++) {
             await sleep(100);
@@ -227,12 +177,71 @@ describe('redis store: its own behaviour', () => {
           await store.close();
           if ('destroy' in client) client.destroy();
           else client.disconnect();
-          again.kill('SIGKILL');
+          await server.stop();
+        }
+      });
+
+      it(`${name}: a call in flight when Redis dies rejects with SessionStoreError at once, and one in flight at a reconnect too`, async () => {
+        const server = await startRedisServer();
+        const client = await connect(server.url);
+        const pauser = await connect(server.url);
+        const send = (c: typeof client, args: string[]) =>
+          'call' in c ? c.call(args[0] as string, ...args.slice(1)) : c.sendCommand(args);
+        const closeListeners = client.listenerCount('close');
+        const store = createRedisStore({ client: client as RedisClientLike, prefix: 'own:' });
+        /** Follows a call from now on; then how it ended within 1.5 s more: 'answered', its error, or 'pending'. */
+        const track = (call: Promise<unknown>) => {
+          const outcome = call.then(
+            () => 'answered',
+            (error: unknown) => error,
+          );
+          return () => Promise.race([outcome, sleep(1_500).then(() => 'pending')]);
+        };
+        const until = async (ok: () => Promise<boolean>) => {
+          for (let i = 0; i < 100 && !(await ok()); i++) await sleep(50);
+        };
+        const pause = () =>
+          send(pauser, ['CLIENT', 'PAUSE', '5000', 'ALL']).then(
+            () => true,
+            () => false,
+          );
+        try {
+          expect(await store.set('k', minimalRecord(), null, 60_000)).toBe(true);
+          // Redis holds every client's commands (CLIENT PAUSE): the store's call is sent, not yet answered.
+          expect(await pause()).toBe(true);
+          const dying = track(store.get('k'));
+          await sleep(100);
+          await server.stop();
+          expect(await dying()).toBeInstanceOf(SessionStoreError);
+          // Again, with a new server on the port at once: the client reconnects, and nothing is left hanging.
+          await server.start();
+          await until(() =>
+            store.get('k').then(
+              () => true,
+              () => false,
+            ),
+          );
+          await until(pause);
+          const cut = track(store.get('k'));
+          await sleep(100);
+          await server.stop();
+          await server.start();
+          expect(await cut()).toBeInstanceOf(SessionStoreError);
+          // close() leaves the client's 'close' listeners as they were.
+          await store.close();
+          expect(client.listenerCount('close')).toBe(closeListeners);
+        } finally {
+          await store.close();
+          for (const c of [client, pauser]) {
+            if ('destroy' in c) c.destroy();
+            else c.disconnect();
+          }
+          await server.stop();
         }
       });
 
       it(`${name}: loads its scripts again after a NOSCRIPT (SCRIPT FLUSH on its own server)`, async () => {
-        const server = await ownServer();
+        const server = await startRedisServer();
         const client = await connect(server.url);
         const store = createRedisStore({ client: client as RedisClientLike, prefix: 'own:' });
         try {

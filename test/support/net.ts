@@ -28,7 +28,7 @@ function canListen(port: number): Promise<boolean> {
  * A loopback port free now whose port + 10000 is free too: a Redis Cluster node listens on both (the second is
  * its cluster bus). Free now only: the caller retries when a server fails to bind it.
  */
-export async function freeClusterPort(): Promise<number> {
+export async function freePort(): Promise<number> {
   for (let tries = 0; tries < 100; tries++) {
     const port = await new Promise<number>((resolve, reject) => {
       const server = createServer();

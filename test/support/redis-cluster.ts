@@ -8,7 +8,7 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { freeClusterPort, reachable } from './net.js';
+import { freePort, reachable } from './net.js';
 
 const HOST = '127.0.0.1';
 /** How long the cluster may take to start, or a node to come back, before the helper gives up. */
@@ -144,7 +144,7 @@ export async function startRedisCluster({ masters = 3 } = {}): Promise<OwnRedisC
     const ports: number[] = [];
     let failures = 0;
     while (ports.length < masters) {
-      const port = await freeClusterPort();
+      const port = await freePort();
       if (ports.includes(port)) continue;
       // A port free a moment ago may be taken when the server binds it: try another (a few times).
       try {
