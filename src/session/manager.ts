@@ -154,6 +154,16 @@ export function createSessionManager<
   const report = new Reporter(resolved.logger, resolved.onEvent);
   let backend: SessionBackend;
   const calls = resolved.store && new StoreCalls(resolved.store, resolved.storeTimeout, report);
+  if (resolved.legacyCookies !== undefined && typeof resolved.store?.migrateLegacy !== 'function') {
+    // Legitimate when the sessions were rewritten under their hashes beforehand; otherwise a forgotten option.
+    report.log(
+      'warn',
+      tellerMessage(
+        'session',
+        "legacyCookies: the store has no migrateLegacy, so express-session's sessions are found only if already stored under the hash of their id (fromExpressStore(store, { legacyKeys: true }) moves them)",
+      ),
+    );
+  }
   // Anonymous CSRF cookies: a key from `secret` (32 bytes or more), else the seal secrets, else the store.
   const derived = resolved.secrets && deriveCsrfKeys(resolved.secrets);
   const csrf = new CsrfKeys(derived ?? (options.seal && deriveCsrfKeys(options.seal.secrets)), calls);

@@ -35,6 +35,7 @@ const OPTION_NAMES = new Set([
   'rememberMeAbsolute',
   'anonymousLifetime',
   'secret',
+  'legacyCookies',
   'serializer',
   'maxDataBytes',
   'storeTimeout',

@@ -30,6 +30,11 @@ export interface SessionLogger {
 export type SessionEventType =
   /** A new session was stored (its first write). */
   | 'created'
+  /**
+   * A session express-session stored under its raw id was taken over (`legacyCookies`): it lives under the
+   * hash of its id now (or a concurrent request's migration of it was found there).
+   */
+  | 'migrated'
   | 'login'
   | 'logout'
   | 'destroy'
@@ -120,6 +125,19 @@ export interface SessionManagerOptions {
    * @default undefined (unsigned ids: 256 random bits need no signature)
    */
   secret?: Secret | readonly Secret[];
+  /**
+   * Switching from express-session without logging everyone out: `'express-session'` makes the manager
+   * accept, besides its own cookie values, express-session's `s:<id>.<signature>` signed with one of
+   * `secret` (so it needs `secret`, express-session's secrets; a tampered or unsigned value is refused
+   * without a store read, as always) whose id has express-session's shape (22 to 128 base64url characters:
+   * uid-safe's, the default, or a UUID). Keep express-session's cookie name (`cookie: { name: 'connect.sid' }`).
+   * Such a session is found under the hash of its id; when it is not there yet, a store with `migrateLegacy`
+   * (`fromExpressStore(store, { legacyKeys: true })`) moves it from the raw id once. It keeps its id until
+   * the next login or regenerate issues a Teller id; until then a cookie re-sent for it (a persistent one, on
+   * a write) keeps express-session's format. Stored sessions only (not with `seal`).
+   * @default undefined (only Teller's own cookies)
+   */
+  legacyCookies?: 'express-session';
   /** Turns the data into the record's `data` string and back. @default JSON, dropping `__proto__` keys */
   serializer?: SessionSerializer;
   /** The largest serialized data (bytes) a commit accepts; larger is SessionTooLargeError. @default 65_536 */
@@ -231,6 +249,8 @@ export interface ResolvedOptions {
   readonly lockTimeout: number;
   readonly touchInterval: number;
   readonly secrets: readonly Secret[] | undefined;
+  /** Cookies of an earlier library this manager also accepts (see `legacy.ts`). */
+  readonly legacyCookies: 'express-session' | undefined;
   readonly serializer: SessionSerializer;
   readonly clock: () => number;
   readonly random: RandomSource | undefined;
@@ -283,6 +303,8 @@ export function resolveOptions(options: SessionManagerOptions): ResolvedOptions 
       ),
     );
   }
+  const secrets = secretList(options.secret);
+  const legacyCookies = legacyCookieFormat(options.legacyCookies, secrets, sealKeys);
   const serializer = options.serializer ?? jsonSerializer;
   if (typeof serializer.parse !== 'function' || typeof serializer.stringify !== 'function') {
     throw new TypeError(tellerMessage('session', 'serializer needs parse and stringify functions'));
@@ -303,7 +325,8 @@ export function resolveOptions(options: SessionManagerOptions): ResolvedOptions 
     storeTimeout: duration('storeTimeout', options.storeTimeout, DEFAULTS.storeTimeout, MAX_TIMER_MS),
     lockTimeout: duration('lockTimeout', options.lockTimeout, DEFAULTS.lockTimeout, MAX_TIMER_MS),
     touchInterval: duration('touchInterval', options.touchInterval, DEFAULTS.touchInterval),
-    secrets: secretList(options.secret),
+    secrets,
+    legacyCookies,
     serializer,
     clock: options.clock ?? Date.now,
     random: options.random,
@@ -345,4 +368,28 @@ function secretList(secret: Secret | readonly Secret[] | undefined): readonly Se
   if (list.length === 0) throw new TypeError(tellerMessage('session', 'secret must not be an empty array'));
   for (const [i, one] of list.entries()) checkSecret(one, single ? 'secret' : `secret[${i}]`, 'session');
   return list;
+}
+
+/** `legacyCookies`, checked: a format Teller reads, with the secrets that format always signs with. */
+function legacyCookieFormat(
+  value: unknown,
+  secrets: readonly Secret[] | undefined,
+  sealKeys: SealKeys | undefined,
+): 'express-session' | undefined {
+  if (value === undefined) return undefined;
+  if (value !== 'express-session') {
+    throw new TypeError(tellerMessage('session', "legacyCookies must be 'express-session'"));
+  }
+  if (secrets === undefined) {
+    throw new TypeError(
+      tellerMessage(
+        'session',
+        "legacyCookies: 'express-session' needs secret (express-session's secret: it signs every cookie)",
+      ),
+    );
+  }
+  if (sealKeys !== undefined) {
+    throw new TypeError(tellerMessage('session', 'legacyCookies needs stored sessions (a store), not seal'));
+  }
+  return value;
 }

@@ -72,6 +72,11 @@ export interface SessionState {
   cookieSent: boolean;
   /** The current id (undefined until needed for a fresh session). */
   id: string | undefined;
+  /**
+   * The id of the express-session cookie the session was loaded with (`legacyCookies`): while `id` is still it,
+   * a cookie re-sent for it keeps express-session's format.
+   */
+  legacyId: string | undefined;
   /** The store key of `id`. */
   key: string | undefined;
   origin: Origin | null;
@@ -134,6 +139,7 @@ export function createState(
     csrfIssued: undefined,
     cookieSent: init.cookieSent,
     id: init.id,
+    legacyId: undefined,
     key: init.key,
     origin,
     retiredTo: undefined,

@@ -8,7 +8,7 @@
  */
 import { SessionStoreError, SessionStoreTimeoutError, tellerMessage } from './errors.js';
 import type { Reporter } from './report.js';
-import type { SessionRecord, SessionStore } from './store.js';
+import type { LegacyAdopter, SessionRecord, SessionStore } from './store.js';
 
 /** The request time (for events) and the monotonic deadline (performance.now()) of an operation's store calls. */
 export interface Budget {
@@ -59,6 +59,15 @@ export class StoreCalls {
       return this.#bound('delete', this.store.delete(key), b);
     } catch (cause) {
       return this.#thrown('delete', cause, b);
+    }
+  }
+
+  /** Needs the store's `migrateLegacy` (checked by the caller). */
+  migrateLegacy(rawId: string, key: string, adopt: LegacyAdopter, b: Budget): Promise<SessionRecord | null> {
+    try {
+      return this.#bound('migrateLegacy', this.store.migrateLegacy!(rawId, key, adopt), b);
+    } catch (cause) {
+      return this.#thrown('migrateLegacy', cause, b);
     }
   }
 

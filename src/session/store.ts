@@ -52,6 +52,13 @@ export interface SessionRecord {
   meta?: SessionMeta;
 }
 
+/**
+ * What the manager makes of a session an earlier library stored (see {@link SessionStore.migrateLegacy}): the
+ * record to store under the hashed key and the ttl to store it with, or null when it is not taken over
+ * (expired by the manager's clock, unreadable, too large). Synchronous, and it never throws.
+ */
+export type LegacyAdopter = (session: unknown) => { record: SessionRecord; ttlMs: number } | null;
+
 export interface SessionStore {
   /**
    * The record under this key, or null when absent. Returns expired records too (the manager judges).
@@ -88,6 +95,18 @@ export interface SessionStore {
    * every other store it goes on after `lockTimeout` and relies on compare-and-set.
    */
   readonly lockOnly?: boolean;
+  /**
+   * Optional: takes over a session an earlier library (express-session) stored under its raw id, so that live
+   * sessions survive the switch. The manager calls it only after `get(key)` found nothing, for a cookie it
+   * accepted as that library's (signed, see the manager's `legacyCookies`), with `key` the hash of `rawId`.
+   * The store reads the raw entry; when there is none, it returns `get(key)` (a concurrent migration may have
+   * moved it meanwhile), else `adopt(session)` (the manager's conversion: null means not taken over, and the
+   * raw entry is left as it is). It then writes the record under `key` by compare-and-set as absent, deletes
+   * the raw entry, and returns the record; when the write loses (a concurrent migration won), it returns
+   * `get(key)`, the winner, and never overwrites it. So two requests with the same cookie, in one process or
+   * several, end with one record under `key` and both see its data. Rejects only for a backend failure.
+   */
+  migrateLegacy?(rawId: string, key: string, adopt: LegacyAdopter): Promise<SessionRecord | null>;
   /** Optional: releases resources (a client the store opened itself). */
   close?(): Promise<void>;
 }

@@ -10,6 +10,7 @@ import { cookieFor, type ManagerContext } from './context.js';
 import { deleteCookieLine } from './cookie-policy.js';
 import { SessionConflictError, SessionDestroyedError, SessionStoreError, tellerMessage } from './errors.js';
 import { encodeIdCookie, storeKeyOf } from './ids.js';
+import { encodeLegacyCookie } from './legacy.js';
 import { LIMITS } from './options.js';
 import {
   buildRecord,
@@ -90,7 +91,7 @@ export async function commitStored(
       // A persistent cookie's Max-Age follows the session's lifetime: re-sent on every write, unless the
       // id was renewed meanwhile (the client has the new one from that response; this one's is retired).
       if (rotated || (written.persistent && origin.pointerKey === undefined && baseKey === origin.key)) {
-        out.push(cookieFor(ctx, state, written, encodeIdCookie(state.id!, options.secrets)));
+        out.push(cookieFor(ctx, state, written, idCookieValue(ctx, state)));
       }
       if (mode === 'renew') ctx.report.emit('renewed', now, state.key, { userId: written.userId });
       if (mode === 'touch') ctx.report.emit('touched', now, baseKey);
@@ -125,6 +126,16 @@ export async function commitStored(
     data = undefined;
     base = newest;
   }
+}
+
+/**
+ * The cookie value of the session's id: Teller's, or express-session's while the session keeps the id of the
+ * express-session cookie it was loaded with (`legacyCookies`; the next login or regenerate gives a Teller id).
+ */
+function idCookieValue(ctx: ManagerContext, state: SessionState): string {
+  const id = state.id!;
+  const secrets = ctx.options.secrets;
+  return id === state.legacyId ? encodeLegacyCookie(id, secrets!) : encodeIdCookie(id, secrets);
 }
 
 /** A session with no record yet: stored when worth storing (its first write), else nothing. */

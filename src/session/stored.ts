@@ -13,6 +13,7 @@ import {
 } from './context.js';
 import { SessionStoreTimeoutError, tellerMessage } from './errors.js';
 import { decodeIdCookie, refOf, storeKeyOf } from './ids.js';
+import { decodeLegacyCookie, migrateLegacySession } from './legacy.js';
 import type { Release, WaitTimedOut } from './lock.js';
 import { LIMITS } from './options.js';
 import { isLive, isUsable, parseValues } from './records.js';
@@ -43,7 +44,13 @@ export class StoredBackend implements SessionBackend {
     const ctx = this.#ctx;
     const { now } = facts;
     const secrets = ctx.options.secrets;
-    const id = decodeIdCookie(raw, secrets);
+    let id = decodeIdCookie(raw, secrets);
+    // Not one of Teller's: perhaps express-session's, when the manager takes those (off the ordinary path).
+    let legacy = false;
+    if (id === undefined && ctx.options.legacyCookies !== undefined) {
+      id = decodeLegacyCookie(raw, secrets!);
+      legacy = id !== undefined;
+    }
     if (id === undefined) {
       ctx.report.emit('rejected', now, undefined, {
         detail: secrets ? 'malformed or badly signed id' : 'malformed id',
@@ -63,7 +70,7 @@ export class StoredBackend implements SessionBackend {
     // out fails its waiters at once (below), so a hung store answers every queued request in time.
     const b = this.#calls.budget(now);
     try {
-      let found = await this.#resolveOrigin(key, b);
+      let found = await this.#resolveOrigin(key, b, legacy ? id : undefined, facts);
       for (let hops = 0; isOrigin(found) && found.pointerKey !== undefined && release !== undefined; hops++) {
         // An old, renewed id: requests with the old and the new cookie must wait for one another, so
         // hold the live record's lock instead of the pointer's, and resolve again under it (the holder
@@ -110,6 +117,7 @@ export class StoredBackend implements SessionBackend {
         return freshSession(ctx, facts, true);
       }
       const state = loadedState(ctx, facts, id, found, values);
+      if (legacy) state.legacyId = id;
       state.release = release;
       state.lockKey = lockKey;
       return new Session(state);
@@ -145,12 +153,17 @@ export class StoredBackend implements SessionBackend {
   /**
    * The record a key names, following renewal pointers (each usable within its own grace) to the live
    * record; null when absent, 'expired' when not usable, or the successor's key when login or regenerate
-   * retired it.
+   * retired it. With `legacyId` (an express-session cookie's id, `key` its hash), a miss asks a store that
+   * can to take the session over from the raw id.
    */
-  async #resolveOrigin(key: string, b: Budget): Promise<Found> {
+  async #resolveOrigin(key: string, b: Budget, legacyId?: string, facts?: RequestFacts): Promise<Found> {
     const now = b.now;
     let record = await this.#calls.get(key, b);
-    if (record === null || record === undefined) return null;
+    if (record === null || record === undefined) {
+      if (legacyId === undefined || this.#calls.store.migrateLegacy === undefined) return null;
+      record = await migrateLegacySession(this.#ctx, this.#calls, legacyId, key, facts!, b);
+      if (record === null) return null;
+    }
     let at = key;
     for (let hop = 0; ; hop++) {
       const usable: boolean = isUsable(record, now);

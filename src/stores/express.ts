@@ -23,12 +23,25 @@
  * store's error. A callback called twice is ignored after the first call; one never called leaves the promise
  * pending, which the manager bounds by its `storeTimeout` (a SessionStoreTimeoutError).
  *
- * Sessions express-session itself wrote (under the raw id) are not migrated: Teller hashes the id before it
- * calls a store, so the bridge never sees the raw id a migration would read.
+ * Sessions express-session itself wrote (under the raw id, without `teller`) are invisible to `get`. With
+ * `legacyKeys: true` the bridge also has `migrateLegacy`, which the manager calls (with `legacyCookies:
+ * 'express-session'`) after a miss on the hash of an express-session cookie's id: it reads the raw id once, has
+ * the manager turn express-session's session object into a record, writes that under the hash (as absent),
+ * then destroys the raw entry. Two requests with the same cookie in one process are serialized by the manager's
+ * lock; in two processes, the second finds the raw entry gone (and reads the hash) or loses the write as
+ * absent (and reads the winner), so both see the same data and one record is left. (Its write as absent is
+ * this bridge's read-check-write: two processes reading within the same instant both write, the same data.)
+ * The migration is one-way: express-session processes still running (a rolling deploy) no longer see the
+ * session once it moved.
  */
 
 import { SessionStoreError, tellerMessage } from '../session/errors.js';
-import { assertSetArguments, type SessionRecord, type SessionStore } from '../session/store.js';
+import {
+  assertSetArguments,
+  type LegacyAdopter,
+  type SessionRecord,
+  type SessionStore,
+} from '../session/store.js';
 
 /** The name used in this store's error messages. */
 export const EXPRESS_STORE_NAME = 'express-store';
@@ -64,6 +77,11 @@ export interface ExpressBridgeStore
   extends Omit<SessionStore, 'listByUser' | 'deleteByUser' | 'purgeExpired' | 'count' | 'lockOnly'> {
   /** Always true: the express store cannot compare-and-set, the manager's strict lock is its protection. */
   readonly lockOnly: true;
+  /**
+   * With `legacyKeys: true` only: moves a session express-session stored under its raw id to the hash of the id
+   * (see {@link SessionStore.migrateLegacy}).
+   */
+  migrateLegacy?: (rawId: string, key: string, adopt: LegacyAdopter) => Promise<SessionRecord | null>;
   readonly immediate: false;
   listByUser?: never;
   deleteByUser?: never;
@@ -78,6 +96,15 @@ export interface ExpressBridgeOptions {
    * @default Date.now
    */
   clock?: () => number;
+  /**
+   * Take over the sessions express-session itself wrote, stored under the raw id: the manager (with
+   * `legacyCookies: 'express-session'` and express-session's secret) accepts their cookies, and after a miss on
+   * the hash of such an id this bridge reads the raw id once, rewrites the session under the hash and destroys
+   * the raw entry, so live sessions survive the switch. Keep it on while old cookies may still come back (their
+   * lifetime); off, the bridge never reads a raw id.
+   * @default false
+   */
+  legacyKeys?: boolean;
 }
 
 /** The least lifetime written to `cookie.expires`: connect-redis rounds to seconds and deletes at 0. */
@@ -106,6 +133,8 @@ export function fromExpressStore(
   if (options === null || typeof options !== 'object') throw typeError('options must be an object');
   const clock = options.clock ?? Date.now;
   if (typeof clock !== 'function') throw typeError('clock must be a function');
+  const legacyKeys = options.legacyKeys ?? false;
+  if (typeof legacyKeys !== 'boolean') throw typeError('legacyKeys must be true or false');
 
   /** Calls one callback method; settles once (a second callback is ignored); a throw or error rejects. */
   function call<T>(operation: string, invoke: (callback: ExpressStoreCallback<T>) => unknown): Promise<T> {
@@ -156,7 +185,46 @@ export function fromExpressStore(
     }
   }
 
-  return {
+  async function write(
+    key: string,
+    record: SessionRecord,
+    expected: number | null,
+    ttlMs: number,
+  ): Promise<boolean> {
+    assertSetArguments(EXPRESS_STORE_NAME, key, record, expected, ttlMs);
+    // Read-check-write: best effort, not atomic across processes (the manager's lock covers one process).
+    const current = await read(key);
+    if (expected === null ? current !== null : current?.version !== expected) return false;
+    const lifetime = Math.max(MIN_TTL_MS, Math.ceil(ttlMs));
+    const session: ExpressSessionData = {
+      cookie: { expires: new Date(clock() + lifetime), originalMaxAge: lifetime },
+      teller: structuredClone(record),
+    };
+    await call<void>('set', (cb) => store.set(key, session as never, cb));
+    return true;
+  }
+
+  /** The raw entry under the hash: read it, have the manager convert it, write as absent, destroy the raw one. */
+  async function migrateLegacy(
+    rawId: string,
+    key: string,
+    adopt: LegacyAdopter,
+  ): Promise<SessionRecord | null> {
+    if (typeof rawId !== 'string' || rawId === '' || typeof key !== 'string' || key === '') {
+      throw typeError('migrateLegacy needs a raw id and a key (non-empty strings)');
+    }
+    if (typeof adopt !== 'function') throw typeError('migrateLegacy needs an adopt function');
+    const session = await call<unknown>('get', (cb) => store.get(rawId, cb));
+    // Gone: never there, expired, or moved meanwhile by a concurrent request (then it is under the hash).
+    if (session === null || session === undefined) return read(key);
+    const adopted = adopt(session);
+    if (adopted === null) return null;
+    if (!(await write(key, adopted.record, null, adopted.ttlMs))) return read(key);
+    await call<void>('delete', (cb) => store.destroy(rawId, cb));
+    return structuredClone(adopted.record);
+  }
+
+  const bridge: ExpressBridgeStore = {
     immediate: false,
     lockOnly: true,
 
@@ -164,22 +232,12 @@ export function fromExpressStore(
       return read(key);
     },
 
-    async set(key, record, expected, ttlMs) {
-      assertSetArguments(EXPRESS_STORE_NAME, key, record, expected, ttlMs);
-      // Read-check-write: best effort, not atomic across processes (the manager's lock covers one process).
-      const current = await read(key);
-      if (expected === null ? current !== null : current?.version !== expected) return false;
-      const lifetime = Math.max(MIN_TTL_MS, Math.ceil(ttlMs));
-      const session: ExpressSessionData = {
-        cookie: { expires: new Date(clock() + lifetime), originalMaxAge: lifetime },
-        teller: structuredClone(record),
-      };
-      await call<void>('set', (cb) => store.set(key, session as never, cb));
-      return true;
-    },
+    set: write,
 
     async delete(key) {
       await call<void>('delete', (cb) => store.destroy(key, cb));
     },
   };
+  if (legacyKeys) bridge.migrateLegacy = migrateLegacy;
+  return bridge;
 }

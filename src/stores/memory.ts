@@ -47,8 +47,8 @@ const DEFAULT_MAX_ENTRIES = 100_000;
 /** When full, records past their lifetime are swept before refusing a write, at most this often (ms). */
 const FULL_SWEEP_INTERVAL_MS = 1_000;
 
-/** The memory store: the contract plus its optional abilities, all present. */
-export interface MemoryStore extends Required<SessionStore> {}
+/** The memory store: the contract plus its optional abilities, all present (no `migrateLegacy`: nothing to migrate from). */
+export interface MemoryStore extends Required<Omit<SessionStore, 'migrateLegacy'>> {}
 
 const KNOWN = new Set([
   'format',

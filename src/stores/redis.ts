@@ -65,7 +65,7 @@ export interface RedisStoreOptions {
 }
 
 /** The Redis store: the contract with the user index and `count`; Redis expires records itself. */
-export interface RedisStore extends Required<Omit<SessionStore, 'purgeExpired'>> {}
+export interface RedisStore extends Required<Omit<SessionStore, 'purgeExpired' | 'migrateLegacy'>> {}
 
 /**
  * How far (ms) an index entry's score may lie in the past before a read prunes it: scores come from the clocks

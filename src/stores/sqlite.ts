@@ -75,7 +75,7 @@ export interface SqliteStoreDatabaseOptions extends CommonOptions {
 export type SqliteStoreOptions = SqliteStoreFileOptions | SqliteStoreDatabaseOptions;
 
 /** The SQLite store: the contract plus its optional abilities, all present. */
-export interface SqliteStore extends Required<SessionStore> {}
+export interface SqliteStore extends Required<Omit<SessionStore, 'migrateLegacy'>> {}
 
 const PURGE_BATCH = 500;
 

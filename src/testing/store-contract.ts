@@ -32,12 +32,28 @@ export interface StoreAbilities {
    * @default true
    */
   atomicCompareAndSet?: boolean;
+  /**
+   * `migrateLegacy`: the store takes over sessions an earlier library (express-session) stored under their raw
+   * id. Its tests need the harness's `legacy` to write such a session.
+   * @default false
+   */
+  migrateLegacy?: boolean;
+}
+
+/** What the `migrateLegacy` tests need: the earlier library's entries, written and looked up by raw id. */
+export interface LegacyEntries {
+  /** Stores `session` under `rawId` as the earlier library did (express-session's `store.set(sid, session)`). */
+  write(rawId: string, session: Record<string, unknown>): Promise<void>;
+  /** Whether an entry is stored under `rawId`. */
+  has(rawId: string): Promise<boolean>;
 }
 
 export interface StoreHarness {
   store: SessionStore;
   /** Called after each test: close the store, drop its table or keys. */
   cleanup?: () => Promise<void> | void;
+  /** With the `migrateLegacy` ability: the raw entries it migrates from. */
+  legacy?: LegacyEntries;
 }
 
 export interface StoreContext {
@@ -102,6 +118,7 @@ export function runStoreContract(
     let now = T0;
     let store: SessionStore;
     let cleanup: (() => Promise<void> | void) | undefined;
+    let legacy: LegacyEntries | undefined;
     const clock = () => (abilities.clock === 'fake' ? now : Date.now());
     /** Moves the store's time forward: the fake clock, or real sleeping (for backends with their own time). */
     const advance = async (ms: number) => {
@@ -114,6 +131,7 @@ export function runStoreContract(
       const harness = await makeStore({ clock: () => now });
       store = harness.store;
       cleanup = harness.cleanup;
+      legacy = harness.legacy;
     });
     afterEach(async () => {
       await cleanup?.();
@@ -125,6 +143,8 @@ export function runStoreContract(
       expect(has('deleteByUser')).toBe(abilities.userIndex);
       expect(has('purgeExpired')).toBe(abilities.purgeExpired);
       expect(has('count')).toBe(abilities.count);
+      expect(has('migrateLegacy')).toBe(abilities.migrateLegacy ?? false);
+      if (abilities.migrateLegacy === true) expect(legacy, 'the harness gives legacy').toBeDefined();
     });
 
     it('declares lockOnly when its compare-and-set is not atomic', () => {
@@ -526,6 +546,115 @@ export function runStoreContract(
         expect(await store.purgeExpired!(base + MINUTE)).toBe(0);
         expect(await store.get(key)).not.toBeNull();
       });
+    });
+
+    describe('migrateLegacy (sessions stored under the raw id by an earlier library)', () => {
+      const skip = abilities.migrateLegacy !== true;
+      /** A session as express-session stores it, live for an hour of real time (the earlier store's clock). */
+      const legacySession = (cart: string[]) => ({
+        cookie: {
+          originalMaxAge: 60 * MINUTE,
+          expires: new Date(Date.now() + 60 * MINUTE).toISOString(),
+          httpOnly: true,
+          path: '/',
+        },
+        cart,
+      });
+      let rawSeq = 0;
+      /** Distinct raw ids per test, shaped like express-session's (32 base64url characters). */
+      const newRawId = () => `legacy${(++rawSeq).toString(36)}${keySeq.toString(36)}`.padEnd(32, 'x');
+      /** The manager's conversion, made deterministic: the cart as data, every call recorded. */
+      const adopter = () => {
+        const seen: unknown[] = [];
+        const adopt = (session: unknown) => {
+          seen.push(session);
+          const cart = (session as { cart?: unknown }).cart;
+          return { record: minimalRecord({ data: JSON.stringify({ cart }) }), ttlMs: 10 * MINUTE };
+        };
+        return { adopt, seen };
+      };
+
+      it.skipIf(skip)(
+        'moves the raw entry under the key: adopt gets the stored session, the record is written as given and returned, the raw entry is gone',
+        async () => {
+          const rawId = newRawId();
+          const key = newKey();
+          const session = legacySession(['apple', 'pear']);
+          await legacy!.write(rawId, session);
+          expect(await legacy!.has(rawId)).toBe(true);
+          const { adopt, seen } = adopter();
+          const record = await store.migrateLegacy!(rawId, key, adopt);
+          const expected = minimalRecord({ data: '{"cart":["apple","pear"]}' });
+          expect(record).toStrictEqual(expected);
+          expect(seen).toHaveLength(1);
+          // As the earlier store gives it back: JSON-equal to what was written (a Date may come back a string).
+          expect(JSON.parse(JSON.stringify(seen[0]))).toStrictEqual(JSON.parse(JSON.stringify(session)));
+          expect(await store.get(key)).toStrictEqual(expected);
+          expect(await legacy!.has(rawId)).toBe(false);
+        },
+      );
+
+      it.skipIf(skip)('without a raw entry returns null, never calls adopt and writes nothing', async () => {
+        const key = newKey();
+        const { adopt, seen } = adopter();
+        expect(await store.migrateLegacy!(newRawId(), key, adopt)).toBeNull();
+        expect(seen).toEqual([]);
+        expect(await store.get(key)).toBeNull();
+      });
+
+      it.skipIf(skip)(
+        'when adopt returns null (not taken over) returns null, writes nothing and leaves the raw entry',
+        async () => {
+          const rawId = newRawId();
+          const key = newKey();
+          await legacy!.write(rawId, legacySession(['old']));
+          expect(await store.migrateLegacy!(rawId, key, () => null)).toBeNull();
+          expect(await store.get(key)).toBeNull();
+          expect(await legacy!.has(rawId)).toBe(true);
+        },
+      );
+
+      it.skipIf(skip)(
+        'without a raw entry returns the record under the key (a concurrent migration moved it meanwhile)',
+        async () => {
+          const key = newKey();
+          const moved = minimalRecord({ version: 3, data: '{"cart":["moved"]}' });
+          await store.set(key, moved, null, MINUTE);
+          const { adopt, seen } = adopter();
+          expect(await store.migrateLegacy!(newRawId(), key, adopt)).toStrictEqual(moved);
+          expect(seen).toEqual([]);
+        },
+      );
+
+      it.skipIf(skip)(
+        'when the key is already written (a concurrent migration won) returns that record and never overwrites it',
+        async () => {
+          const rawId = newRawId();
+          const key = newKey();
+          await legacy!.write(rawId, legacySession(['raw']));
+          const winner = minimalRecord({ version: 2, data: '{"cart":["winner","changed"]}' });
+          await store.set(key, winner, null, MINUTE);
+          expect(await store.migrateLegacy!(rawId, key, adopter().adopt)).toStrictEqual(winner);
+          expect(await store.get(key)).toStrictEqual(winner);
+        },
+      );
+
+      it.skipIf(skip)(
+        'of 5 concurrent migrations of one raw entry, every one returns the same record, stored once under the key; the raw entry is gone',
+        async () => {
+          const rawId = newRawId();
+          const key = newKey();
+          await legacy!.write(rawId, legacySession(['shared']));
+          const { adopt } = adopter();
+          const results = await Promise.all(
+            Array.from({ length: 5 }, () => store.migrateLegacy!(rawId, key, adopt)),
+          );
+          const expected = minimalRecord({ data: '{"cart":["shared"]}' });
+          for (const result of results) expect(result).toStrictEqual(expected);
+          expect(await store.get(key)).toStrictEqual(expected);
+          expect(await legacy!.has(rawId)).toBe(false);
+        },
+      );
     });
 
     describe('count', () => {

@@ -5,8 +5,10 @@
  * The shared-state scenarios and the fault load further down run against the app of
  * `test/fixtures/app-server.mjs`, on one process or several over one store ({@link SharedApp}).
  */
+import { createHash } from 'node:crypto';
 import { request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { sign } from 'cookie-signature';
 import { expect } from 'vitest';
 import { SessionStoreError } from '../../src/session/errors.js';
 import type { SessionManager } from '../../src/session/manager.js';
@@ -653,4 +655,145 @@ export function expectCleanUnderFault(answers: LoadAnswer[], users: string[], bo
     }
   }
   return unavailable;
+}
+
+/**
+ * A Teller app taking over express-session's live sessions (`legacyCookies: 'express-session'` over a store that
+ * migrates, e.g. `fromExpressStore(store, { legacyKeys: true })`), beside a real express-session app on the same
+ * store and secret. The Teller app's routes: `GET /` answers `{ user, cart, views }` as JSON, `POST /add?item=x`
+ * adds to the cart, `POST /login?user=x` logs in (and answers the same JSON).
+ */
+export interface LegacySubject {
+  /** The Teller app's client. */
+  call: AdapterCall;
+  /** A second Teller app (another process: its own manager and lock) on the same store. */
+  other: AdapterCall;
+  /** The session cookie's name, express-session's (the Teller app is configured with it). */
+  cookieName: string;
+  /** express-session's secret, the Teller app's `secret` too. */
+  secret: string;
+  /**
+   * A new session written by the real express-session app: `{ cart, views: 1 }`, with a persistent cookie
+   * (`cookie.maxAge`) when asked. Its Set-Cookie value as the browser keeps it (percent-encoded), and its id.
+   */
+  seed(cart: string[], persistent?: boolean): Promise<{ value: string; id: string }>;
+  /** Whether the express store holds an entry under `sid` (a raw id or a hash). */
+  has(sid: string): Promise<boolean>;
+  /** How many entries the express store holds (this test's). */
+  entries(): Promise<number>;
+  /** The sids the Teller apps' bridge read (`get`) since the last call; clears them. */
+  reads(): string[];
+  /** Teller apps' errors (`onError`). */
+  errors: unknown[];
+}
+
+/** Teller's store key of an id (SHA-256, base64url), computed here independently of the code under test. */
+const hashOf = (id: string) => createHash('sha256').update(id).digest('base64url');
+
+/** `value` (`s:<id>.<signature>`) with one bit of its signature flipped: a tampered cookie. */
+function flipSignature(value: string): string {
+  const dot = value.lastIndexOf('.');
+  const mac = Buffer.from(value.slice(dot + 1), 'base64');
+  mac[0] = mac[0]! ^ 1;
+  return `${value.slice(0, dot + 1)}${mac.toString('base64').replace(/=+$/, '')}`;
+}
+
+/**
+ * Live express-session sessions survive the switch to Teller: the first request with the browser's existing
+ * cookie finds the data (moved under the hash of the id, the raw entry gone), the next ones read only the hash,
+ * a write keeps it, login rotates to a Teller id, a tampered or foreign-signed cookie gets a fresh session
+ * without any store read, and two first requests at once (one process, or two) both see the data and leave one
+ * entry. A persistent cookie re-sent on a write keeps express-session's format (both read it).
+ */
+export async function legacySessionScenario(subject: LegacySubject): Promise<void> {
+  const { call, other, cookieName, secret, seed, has, entries, reads, errors } = subject;
+  const body = (answer: AdapterAnswer) => JSON.parse(answer.body) as Record<string, unknown>;
+  const jarWith = (value: string) => {
+    const jar = new TinyJar();
+    jar.cookies.set(cookieName, value);
+    return jar;
+  };
+
+  // The browser's cookie from express-session: express-session's own data, moved once.
+  const before = await entries();
+  const { value, id } = await seed(['apple', 'pear']);
+  expect(decodeURIComponent(value)).toMatch(/^s:[A-Za-z0-9_-]{32}\.[A-Za-z0-9+/]{43}$/);
+  expect(await has(id)).toBe(true);
+  expect(await has(hashOf(id))).toBe(false);
+  expect(await entries()).toBe(before + 1);
+  reads();
+  const jar = jarWith(value);
+  const first = await call('GET', '/', { jar });
+  expect(first.status).toBe(200);
+  expect(body(first)).toEqual({ user: null, cart: ['apple', 'pear'], views: 1 });
+  expect(first.setCookie).toEqual([]); // a browser-session cookie, nothing to re-send
+  // The miss on the hash, then the raw id, once (the bridge's write as absent reads the hash again).
+  const firstReads = reads();
+  expect(firstReads[0]).toBe(hashOf(id));
+  expect(firstReads.filter((sid) => sid === id)).toHaveLength(1);
+  expect(await has(id)).toBe(false);
+  expect(await has(hashOf(id))).toBe(true);
+  expect(await entries()).toBe(before + 1);
+
+  // The next request finds it by the hash alone; a write keeps it there.
+  const second = await call('GET', '/', { jar });
+  expect(body(second)).toEqual({ user: null, cart: ['apple', 'pear'], views: 1 });
+  expect(reads()).toEqual([hashOf(id)]);
+  const added = await call('POST', '/add?item=plum', { jar });
+  expect(body(added).cart).toEqual(['apple', 'pear', 'plum']);
+  expect(reads()).not.toContain(id);
+
+  // A tampered signature, or the right id signed with another secret: a fresh session, no store read at all.
+  const raw = decodeURIComponent(value);
+  for (const forged of [flipSignature(raw), `s:${sign(id, 'not the secret of this app, but long enough')}`]) {
+    reads();
+    const answer = await call('GET', '/', { jar: jarWith(forged) });
+    expect(answer.status).toBe(200);
+    expect(body(answer)).toEqual({ user: null, cart: null, views: null });
+    expect(reads()).toEqual([]);
+  }
+
+  // Login rotates to a Teller id (Teller's format); the data goes along; the express-session cookie is retired.
+  const login = await call('POST', '/login?user=alice', { jar });
+  expect(login.setCookie).toHaveLength(1);
+  expect(login.setCookie[0]).toMatch(
+    new RegExp(`^${cookieName.replace('.', '\\.')}=[A-Za-z0-9_-]{43}\\.[A-Za-z0-9+/]{43};`),
+  );
+  const after = await call('GET', '/', { jar });
+  expect(body(after)).toEqual({ user: 'alice', cart: ['apple', 'pear', 'plum'], views: 1 });
+  const replay = await call('GET', '/', { jar: jarWith(value) });
+  expect(body(replay)).toEqual({ user: null, cart: null, views: null });
+
+  // Two first requests at once with one cookie, in one process and in two: the same data, one entry.
+  for (const [label, second] of [
+    ['one process', call],
+    ['two processes', other],
+  ] as const) {
+    const count = await entries();
+    const race = await seed([label]);
+    const answers = await Promise.all([
+      call('GET', '/', { jar: jarWith(race.value) }),
+      second('GET', '/', { jar: jarWith(race.value) }),
+    ]);
+    for (const answer of answers) {
+      expect(answer.status, label).toBe(200);
+      expect(body(answer), label).toEqual({ user: null, cart: [label], views: 1 });
+    }
+    expect(await has(race.id), label).toBe(false);
+    expect(await has(hashOf(race.id)), label).toBe(true);
+    expect(await entries(), label).toBe(count + 1);
+  }
+
+  // A persistent express-session cookie: persistent here too; re-sent on a write in express-session's format.
+  const kept = await seed(['kept'], true);
+  const keptJar = jarWith(kept.value);
+  expect(body(await call('GET', '/', { jar: keptJar })).cart).toEqual(['kept']);
+  const write = await call('POST', '/add?item=more', { jar: keptJar });
+  expect(write.setCookie).toHaveLength(1);
+  const resent = write.setCookie[0]!;
+  expect(resent).toMatch(/; Max-Age=\d+/);
+  const resentValue = resent.slice(cookieName.length + 1, resent.indexOf(';'));
+  expect(resentValue).toBe(`s:${sign(kept.id, secret)}`);
+  expect(body(await call('GET', '/', { jar: keptJar })).cart).toEqual(['kept', 'more']);
+  expect(errors).toEqual([]);
 }

@@ -6,12 +6,15 @@
  * saying so, except in CI (CI set), where that fails.
  */
 import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
 import PgSession from 'connect-pg-simple';
 import { RedisStore } from 'connect-redis';
+import express from 'express';
 import session from 'express-session';
 import pg from 'pg';
 import { createClient } from 'redis';
 import { afterAll, describe, expect, it } from 'vitest';
+import { createNodeSessions } from '../../src/adapters/node.js';
 import { createSessionManager } from '../../src/index.js';
 import {
   SessionLockTimeoutError,
@@ -19,18 +22,45 @@ import {
   SessionStoreTimeoutError,
 } from '../../src/session/errors.js';
 import { type ExpressStoreLike, fromExpressStore } from '../../src/stores/express.js';
+import type { LegacyEntries } from '../../src/testing/index.js';
+import {
+  type AdapterCall,
+  close,
+  type LegacySubject,
+  legacySessionScenario,
+  listen,
+} from '../adapters/helpers.js';
 import { Browser, cartThroughLogin, visit } from '../session/helpers.js';
 import { reachable } from '../support/net.js';
 import { fullRecord, minimalRecord, runStoreContract } from './contract.js';
 
-/** What every express store lacks behind the bridge: atomic compare-and-set, the user index, purge, count. */
+/**
+ * What every express store lacks behind the bridge: atomic compare-and-set, the user index, purge, count. The
+ * contract runs with `legacyKeys: true`, so the migration of express-session's own sessions is in it.
+ */
 const abilities = {
   userIndex: false,
   purgeExpired: false,
   count: false,
   clock: 'real',
   atomicCompareAndSet: false,
+  migrateLegacy: true,
 } as const;
+
+/** An express store's callback method as a promise (a store may also return one: the callback counts). */
+function callback<T>(invoke: (cb: (error?: unknown, result?: T) => void) => unknown): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    invoke((error, result) => (error ? reject(error) : resolve(result as T)));
+  });
+}
+
+/** The raw entries of an express store, as express-session writes them (`store.set(sid, session)`). */
+function legacyEntries(store: ExpressStoreLike): LegacyEntries {
+  return {
+    write: (rawId, value) => callback<void>((cb) => store.set(rawId, value as never, cb)),
+    has: async (rawId) => (await callback<unknown>((cb) => store.get(rawId, cb))) != null,
+  };
+}
 
 const run = randomBytes(4).toString('hex');
 
@@ -64,6 +94,8 @@ if (redis !== undefined) {
 
 const pgUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const table = `teller_test_express_${run}`;
+/** The table of the migration scenario (express-session's sessions taken over), apart from the contract's. */
+const legacyTable = `${table}_legacy`;
 const pool = new pg.Pool({
   connectionString: pgUrl,
   application_name: table,
@@ -75,9 +107,14 @@ const pgUp = await pool
   // The table of connect-pg-simple's table.sql, with constraint and index names of its own (its own
   // createTableIfMissing names them session_pkey and IDX_session_expire, shared by every table in the schema).
   .query(
-    `CREATE TABLE "${table}" ("sid" varchar NOT NULL COLLATE "default" PRIMARY KEY, "sess" json NOT NULL,
-       "expire" timestamp(6) NOT NULL);
-     CREATE INDEX "${table}_expire" ON "${table}" ("expire")`,
+    [table, legacyTable]
+      .map(
+        (name) =>
+          `CREATE TABLE "${name}" ("sid" varchar NOT NULL COLLATE "default" PRIMARY KEY, "sess" json NOT NULL,
+             "expire" timestamp(6) NOT NULL);
+           CREATE INDEX "${name}_expire" ON "${name}" ("expire");`,
+      )
+      .join('\n'),
   )
   .then(
     () => true,
@@ -90,19 +127,20 @@ const pgUp = await pool
     },
   );
 afterAll(async () => {
-  if (pgUp) await pool.query(`DROP TABLE IF EXISTS "${table}"`);
+  if (pgUp) await pool.query(`DROP TABLE IF EXISTS "${table}", "${legacyTable}"`);
   await pool.end();
 });
 const PgStore = PgSession(session);
-const pgStore = () => new PgStore({ pool, tableName: table, pruneSessionInterval: false });
+const pgStore = (tableName = table) => new PgStore({ pool, tableName, pruneSessionInterval: false });
 
 // --- the contract ------------------------------------------------------------------------------------------
 
 runStoreContract(
   'express-session MemoryStore (fromExpressStore)',
-  () => ({
-    store: fromExpressStore(new session.MemoryStore()),
-  }),
+  () => {
+    const express = new session.MemoryStore();
+    return { store: fromExpressStore(express, { legacyKeys: true }), legacy: legacyEntries(express) };
+  },
   { abilities },
 );
 
@@ -112,7 +150,11 @@ if (redis !== undefined) {
     'connect-redis 9 (fromExpressStore)',
     () => {
       const express = new RedisStore({ client: redis, prefix: `${redisPrefix}${++n}:` });
-      return { store: fromExpressStore(express), cleanup: () => express.clear() };
+      return {
+        store: fromExpressStore(express, { legacyKeys: true }),
+        legacy: legacyEntries(express),
+        cleanup: () => express.clear(),
+      };
     },
     { abilities },
   );
@@ -121,12 +163,16 @@ if (redis !== undefined) {
 if (pgUp) {
   runStoreContract(
     'connect-pg-simple 10 (fromExpressStore)',
-    () => ({
-      store: fromExpressStore(pgStore()),
-      cleanup: async () => {
-        await pool.query(`TRUNCATE "${table}"`);
-      },
-    }),
+    () => {
+      const express = pgStore();
+      return {
+        store: fromExpressStore(express, { legacyKeys: true }),
+        legacy: legacyEntries(express),
+        cleanup: async () => {
+          await pool.query(`TRUNCATE "${table}"`);
+        },
+      };
+    },
     { abilities },
   );
 }
@@ -189,6 +235,20 @@ describe('fromExpressStore: its own behaviour', () => {
     );
   });
 
+  it('legacyKeys: a raw entry whose move fails half-way (the destroy) rejects; the record is under the hash, found next', async () => {
+    const express = new FakeExpressStore();
+    const store = fromExpressStore(express, { legacyKeys: true });
+    express.sessions.set('raw', { cookie: { expires: null }, cart: ['a'] });
+    const destroy = express.destroy.bind(express);
+    express.destroy = () => {
+      throw new Error('connection lost');
+    };
+    const adopt = () => ({ record: minimalRecord({ data: '{"cart":["a"]}' }), ttlMs: 60_000 });
+    await expect(store.migrateLegacy!('raw', 'key', adopt)).rejects.toBeInstanceOf(SessionStoreError);
+    express.destroy = destroy;
+    expect(await store.get('key')).toStrictEqual(minimalRecord({ data: '{"cart":["a"]}' }));
+  });
+
   it('treats a session object without a Teller record (written by express-session itself) as absent', async () => {
     const express = new FakeExpressStore();
     express.sessions.set('raw', { cookie: { expires: null }, user: 'x' });
@@ -198,12 +258,13 @@ describe('fromExpressStore: its own behaviour', () => {
   for (const mode of ['error', 'throw', 'reject'] as const) {
     it(`a store that ${mode === 'error' ? 'calls back with an error' : mode === 'throw' ? 'throws' : 'rejects its promise'} rejects with SessionStoreError, its error as cause`, async () => {
       const express = new FakeExpressStore();
-      const store = fromExpressStore(express);
+      const store = fromExpressStore(express, { legacyKeys: true });
       express.mode = mode;
       for (const op of [
         () => store.get('k'),
         () => store.set('k', minimalRecord(), null, 1_000),
         () => store.delete('k'),
+        () => store.migrateLegacy!('raw', 'k', () => ({ record: minimalRecord(), ttlMs: 1_000 })),
       ]) {
         const error = await op().catch((e: unknown) => e);
         expect(error).toBeInstanceOf(SessionStoreError);
@@ -267,7 +328,7 @@ const backends: Array<[string, boolean, () => ExpressStoreLike]> = [
     redis !== undefined,
     () => new RedisStore({ client: redis!, prefix: `${redisPrefix}m:` }),
   ],
-  ['connect-pg-simple', pgUp, pgStore],
+  ['connect-pg-simple', pgUp, () => pgStore()],
 ];
 
 describe('the session manager over fromExpressStore', () => {
@@ -328,4 +389,158 @@ describe('the session manager over fromExpressStore', () => {
     expect(seen.result).toEqual([1, 2]);
     await manager.close();
   });
+});
+
+// --- express-session's own sessions, taken over (legacyKeys + legacyCookies) ------------------------------
+
+const SECRET = 'the secret express-session signed with, 32 bytes or more';
+const HOUR = 3_600_000;
+
+/** A real express-session app: `GET /seed?cart=[...]` starts a session `{ cart, views: 1 }` (`&persistent=1`: maxAge). */
+function expressSessionApp(store: session.Store): Server {
+  const app = express();
+  app.use(session({ store, secret: SECRET, resave: false, saveUninitialized: false }));
+  app.get('/seed', (req, res) => {
+    const data = req.session as unknown as Record<string, unknown>;
+    data.cart = JSON.parse(String(req.query.cart));
+    data.views = 1;
+    if (req.query.persistent === '1') req.session.cookie.maxAge = HOUR;
+    res.json({ id: req.sessionID });
+  });
+  return createServer(app);
+}
+
+/** A Teller app (node adapter) that takes express-session's cookies, on `store` through the bridge. */
+function tellerApp(store: ExpressStoreLike, errors: unknown[]) {
+  const manager = createSessionManager<{ cart: string[]; views: number }>({
+    store: fromExpressStore(store, { legacyKeys: true }),
+    secret: SECRET,
+    legacyCookies: 'express-session',
+    cookie: { name: 'connect.sid' },
+  });
+  const sessions = createNodeSessions(manager, { onError: (error) => errors.push(error) });
+  const server = createServer(
+    sessions.wrap((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      const s = req.session;
+      if (req.method === 'POST' && url.pathname === '/add') {
+        s.update('cart', (cart = []) => [...cart, url.searchParams.get('item') ?? '?']);
+      }
+      if (req.method === 'POST' && url.pathname === '/login')
+        s.login(url.searchParams.get('user') ?? 'alice');
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          user: s.userId ?? null,
+          cart: s.get('cart') ?? null,
+          views: s.get('views') ?? null,
+        }),
+      );
+    }),
+  );
+  return { manager, server };
+}
+
+/** The same express store, the sids read through it recorded. */
+function recording(store: ExpressStoreLike, reads: string[]): ExpressStoreLike {
+  return {
+    get: (sid, cb) => {
+      reads.push(sid);
+      return store.get(sid, cb);
+    },
+    set: (sid, value, cb) => store.set(sid, value, cb),
+    destroy: (sid, cb) => store.destroy(sid, cb),
+  };
+}
+
+/** The scenarios' client over fetch, to the server listening on `port()`. */
+const fetchCall =
+  (port: () => number): AdapterCall =>
+  async (method, path, options = {}) => {
+    const started = performance.now();
+    const headers: Record<string, string> = { ...options.headers };
+    const cookie = options.jar?.header();
+    if (cookie !== undefined) headers.cookie = cookie;
+    const url = `http://127.0.0.1:${port()}${path}`;
+    const res = await fetch(url, { method, headers, redirect: 'manual', signal: options.signal });
+    const receivedAt = performance.now();
+    const body = await res.text();
+    const setCookie = res.headers.getSetCookie();
+    options.jar?.apply(setCookie);
+    return {
+      status: res.status,
+      header: (name) => res.headers.get(name) ?? undefined,
+      setCookie,
+      body,
+      receivedAt,
+      elapsed: performance.now() - started,
+    };
+  };
+
+const legacyBackends: Array<[string, boolean, () => session.Store, () => Promise<number>]> = (() => {
+  const memory = new session.MemoryStore();
+  const legacyPrefix = `${redisPrefix}legacy:`;
+  return [
+    ['MemoryStore', true, () => memory, () => callback<number>((cb) => memory.length(cb))],
+    [
+      'connect-redis 9',
+      redis !== undefined,
+      () => new RedisStore({ client: redis!, prefix: legacyPrefix }),
+      async () => {
+        let n = 0;
+        for await (const keys of redis!.scanIterator({ MATCH: `${legacyPrefix}*`, COUNT: 1000 }))
+          n += keys.length;
+        return n;
+      },
+    ],
+    [
+      'connect-pg-simple 10',
+      pgUp,
+      () => pgStore(legacyTable),
+      async () => Number((await pool.query(`SELECT count(*) AS n FROM "${legacyTable}"`)).rows[0].n),
+    ],
+  ];
+})();
+
+describe("express-session's live sessions survive the switch (legacyKeys, legacyCookies)", () => {
+  for (const [name, available, make, entries] of legacyBackends) {
+    it.skipIf(!available)(`${name}: a real express-session app's cookie, then Teller's`, async () => {
+      const store = make();
+      const reads: string[] = [];
+      const errors: unknown[] = [];
+      const legacyApp = expressSessionApp(store);
+      const one = tellerApp(recording(store as ExpressStoreLike, reads), errors);
+      const two = tellerApp(recording(store as ExpressStoreLike, reads), errors);
+      const ports = { legacy: 0, one: 0, two: 0 };
+      try {
+        ports.legacy = await listen(legacyApp);
+        ports.one = await listen(one.server);
+        ports.two = await listen(two.server);
+        const subject: LegacySubject = {
+          call: fetchCall(() => ports.one),
+          other: fetchCall(() => ports.two),
+          cookieName: 'connect.sid',
+          secret: SECRET,
+          async seed(cart, persistent = false) {
+            const query = `cart=${encodeURIComponent(JSON.stringify(cart))}${persistent ? '&persistent=1' : ''}`;
+            const res = await fetch(`http://127.0.0.1:${ports.legacy}/seed?${query}`);
+            const { id } = (await res.json()) as { id: string };
+            const line = res.headers.getSetCookie().find((l) => l.startsWith('connect.sid='));
+            if (line === undefined) throw new Error('express-session set no cookie');
+            return { value: line.slice('connect.sid='.length, line.indexOf(';')), id };
+          },
+          has: async (sid) => (await callback<unknown>((cb) => store.get(sid, cb))) != null,
+          entries,
+          reads: () => reads.splice(0),
+          errors,
+        };
+        await legacySessionScenario(subject);
+      } finally {
+        await Promise.all(
+          [legacyApp, one.server, two.server].map((server) => server.listening && close(server)),
+        );
+        await Promise.all([one.manager.close(), two.manager.close()]);
+      }
+    });
+  }
 });
