@@ -187,6 +187,35 @@ describe.skipIf(!reachable)('postgres store: its own behaviour', () => {
     await store.close();
   });
 
+  it("with the pool's statement_timeout (the README's advice), a write stuck behind a row lock fails and never lands later", async () => {
+    const table = newTable();
+    const own = new pg.Pool({ connectionString: url, application_name: app, max: 2, statement_timeout: 300 });
+    own.on('error', () => {});
+    pools.push(own);
+    const store = createPostgresStore({ pool: own, table, cleanupInterval: 0 });
+    await store.migrate();
+    await store.set('k', minimalRecord({ data: '{"n":1}' }), null, 60_000);
+    const locker = await admin.connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query(`SELECT 1 FROM "${table}" WHERE key = 'k' FOR UPDATE`);
+      const started = performance.now();
+      const error = await store
+        .set('k', minimalRecord({ data: '{"n":2}', version: 2 }), 1, 60_000)
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(SessionStoreError);
+      expect(((error as Error).cause as Error).message).toMatch(/statement timeout/);
+      expect(performance.now() - started).toBeLessThan(2_000);
+    } finally {
+      await locker.query('ROLLBACK');
+      locker.release();
+    }
+    // The lock is gone: the cancelled write did not run after it.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect((await store.get('k'))?.data).toBe('{"n":1}');
+    await store.close();
+  });
+
   it('a backend terminated mid-write rejects with a SessionStoreError; idle ones emit pool errors that crash nothing', async () => {
     const name = `${app}_victim`;
     const own = new pg.Pool({ connectionString: url, application_name: name, max: 3 });
