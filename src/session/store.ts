@@ -83,9 +83,11 @@ export interface SessionStore {
   /** Optional: how many records are held (for tests, the inspector and benchmarks). */
   count?(): Promise<number>;
   /**
-   * Optional: declares that every promise this store returns is already settled when it is returned
-   * (an in-process store such as the memory store). The manager then arms no `storeTimeout` timer for
-   * its calls, since they cannot hang. Never set it on a store that does I/O.
+   * Optional: declares that every promise of the calls the manager makes (`get`, `set`, `delete`,
+   * `listByUser`, `deleteByUser`, `close`) is already settled when it is returned (an in-process store such as
+   * the memory store). The manager then arms no `storeTimeout` timer for its calls, since they cannot hang.
+   * `purgeExpired` may still settle later (a purge in batches that yield): the manager never calls it. Never
+   * set it on a store that does I/O.
    */
   readonly immediate?: boolean;
   /**

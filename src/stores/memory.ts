@@ -1,10 +1,18 @@
 /**
- * `teller/stores/memory`: sessions in a `Map`, for tests and single-process apps.
+ * `teller/stores/memory`: sessions in memory, for tests and single-process apps.
  *
  * Implements the store contract of `src/session/store.ts`: compare-and-set on a version, a user index,
  * `count`, `purgeExpired` and `close`. A record is kept at least the `ttlMs` it was written with (by this
  * store's `clock`) and dropped physically after it: lazily when touched, and by a sweep on an unref'd timer.
  * The store never looks at `record.expiresAt`; the manager judges expiry.
+ *
+ * Upkeep never stalls the process, also at a million records (issue 17; measured with one `Map` of 1,000,000
+ * records: a purge, a count or one write blocked the event loop 100-770 ms at once): the records are spread over many smaller `Map`s (shards, by a hash of
+ * the key), so the rehash a `Map` does when its table fills (V8 rebuilds the whole table in one step) touches a
+ * few thousand records, never all; an expiry heap (`_expiry.ts`) gives the records whose drop time passed,
+ * earliest first, so a purge touches only those and never scans the live ones; a purge removes them in
+ * batches with a turn of the event loop between them, and is never run twice at once; `count` counts without
+ * purging; and a full store makes room from the top of the heap, a few records at a time.
  */
 
 import { SessionStoreError, tellerMessage } from '../session/errors.js';
@@ -14,6 +22,7 @@ import {
   type SessionRecord,
   type SessionStore,
 } from '../session/store.js';
+import { ExpiryHeap } from './_expiry.js';
 
 /** The name used in this store's error messages. */
 export const MEMORY_STORE_NAME = 'memory-store';
@@ -29,8 +38,10 @@ export interface MemoryStoreOptions {
    */
   maxEntries?: number;
   /**
-   * How often (ms) the timer sweeps out records whose lifetime ended; `0` disables the timer (records past
-   * their lifetime are still dropped when touched, and by `purgeExpired`). The timer never keeps the process alive.
+   * How often (ms) the timer sweeps out records whose lifetime ended (only those: found through the expiry
+   * index, removed in batches with turns of the event loop between them; a tick while a sweep runs joins it);
+   * `0` disables the timer (records past their lifetime are still dropped when touched, and by `purgeExpired`).
+   * The timer never keeps the process alive.
    * @default 60_000
    */
   cleanupInterval?: number;
@@ -44,8 +55,18 @@ export interface MemoryStoreOptions {
 /** The default `maxEntries`: a bound on the heap (50-70 MB of small sessions), well above one process's needs. */
 const DEFAULT_MAX_ENTRIES = 100_000;
 
-/** When full, records past their lifetime are swept before refusing a write, at most this often (ms). */
-const FULL_SWEEP_INTERVAL_MS = 1_000;
+/**
+ * Records per shard (`Map`) a full store holds at most, on average: the shard count is the power of two that
+ * keeps `maxEntries` within this, so the rehash of one shard touches a few thousand records (about a
+ * millisecond, where the rehash of one `Map` of a million took 250-450 ms), while a small store keeps a few `Map`s.
+ */
+const SHARD_RECORDS = 4_096;
+/** The most shards (a store with a huge or infinite `maxEntries`). */
+const MAX_SHARDS = 4_096;
+/** Records a purge removes between two turns of the event loop (a few ms at a million records). */
+const PURGE_BATCH = 1_000;
+/** Records past their lifetime a write to a full store drops to make room (from the top of the heap). */
+const ROOM_BATCH = 64;
 
 /** The memory store: the contract plus its optional abilities, all present (no `migrateLegacy`: nothing to migrate from). */
 export interface MemoryStore extends Required<Omit<SessionStore, 'migrateLegacy'>> {}
@@ -63,9 +84,21 @@ const KNOWN = new Set([
   'meta',
 ]);
 
-/** One record, held in fixed slots (one V8 shape for all entries) rather than a copy of the caller's object. */
+/** `Entry.flags` bits: whether the record had `meta`, and its `persistent` (absent, true or false). */
+const HAS_META = 1;
+const PERSISTENT_TRUE = 2;
+const PERSISTENT_FALSE = 4;
+
+/**
+ * One record, held in fixed slots (one V8 shape for all entries) rather than a copy of the caller's object.
+ * Its drop time is kept by the expiry heap (a flat array of numbers), not here: one boxed number less per record.
+ */
 class Entry {
+  /** Its place in the expiry heap (kept by the heap). */
+  slot = 0;
   constructor(
+    /** Its key, for the purge that finds it through the heap. */
+    readonly key: string,
     readonly format: number,
     readonly data: string,
     readonly version: number,
@@ -73,28 +106,32 @@ class Entry {
     readonly createdAt: number,
     readonly lastSeenAt: number,
     readonly expiresAt: number,
-    readonly persistent: boolean | undefined,
     readonly movedTo: string | undefined,
     readonly userAgent: string | undefined,
     readonly ip: string | undefined,
-    readonly hasMeta: boolean,
+    /** HAS_META, PERSISTENT_TRUE, PERSISTENT_FALSE. */
+    readonly flags: number,
     /** Fields of the record this store does not know, kept as given (normally undefined). */
     readonly extra: Record<string, unknown> | undefined,
-    /** This store's clock: the record may be dropped once the clock passes this time. */
-    readonly dropAt: number,
   ) {}
 }
 
-function toEntry(record: SessionRecord, dropAt: number): Entry {
+function toEntry(key: string, record: SessionRecord): Entry {
   let extra: Record<string, unknown> | undefined;
   for (const name of Object.keys(record)) {
-    if (!KNOWN.has(name)) {
+    // A `persistent` that is not a boolean (not the contract's, but kept as given) rides with the unknown fields.
+    if (!KNOWN.has(name) || (name === 'persistent' && typeof record.persistent !== 'boolean')) {
       extra ??= {};
       extra[name] = (record as unknown as Record<string, unknown>)[name];
     }
   }
   const meta = record.meta;
+  const persistent = record.persistent;
+  const flags =
+    (meta !== undefined ? HAS_META : 0) |
+    (persistent === true ? PERSISTENT_TRUE : persistent === false ? PERSISTENT_FALSE : 0);
   return new Entry(
+    key,
     record.format,
     record.data,
     record.version,
@@ -102,13 +139,11 @@ function toEntry(record: SessionRecord, dropAt: number): Entry {
     record.createdAt,
     record.lastSeenAt,
     record.expiresAt,
-    record.persistent,
     record.movedTo,
     meta?.userAgent,
     meta?.ip,
-    meta !== undefined,
+    flags,
     extra,
-    dropAt,
   );
 }
 
@@ -122,9 +157,10 @@ function toRecord(entry: Entry): SessionRecord {
     expiresAt: entry.expiresAt,
   };
   if (entry.userId !== undefined) record.userId = entry.userId;
-  if (entry.persistent !== undefined) record.persistent = entry.persistent;
+  if (entry.flags & PERSISTENT_TRUE) record.persistent = true;
+  else if (entry.flags & PERSISTENT_FALSE) record.persistent = false;
   if (entry.movedTo !== undefined) record.movedTo = entry.movedTo;
-  if (entry.hasMeta) {
+  if (entry.flags & HAS_META) {
     const meta: SessionMeta = {};
     if (entry.userAgent !== undefined) meta.userAgent = entry.userAgent;
     if (entry.ip !== undefined) meta.ip = entry.ip;
@@ -132,6 +168,27 @@ function toRecord(entry: Entry): SessionRecord {
   }
   if (entry.extra !== undefined) Object.assign(record, entry.extra);
   return record;
+}
+
+/** The shard count for `maxEntries`: a power of two, from 1 to {@link MAX_SHARDS}. */
+function shardCount(maxEntries: number): number {
+  let shards = 1;
+  while (shards < MAX_SHARDS && shards * SHARD_RECORDS < maxEntries) shards *= 2;
+  return shards;
+}
+
+/** A 32-bit FNV-1a hash of a string: spreads keys of any shape (hashes, counters, prefixes) over the shards. */
+function hashOf(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+  return hash >>> 0;
+}
+
+/** A purge in progress: the later `now` a caller joining it asked for, and what it removed so far. */
+interface PurgeRun {
+  bound: number;
+  removed: number;
+  done: Promise<number>;
 }
 
 /**
@@ -146,54 +203,94 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
   if (!(cleanupInterval >= 0))
     throw new TypeError(tellerMessage(MEMORY_STORE_NAME, `cleanupInterval must be >= 0`));
 
-  const entries = new Map<string, Entry>();
-  const byUser = new Map<string, Set<string>>();
+  const mask = shardCount(maxEntries) - 1;
+  const shards = Array.from({ length: mask + 1 }, () => new Map<string, Entry>());
+  /** The user index, sharded like the records: userId -> the keys of that user's records. */
+  const users = Array.from({ length: mask + 1 }, () => new Map<string, Set<string>>());
+  const shardOf = (key: string) => shards[hashOf(key) & mask]!;
+  const usersOf = (userId: string) => users[hashOf(userId) & mask]!;
+  const expiry = new ExpiryHeap<Entry>();
   let closed = false;
-  /** When a full store last swept out dead records (by `clock`), so a flood of refused writes costs no scan each. */
-  let sweptWhenFullAt = Number.NEGATIVE_INFINITY;
+  let running: PurgeRun | undefined;
 
+  const index = (key: string, userId: string | undefined): void => {
+    if (userId === undefined) return;
+    const shard = usersOf(userId);
+    let keys = shard.get(userId);
+    if (keys === undefined) shard.set(userId, (keys = new Set()));
+    keys.add(key);
+  };
   const unindex = (key: string, userId: string | undefined): void => {
     if (userId === undefined) return;
-    const keys = byUser.get(userId);
+    const shard = usersOf(userId);
+    const keys = shard.get(userId);
     if (keys === undefined) return;
     keys.delete(key);
-    if (keys.size === 0) byUser.delete(userId);
+    if (keys.size === 0) shard.delete(userId);
   };
-  const remove = (key: string, entry: Entry): void => {
-    entries.delete(key);
-    unindex(key, entry.userId);
+  const remove = (entry: Entry): void => {
+    shardOf(entry.key).delete(entry.key);
+    expiry.remove(entry);
+    unindex(entry.key, entry.userId);
   };
   /** The entry under `key`, or undefined when absent or past its drop time (then dropped now). */
   const live = (key: string, now: number): Entry | undefined => {
-    const entry = entries.get(key);
+    const entry = shardOf(key).get(key);
     if (entry === undefined) return undefined;
-    if (now > entry.dropAt) {
-      remove(key, entry);
+    if (now > expiry.timeOf(entry)) {
+      remove(entry);
       return undefined;
     }
     return entry;
   };
-  const purge = (now: number): number => {
+  /** Drops up to `limit` records whose drop time is before `now`, earliest first; how many it dropped. */
+  const drop = (now: number, limit: number): number => {
     let removed = 0;
-    for (const [key, entry] of entries) {
-      if (now > entry.dropAt) {
-        remove(key, entry);
-        removed++;
-      }
+    for (let entry = expiry.firstBefore(now); entry !== undefined; entry = expiry.firstBefore(now)) {
+      if (removed === limit) break;
+      remove(entry);
+      removed++;
     }
     return removed;
+  };
+  /**
+   * Removes the records whose drop time is before `now`: a batch now, then a batch per turn of the event loop
+   * (setImmediate), so requests and timers run in between. One run at a time: a call while one runs joins it
+   * (the run goes on to the later of the two `now`s, and both get the count of the whole run).
+   */
+  const purge = (now: number): Promise<number> => {
+    if (running !== undefined) {
+      if (now > running.bound) running.bound = now;
+      return running.done;
+    }
+    const first = drop(now, PURGE_BATCH);
+    if (first < PURGE_BATCH || expiry.firstBefore(now) === undefined) return Promise.resolve(first);
+    const run = { bound: now, removed: first } as PurgeRun;
+    run.done = new Promise<number>((resolve) => {
+      const next = () => {
+        // close() emptied the store: nothing is left to remove.
+        const removed = closed ? 0 : drop(run.bound, PURGE_BATCH);
+        run.removed += removed;
+        if (removed < PURGE_BATCH || expiry.firstBefore(run.bound) === undefined) {
+          running = undefined;
+          resolve(run.removed);
+        } else {
+          setImmediate(next);
+        }
+      };
+      setImmediate(next);
+    });
+    running = run;
+    return run.done;
   };
   const open = (): void => {
     if (closed) throw new SessionStoreError(tellerMessage(MEMORY_STORE_NAME, 'the store is closed'));
   };
-  /** Room for one more key: dead records are swept first (throttled); then a full store refuses. */
+  /** Room for one more key: records past their lifetime are dropped first (a few, earliest first); then a full store refuses. */
   const makeRoom = (now: number): void => {
-    if (entries.size < maxEntries) return;
-    if (now - sweptWhenFullAt >= FULL_SWEEP_INTERVAL_MS) {
-      sweptWhenFullAt = now;
-      purge(now);
-      if (entries.size < maxEntries) return;
-    }
+    if (expiry.size < maxEntries) return;
+    drop(now, ROOM_BATCH);
+    if (expiry.size < maxEntries) return;
     throw new SessionStoreError(
       tellerMessage(
         MEMORY_STORE_NAME,
@@ -202,7 +299,13 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
     );
   };
 
-  const timer = cleanupInterval > 0 ? setInterval(() => purge(clock()), cleanupInterval) : undefined;
+  const timer =
+    cleanupInterval > 0
+      ? setInterval(() => {
+          // While a purge runs, this joins it (no second scan).
+          void purge(clock());
+        }, cleanupInterval)
+      : undefined;
   timer?.unref();
 
   return {
@@ -221,26 +324,31 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
       const current = live(key, now);
       if (expected === null ? current !== undefined : current?.version !== expected) return false;
       if (current === undefined) makeRoom(now);
-      const entry = toEntry(record, now + ttlMs);
-      if (current !== undefined && current.userId !== entry.userId) unindex(key, current.userId);
-      entries.set(key, entry);
-      if (entry.userId !== undefined) {
-        let keys = byUser.get(entry.userId);
-        if (keys === undefined) byUser.set(entry.userId, (keys = new Set()));
-        keys.add(key);
+      const entry = toEntry(key, record);
+      // Setting a key the shard holds replaces its value in place: no new slot in the Map's table.
+      shardOf(key).set(key, entry);
+      if (current === undefined) {
+        expiry.push(entry, now + ttlMs);
+        index(key, entry.userId);
+      } else {
+        expiry.replace(current, entry, now + ttlMs);
+        if (current.userId !== entry.userId) {
+          unindex(key, current.userId);
+          index(key, entry.userId);
+        }
       }
       return true;
     },
 
     async delete(key) {
       open();
-      const entry = entries.get(key);
-      if (entry !== undefined) remove(key, entry);
+      const entry = shardOf(key).get(key);
+      if (entry !== undefined) remove(entry);
     },
 
     async listByUser(userId) {
       open();
-      const keys = byUser.get(userId);
+      const keys = usersOf(userId).get(userId);
       if (keys === undefined) return [];
       const now = clock();
       const result: Array<{ key: string; record: SessionRecord }> = [];
@@ -253,7 +361,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
 
     async deleteByUser(userId, deleteOptions = {}) {
       open();
-      const keys = byUser.get(userId);
+      const keys = usersOf(userId).get(userId);
       if (keys === undefined) return 0;
       const now = clock();
       let deleted = 0;
@@ -261,29 +369,37 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
         if (key === deleteOptions.exceptKey) continue;
         const entry = live(key, now);
         if (entry === undefined) continue;
-        remove(key, entry);
+        remove(entry);
         deleted++;
       }
       return deleted;
     },
 
+    /**
+     * Removes the records past their drop time at `now`, in batches between which the event loop turns: the
+     * promise may settle later (the manager never calls this; `immediate` is about its request-path calls).
+     * A call while a purge runs joins it: the run goes on to the later `now`, and both calls get its count.
+     */
     async purgeExpired(now) {
       open();
+      if (typeof now !== 'number' || Number.isNaN(now))
+        throw new TypeError(tellerMessage(MEMORY_STORE_NAME, `purgeExpired needs a time (epoch ms)`));
       return purge(now);
     },
 
+    /** The records held and live by this store's clock; those past their drop time are counted out, not purged. */
     async count() {
       open();
-      purge(clock());
-      return entries.size;
+      return expiry.size - expiry.countBefore(clock());
     },
 
     async close() {
       if (closed) return;
       closed = true;
       if (timer !== undefined) clearInterval(timer);
-      entries.clear();
-      byUser.clear();
+      for (const shard of shards) shard.clear();
+      for (const shard of users) shard.clear();
+      expiry.clear();
     },
   };
 }
