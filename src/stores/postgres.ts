@@ -14,6 +14,7 @@
  * `close()` never ends it.
  */
 
+import { hash } from 'node:crypto';
 import { SessionStoreError, tellerMessage } from '../session/errors.js';
 import { assertSetArguments, type SessionStore } from '../session/store.js';
 import { assertTableName, type RecordRow as Row, restOf, toRecord } from './_record.js';
@@ -27,9 +28,16 @@ export interface PostgresQueryResult {
   rowCount: number | null;
 }
 
+/** One statement as `pg` takes it: with a `name`, prepared once per connection and run by that name after. */
+export interface PostgresQuery {
+  name?: string;
+  text: string;
+  values?: unknown[];
+}
+
 /** The part of a `pg` Pool the store uses (any compatible client will do). */
 export interface PostgresPool {
-  query(text: string, values?: unknown[]): Promise<PostgresQueryResult>;
+  query(query: PostgresQuery): Promise<PostgresQueryResult>;
   on(event: 'error', listener: (error: Error) => void): unknown;
   /** When present, `close()` removes the store's own `'error'` listener with it. */
   off?(event: 'error', listener: (error: Error) => void): unknown;
@@ -55,6 +63,13 @@ export interface PostgresStoreOptions {
    * @default a console.error line
    */
   onError?: (error: Error) => void;
+  /**
+   * Names the request-path statements, so each connection has PostgreSQL parse and plan each of them once
+   * instead of at every call. Set `false` behind a pooler in transaction mode that does not track prepared
+   * statements (PgBouncer before 1.21).
+   * @default true
+   */
+  prepared?: boolean;
   /**
    * This store's clock (epoch ms), used only to turn `ttlMs` into a drop time. A parameter so tests need no sleep.
    * @default Date.now
@@ -88,6 +103,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
     table = 'teller_sessions',
     cleanupInterval = 300_000,
     onError = reportPoolError,
+    prepared = true,
     clock = Date.now,
   } = options;
   if (pool === null || typeof pool !== 'object' || typeof pool.query !== 'function') {
@@ -99,6 +115,8 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
     throw new TypeError(tellerMessage(POSTGRES_STORE_NAME, `cleanupInterval must be >= 0`));
   if (typeof onError !== 'function')
     throw new TypeError(tellerMessage(POSTGRES_STORE_NAME, `onError must be a function`));
+  if (typeof prepared !== 'boolean')
+    throw new TypeError(tellerMessage(POSTGRES_STORE_NAME, `prepared must be a boolean`));
 
   // The only name put in SQL: checked above, and quoted (case kept as given).
   const t = `"${table}"`;
@@ -151,7 +169,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
 
   /** Creates the table and its indexes when missing; a failed attempt is retried by the next call. */
   function migrate(): Promise<void> {
-    const attempt = pool.query(sql.migrate).then(
+    const attempt = pool.query({ text: sql.migrate }).then(
       () => undefined,
       (error: unknown) => {
         if (migrated === attempt) migrated = undefined;
@@ -167,7 +185,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
    * to create tables works on a table migrated by someone else.
    */
   function ensureTable(): Promise<void> {
-    migrated ??= pool.query(sql.exists, [t]).then(
+    migrated ??= pool.query({ text: sql.exists, values: [t] }).then(
       ({ rows }) => ((rows[0] as { present: boolean } | undefined)?.present === true ? undefined : migrate()),
       (error: unknown) => {
         migrated = undefined;
@@ -177,12 +195,23 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
     return migrated;
   }
 
+  /**
+   * The names of the statements, when prepared: one per statement text (a hash of it, so two stores on two
+   * tables, or two versions of this code, never share a name for different texts on one connection).
+   */
+  const names = new Map<string, string>();
+  const nameOf = (text: string) => {
+    let name = names.get(text);
+    if (name === undefined) names.set(text, (name = `teller_${hash('sha256', text, 'hex').slice(0, 24)}`));
+    return name;
+  };
+
   /** Runs one statement (after the migration); a pg failure becomes a SessionStoreError with the cause. */
   async function run(operation: string, text: string, values: unknown[]): Promise<PostgresQueryResult> {
     if (closed) throw new SessionStoreError(tellerMessage(POSTGRES_STORE_NAME, `the store is closed`));
     try {
       await ensureTable();
-      return await pool.query(text, values);
+      return await pool.query(prepared ? { name: nameOf(text), text, values } : { text, values });
     } catch (error) {
       throw failure(operation, error);
     }

@@ -9,7 +9,7 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createSessionManager } from '../../src/index.js';
 import { SessionStoreError } from '../../src/session/errors.js';
-import { createPostgresStore, type PostgresStore } from '../../src/stores/postgres.js';
+import { createPostgresStore, type PostgresQuery, type PostgresStore } from '../../src/stores/postgres.js';
 import { Browser, T0, visit } from '../session/helpers.js';
 import { fullRecord, minimalRecord, runStoreContract } from './contract.js';
 
@@ -51,9 +51,9 @@ afterAll(async () => {
 const spyPool = () => {
   const statements: string[] = [];
   const spy = {
-    query: (text: string, values?: unknown[]) => {
-      statements.push(text);
-      return pool.query(text, values);
+    query: (query: PostgresQuery) => {
+      statements.push(query.text);
+      return pool.query(query);
     },
     on: () => {},
   };
