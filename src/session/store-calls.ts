@@ -110,8 +110,9 @@ export class StoreCalls {
 
   /** `pending`, failing with a SessionStoreTimeoutError once the budget is spent. */
   #bound<T>(op: string, pending: Promise<T>, b: Budget): Promise<T> {
-    // A store whose promises are settled when returned (in-process) cannot hang: no deadline to watch.
-    if (this.store.immediate === true) {
+    // A store whose promises are settled when returned, or settled by its own work within the turn,
+    // cannot hang: no deadline to watch (nor the cost of a promise that could be failed without it).
+    if (this.store.immediate === true || this.store.settlesInTurn === true) {
       return pending.then(undefined, (cause: unknown) => {
         throw this.#failed(op, cause, b);
       });

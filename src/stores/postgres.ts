@@ -231,6 +231,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
 
   return {
     immediate: false,
+    settlesInTurn: false,
     lockOnly: false,
     migrate() {
       if (closed)

@@ -257,6 +257,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
 
   return {
     immediate: false,
+    settlesInTurn: false,
     lockOnly: false,
 
     get(key) {

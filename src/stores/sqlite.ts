@@ -297,6 +297,8 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
 
   return {
     immediate: false,
+    // Reads answer at once, writes in the setImmediate callback that commits the turn's writes.
+    settlesInTurn: true,
     lockOnly: false,
     get(key) {
       return run('get', (s) => {

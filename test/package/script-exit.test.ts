@@ -33,7 +33,7 @@ describe('a script awaiting a load behind an abandoned one', () => {
 const watchedStore = `
 import { createMemoryStore } from 'teller/stores/memory';
 const memory = createMemoryStore({ cleanupInterval: 0 });
-const store = { ...memory, immediate: false };
+const store = { ...memory, immediate: false, settlesInTurn: false };
 `;
 
 describe('a script and the deadline of its store calls', () => {
