@@ -1,6 +1,6 @@
 /**
  * The load generator, run by bench/http.js as a child process pinned to the other core:
- * `node bench/http/load.js '<json>'` with `{ url, connections, duration?, amount?, cookies?, timeoutSec }`.
+ * `node bench/http/load.js '<json>'` with `{ url, connections, duration?, amount?, cookies?, timeoutSec, requestTimeoutSec? }`.
  * `cookies`: one Cookie header per connection (connection i gets cookies[i % length]); none means first visits.
  * `amount` fixes the number of requests (every response is awaited, so counts are exact); otherwise the
  * run lasts `duration` seconds. Prints one JSON line with the autocannon figures.
@@ -18,7 +18,7 @@ const options = {
   url: config.url,
   connections: config.connections,
   pipelining: 1,
-  timeout: 10,
+  timeout: config.requestTimeoutSec ?? 10,
   setupClient(client) {
     if (cookies.length > 0) client.setHeaders({ cookie: cookies[next++ % cookies.length] });
   },

@@ -9,7 +9,8 @@
  * Talks to its parent over IPC only: sends `{ type: 'ready', port, tempDir? }`; answers `{ type: 'mark' }` with its own
  * CPU time, wall clock, memory and the number of requests it received (the bench takes deltas between two
  * marks, so the admin traffic is never counted); `{ type: 'exit' }` closes it (so --cpu-prof is written).
- * Teller is taken from the built package: TELLER_DIST (default ../../dist from this file).
+ * Teller is taken from the built package: TELLER_DIST (default ../../dist from this file). BENCH_SLOW=1: the
+ * server runs under a tool that slows it down (lock and store timeouts of a minute).
  *
  * The store kinds get their namespace from the parent, which made it unique to this server and removes it
  * after (bench/http/services.js), even when this process is killed: BENCH_REDIS_URL and BENCH_REDIS_PREFIX
@@ -79,6 +80,9 @@ async function tellerServer(storeKind, { touch = true, direct = false } = {}) {
   // Counts the manager's events (merged writes, conflicts, store errors...), reported with each mark.
   const manager = createSessionManager({
     store,
+    // Under valgrind or strace (bench/http-instructions.js) the server is many times slower: lock waits and
+    // store calls then get a minute, so that the slowness does not turn them into conflicts and timeouts.
+    ...(process.env.BENCH_SLOW === '1' ? { lockTimeout: 60_000, storeTimeout: 60_000 } : {}),
     onEvent: (event) => {
       events[event.type] = (events[event.type] ?? 0) + 1;
     },

@@ -91,6 +91,15 @@ export interface SessionStore {
    */
   readonly immediate?: boolean;
   /**
+   * Optional: declares that every promise this store returns is settled by the store's own work in this
+   * process, never by an answer it waits for: at once, or by a `setImmediate` or `process.nextTick` callback
+   * it scheduled (an embedded database that commits the writes of an event-loop turn together). Any wait
+   * such a store has (for another process's lock on a file) is synchronous, where no timer could end it,
+   * and bounded by the store itself. The manager then watches no `storeTimeout` for its calls. Never set it
+   * on a store that waits for a socket or another process's answer.
+   */
+  readonly settlesInTurn?: boolean;
+  /**
    * Optional: declares that this store cannot compare-and-set (its `set` writes what it is given, as an
    * express-session store does). The manager's in-process lock is then its only protection, so a request
    * waits for its session's lock up to 5 s and then fails with SessionLockTimeoutError (503), where with

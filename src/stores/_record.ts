@@ -21,15 +21,27 @@ export interface RecordRow {
 type RecordRest = Omit<SessionRecord, 'data' | 'version' | 'userId' | 'createdAt' | 'lastSeenAt'>;
 
 export function toRecord(row: RecordRow): SessionRecord {
-  const rest = JSON.parse(row.meta) as RecordRest;
+  return recordOf(row.version, row.user_id, row.data, row.created_at, row.last_seen_at, row.meta);
+}
+
+/** The record of a row's columns, given one by one (a store reading rows as arrays). */
+export function recordOf(
+  version: number | string,
+  userId: string | null,
+  data: string,
+  createdAt: number | string,
+  lastSeenAt: number | string,
+  meta: string,
+): SessionRecord {
+  const rest = JSON.parse(meta) as RecordRest;
   const record = {
     format: rest.format,
-    data: row.data,
-    version: Number(row.version),
-    createdAt: Number(row.created_at),
-    lastSeenAt: Number(row.last_seen_at),
+    data,
+    version: Number(version),
+    createdAt: Number(createdAt),
+    lastSeenAt: Number(lastSeenAt),
   } as SessionRecord;
-  if (row.user_id !== null) record.userId = row.user_id;
+  if (userId !== null) record.userId = userId;
   return Object.assign(record, rest);
 }
 

@@ -310,6 +310,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
 
   return {
     immediate: true,
+    settlesInTurn: true,
     lockOnly: false,
     async get(key) {
       open();

@@ -260,6 +260,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
 
   return {
     immediate: false,
+    settlesInTurn: false,
     lockOnly: false,
     migrate() {
       if (closed)

@@ -208,6 +208,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
 
   return {
     immediate: false,
+    settlesInTurn: false,
     lockOnly: false,
 
     get(key) {

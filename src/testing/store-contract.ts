@@ -169,6 +169,30 @@ export function runStoreContract(
       expect(await state(store.get('absent'))).toBe('settled');
     });
 
+    it('settles every promise within its turn when it declares settlesInTurn', async () => {
+      if (store.settlesInTurn !== true) return;
+      /** 'settled' when the promise settled before a setImmediate callback scheduled after the call. */
+      const state = (p: Promise<unknown>) =>
+        Promise.race([
+          p.then(
+            () => 'settled',
+            () => 'settled',
+          ),
+          new Promise((resolve) => setImmediate(() => resolve('pending'))),
+        ]);
+      const key = newKey();
+      expect(await state(store.set(key, minimalRecord(), null, 60_000))).toBe('settled');
+      expect(await state(store.get(key))).toBe('settled');
+      expect(await state(store.set(key, minimalRecord({ version: 2 }), 1, 60_000))).toBe('settled');
+      expect(await state(store.set(key, minimalRecord({ version: 2 }), 1, 60_000))).toBe('settled');
+      // Several calls of one turn, and a call made while the store settles others.
+      const calls = [store.get(key), store.set(newKey(), minimalRecord(), null, 60_000), store.delete(key)];
+      expect(await Promise.all(calls.map(state))).toEqual(['settled', 'settled', 'settled']);
+      const chained = store.get(key).then(() => state(store.set(key, minimalRecord(), null, 60_000)));
+      expect(await chained).toBe('settled');
+      expect(await state(store.get(newKey('absent')))).toBe('settled');
+    });
+
     describe('get', () => {
       it('returns null when the key is absent', async () => {
         expect(await store.get(newKey())).toBeNull();

@@ -28,3 +28,54 @@ describe('a script awaiting a load behind an abandoned one', () => {
     expect(out.trim()).toBe('done 1');
   });
 });
+
+/** A store that answers like the memory store but says it does I/O: its calls are watched for their deadline. */
+const watchedStore = `
+import { createMemoryStore } from 'teller/stores/memory';
+const memory = createMemoryStore({ cleanupInterval: 0 });
+const store = { ...memory, immediate: false, settlesInTurn: false };
+`;
+
+describe('a script and the deadline of its store calls', () => {
+  it('exits as soon as its work is done: answered calls leave no timer keeping it alive', () => {
+    const script = `${watchedStore}
+import { createSessionManager } from 'teller';
+const manager = createSessionManager({ store, storeTimeout: 60_000 });
+const session = await manager.load(undefined);
+session.set('n', 1);
+await manager.commit(session);
+console.log('done');
+`;
+    const started = performance.now();
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: process.cwd(),
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(out.trim()).toBe('done');
+    // Not after storeTimeout (60 s): well before.
+    expect(performance.now() - started).toBeLessThan(15_000);
+  });
+
+  it('waits for a call that hangs until its deadline, and gets the timeout error', () => {
+    const script = `${watchedStore}
+import { createSessionManager } from 'teller';
+const manager = createSessionManager({ store, storeTimeout: 300 });
+const session = await manager.load(undefined);
+session.set('n', 1);
+const cookie = (await manager.commit(session)).setCookie[0].split(';')[0];
+store.get = () => new Promise(() => {});
+try {
+  await manager.load(cookie);
+} catch (error) {
+  console.log(error.name);
+}
+`;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: process.cwd(),
+      encoding: 'utf8',
+      timeout: 10_000,
+    });
+    expect(out.trim()).toBe('SessionStoreTimeoutError');
+  });
+});

@@ -1,10 +1,13 @@
+import { execFileSync, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SessionStoreError } from '../../src/session/errors.js';
-import { createSqliteStore } from '../../src/stores/sqlite.js';
+import { createSessionManager } from '../../src/session/manager.js';
+import type { SessionRecord, SessionStore } from '../../src/session/store.js';
+import { createSqliteStore, type SqliteDatabase, type SqliteStatement } from '../../src/stores/sqlite.js';
 import { fullRecord, minimalRecord, runStoreContract } from './contract.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'teller-sqlite-'));
@@ -230,6 +233,18 @@ describe('sqlite store: its own behaviour', () => {
   it('rejects bad options and arguments with a TypeError', async () => {
     expect(() => createSqliteStore({ filename: '' })).toThrow(TypeError);
     expect(() => createSqliteStore({ filename: newFile(), table: 'x; DROP TABLE y' })).toThrow(/table/);
+    for (const bad of [-1, 1.5, Number.NaN, '10' as unknown as number]) {
+      expect(() => createSqliteStore({ filename: newFile(), cacheSize: bad })).toThrow(
+        new TypeError('[teller] [sqlite-store] cacheSize must be an integer >= 0'),
+      );
+      expect(() => createSqliteStore({ filename: newFile(), busyTimeout: bad })).toThrow(
+        new TypeError('[teller] [sqlite-store] busyTimeout must be an integer >= 0'),
+      );
+    }
+    const passedIn = { database: new Database(':memory:'), cacheSize: 5 } as never;
+    expect(() => createSqliteStore(passedIn)).toThrow(
+      /busyTimeout and cacheSize are for a file the store opens/,
+    );
     const store = createSqliteStore({ database: new Database(':memory:') });
     await expect(store.set('k', minimalRecord(), null, Number.POSITIVE_INFINITY)).rejects.toThrow(TypeError);
     await expect(store.set('k', minimalRecord(), 1.5, 1)).rejects.toThrow(/expected/);
@@ -263,5 +278,396 @@ describe('sqlite store: its own behaviour', () => {
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
+  });
+});
+
+/**
+ * Runs `source` in another node process, with better-sqlite3 from this repository and `file` as
+ * `process.argv[1]`; resolves once the process printed "ready". The caller kills it.
+ */
+function otherProcess(source: string, file: string) {
+  const child = spawn(process.execPath, ['-e', source, file], { cwd: process.cwd(), stdio: 'pipe' });
+  const ready = new Promise<void>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk;
+      if (out.includes('ready')) resolve();
+    });
+    child.once('exit', (code) =>
+      reject(new Error(`the other process exited with ${code} before it was ready`)),
+    );
+  });
+  return { child, ready };
+}
+
+/** Another process holding the file's write lock for `ms`, then committing. */
+const HOLD_LOCK = (ms: number) => `
+const Database = require('better-sqlite3');
+const db = new Database(process.argv[1]);
+db.exec('BEGIN IMMEDIATE');
+process.stdout.write('ready\\n');
+setTimeout(() => { db.exec('COMMIT'); db.close(); }, ${ms});
+`;
+
+/**
+ * Writes `record` under `key` as an update (version 2 over a first version): the store keeps a copy of the
+ * records it updated in its last two turns, and answers the next read from it.
+ */
+async function updated(store: SessionStore, key: string, record: SessionRecord, ttlMs = 60_000) {
+  expect(await store.set(key, minimalRecord(), null, ttlMs)).toBe(true);
+  expect(await store.set(key, { ...record, version: 2 }, 1, ttlMs)).toBe(true);
+}
+
+describe('sqlite store: the copies it keeps of the records (a file it opened)', () => {
+  it('a read sees what another connection wrote, deleted or wrote again since the copy was taken', async () => {
+    const filename = newFile();
+    const a = createSqliteStore({ filename });
+    const b = createSqliteStore({ filename });
+    await updated(a, 'k', minimalRecord({ data: '"a2"' }));
+    expect((await b.get('k'))?.data).toBe('"a2"');
+    expect(await b.set('k', minimalRecord({ version: 3, data: '"b3"' }), 2, 60_000)).toBe(true);
+    expect(await a.get('k')).toMatchObject({ version: 3, data: '"b3"' });
+    await updated(a, 'gone', minimalRecord());
+    await b.delete('gone');
+    expect(await a.get('gone')).toBeNull();
+    // Turn after turn, each store reading what the other just wrote, or what it wrote itself.
+    for (let v = 4; v <= 200; v++) {
+      const [writer, reader] = v % 3 === 0 ? [a, b] : [b, a];
+      expect(await writer.set('k', minimalRecord({ version: v, data: `"${v}"` }), v - 1, 60_000)).toBe(true);
+      const [theirs, mine] = await Promise.all([reader.get('k'), writer.get('k')]);
+      expect(theirs).toMatchObject({ version: v, data: `"${v}"` });
+      expect(mine).toMatchObject({ version: v, data: `"${v}"` });
+    }
+    await a.close();
+    await b.close();
+  });
+
+  it('a read sees what another process wrote to the file', async () => {
+    const filename = newFile();
+    const store = createSqliteStore({ filename });
+    await updated(store, 'k', fullRecord({ data: '"mine"' }));
+    execFileSync(
+      process.execPath,
+      [
+        '-e',
+        `const db = new (require('better-sqlite3'))(process.argv[1]);
+         db.prepare("UPDATE teller_sessions SET data = '\\"theirs\\"', version = 3 WHERE key = 'k'").run();
+         db.close();`,
+        filename,
+      ],
+      { cwd: process.cwd() },
+    );
+    expect(await store.get('k')).toStrictEqual(fullRecord({ data: '"theirs"', version: 3 }));
+    await store.close();
+  });
+
+  it('gives back exactly what its row holds, also for records it keeps no copy of', async () => {
+    const filename = newFile();
+    const store = createSqliteStore({ filename });
+    const reader = createSqliteStore({ filename, cacheSize: 0 });
+    const records: Array<[string, SessionRecord]> = [
+      ['the manager shape', fullRecord()],
+      ['a field the store does not know', { ...fullRecord(), later: { nested: [1, 'x'] } } as SessionRecord],
+      ['meta with another field', fullRecord({ meta: { ip: '::1', other: 1 } as SessionRecord['meta'] })],
+      ['a lone surrogate in data', minimalRecord({ data: '"\ud800"' })],
+      ['a lone surrogate in userId', minimalRecord({ userId: 'u\udc00' })],
+      ['-0 and a fraction', minimalRecord({ expiresAt: -0, lastSeenAt: 1.5 })],
+      ['explicit undefined fields', minimalRecord({ userId: undefined, persistent: undefined })],
+    ];
+    for (const [what, record] of records) {
+      const key = `k-${what}`;
+      await updated(store, key, record);
+      // From the copy, if one was kept: as the row gives it back.
+      const [fromCopy, fromRow] = await Promise.all([store.get(key), reader.get(key)]);
+      expect(fromCopy, what).toStrictEqual(fromRow);
+      expect(fromRow, what).toMatchObject({ version: 2 });
+    }
+    await store.close();
+    await reader.close();
+  });
+
+  it('stores a record as it was when set() was called, though the caller changes it before the write runs', async () => {
+    const store = createSqliteStore({ filename: newFile() });
+    const first = fullRecord();
+    const inserting = store.set('k', first, null, 60_000);
+    first.data = '"changed"';
+    expect(await inserting).toBe(true);
+    const second = fullRecord({ version: 2 });
+    const updating = store.set('k', second, 1, 60_000);
+    second.data = '"changed"';
+    second.meta!.ip = 'changed';
+    expect(await updating).toBe(true);
+    expect(await store.get('k')).toStrictEqual(fullRecord({ version: 2 }));
+    expect(await store.get('k')).toStrictEqual(fullRecord({ version: 2 }));
+    await store.close();
+  });
+
+  it('answers right with few copies or none (cacheSize 2, 0)', async () => {
+    for (const cacheSize of [2, 0]) {
+      const store = createSqliteStore({ filename: newFile(), cacheSize });
+      const keys = ['k0', 'k1', 'k2', 'k3', 'k4'];
+      await Promise.all(keys.map((key) => store.set(key, minimalRecord(), null, 60_000)));
+      await Promise.all(
+        keys.map((key) => store.set(key, minimalRecord({ version: 2, data: `"${key}"` }), 1, 60_000)),
+      );
+      const read = await Promise.all(keys.map((key) => store.get(key)));
+      expect(read.map((r) => r?.data)).toEqual(keys.map((key) => `"${key}"`));
+      await store.close();
+    }
+  });
+
+  it('a copy goes with its row: past its drop time, with purgeExpired (any time given) and deleteByUser', async () => {
+    let now = 10_000;
+    const store = createSqliteStore({ filename: newFile(), clock: () => now, cleanupInterval: 0 });
+    await Promise.all([
+      store.set('short', minimalRecord(), null, 1_000),
+      store.set('long', minimalRecord({ userId: 'u' }), null, 60_000),
+      store.set('other', minimalRecord({ userId: 'v' }), null, 60_000),
+    ]);
+    // Each copy is taken by an update in the same turn as the call that must drop it.
+    await store.set('short', minimalRecord({ version: 2 }), 1, 1_000);
+    now = 11_001;
+    expect(await store.get('short')).toBeNull();
+    const [, revoked] = await Promise.all([
+      store.set('long', minimalRecord({ version: 2, userId: 'u' }), 1, 60_000),
+      store.deleteByUser('u'),
+    ]);
+    expect(revoked).toBe(1);
+    expect(await store.get('long')).toBeNull();
+    // A purge at a time past the row's drop time, though the store's clock has not got there.
+    const [, purged] = await Promise.all([
+      store.set('other', minimalRecord({ version: 2, userId: 'v' }), 1, 60_000),
+      store.purgeExpired(now + 120_000),
+    ]);
+    expect(purged).toBe(2);
+    expect(await store.get('other')).toBeNull();
+    await store.close();
+  });
+});
+
+describe('sqlite store: writes of one turn in one transaction', () => {
+  it('a statement that fails fails alone: the others of its transaction are written, in order', async () => {
+    const database = new Database(':memory:');
+    const store = createSqliteStore({ database });
+    await store.set('x', minimalRecord(), null, 60_000);
+    const results = await Promise.allSettled([
+      store.set('a', minimalRecord({ data: '"a"' }), null, 60_000),
+      // NaN is bound as NULL: the NOT NULL constraint refuses this row.
+      store.set('b', minimalRecord({ createdAt: Number.NaN }), null, 60_000),
+      store.set('x', minimalRecord({ version: 2, data: '"x2"' }), 1, 60_000),
+      store.set('x', minimalRecord({ version: 2, data: '"x2 again"' }), 1, 60_000),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    expect(results.map((r) => (r.status === 'fulfilled' ? r.value : undefined))).toEqual([
+      true,
+      undefined,
+      true,
+      false,
+    ]);
+    const reason = (results[1] as PromiseRejectedResult).reason as SessionStoreError;
+    expect(reason).toBeInstanceOf(SessionStoreError);
+    expect(reason.message).toBe('[teller] [sqlite-store] set failed');
+    expect((reason.cause as { code?: string }).code).toBe('SQLITE_CONSTRAINT_NOTNULL');
+    expect((await store.get('a'))?.data).toBe('"a"');
+    expect(await store.get('b')).toBeNull();
+    expect((await store.get('x'))?.data).toBe('"x2"');
+    expect(database.inTransaction).toBe(false);
+    await store.close();
+    database.close();
+  });
+});
+
+describe("sqlite store: another process's write lock on the file", () => {
+  it('a write waits for it, synchronously, and goes through once it is released: longer than storeTimeout, yet no timeout', async () => {
+    const filename = newFile();
+    const store = createSqliteStore({ filename, busyTimeout: 5_000 });
+    const events: string[] = [];
+    const manager = createSessionManager<{ n: number }>({
+      store,
+      storeTimeout: 100,
+      onEvent: (e) => events.push(e.type),
+    });
+    const first = await manager.load(undefined);
+    first.set('n', 1);
+    const cookie = (await manager.commit(first)).setCookie[0]!.split(';')[0]!;
+    const other = otherProcess(HOLD_LOCK(400), filename);
+    try {
+      await other.ready;
+      const started = performance.now();
+      // Reads do not wait for a writer (WAL).
+      const session = await manager.load(cookie);
+      expect(performance.now() - started).toBeLessThan(300);
+      session.set('n', 2);
+      await manager.commit(session);
+      expect(performance.now() - started).toBeGreaterThan(250);
+      expect((await manager.load(cookie)).get('n')).toBe(2);
+      expect(events).not.toContain('store-error');
+    } finally {
+      other.child.kill();
+      await manager.close();
+    }
+  });
+
+  it('a write fails with a SessionStoreError (503) after busyTimeout when the lock is not released', async () => {
+    const filename = newFile();
+    const store = createSqliteStore({ filename, busyTimeout: 200 });
+    await store.set('k', minimalRecord(), null, 60_000);
+    const other = otherProcess(HOLD_LOCK(10_000), filename);
+    try {
+      await other.ready;
+      const started = performance.now();
+      const error = await store.set('k', minimalRecord({ version: 2 }), 1, 60_000).catch((e: unknown) => e);
+      const waited = performance.now() - started;
+      expect(error).toBeInstanceOf(SessionStoreError);
+      expect((error as SessionStoreError).status).toBe(503);
+      expect(((error as Error).cause as { code?: string }).code).toBe('SQLITE_BUSY');
+      expect(waited).toBeGreaterThanOrEqual(190);
+      expect(waited).toBeLessThan(3_000);
+      // The row is as it was, and reads go on.
+      expect(await store.get('k')).toMatchObject({ version: 1 });
+    } finally {
+      other.child.kill();
+    }
+    if (other.child.exitCode === null && other.child.signalCode === null)
+      await new Promise((resolve) => other.child.once('exit', resolve));
+    expect(await store.set('k', minimalRecord({ version: 2 }), 1, 60_000)).toBe(true);
+    await store.close();
+  });
+});
+
+/**
+ * A better-sqlite3 Database that logs the first word(s) of every statement the store runs (SELECT, UPDATE,
+ * BEGIN, BEGIN IMMEDIATE, COMMIT, PRAGMA...), to see how the store groups its calls into transactions.
+ */
+function loggedDatabase() {
+  const database = new Database(':memory:');
+  const log: string[] = [];
+  const verb = (sql: string) => /^\s*(BEGIN IMMEDIATE|BEGIN|COMMIT|ROLLBACK|[A-Z]+)/.exec(sql)?.[1] ?? sql;
+  const wrap = (statement: Database.Statement, sql: string): SqliteStatement => {
+    const logged: SqliteStatement = {
+      run: (...params: never[]) => {
+        log.push(verb(sql));
+        return statement.run(...params);
+      },
+      get: (...params: never[]) => {
+        log.push(verb(sql));
+        return statement.get(...params);
+      },
+      all: (...params: never[]) => {
+        log.push(verb(sql));
+        return statement.all(...params);
+      },
+      raw(toggle?: boolean) {
+        statement.raw(toggle);
+        return this;
+      },
+      pluck(toggle?: boolean) {
+        statement.pluck(toggle);
+        return this;
+      },
+    };
+    return logged;
+  };
+  const logged: SqliteDatabase = {
+    prepare: (sql: string) => wrap(database.prepare(sql), sql),
+    exec: (sql: string) => database.exec(sql),
+    pragma: (sql: string, options?: { simple?: boolean }) => database.pragma(sql, options),
+    close: () => database.close(),
+    get inTransaction() {
+      return database.inTransaction;
+    },
+  };
+  return { database, logged, log };
+}
+
+describe('sqlite store: the calls of one turn, run together', () => {
+  it("runs a turn's reads in one read transaction, then its writes in one write transaction", async () => {
+    const { database, logged, log } = loggedDatabase();
+    const store = createSqliteStore({ database: logged });
+    await store.set('a', minimalRecord({ data: '"a"' }), null, 60_000);
+    await store.set('b', minimalRecord({ data: '"b"' }), null, 60_000);
+    log.length = 0;
+    const [a, b, absent, written, c] = await Promise.all([
+      store.get('a'),
+      store.set('a', minimalRecord({ version: 2, data: '"a2"' }), 1, 60_000),
+      store.get('absent'),
+      store.set('c', minimalRecord({ data: '"c"' }), null, 60_000),
+      store.get('b'),
+    ]);
+    // Each caller gets its own answer; the reads of the turn ran before its writes.
+    expect([(a as SessionRecord).data, b, absent, written, (c as SessionRecord).data]).toEqual([
+      '"a"',
+      true,
+      null,
+      true,
+      '"b"',
+    ]);
+    expect(log).toEqual([
+      'BEGIN',
+      'SELECT',
+      'SELECT',
+      'SELECT',
+      'COMMIT',
+      'BEGIN IMMEDIATE',
+      'UPDATE',
+      'INSERT',
+      'COMMIT',
+    ]);
+    expect((await store.get('a'))?.data).toBe('"a2"');
+    // A call alone needs no transaction of its own.
+    log.length = 0;
+    await store.get('c');
+    await store.delete('c');
+    expect(log).toEqual(['SELECT', 'DELETE']);
+    await store.close();
+    database.close();
+  });
+
+  it('a read that fails fails alone: the other reads of its transaction are answered', async () => {
+    const database = new Database(':memory:');
+    const store = createSqliteStore({ database });
+    await store.set('good', minimalRecord({ data: '"good"' }), null, 60_000);
+    await store.set('broken', minimalRecord(), null, 60_000);
+    database.prepare("UPDATE teller_sessions SET meta = 'not json' WHERE key = 'broken'").run();
+    const results = await Promise.allSettled([store.get('good'), store.get('broken'), store.get('absent')]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((results[0] as PromiseFulfilledResult<SessionRecord>).value.data).toBe('"good"');
+    const reason = (results[1] as PromiseRejectedResult).reason as Error;
+    expect(reason).toBeInstanceOf(SessionStoreError);
+    expect(reason.message).toBe('[teller] [sqlite-store] get failed');
+    expect(reason.cause).toBeInstanceOf(SyntaxError);
+    expect((results[2] as PromiseFulfilledResult<null>).value).toBeNull();
+    expect(database.inTransaction).toBe(false);
+    await store.close();
+    database.close();
+  });
+
+  it('the calls made by the answers are run in the same turn, a long chain yielding to the next turn', async () => {
+    const store = createSqliteStore({ filename: newFile() });
+    await store.set('k', minimalRecord(), null, 60_000);
+    /** Runs `steps` calls, each made by the answer of the one before (a get, then a set, ...). */
+    const chain = async (steps: number) => {
+      for (let i = 0; i < steps / 2; i++) {
+        const { version } = (await store.get('k'))!;
+        expect(await store.set('k', minimalRecord({ version: version + 1 }), version, 60_000)).toBe(true);
+      }
+    };
+    // The first call waits for the end of the turn; the next ones are run as soon as the answers' work is
+    // done: all before a callback queued for the next turn.
+    await store.delete('unrelated');
+    let nextTurn = false;
+    setImmediate(() => {
+      nextTurn = true;
+    });
+    await chain(20);
+    expect(nextTurn).toBe(false);
+    // A long chain lets the event loop turn (I/O, timers) after 64 flushes in a row.
+    let turns = 0;
+    const counting = setInterval(() => turns++, 0);
+    await chain(400);
+    clearInterval(counting);
+    expect(turns).toBeGreaterThan(0);
+    expect((await store.get('k'))?.version).toBe(1 + 10 + 200);
+    await store.close();
   });
 });
