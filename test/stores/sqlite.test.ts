@@ -151,6 +151,26 @@ describe('sqlite store: its own behaviour', () => {
     database.close();
   });
 
+  it('purges one batch per turn of the event loop, and a second purge waits for the first', async () => {
+    let now = 0;
+    const database = new Database(':memory:');
+    const store = createSqliteStore({ database, clock: () => now, cleanupInterval: 0 });
+    for (let i = 0; i < 1_600; i++) await store.set(`k${i}`, minimalRecord(), null, 1_000);
+    now = 5_000;
+    // Count the rows left each time a timer of the loop runs while the purge goes on.
+    const seen: number[] = [];
+    const rows = database.prepare('SELECT count(*) FROM teller_sessions').pluck(true);
+    const tick = setInterval(() => seen.push(rows.get() as number), 0);
+    const [first, second] = await Promise.all([store.purgeExpired(now), store.purgeExpired(now)]);
+    clearInterval(tick);
+    expect(first + second).toBe(1_600);
+    expect(first).toBe(1_600);
+    // Timers ran between batches: some saw a table partly purged.
+    expect(seen.some((n) => n > 0 && n < 1_600)).toBe(true);
+    await store.close();
+    database.close();
+  });
+
   it('a SQLite failure rejects with a SessionStoreError (503) carrying the cause, never a raw error', async () => {
     const database = new Database(':memory:');
     const store = createSqliteStore({ database });
