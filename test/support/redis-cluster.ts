@@ -9,6 +9,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort, reachable } from './net.js';
+import { commandRuns } from './redis-server.js';
 
 const HOST = '127.0.0.1';
 /** How long the cluster may take to start, or a node to come back, before the helper gives up. */
@@ -36,13 +37,7 @@ export function keySlot(key: string): number {
 
 /** Whether `redis-server` and `redis-cli` can be run here. */
 export async function redisClusterToolsInstalled(): Promise<boolean> {
-  const runs = (command: string) =>
-    new Promise<boolean>((resolve) => {
-      const child = spawn(command, ['--version'], { stdio: 'ignore' });
-      child.once('error', () => resolve(false));
-      child.once('exit', (code) => resolve(code === 0));
-    });
-  return (await runs('redis-server')) && (await runs('redis-cli'));
+  return (await commandRuns('redis-server')) && (await commandRuns('redis-cli'));
 }
 
 /** Runs `redis-cli -p port …args` (bounded: 10 s) and returns its output. */

@@ -32,13 +32,18 @@ process.once('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
 
-/** Whether a `redis-server` binary runs on this machine. */
-export function redisServerAvailable(): Promise<boolean> {
+/** Whether `command --version` runs on this machine. */
+export function commandRuns(command: string): Promise<boolean> {
   return new Promise((resolve) => {
-    const child = spawn('redis-server', ['--version'], { stdio: 'ignore' });
+    const child = spawn(command, ['--version'], { stdio: 'ignore' });
     child.once('error', () => resolve(false));
     child.once('exit', (code) => resolve(code === 0));
   });
+}
+
+/** Whether a `redis-server` binary runs on this machine. */
+export function redisServerAvailable(): Promise<boolean> {
+  return commandRuns('redis-server');
 }
 
 /** Whether the server on `port` answers PING with PONG within 1 s (not while it is still loading its data). */
