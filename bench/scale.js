@@ -1,7 +1,7 @@
 /**
  * `npm run bench:scale` (issue 17): the cost of upkeep as the number of stored sessions grows, for each store
  * that runs on this machine (memory, SQLite on a temp file, Redis standalone on REDIS_URL, PostgreSQL on
- * DATABASE_URL; Redis Cluster is listed and skipped until its store kind exists, see bench/scale/stores.js).
+ * DATABASE_URL; Redis Cluster on three masters of its own, bench/scale/cluster.js).
  *
  * Per store and size (10,000, 100,000, 1,000,000 sessions, 10% of them expired): one child process
  * (bench/scale/child.js, which says what it measures and how) loads the sessions, then runs a stream of 2,000
@@ -28,6 +28,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createServices } from './http/services.js';
+import { clusterUnavailable, startCluster } from './scale/cluster.js';
 import { STORE_KINDS } from './scale/stores.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -96,7 +97,7 @@ if (!existsSync(join(dist, 'index.js')))
   fail(`no built package in ${dist}: run npm run build (npm run bench:scale does), or set TELLER_DIST`);
 
 /** What the run has running, so Ctrl-C and errors stop and remove it; `stopping`: start nothing more. */
-const live = { child: undefined, cleanup: undefined, stopping: false };
+const live = { child: undefined, cleanup: undefined, stopping: false, cluster: undefined };
 const services = createServices();
 
 async function stopAll() {
@@ -104,6 +105,7 @@ async function stopAll() {
   if (live.child && live.child.exitCode === null) live.child.kill('SIGKILL');
   await live.cleanup?.().catch(() => {});
   await services.close().catch(() => {});
+  await live.cluster?.stop().catch(() => {});
 }
 process.once('SIGINT', () => {
   console.log('\n[bench] [scale] interrupted: stopping the run and removing its data');
@@ -120,6 +122,15 @@ async function namespaceFor(kind) {
   if (service === undefined) {
     const dir = mkdtempSync(join(tmpdir(), 'teller-scale-'));
     return { ns: { dir }, cleanup: async () => rmSync(dir, { recursive: true, force: true }) };
+  }
+  if (service === 'redis-cluster') {
+    // The bench's own nodes: emptied after each run.
+    live.cluster ??= await startCluster();
+    const cluster = live.cluster;
+    return {
+      ns: { clusterPorts: cluster.ports, redisPrefix: 'teller-bench:' },
+      cleanup: async () => void (await cluster.flush()),
+    };
   }
   const made = await services.namespace(service === 'redis' ? 'teller-redis' : 'teller-postgres');
   const ns =
@@ -307,7 +318,10 @@ async function main() {
   for (const kind of options.stores) {
     const info = STORE_KINDS[kind];
     if (info.unavailable) skipped.set(kind, info.unavailable);
-    else if (info.service !== undefined) {
+    else if (info.service === 'redis-cluster') {
+      const why = await clusterUnavailable();
+      if (why !== undefined) skipped.set(kind, why);
+    } else if (info.service !== undefined) {
       const why = await services.unavailable(info.service === 'redis' ? 'teller-redis' : 'teller-postgres');
       if (why !== undefined) skipped.set(kind, why);
     }

@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -14,6 +14,14 @@ const dir = mkdtempSync(path.join(tmpdir(), 'teller-sqlite-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let files = 0;
 const newFile = () => path.join(dir, `sessions-${++files}.db`);
+/** Runs `fn` once in every turn of the event loop (a setImmediate each) until the returned stop is called. */
+const watchEachTurn = (fn: () => void): (() => void) => {
+  let handle = setImmediate(function again() {
+    fn();
+    handle = setImmediate(again);
+  });
+  return () => clearImmediate(handle);
+};
 /** What `fn` throws (undefined when it returns). */
 const thrown = (fn: () => unknown): unknown => {
   try {
@@ -157,16 +165,64 @@ describe('sqlite store: its own behaviour', () => {
     const store = createSqliteStore({ database, clock: () => now, cleanupInterval: 0 });
     for (let i = 0; i < 1_600; i++) await store.set(`k${i}`, minimalRecord(), null, 1_000);
     now = 5_000;
-    // Count the rows left each time a timer of the loop runs while the purge goes on.
+    // Count the rows left at each turn of the loop while the purge goes on.
     const seen: number[] = [];
     const rows = database.prepare('SELECT count(*) FROM teller_sessions').pluck(true);
-    const tick = setInterval(() => seen.push(rows.get() as number), 0);
+    const stop = watchEachTurn(() => seen.push(rows.get() as number));
     const [first, second] = await Promise.all([store.purgeExpired(now), store.purgeExpired(now)]);
-    clearInterval(tick);
+    stop();
     expect(first + second).toBe(1_600);
     expect(first).toBe(1_600);
-    // Timers ran between batches: some saw a table partly purged.
+    // The loop turned between batches: some turns saw a table partly purged.
     expect(seen.some((n) => n > 0 && n < 1_600)).toBe(true);
+    await store.close();
+    database.close();
+  });
+
+  it("revokes a user's sessions in batches, a turn of the loop between them, keeping the one excepted", async () => {
+    const now = 0;
+    const database = new Database(':memory:');
+    const store = createSqliteStore({ database, clock: () => now, cleanupInterval: 0 });
+    const mine = { ...minimalRecord(), userId: 'u1' };
+    for (let i = 0; i < 1_600; i++) await store.set(`k${i}`, mine, null, 60_000);
+    await store.set('other', { ...minimalRecord(), userId: 'u2' }, null, 60_000);
+    const seen: number[] = [];
+    const rows = database.prepare(`SELECT count(*) FROM teller_sessions WHERE user_id = 'u1'`).pluck(true);
+    const stop = watchEachTurn(() => seen.push(rows.get() as number));
+    const removed = await store.deleteByUser('u1', { exceptKey: 'k7' });
+    stop();
+    expect(removed).toBe(1_599);
+    expect(seen.some((n) => n > 1 && n < 1_600)).toBe(true);
+    expect((await store.listByUser('u1')).map(({ key }) => key)).toEqual(['k7']);
+    expect(await store.listByUser('u2')).toHaveLength(1);
+    await store.close();
+    database.close();
+  });
+
+  it('counts the live rows in chunks of the index, exact across chunks and equal drop times', async () => {
+    const now = 1_000_000;
+    const database = new Database(':memory:');
+    const store = createSqliteStore({ database, clock: () => now, cleanupInterval: 0 });
+    expect(await store.count()).toBe(0); // creates the table
+    const insert = database.prepare(
+      `INSERT INTO teller_sessions (key, version, expires_at, data, created_at, last_seen_at, meta)
+       VALUES (?, 1, ?, '{}', 0, 0, '{}')`,
+    );
+    // 130,001 rows over three drop times (many equal ones: the chunks' bounds fall inside runs of them),
+    // one in three already dead: more than two chunks of the first size (50,000).
+    let live = 0;
+    database.transaction(() => {
+      for (let i = 0; i <= 130_000; i++) {
+        const dropAt = [now - 1, now, now + 5][i % 3] as number;
+        if (dropAt >= now) live++;
+        insert.run(`k${i}` as never, dropAt as never);
+      }
+    })();
+    let turns = 0;
+    const stop = watchEachTurn(() => turns++);
+    expect(await store.count()).toBe(live);
+    stop();
+    expect(turns).toBeGreaterThan(0);
     await store.close();
     database.close();
   });
@@ -263,7 +319,10 @@ describe('sqlite store: its own behaviour', () => {
     }
     const passedIn = { database: new Database(':memory:'), cacheSize: 5 } as never;
     expect(() => createSqliteStore(passedIn)).toThrow(
-      /busyTimeout and cacheSize are for a file the store opens/,
+      /busyTimeout, cacheSize and checkpoints are for a file the store opens/,
+    );
+    expect(() => createSqliteStore({ filename: newFile(), checkpoints: 'later' as never })).toThrow(
+      new TypeError(`[teller] [sqlite-store] checkpoints must be 'background' or 'inline'`),
     );
     const store = createSqliteStore({ database: new Database(':memory:') });
     await expect(store.set('k', minimalRecord(), null, Number.POSITIVE_INFINITY)).rejects.toThrow(TypeError);
@@ -688,6 +747,46 @@ describe('sqlite store: the calls of one turn, run together', () => {
     clearInterval(counting);
     expect(turns).toBeGreaterThan(0);
     expect((await store.get('k'))?.version).toBe(1 + 10 + 200);
+    await store.close();
+  });
+});
+
+describe('sqlite store: WAL checkpoints in a worker thread (a file it opened)', () => {
+  /** Writes `n` records of about 1 KB each: some 350 pages of WAL per 1,000. */
+  async function fill(store: SessionStore, n: number): Promise<void> {
+    const data = JSON.stringify({ blob: 'x'.repeat(1_000) });
+    const writes: Promise<boolean>[] = [];
+    for (let i = 0; i < n; i++) writes.push(store.set(`k${i}`, { ...minimalRecord(), data }, null, 60_000));
+    expect(await Promise.all(writes)).toEqual(writes.map(() => true));
+  }
+  const sizeOf = (file: string) => (existsSync(file) ? statSync(file).size : 0);
+
+  it('copies the WAL into the file without a request waiting for it, then leaves no WAL at close', async () => {
+    const file = newFile();
+    const store = createSqliteStore({ filename: file });
+    // 1,500 records (the worker starts once a store has written 1,000): about 2 MB of WAL, under the 1,000
+    // pages at which SQLite would checkpoint in a commit.
+    await fill(store, 1_500);
+    const deadline = Date.now() + 10_000;
+    while (sizeOf(file) < 1_000_000 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    // The worker copied the pages into the database file (the store's own connection would not have).
+    expect(sizeOf(file)).toBeGreaterThan(1_000_000);
+    expect(await store.get('k1499')).not.toBeNull();
+    await store.close();
+    // The worker's connection was closed first, so the store's, the last, checkpointed and removed the WAL.
+    expect(existsSync(`${file}-wal`)).toBe(false);
+    const again = createSqliteStore({ filename: file });
+    expect(await again.count()).toBe(1_500);
+    await again.close();
+  });
+
+  it("checkpoints: 'inline' leaves them to SQLite (the same writes stay in the WAL)", async () => {
+    const file = newFile();
+    const store = createSqliteStore({ filename: file, checkpoints: 'inline' });
+    await fill(store, 1_500);
+    await new Promise((r) => setTimeout(r, 600));
+    expect(sizeOf(file)).toBeLessThan(500_000);
+    expect(sizeOf(`${file}-wal`)).toBeGreaterThan(1_000_000);
     await store.close();
   });
 });

@@ -1,0 +1,36 @@
+/**
+ * Batch sizes for the upkeep that runs on the event loop (a purge, a revocation): each batch is sized to take
+ * about {@link BATCH_BUDGET_MS}, from the cost per row the previous batches took, so the loop is never held
+ * for long whatever the rows cost (issue 17: 13 µs a removed row at 10,000 SQLite sessions, 31 µs at a
+ * million, and more on a slow disk). Between batches the caller yields a turn of the event loop.
+ */
+
+/** The time one batch should take (ms): well under the 20 ms of event-loop delay the stores may cause. */
+export const BATCH_BUDGET_MS = 4;
+
+export class BatchSizer {
+  /** The cost of a row (ms), a moving average over the batches so far; undefined before the first. */
+  private perRow: number | undefined;
+
+  constructor(
+    private readonly first: number,
+    private readonly min = 16,
+    private readonly max = 5_000,
+    private readonly budgetMs = BATCH_BUDGET_MS,
+  ) {}
+
+  /** How many rows the next batch takes. */
+  get size(): number {
+    if (this.perRow === undefined) return this.first;
+    const size = Math.floor(this.budgetMs / this.perRow);
+    return Math.min(this.max, Math.max(this.min, size));
+  }
+
+  /** Records a batch: `rows` handled in `elapsedMs`. A batch of no rows tells nothing. */
+  took(rows: number, elapsedMs: number): void {
+    if (rows <= 0) return;
+    // A clock that did not move (a batch faster than its resolution) still counts as some cost.
+    const perRow = Math.max(elapsedMs, 0.001) / rows;
+    this.perRow = this.perRow === undefined ? perRow : this.perRow * 0.5 + perRow * 0.5;
+  }
+}

@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import { BATCH_BUDGET_MS, BatchSizer } from '../../src/stores/_batches.js';
+
+describe('BatchSizer: batches sized by the time their rows took', () => {
+  it('starts at the first size, then fits the budget to the cost per row, within its bounds', () => {
+    const sizer = new BatchSizer(200, 16, 5_000, 4);
+    expect(sizer.size).toBe(200);
+    sizer.took(200, 2); // 10 µs a row: 400 rows in 4 ms
+    expect(sizer.size).toBe(400);
+    sizer.took(400, 40); // 100 µs a row now: the average (55 µs) gives 72
+    expect(sizer.size).toBe(72);
+    for (let i = 0; i < 20; i++) sizer.took(100, 1_000); // 10 ms a row: the lower bound
+    expect(sizer.size).toBe(16);
+    for (let i = 0; i < 40; i++) sizer.took(1_000, 0); // no measurable time: the upper bound
+    expect(sizer.size).toBe(5_000);
+  });
+
+  it('learns nothing from a batch of no rows', () => {
+    const sizer = new BatchSizer(300);
+    sizer.took(0, 50);
+    expect(sizer.size).toBe(300);
+  });
+
+  it('budgets a few milliseconds, well under the 20 ms of delay the stores may cause', () => {
+    expect(BATCH_BUDGET_MS).toBeGreaterThan(0);
+    expect(BATCH_BUDGET_MS).toBeLessThanOrEqual(5);
+  });
+});
