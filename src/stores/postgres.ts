@@ -153,9 +153,11 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
     delete: `DELETE FROM ${t} WHERE key = $1`,
     listByUser: `SELECT key, ${columns} FROM ${t} WHERE user_id = $1 AND expires_at >= $2`,
     deleteByUser: `DELETE FROM ${t} WHERE user_id = $1 AND key IS DISTINCT FROM $2 AND expires_at >= $3`,
-    // SKIP LOCKED: a row a request is writing is left for the next purge instead of waited for.
-    purge: `DELETE FROM ${t} WHERE key IN (
-        SELECT key FROM ${t} WHERE expires_at < $1 LIMIT ${PURGE_BATCH} FOR UPDATE SKIP LOCKED)`,
+    // SKIP LOCKED: a row a request is writing is left for the next purge instead of waited for. The rows are
+    // deleted by their ctid (a TID scan: the heap page straight away), not looked up again through the index
+    // on the random keys; the ctids hold, the rows being locked by the same statement.
+    purge: `DELETE FROM ${t} WHERE ctid = ANY(ARRAY(
+        SELECT ctid FROM ${t} WHERE expires_at < $1 LIMIT ${PURGE_BATCH} FOR UPDATE SKIP LOCKED))`,
     count: `SELECT count(*) AS n FROM ${t} WHERE expires_at >= $1`,
   };
 
@@ -220,7 +222,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
   /** Drop times are whole milliseconds (a bigint column); a fractional clock is rounded down. */
   const nowMs = () => Math.floor(clock());
 
-  async function purge(now: number): Promise<number> {
+  async function purgeNow(now: number): Promise<number> {
     let removed = 0;
     for (;;) {
       const { rowCount } = await run('purgeExpired', sql.purge, [Math.floor(now)]);
@@ -229,6 +231,21 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
       // Between batches, let the requests queued on this process run first.
       await new Promise((resolve) => setImmediate(resolve));
     }
+  }
+
+  /**
+   * One purge at a time in this process: a call while one runs waits for it, then purges what is left by its
+   * own `now` (the timer skips its tick instead).
+   */
+  let purging: Promise<number> | undefined;
+  function purge(now: number): Promise<number> {
+    const next = (purging ?? Promise.resolve(0)).catch(() => 0).then(() => purgeNow(now));
+    purging = next;
+    const done = () => {
+      if (purging === next) purging = undefined;
+    };
+    next.then(done, done);
+    return next;
   }
 
   const listener = (error: Error) => {
@@ -240,20 +257,14 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
   };
   pool.on('error', listener);
 
-  let purging = false;
   const timer =
     cleanupInterval > 0
       ? setInterval(() => {
-          // Only once the table exists (a migration ran), and one purge at a time.
-          if (migrated === undefined || closed || purging) return;
-          purging = true;
-          purge(nowMs())
-            .catch(() => {
-              // A failing database is retried at the next tick; the next request reports real failures.
-            })
-            .finally(() => {
-              purging = false;
-            });
+          // Only once the table exists (a migration ran), and never while a purge runs.
+          if (migrated === undefined || closed || purging !== undefined) return;
+          purge(nowMs()).catch(() => {
+            // A failing database is retried at the next tick; the next request reports real failures.
+          });
         }, cleanupInterval)
       : undefined;
   timer?.unref();

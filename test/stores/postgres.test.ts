@@ -158,6 +158,37 @@ describe.skipIf(!reachable)('postgres store: its own behaviour', () => {
     await store.close();
   });
 
+  it('runs one purge at a time: a second call waits for the first, then finds nothing left', async () => {
+    const table = newTable();
+    const store = createPostgresStore({ pool, table, clock: () => 0, cleanupInterval: 0 });
+    await store.migrate();
+    await admin.query(
+      `INSERT INTO "${table}" (key, version, user_id, expires_at, data, created_at, last_seen_at, meta)
+       SELECT 'k' || i, 1, NULL, 1000, '{}', 0, 0, '{"format":1,"expiresAt":1}' FROM generate_series(1, 2345) i`,
+    );
+    // The purge statements in flight at once, at most.
+    let inFlight = 0;
+    let most = 0;
+    const spy = {
+      query: async (query: PostgresQuery) => {
+        const purging = query.text.includes('SKIP LOCKED');
+        if (purging) most = Math.max(most, ++inFlight);
+        try {
+          return await pool.query(query);
+        } finally {
+          if (purging) inFlight--;
+        }
+      },
+      on: () => {},
+    };
+    const watched = createPostgresStore({ pool: spy, table, clock: () => 0, cleanupInterval: 0 });
+    expect(await Promise.all([watched.purgeExpired(5_000), watched.purgeExpired(5_000)])).toEqual([2_345, 0]);
+    expect(most).toBe(1);
+    expect(await rowsIn(table)).toBe(0);
+    await watched.close();
+    await store.close();
+  });
+
   it('deletes dead rows on its cleanup timer once it is in use', async () => {
     let now = 0;
     const table = newTable();
