@@ -13,7 +13,7 @@
  * set) the file fails instead.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -32,8 +32,14 @@ import {
 } from './helpers.js';
 
 const RUNTIMES = ['bun', 'deno'] as const;
-/** The smoke apps, modules of test/fixtures/runtimes/apps (each also listed in server.mjs's APPS). */
-const APPS = ['fetch'];
+/**
+ * The smoke apps: the modules of test/fixtures/runtimes/apps (each also listed in server.mjs's APPS, which
+ * loads it). Another framework's app is one more module there and one more line in server.mjs.
+ */
+const APPS = readdirSync(join(ROOT, 'test/fixtures/runtimes/apps'))
+  .filter((file) => file.endsWith('.mjs'))
+  .map((file) => file.slice(0, -'.mjs'.length))
+  .sort();
 /** A server still running this long after it started exits by itself (a test process that lost it). */
 const LIFETIME_MS = 120_000;
 
@@ -119,6 +125,7 @@ for (const runtime of RUNTIMES) {
         env: { ...process.env, ...RUNTIME_ENV, ...env },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
+      process.once('exit', () => child?.kill('SIGKILL'));
       child.stdout?.on('data', (chunk) => (output += chunk));
       child.stderr?.on('data', (chunk) => (output += chunk));
       for (let tries = 0; ; tries++) {
