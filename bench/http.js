@@ -6,7 +6,8 @@
  * @fastify/cookie, its default memory store). Issue 8 adds the shared stores: Teller on node:http with Redis
  * (node-redis 5) and with PostgreSQL (pg), express-session with connect-redis 9 and with connect-pg-simple 10,
  * on REDIS_URL / DATABASE_URL, each server in a namespace of its own removed after it (bench/http/services.js);
- * a service that does not answer skips its rows with the reason, the rest runs. All session servers run the
+ * a service that does not answer skips its rows with the reason, the rest runs. Issue 9 adds the cookie-only
+ * pair, both on node:http: Teller's sealed mode (no store) and iron-session 8. All session servers run the
  * same counter route (read `n`, add one, answer it). Each server is its own child process pinned to core 0
  * (`taskset -c 0`); the load generator (autocannon, bench/http/load.js) is another child pinned to core 1.
  * 50 connections, pipelining 1.
@@ -34,8 +35,8 @@
  * Env: BENCH_QUICK=1 (short runs, smoke test); TELLER_DIST (the built package, default ../dist from here);
  * BENCH_HTTP_PROF=<dir> (the session servers run with --cpu-prof into <dir>; see bench/http/profile.js);
  * BENCH_HTTP_ONLY=<kind or kind/mode,...> (only these runs, e.g. for profiling: bare, teller-memory, teller-sqlite,
- * express, fastify, teller-redis, teller-postgres, express-redis, express-pg, memory; teller-memory/shared;
- * teller-redis/trips, the round-trip count alone); BENCH_HTTP_DIAG=1 adds diagnostic runs (see server.js);
+ * express, fastify, teller-redis, teller-postgres, express-redis, express-pg, teller-sealed, iron-session,
+ * memory; teller-memory/shared; teller-redis/trips, the round-trip count alone); BENCH_HTTP_DIAG=1 adds diagnostic runs (see server.js);
  * REDIS_URL, DATABASE_URL (the store rows' servers).
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -83,11 +84,14 @@ const GOALS = {
   'teller-postgres': 'issue 8: no CPU goal (req/s >= 3x express-session+connect-pg-simple)',
   'express-redis': 'issue 8: ~207 us (about 4,800 req/s)',
   'express-pg': 'issue 8 gives no figure',
+  'teller-sealed': 'issue 9: no CPU goal (req/s >= 8x iron-session)',
+  'iron-session': 'issue 9: ~490 us per request',
 };
 /** Issue 8: Teller with a shared store against express-session with the same store, in req/s. */
 const RATE_GOALS = {
   'teller-redis': 'issue 8 goal: >= 3x',
   'teller-postgres': 'issue 8 goal: >= 3x',
+  'teller-sealed': "issue 9 goal: >= 8x (Teller's sealed mode serves at least 8x iron-session's req/s)",
 };
 /** Issue 8: at most one store round trip on a read-only request, two on a write. */
 const TRIP_GOALS = { read: 1, write: 2 };
@@ -105,6 +109,8 @@ const NAMES = {
   fastify: '@fastify/session',
   'express-redis': 'express-session+connect-redis',
   'express-pg': 'express-session+connect-pg-simple',
+  'teller-sealed': 'Teller sealed mode',
+  'iron-session': 'iron-session',
 };
 const MODES = {
   hello: 'hello world',
@@ -466,6 +472,9 @@ export async function run() {
     ['express-redis', 'trips'],
     ['teller-postgres', 'trips'],
     ['express-pg', 'trips'],
+    // Issue 9: cookie-only sessions, both on node:http, the Teller row right beside iron-session's.
+    ['teller-sealed', 'own'],
+    ['iron-session', 'own'],
     ...(diagnostics
       ? [
           ['bare-async', 'hello'],
@@ -637,6 +646,7 @@ export async function run() {
     ['teller-memory', 'fastify'],
     ['teller-redis', 'express-redis'],
     ['teller-postgres', 'express-pg'],
+    ['teller-sealed', 'iron-session'],
   ];
   for (const [tellerKind, peerKind] of pairs) {
     for (const mode of ['own', 'shared', 'first']) {
@@ -681,7 +691,7 @@ export async function run() {
       }
     }
   }
-  for (const [tellerKind, peerKind] of pairs.slice(2)) {
+  for (const [tellerKind, peerKind] of pairs.filter(([kind]) => STORE_OF[kind] !== undefined)) {
     const t = trips[tellerKind];
     const p = trips[peerKind];
     if (t === undefined) continue;

@@ -1,7 +1,8 @@
 /**
  * One benchmark server, run by bench/http.js as a child process pinned to one core:
  * `node bench/http/server.js <kind>` with kind one of bare, teller-memory, teller-sqlite, express, fastify,
- * teller-redis, teller-postgres, express-redis, express-pg (and, for diagnostics, bare-async, bare-burn,
+ * teller-redis, teller-postgres, express-redis, express-pg, teller-sealed (Teller's sealed mode, cookie-only,
+ * no store), iron-session (iron-session 8, cookie-only) (and, for diagnostics, bare-async, bare-burn,
  * teller-untouched, teller-direct).
  *
  * Routes: `GET /` is the counter route (reads the session's counter `n`, adds one, answers the new value;
@@ -48,14 +49,18 @@ function text(res, body) {
 }
 
 /**
- * Teller on node:http. `touch: false`: the handler never uses the session. `direct`: no adapter, the handler
- * calls `manager.load` and `manager.commit` itself and writes the headers the adapter would (what the adapter costs).
+ * Teller on node:http (`storeKind` 'sealed': sealed mode, the session in the cookie and no store). `touch: false`:
+ * the handler never uses the session. `direct`: no adapter, the handler calls `manager.load` and
+ * `manager.commit` itself and writes the headers the adapter would (what the adapter costs).
  */
 async function tellerServer(storeKind, { touch = true, direct = false } = {}) {
   const { createSessionManager } = await teller('index.js');
   const { createNodeSessions } = await teller('adapters/node.js');
   let store;
-  if (storeKind === 'memory') {
+  if (storeKind === 'sealed') {
+    // Cookie-only: nothing on the server (with a store beside it, logout would also refuse old copies).
+    store = undefined;
+  } else if (storeKind === 'memory') {
     const { createMemoryStore } = await teller('stores/memory.js');
     // Above the default cap (100,000): a first-visits run makes more sessions than that, and measures the
     // session path, not a full store's refusals.
@@ -80,6 +85,7 @@ async function tellerServer(storeKind, { touch = true, direct = false } = {}) {
   // Counts the manager's events (merged writes, conflicts, store errors...), reported with each mark.
   const manager = createSessionManager({
     store,
+    ...(storeKind === 'sealed' ? { seal: { secrets: [SECRET] } } : {}),
     // Under valgrind or strace (bench/http-instructions.js) the server is many times slower: lock waits and
     // store calls then get a minute, so that the slowness does not turn them into conflicts and timeouts.
     ...(process.env.BENCH_SLOW === '1' ? { lockTimeout: 60_000, storeTimeout: 60_000 } : {}),
@@ -258,6 +264,33 @@ async function fastifyServer() {
   return server;
 }
 
+/**
+ * iron-session 8 on node:http (`getIronSession(req, res, options)`, its README's way), on the counter route:
+ * the session is sealed into the cookie on every write (`save()`), as Teller's sealed mode does. Not Secure, as
+ * Teller's cookie over http; its other cookie options are its defaults.
+ */
+async function ironSessionServer() {
+  const { getIronSession } = await import('iron-session');
+  const options = { password: SECRET, cookieName: 'sid', cookieOptions: { secure: false } };
+  return createServer(async (req, res) => {
+    try {
+      const session = await getIronSession(req, res, options);
+      const n = session.n ?? 0;
+      if (req.url === '/read') return text(res, String(n));
+      session.n = n + 1;
+      await session.save();
+      text(res, String(n + 1));
+    } catch {
+      // Counted with the events, as for the other servers; answered 500 without a stack trace.
+      events['answered 500'] = (events['answered 500'] ?? 0) + 1;
+      if (!res.headersSent) {
+        res.writeHead(500, { 'Content-Type': 'text/plain' });
+        res.end('error');
+      }
+    }
+  });
+}
+
 async function build() {
   switch (kind) {
     case 'bare':
@@ -291,6 +324,10 @@ async function build() {
       return tellerServer('redis');
     case 'teller-postgres':
       return tellerServer('postgres');
+    case 'teller-sealed':
+      return tellerServer('sealed');
+    case 'iron-session':
+      return ironSessionServer();
     case 'express':
     case 'express-redis':
     case 'express-pg':

@@ -473,6 +473,43 @@ export async function sharedRevokeOthers(app: SharedApp, user: string): Promise<
   expect(after.handles).toEqual([listed.current]);
 }
 
+/**
+ * What a browser sees of the session cookie over plain HTTP on 127.0.0.1, and of a handler that throws (the
+ * app's `POST /throw` writes to the session, then throws): a first read sets no cookie (`Vary: Cookie`); the
+ * first write sets `sid` (a 43-character base64url id; HttpOnly, SameSite=Lax, Path=/, host-only, not Secure
+ * over http) with `Cache-Control: no-store`; the throw answers a plain 500 without stack or message and without
+ * cookie (the adapter's own answer, or the framework's error path's), and nothing it wrote is kept.
+ */
+export async function sharedCookieAndThrow({ call }: SharedApp): Promise<void> {
+  const jar = new TinyJar();
+  const first = await call('GET', '/session', { jar });
+  expect(bodyOf(first)).toMatchObject({ user: null, cart: [], keys: [] });
+  expect(first.setCookie).toEqual([]);
+  expect(first.header('vary')).toBe('Cookie');
+
+  const write = await call('POST', '/cart?item=fig', { jar });
+  expect(bodyOf(write)).toMatchObject({ cart: ['fig'] });
+  expect(write.setCookie).toHaveLength(1);
+  const [line = ''] = write.setCookie;
+  expect(line).toMatch(/^sid=[A-Za-z0-9_-]{43};/);
+  const attributes = line
+    .split(';')
+    .slice(1)
+    .map((attribute) => attribute.trim().toLowerCase());
+  expect(attributes).toEqual(expect.arrayContaining(['path=/', 'httponly', 'samesite=lax']));
+  expect(attributes.filter((a) => a === 'secure' || a.startsWith('domain='))).toEqual([]);
+  expect(write.header('cache-control')).toBe('no-store');
+  expect(write.header('vary')).toBe('Cookie');
+
+  // The adapter's own answer ('Internal Server Error\n'), or the framework's error path's (Hono's has no newline).
+  const thrown = await call('POST', '/throw', { jar });
+  expect(thrown.status).toBe(500);
+  expect(thrown.body).toMatch(/^Internal Server Error\n?$/);
+  expect(thrown.header('content-type')).toMatch(/^text\/plain/);
+  expect(thrown.setCookie).toEqual([]);
+  expect(bodyOf(await call('GET', '/session', { jar }))).toMatchObject({ cart: ['fig'], keys: [] });
+}
+
 /** How the write of each race round ended. */
 export interface LogoutRaceOutcome {
   rounds: number;

@@ -2,13 +2,18 @@
  * The jar against external conformance data (../shared/conformance, see its README): the IETF
  * http-state parser cases with the RFC 6265bis deltas applied, and the three web-platform-tests files.
  * Every case runs on a fresh jar with the fixed clock 2026-01-01T00:00:00Z. A case that fails must be
- * listed below with the RFC 6265bis section that justifies Teller's different answer; the suite fails
- * when a listed case passes or an unlisted one fails.
+ * listed in test/support/conformance.ts with the RFC 6265bis section that justifies Teller's different
+ * answer; the suite fails when a listed case passes or an unlisted one fails.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CookieJar } from '../../src/jar/index.js';
+import {
+  type ExpectedFailures,
+  WPT_CASES_EXPECTED_FAILURES,
+  WPT_HTTP_STATE_EXPECTED_FAILURES,
+} from '../support/conformance.js';
 
 const NOW = Date.parse('2026-01-01T00:00:00Z');
 const CONFORMANCE = path.resolve(process.cwd(), '../shared/conformance');
@@ -16,9 +21,6 @@ const CONFORMANCE = path.resolve(process.cwd(), '../shared/conformance');
 function load<T>(file: string): T {
   return JSON.parse(readFileSync(path.join(CONFORMANCE, file), 'utf8')) as T;
 }
-
-/** Case id -> the RFC 6265bis section that justifies answering differently from the data. */
-type ExpectedFailures = Record<string, string>;
 
 /**
  * Compares outcomes with the expected-failure list and prints `label: passed/total`. Fails when a
@@ -99,18 +101,6 @@ interface WptCase {
   transportDependent?: boolean;
 }
 
-/** wpt-cookies-cases.json: each case justified by the `notes` of the data file. */
-const WPT_CASES_EXPECTED_FAILURES: ExpectedFailures = {
-  'attributes/attributes-ctl.sub.html#127':
-    '5.7 step 13: "Secure\\t" is the Secure attribute after WSP trimming (5.6), and a Secure cookie from an http:// page is ignored',
-  'attributes/attributes-ctl.sub.html#129':
-    '5.7 step 19: the last SameSite attribute is None and the cookie is not Secure, so it is ignored',
-  'attributes/attributes-ctl.sub.html#130':
-    '5.7 step 19: "SameSite=None\\t" is None after trimming; SameSite=None without Secure is ignored',
-  'attributes/resources/domain-child.sub.html#47':
-    '5.6.3 and 5.7 step 7: "domain=." is the empty domain-attribute once its leading dot is removed, so the cookie is host-only and stored',
-};
-
 describe('web-platform-tests cookies/ (wpt/wpt-cookies-cases.json)', () => {
   const data = load<{ total: number; cases: WptCase[] }>('wpt/wpt-cookies-cases.json');
 
@@ -175,12 +165,6 @@ describe('web-platform-tests, recent files (wpt/wpt-recent-cases.json)', () => {
     judge('wpt recent', outcomes, {});
   });
 });
-
-/** wpt-http-state-2021.json: the 2021 copy predates these 6265bis answers (see parser-6265bis-deltas.json). */
-const WPT_HTTP_STATE_EXPECTED_FAILURES: ExpectedFailures = {
-  'optional-domain0042':
-    '5.7 steps 7 and 10: the last Domain attribute ("domain=") is empty, so the cookie is host-only and sent back to its host (the IETF delta for OPTIONAL_DOMAIN0042 says the same)',
-};
 
 describe('web-platform-tests http-state copy (wpt/wpt-http-state-2021.json)', () => {
   const data = load<{

@@ -4,6 +4,7 @@
  * failed, and killed when the test process exits. What each one wrote on stderr is kept for the tests.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/app-server.mjs', import.meta.url));
@@ -24,9 +25,19 @@ process.once('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
 
-/** Starts one child with `env` added to this process's environment; resolves once it listens. */
-export function startApp(env: Record<string, string>, startTimeoutMs = 15_000): Promise<AppProcess> {
-  const child = spawn(process.execPath, [FIXTURE], {
+/**
+ * Starts one child with `env` added to this process's environment; resolves once it listens. `command` is the
+ * program and its arguments (default: this Node on the app-server fixture); any program that prints
+ * `listening <port>` on stdout and exits on SIGTERM fits (test/support/runtimes.ts starts Bun and Deno so).
+ */
+export function startApp(
+  env: Record<string, string>,
+  startTimeoutMs = 15_000,
+  command: readonly [string, ...string[]] = [process.execPath, FIXTURE],
+): Promise<AppProcess> {
+  const [program, ...args] = command;
+  const label = basename(args.find((arg) => /\.m?[jt]s$/.test(arg)) ?? program);
+  const child = spawn(program, args, {
     cwd: fileURLToPath(new URL('../..', import.meta.url)),
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -48,7 +59,7 @@ export function startApp(env: Record<string, string>, startTimeoutMs = 15_000): 
     const fail = (why: string) => {
       clearTimeout(timer);
       child.kill('SIGKILL');
-      reject(new Error(`app-server ${why}${err === '' ? '' : `: ${err.trim()}`}`));
+      reject(new Error(`${label} ${why}${err === '' ? '' : `: ${err.trim()}`}`));
     };
     const timer = setTimeout(() => fail(`did not listen within ${startTimeoutMs} ms`), startTimeoutMs);
     child.once('exit', (code, signal) => fail(`exited (${signal ?? code}) before listening`));
