@@ -105,13 +105,20 @@ describe('with the default serializer', () => {
     // A shared value seen twice is not a cycle.
     const shared = { x: 1 };
     session.set('shared', { a: shared, b: [shared, shared] });
-    const started = performance.now();
-    session.set('big', big);
-    const checked = performance.now() - started;
-    const stringifyStarted = performance.now();
-    JSON.stringify(big);
-    const stringified = performance.now() - stringifyStarted;
-    // Generous: the machine is shared. The walk allocates nothing per value.
+    // The best of three of each: a collection or another process taking the core spoils one run, not three.
+    const best = (fn: () => unknown) => {
+      let fastest = Number.POSITIVE_INFINITY;
+      for (let run = 0; run < 3; run++) {
+        const started = performance.now();
+        fn();
+        fastest = Math.min(fastest, performance.now() - started);
+      }
+      return fastest;
+    };
+    const checked = best(() => session.set('big', big));
+    const stringified = best(() => JSON.stringify(big));
+    // Generous: the machine is shared. The walk allocates nothing per value; a walk of each value more than
+    // once (quadratic) would take seconds.
     expect(checked).toBeLessThan(Math.max(50, stringified * 10));
     await manager.commit(session, { status: 500 });
   });
