@@ -228,6 +228,12 @@ const FIGURES = [
     atMost: (kind) => (kind === 'sqlite' ? 430 : undefined),
   },
   { label: 'Redis MEMORY USAGE per record (sample)', unit: 'B', get: (r) => r.redisBytesPerRecord },
+  { label: 'Redis user index per member (MEMORY USAGE)', unit: 'B', get: (r) => r.redisIndexBytesPerMember },
+  {
+    label: "Redis used_memory per session (own cluster's masters)",
+    unit: 'B',
+    get: (r) => r.redisUsedBytesPerSession,
+  },
 ];
 
 function format(value, unit) {

@@ -115,10 +115,38 @@ async function footprint(opened, population) {
         n++;
       }
     }
-    return { redisBytesPerRecord: n > 0 ? sum / n : undefined };
+    const result = { redisBytesPerRecord: n > 0 ? sum / n : undefined };
+    // The user index: one revoked user's sorted set of 1,000 members.
+    const index = `${ns.redisPrefix}u:${population.revokeUsers[0]}`;
+    const indexArgs = ['MEMORY', 'USAGE', index];
+    const indexBytes = await (kind === 'redis'
+      ? opened.client.sendCommand(indexArgs)
+      : opened.client.sendCommand(index, true, indexArgs));
+    if (typeof indexBytes === 'number')
+      result.redisIndexBytesPerMember = indexBytes / SESSIONS_PER_REVOKED_USER;
+    // The cluster's masters are the bench's own: their whole memory, overheads included, per stored session.
+    if (kind === 'redis-cluster' && clusterMemoryBefore !== undefined) {
+      result.redisUsedBytesPerSession = ((await clusterMemory()) - clusterMemoryBefore) / population.size;
+    }
+    return result;
   }
   return {};
 }
+
+/** The sum of `used_memory` of the bench's own cluster masters (redis-cli INFO memory). */
+async function clusterMemory() {
+  const { execFileSync } = await import('node:child_process');
+  let used = 0;
+  for (const port of ns.clusterPorts) {
+    const info = execFileSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), 'INFO', 'memory'], {
+      encoding: 'utf8',
+      timeout: 10_000,
+    });
+    used += Number(/used_memory:(\d+)/.exec(info)?.[1] ?? Number.NaN);
+  }
+  return used;
+}
+let clusterMemoryBefore;
 
 async function main() {
   const { createSessionManager, storeKeyOf } = await teller('index.js');
@@ -141,6 +169,7 @@ async function main() {
   try {
     // 1. Load, and what the sessions take.
     const heapBefore = kind === 'memory' ? settleHeap() : 0;
+    if (kind === 'redis-cluster') clusterMemoryBefore = await clusterMemory();
     const loadStarted = performance.now();
     await opened.load(population);
     result.loadMs = performance.now() - loadStarted;
