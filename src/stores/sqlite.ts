@@ -36,6 +36,7 @@
  */
 
 import { createRequire } from 'node:module';
+import { resolve as resolvePath } from 'node:path';
 import { SessionStoreError, tellerMessage } from '../session/errors.js';
 import { assertSetArguments, type SessionRecord, type SessionStore } from '../session/store.js';
 import { BatchSizer } from './_batches.js';
@@ -260,7 +261,8 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     // Only a file in WAL mode has checkpoints (an in-memory database reports 'memory'). The worker starts once
     // the store has written START_CHECKPOINTER_AFTER records: a store that writes little never needs a thread.
     if (checkpoints === 'background' && db.pragma('journal_mode', { simple: true }) === 'wal') {
-      const filename = options.filename as string;
+      // Resolved now: the worker opens the same file though the process's directory changed meanwhile.
+      const filename = resolvePath(options.filename as string);
       startLater = () => {
         if (!closed && db !== undefined) checkpointer = startCheckpointer(db, filename, opened.module);
       };
