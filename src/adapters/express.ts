@@ -6,8 +6,10 @@
  * `res.write`...), so `Set-Cookie` goes out with them. HTTPS and the client's address are Express's own
  * `req.secure` and `req.ip`: they follow the app's `trust proxy` setting. A session error while loading goes
  * to `next(err)` as a {@link SessionHttpError} (`status` 503 for a store that is down or slow, `expose:
- * false`), so the app's error handlers see it and Express's default answer shows no stack trace; once the
- * handler has answered, a failed commit is answered as the node adapter does (a plain 503 or 409).
+ * false`), so the app's error handlers see it and Express's default answer shows no stack trace; so does a
+ * commit that fails once the handler ended its answer (`res.send`, `res.json`, `res.redirect`, `res.end`),
+ * on a response cleared of the handler's headers. A streamed answer whose commit fails (its head not yet out)
+ * is answered as the node adapter does: a plain 503 or 409.
  *
  * `req.session` is typed by one declaration merging, on `express-serve-static-core`'s `Request` (the request
  * type of every Express handler): `@types/express-session` merges its own `session` into the global
@@ -106,7 +108,7 @@ export function expressSessions<S extends AnySession>(
       return;
     }
     (req as ExpressRequest & { session: S }).session = session;
-    const hooks = hook(adapter, session, res);
+    const hooks = hook(adapter, session, res, next);
     try {
       next();
     } catch (error) {

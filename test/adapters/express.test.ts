@@ -59,6 +59,13 @@ function scenarioApp(manager: SessionManager, onError: (error: unknown) => void)
     res.write('b');
     res.end('c');
   });
+  app.get('/slow-stream', (req, res) => {
+    // The head goes out with the first write; the answer ends later.
+    req.session.set('s', 2);
+    res.type('text/plain');
+    res.write('a');
+    setTimeout(() => res.end('b'), 50);
+  });
   return app;
 }
 
@@ -76,12 +83,8 @@ const expressPage =
   };
 
 adapterScenarios('Express adapter', async (manager, onError) => serve(scenarioApp(manager, onError)), {
-  // A read fails at load: next(err), Express's page. A write fails at commit, once the handler answered: the
-  // node adapter's plain 503.
-  unavailable: (answer) => {
-    if (answer.header('content-type')?.startsWith('text/html')) expressPage('Service Unavailable')(answer);
-    else expectPlainError(answer, 503);
-  },
+  // A read fails at load, a write at commit once the handler ended its answer: next(err) both, Express's page.
+  unavailable: expressPage('Service Unavailable'),
   thrown: (answer) => expect(answer.header('content-type')).toMatch(/^text\/html/),
 });
 
@@ -150,21 +153,39 @@ describe('Express adapter: a store that is down goes to next(err)', () => {
     });
     store.mode = 'throw';
     reported.length = 0;
-    const answer = await call(port, 'GET', '/', { headers: { cookie: FOREIGN_COOKIE } });
+    // A load that fails, and a commit that fails once the handler ended its answer (res.json).
+    const read = await call(port, 'GET', '/', { headers: { cookie: FOREIGN_COOKIE } });
+    const write = await call(port, 'POST', '/add');
     store.mode = 'up';
-    expect(answer.status).toBe(503);
-    expect(answer.body).toBe('handled by the app');
-    expect(seen).toHaveLength(1);
-    const error = seen[0] as SessionHttpError;
-    expect(error).toBeInstanceOf(SessionHttpError);
-    expect(error).toMatchObject({
-      status: 503,
-      statusCode: 503,
-      expose: false,
-      message: 'Service Unavailable',
-    });
-    expect(error.cause).toBeInstanceOf(SessionStoreError);
-    expect(reported).toEqual([error.cause]);
+    for (const answer of [read, write]) {
+      expect(answer.status).toBe(503);
+      expect(answer.body).toBe('handled by the app');
+      expect(answer.setCookie).toEqual([]);
+      expect(answer.headers.vary).toBeUndefined();
+    }
+    expect(seen).toHaveLength(2);
+    for (const error of seen as SessionHttpError[]) {
+      expect(error).toBeInstanceOf(SessionHttpError);
+      expect(error).toMatchObject({
+        status: 503,
+        statusCode: 503,
+        expose: false,
+        message: 'Service Unavailable',
+      });
+      expect(error.cause).toBeInstanceOf(SessionStoreError);
+    }
+    expect(reported).toEqual(seen.map((error) => (error as Error).cause));
+  });
+
+  it('a streamed answer whose commit fails before it ended gets the plain 503; its later calls go nowhere', async () => {
+    const port = await appWith('production');
+    store.mode = 'throw';
+    const answer = await call(port, 'GET', '/slow-stream');
+    await new Promise((resolve) => setTimeout(resolve, 100)); // its res.end('b') came and went
+    store.mode = 'up';
+    expectPlainError(answer, 503);
+    expect(answer.setCookie).toEqual([]);
+    expect((await call(port, 'GET', '/')).status).toBe(200);
   });
 
   for (const nodeEnv of [undefined, 'development', 'production']) {
