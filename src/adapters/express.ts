@@ -12,8 +12,9 @@
  * is answered as the node adapter does: a plain 503 or 409.
  *
  * `req.session` is typed by one declaration merging, on `express-serve-static-core`'s `Request` (the request
- * type of every Express handler): `@types/express-session` merges its own `session` into the global
- * `Express.Request`, a different interface, so both can be installed. Give the session your data's type
+ * type of every Express handler). `@types/express-session` merges its own `session` into the global
+ * `Express.Request`, which that `Request` extends: when both are in one program, Teller's type is joined with
+ * express-session's (see {@link ExpressSession}), so the two never clash. Give the session your data's type
  * once in your app:
  *
  * @example
@@ -46,12 +47,12 @@ export interface ExpressSessionTypes {}
  * joins Teller's (an intersection), so that code written for either compiles: one program has one type for
  * `req.session`, and at run time it is the session of the middleware the route runs.
  */
-export type ExpressSession = ExpressSessionTypes extends { session: infer S } ? S : DefaultSession;
+export type ExpressSession = WithLegacy<ExpressSessionTypes extends { session: infer S } ? S : Session>;
 
-/** `Session`, with express-session's session type when its global `Express.Request` merging is present. */
-type DefaultSession = Express.Request extends { session: infer Legacy; sessionStore: unknown }
-  ? Session & Legacy
-  : Session;
+/** `S`, joined with express-session's session type when its global `Express.Request` merging is present. */
+type WithLegacy<S> = Express.Request extends { session: infer Legacy; sessionStore: unknown }
+  ? S & Legacy
+  : S;
 
 declare module 'express-serve-static-core' {
   // The type parameters must be those of the interface merged into, constraint included.
