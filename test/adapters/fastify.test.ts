@@ -4,6 +4,7 @@
  * commit in onSend (the cookie set before the reply is sent, a stream included), store errors through
  * Fastify's error handler (503, no stack), `trustProxy` deciding HTTPS.
  */
+import { request as httpRequest } from 'node:http';
 import { Readable } from 'node:stream';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -213,5 +214,45 @@ describe("Fastify adapter: HTTPS as Fastify's trustProxy says", () => {
     await expect(
       app.register(fastifySessions, {} as unknown as { manager: SessionManager }).ready(),
     ).rejects.toThrow(/\[teller\] \[fastify\] the `manager` option/);
+  });
+});
+
+describe('Fastify adapter: the lock of an abandoned request', () => {
+  const manager = createSessionManager({
+    store: createMemoryStore({ cleanupInterval: 0 }),
+    lockTimeout: 3_000,
+  });
+  let server: ScenarioServer;
+  beforeAll(async () => {
+    const app = await scenarioApp(manager, () => {});
+    // Reads the session (holding its lock) and never answers.
+    app.get('/hang', async (request) => {
+      request.session.get('n');
+      return new Promise(() => {});
+    });
+    server = await serve(app);
+  });
+  afterAll(async () => {
+    await server.close();
+    await manager.close();
+  });
+
+  it('a client that goes away before the reply releases the session at once, not at the lock timeout', async () => {
+    const jar = new TinyJar();
+    await call(server.port, 'POST', '/login?user=ines', { jar });
+    await new Promise<void>((resolve) => {
+      const req = httpRequest({
+        host: '127.0.0.1',
+        port: server.port,
+        path: '/hang',
+        headers: { cookie: jar.header()! },
+      });
+      req.on('error', () => resolve());
+      req.end();
+      setTimeout(() => req.destroy(), 100);
+    });
+    const next = await call(server.port, 'GET', '/', { jar });
+    expect(JSON.parse(next.body)).toMatchObject({ user: 'ines' });
+    expect(next.elapsed).toBeLessThan(1_000);
   });
 });

@@ -5,7 +5,7 @@
  * error with nothing persisted. The module imports nothing of Node's beyond what the fetch adapter does.
  */
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { createServer, request as httpRequest } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
 import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -120,6 +120,45 @@ describe('Hono adapter on @hono/node-server', () => {
     for (const [line, typeOnly, from] of imports) {
       expect(from, line).not.toMatch(/^node:/);
       if (from === 'hono') expect(typeOnly, line).toBeDefined();
+    }
+  });
+});
+
+describe('Hono adapter: the lock of an abandoned request', () => {
+  it('a client that goes away before the answer releases the session at once, not at the lock timeout', async () => {
+    const manager = createSessionManager({
+      store: createMemoryStore({ cleanupInterval: 0 }),
+      lockTimeout: 3_000,
+    });
+    const app = scenarioApp(manager, () => {});
+    // Reads the session (holding its lock) and answers only when its client is gone.
+    app.get('/hang', (c) => {
+      c.get('session').get('n');
+      return new Promise<Response>((resolve) =>
+        c.req.raw.signal.addEventListener('abort', () => resolve(c.text('gone'))),
+      );
+    });
+    const server = await serve(app);
+    try {
+      const jar = new TinyJar();
+      await call(server.port, 'POST', '/login?user=jo', { jar });
+      await new Promise<void>((resolve) => {
+        const req = httpRequest({
+          host: '127.0.0.1',
+          port: server.port,
+          path: '/hang',
+          headers: { cookie: jar.header()! },
+        });
+        req.on('error', () => resolve());
+        req.end();
+        setTimeout(() => req.destroy(), 100);
+      });
+      const next = await call(server.port, 'GET', '/', { jar });
+      expect(JSON.parse(next.body)).toMatchObject({ user: 'jo' });
+      expect(next.elapsed).toBeLessThan(1_000);
+    } finally {
+      await server.close();
+      await manager.close();
     }
   });
 });
