@@ -3,7 +3,10 @@
  *
  * Servers (bench/http/server.js): bare node:http hello world (the ceiling); Teller on node:http with the
  * memory store and with SQLite (a temp file); express-session (its MemoryStore); @fastify/session (with
- * @fastify/cookie, its default memory store). Issue 8 adds the shared stores: Teller on node:http with Redis
+ * @fastify/cookie, its default memory store). Issue 9 adds each framework's hello world and Teller's adapter
+ * on it (memory store): Express, Fastify, Hono on @hono/node-server, in `own` mode (a hello world's 50 cookies
+ * name nothing); a Teller row's server CPU per request less its framework's hello world is what Teller adds
+ * (goal: at most 10 us). Issue 8 adds the shared stores: Teller on node:http with Redis
  * (node-redis 5) and with PostgreSQL (pg), express-session with connect-redis 9 and with connect-pg-simple 10,
  * on REDIS_URL / DATABASE_URL, each server in a namespace of its own removed after it (bench/http/services.js);
  * a service that does not answer skips its rows with the reason, the rest runs. Issue 9 adds the cookie-only
@@ -36,10 +39,12 @@
  * BENCH_HTTP_PROF=<dir> (the session servers run with --cpu-prof into <dir>; see bench/http/profile.js);
  * BENCH_HTTP_ONLY=<kind or kind/mode,...> (only these runs, e.g. for profiling: bare, teller-memory, teller-sqlite,
  * express, fastify, teller-redis, teller-postgres, express-redis, express-pg, teller-sealed, iron-session,
- * memory; teller-memory/shared; teller-redis/trips, the round-trip count alone); BENCH_HTTP_DIAG=1 adds diagnostic runs (see server.js);
+ * express-hello, express-teller, fastify-hello, fastify-teller, hono-hello, hono-teller, memory;
+ * teller-memory/shared; teller-redis/trips, the round-trip count alone); BENCH_HTTP_DIAG=1 adds diagnostic runs (see server.js);
  * REDIS_URL, DATABASE_URL (the store rows' servers).
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { dirname, resolve } from 'node:path';
@@ -87,6 +92,18 @@ const GOALS = {
   'teller-sealed': 'issue 9: no CPU goal (req/s >= 8x iron-session)',
   'iron-session': 'issue 9: ~490 us per request',
 };
+/**
+ * Issue 9: each framework's Teller row against its hello world (same route, 50 connections each with its own
+ * cookie): Teller adds at most 10 us of server CPU per request.
+ */
+const FRAMEWORKS = [
+  ['express-teller', 'express-hello'],
+  ['fastify-teller', 'fastify-hello'],
+  ['hono-teller', 'hono-hello'],
+];
+const ADDED_GOAL_US = 10;
+/** Hello-world servers keep no session: their `own` runs send 50 cookies of the right shape that name nothing. */
+const HELLO = new Set(FRAMEWORKS.map(([, hello]) => hello));
 /** Issue 8: Teller with a shared store against express-session with the same store, in req/s. */
 const RATE_GOALS = {
   'teller-redis': 'issue 8 goal: >= 3x',
@@ -111,6 +128,12 @@ const NAMES = {
   'express-pg': 'express-session+connect-pg-simple',
   'teller-sealed': 'Teller sealed mode',
   'iron-session': 'iron-session',
+  'express-hello': 'Express hello world',
+  'express-teller': 'Express+Teller (memory)',
+  'fastify-hello': 'Fastify hello world',
+  'fastify-teller': 'Fastify+Teller (memory)',
+  'hono-hello': 'Hono hello world (@hono/node-server)',
+  'hono-teller': 'Hono+Teller (memory, @hono/node-server)',
 };
 const MODES = {
   hello: 'hello world',
@@ -288,7 +311,9 @@ async function measure(kind, mode, services) {
     server = await startServer(kind, mode, space?.env);
     const url = `http://127.0.0.1:${server.port}/`;
     let cookies;
-    if (mode === 'own') {
+    if (mode === 'own' && HELLO.has(kind)) {
+      cookies = Array.from({ length: CONNECTIONS }, () => `sid=${randomBytes(32).toString('base64url')}`);
+    } else if (mode === 'own') {
       cookies = [];
       for (let i = 0; i < CONNECTIONS; i++) cookies.push(await createSession(server.port));
     } else if (mode === 'shared') {
@@ -453,12 +478,20 @@ export async function run() {
     ['teller-sqlite', 'own'],
     ['teller-sqlite', 'shared'],
     ['teller-sqlite', 'first'],
+    // Issue 9: each framework's hello world, then Teller on it, then (for Express and Fastify) its own
+    // session middleware: the same route, 50 connections each with its own cookie.
+    ['express-hello', 'own'],
+    ['express-teller', 'own'],
     ['express', 'own'],
     ['express', 'shared'],
     ['express', 'first'],
+    ['fastify-hello', 'own'],
+    ['fastify-teller', 'own'],
     ['fastify', 'own'],
     ['fastify', 'shared'],
     ['fastify', 'first'],
+    ['hono-hello', 'own'],
+    ['hono-teller', 'own'],
     // Issue 8: each Teller row right beside the express-session row on the same store (alike conditions).
     ['teller-redis', 'own'],
     ['express-redis', 'own'],
@@ -641,12 +674,42 @@ export async function run() {
       }
     }
   }
+  // Issue 9: what Teller adds to each framework's hello world (goal: at most 10 us of CPU per request).
+  for (const [tellerKind, helloKind] of FRAMEWORKS) {
+    const t = results[`${tellerKind}/own`];
+    const h = results[`${helloKind}/own`];
+    if (t === undefined || h === undefined) continue;
+    const name = `${NAMES[tellerKind]} vs ${NAMES[helloKind]}, ${MODES.own}`;
+    const base = { suite: 'http', peerName: NAMES[helloKind], sources: [t, h] };
+    const added = t.cpuPerRequest - h.cpuPerRequest;
+    rows.push({
+      ...base,
+      case: `${name}: server CPU/request`,
+      unit: 'us/req',
+      higherIsBetter: false,
+      teller: t.cpuPerRequest,
+      peer: h.cpuPerRequest,
+      note: `issue 9 goal: Teller adds <= ${ADDED_GOAL_US} us/request to the framework's hello world; added ${fixed(added)} us; ${fixed(t.rate, 0)} vs ${fixed(h.rate, 0)} req/s`,
+    });
+    rows.push({
+      ...base,
+      case: `${name}: req/s`,
+      unit: 'req/s',
+      higherIsBetter: true,
+      teller: t.rate,
+      peer: h.rate,
+      note: `server CPU ${fixed(t.cpuPerRequest)} vs ${fixed(h.cpuPerRequest)} us/request; p99 ${fixed(t.p99, 2)} vs ${fixed(h.p99, 2)} ms`,
+    });
+  }
   const pairs = [
     ['teller-memory', 'express'],
     ['teller-memory', 'fastify'],
     ['teller-redis', 'express-redis'],
     ['teller-postgres', 'express-pg'],
     ['teller-sealed', 'iron-session'],
+    // Issue 9: Teller on each framework beside that framework's own session middleware (no round trips).
+    ['express-teller', 'express'],
+    ['fastify-teller', 'fastify'],
   ];
   for (const [tellerKind, peerKind] of pairs) {
     for (const mode of ['own', 'shared', 'first']) {

@@ -2,11 +2,14 @@
  * One benchmark server, run by bench/http.js as a child process pinned to one core:
  * `node bench/http/server.js <kind>` with kind one of bare, teller-memory, teller-sqlite, express, fastify,
  * teller-redis, teller-postgres, express-redis, express-pg, teller-sealed (Teller's sealed mode, cookie-only,
- * no store), iron-session (iron-session 8, cookie-only) (and, for diagnostics, bare-async, bare-burn,
+ * no store), iron-session (iron-session 8, cookie-only), and the frameworks' own hello worlds and Teller
+ * adapters on them (issue 9: express-hello, express-teller, fastify-hello, fastify-teller, hono-hello,
+ * hono-teller; the Teller ones on the memory store) (and, for diagnostics, bare-async, bare-burn,
  * teller-untouched, teller-direct).
  *
  * Routes: `GET /` is the counter route (reads the session's counter `n`, adds one, answers the new value;
- * the bare server answers "hello world"); `GET /read` answers the counter without changing it.
+ * the bare server and the frameworks' hello worlds answer "hello world"); `GET /read` answers the counter
+ * without changing it.
  * Talks to its parent over IPC only: sends `{ type: 'ready', port, tempDir? }`; answers `{ type: 'mark' }` with its own
  * CPU time, wall clock, memory and the number of requests it received (the bench takes deltas between two
  * marks, so the admin traffic is never counted); `{ type: 'exit' }` closes it (so --cpu-prof is written).
@@ -291,6 +294,115 @@ async function ironSessionServer() {
   });
 }
 
+/** A Teller manager on the memory store, its events counted (the framework rows of issue 9). */
+async function memoryManager() {
+  const { createSessionManager } = await teller('index.js');
+  const { createMemoryStore } = await teller('stores/memory.js');
+  const manager = createSessionManager({
+    store: createMemoryStore({ maxEntries: 5_000_000 }),
+    onEvent: (event) => {
+      events[event.type] = (events[event.type] ?? 0) + 1;
+    },
+  });
+  cleanups.unshift(() => manager.close());
+  return manager;
+}
+
+/** An error answer (409, 503) is counted with the events, as tellerServer does; anything else is printed. */
+function countError(error) {
+  if (typeof error?.status !== 'number') return console.error(error);
+  const type = `answered ${error.status}`;
+  events[type] = (events[type] ?? 0) + 1;
+}
+
+/** Issue 9: Express's hello world, or Express with teller/adapters/express. */
+async function expressTellerServer(withTeller) {
+  const express = require('express');
+  const app = express();
+  app.disable('x-powered-by');
+  if (!withTeller) {
+    app.get('/', (_req, res) => {
+      res.type('text/plain').send('hello world');
+    });
+    return createServer(app);
+  }
+  const { expressSessions } = await teller('adapters/express.js');
+  app.use(expressSessions(await memoryManager(), { onError: countError }));
+  app.get('/read', (req, res) => {
+    res.type('text/plain').send(String(req.session.get('n') ?? 0));
+  });
+  app.get('/', (req, res) => {
+    const n = (req.session.get('n') ?? 0) + 1;
+    req.session.set('n', n);
+    res.type('text/plain').send(String(n));
+  });
+  app.use((error, _req, res, _next) => {
+    countError(error);
+    if (!res.headersSent)
+      res
+        .status(error?.status ?? 500)
+        .type('text/plain')
+        .send('error');
+  });
+  return createServer(app);
+}
+
+/** Issue 9: Fastify's hello world, or Fastify with teller/adapters/fastify. */
+async function fastifyTellerServer(withTeller) {
+  const Fastify = require('fastify');
+  let server;
+  const app = Fastify({
+    logger: false,
+    serverFactory: (handler) => {
+      server = createServer(handler);
+      return server;
+    },
+  });
+  if (!withTeller) {
+    app.get('/', async (_request, reply) => {
+      reply.type('text/plain');
+      return 'hello world';
+    });
+  } else {
+    const { fastifySessions } = await teller('adapters/fastify.js');
+    await app.register(fastifySessions, { manager: await memoryManager(), onError: countError });
+    app.get('/read', async (request, reply) => {
+      reply.type('text/plain');
+      return String(request.session.get('n') ?? 0);
+    });
+    app.get('/', async (request, reply) => {
+      const n = (request.session.get('n') ?? 0) + 1;
+      request.session.set('n', n);
+      reply.type('text/plain');
+      return String(n);
+    });
+  }
+  await app.ready();
+  cleanups.unshift(() => app.close());
+  return server;
+}
+
+/** Issue 9: Hono's hello world on @hono/node-server, or Hono with teller/adapters/hono. */
+async function honoTellerServer(withTeller) {
+  const { Hono } = await import('hono');
+  const { getRequestListener } = await import('@hono/node-server');
+  const app = new Hono();
+  if (!withTeller) {
+    app.get('/', (c) => c.text('hello world'));
+  } else {
+    const { honoSessions } = await teller('adapters/hono.js');
+    app.use(honoSessions(await memoryManager(), { onError: countError }));
+    app.get('/read', (c) => c.text(String(c.get('session').get('n') ?? 0)));
+    app.get('/', (c) => {
+      const session = c.get('session');
+      const n = (session.get('n') ?? 0) + 1;
+      session.set('n', n);
+      return c.text(String(n));
+    });
+  }
+  return createServer(getRequestListener(app.fetch));
+}
+
 async function build() {
   switch (kind) {
     case 'bare':
@@ -334,6 +446,15 @@ async function build() {
       return expressServer();
     case 'fastify':
       return fastifyServer();
+    case 'express-hello':
+    case 'express-teller':
+      return expressTellerServer(kind === 'express-teller');
+    case 'fastify-hello':
+    case 'fastify-teller':
+      return fastifyTellerServer(kind === 'fastify-teller');
+    case 'hono-hello':
+    case 'hono-teller':
+      return honoTellerServer(kind === 'hono-teller');
     default:
       throw new TypeError(`unknown server kind ${kind}`);
   }

@@ -68,6 +68,26 @@ export function errorBody(status: number): string {
   return `${REASONS[status] ?? 'Error'}\n`;
 }
 
+/**
+ * What a framework's own error path is given for a session error (Express's `next(err)`, Fastify's error
+ * handler): `status` and `statusCode` the HTTP status, `expose: false` (the http-errors convention: the message
+ * is not for the client), the Teller error as `cause` (for the app's logs). Its message is the status's reason
+ * phrase, and its `stack` that line alone: a default error handler that prints `err.stack` outside production
+ * (Express's) shows neither a trace of Teller's internals nor what the cause names (a store's address).
+ */
+export class SessionHttpError extends Error {
+  readonly status: number;
+  readonly statusCode: number;
+  readonly expose = false;
+  constructor(status: number, cause: unknown) {
+    super(REASONS[status] ?? 'Error', { cause });
+    this.name = 'SessionHttpError';
+    this.status = status;
+    this.statusCode = status;
+    this.stack = this.message;
+  }
+}
+
 /** The first value of a (possibly repeated, comma-separated) forwarding header. */
 function firstForwarded(value: string | string[] | null | undefined): string | undefined {
   const text = Array.isArray(value) ? value[0] : value;

@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import { getRequestListener } from '@hono/node-server';
 import { afterAll, describe, expect, it } from 'vitest';
 import { withSession } from '../../src/adapters/fetch.js';
 import { createSessionManager } from '../../src/index.js';
@@ -7,13 +9,14 @@ import type { Session } from '../../src/session/session.js';
 import { createMemoryStore } from '../../src/stores/memory.js';
 import {
   type AdapterAnswer,
+  adapterScenarios,
+  close,
   expectAnswerPersistingNothing,
   FOREIGN_COOKIE,
   forwardedClientScenario,
-  loginLogoutScenario,
+  listen,
   probeStore,
   slowSiblingScenario,
-  storeDownScenario,
   TinyJar,
 } from './helpers.js';
 
@@ -131,6 +134,17 @@ function client(handler: (request: Request, env?: { tag: string }) => Promise<Re
   };
 }
 
+// The shared scenarios over real HTTP: the handler served on node:http by @hono/node-server's listener.
+adapterScenarios(
+  'fetch adapter',
+  async (manager, onError) => {
+    const handler = withSession(manager, app, { onError });
+    const server = createServer(getRequestListener((request) => handler(request)));
+    return { port: await listen(server), close: () => close(server) };
+  },
+  { location: (port) => `http://127.0.0.1:${port}/` },
+);
+
 describe('fetch adapter, end to end in process', () => {
   const inner = createMemoryStore({ cleanupInterval: 0 });
   const store = probeStore(inner);
@@ -139,10 +153,6 @@ describe('fetch adapter, end to end in process', () => {
   const call = client(withSession(manager, app, { onError: (e) => errors.push(e) }));
   afterAll(async () => {
     await manager.close?.();
-  });
-
-  it('first visit -> login -> read -> concurrent writes -> logout -> replay the old cookie', async () => {
-    await loginLogoutScenario({ call, inner, store, errors }, 'http://localhost/');
   });
 
   it('a 7 s handler and a hanging one never hold up the fast requests of their session', async () => {
@@ -230,19 +240,6 @@ describe('fetch adapter behind a trusted proxy', () => {
   it('the client address and user agent reach the record (left-most X-Forwarded-For)', async () => {
     await forwardedClientScenario(call, manager);
   });
-});
-
-describe('fetch adapter with a failing store', () => {
-  const store = probeStore(createMemoryStore({ cleanupInterval: 0 }));
-  const manager = createSessionManager({ store });
-  const errors: unknown[] = [];
-  const call = client(withSession(manager, app, { onError: (e) => errors.push(e) }));
-
-  for (const mode of ['throw', 'hang'] as const) {
-    it(`a store that is down (${mode}) answers 503 within 2 s, plain, without stack or cause`, async () => {
-      await storeDownScenario({ call, store, errors }, mode);
-    });
-  }
 });
 
 describe('fetch adapter: the lock of an abandoned request', () => {

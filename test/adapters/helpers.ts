@@ -9,11 +9,12 @@ import { createHash } from 'node:crypto';
 import { request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { sign } from 'cookie-signature';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSessionManager } from '../../src/index.js';
 import { SessionStoreError } from '../../src/session/errors.js';
 import type { SessionManager } from '../../src/session/manager.js';
 import type { SessionRecord, SessionStore } from '../../src/session/store.js';
-import type { MemoryStore } from '../../src/stores/memory.js';
+import { createMemoryStore, type MemoryStore } from '../../src/stores/memory.js';
 
 export interface ProbeStore extends SessionStore {
   /** When each successful `set` finished (performance.now()). */
@@ -149,18 +150,16 @@ export async function loginLogoutScenario(
   expect(JSON.parse(read.body)).toMatchObject({ user: 'alice' });
   expect(read.setCookie).toEqual([]);
 
-  // Concurrent writes of one session: 20 distinct keys and 20 increments, none lost.
-  const adds = await Promise.all(
-    Array.from({ length: 20 }, (_, i) => call('POST', `/add?key=k${i}`, { jar: jar.clone() })),
+  // 50 concurrent writes of one session, all at once: 25 distinct keys and 25 increments, none lost.
+  const writes = await Promise.all(
+    Array.from({ length: 50 }, (_, i) =>
+      call('POST', i % 2 === 0 ? `/add?key=k${i / 2}` : '/incr', { jar: jar.clone() }),
+    ),
   );
-  expect(adds.map((a) => a.status)).toEqual(Array(20).fill(200));
-  const incrs = await Promise.all(
-    Array.from({ length: 20 }, () => call('POST', '/incr', { jar: jar.clone() })),
-  );
-  expect(incrs.map((a) => a.status)).toEqual(Array(20).fill(200));
+  expect(writes.map((a) => a.status)).toEqual(Array(50).fill(200));
   const after = JSON.parse((await call('GET', '/', { jar })).body) as { n: number; data: object };
-  expect(after.n).toBe(20);
-  for (let i = 0; i < 20; i++) expect(after.data).toHaveProperty(`k${i}`, true);
+  expect(after.n).toBe(25);
+  for (let i = 0; i < 25; i++) expect(after.data).toHaveProperty(`k${i}`, true);
 
   // Logout: the record is deleted and the cookie cleared.
   const logout = await call('POST', '/logout', { jar });
@@ -218,29 +217,135 @@ export async function slowSiblingScenario(
   expect(errors).toEqual([]);
 }
 
+/** The adapters' own error answer: the status's reason phrase in plain text, never cached. */
+export function expectPlainError(answer: AdapterAnswer, status: number): void {
+  expect(answer.status).toBe(status);
+  expect(answer.body).toBe(`${status === 503 ? 'Service Unavailable' : 'Internal Server Error'}\n`);
+  expect(answer.header('content-type')).toMatch(/^text\/plain/);
+  expect(answer.header('cache-control')).toBe('no-store');
+}
+
+/** An error answer that names neither Teller's internals nor the store (no stack line, no address, no cause). */
+export function expectNoDetail(answer: AdapterAnswer): void {
+  expect(answer.body).not.toMatch(/ECONNREFUSED|127\.0\.0\.1|\bat\s|\[teller\]|SessionStoreError|\.ts:\d/);
+}
+
 /**
- * With the store down (`mode`), a read and a write answer a plain 503 within 2 s, without stack or
- * cause, and `onError` hears of each as a SessionStoreError. Leaves the store up again.
+ * With the store down (`mode`), a read and a write answer 503 within 2 s, without stack or cause (as
+ * `expectUnavailable` checks; by default the adapters' plain text), and `onError` hears of each as a
+ * SessionStoreError. Leaves the store up again.
  */
 export async function storeDownScenario(
   { call, store, errors }: Pick<AdapterSubject, 'call' | 'store' | 'errors'>,
   mode: 'throw' | 'hang',
+  expectUnavailable: (answer: AdapterAnswer) => void = (answer) => expectPlainError(answer, 503),
 ): Promise<void> {
   store.mode = mode;
   errors.length = 0;
-  const read = await call('GET', '/', { headers: { cookie: FOREIGN_COOKIE } });
-  expect(read.status).toBe(503);
-  expect(read.elapsed).toBeLessThan(2_000);
-  expect(read.body).toBe('Service Unavailable\n');
-  expect(read.header('content-type')).toMatch(/^text\/plain/);
-  expect(read.setCookie).toEqual([]);
-  const write = await call('POST', '/add');
-  expect(write.status).toBe(503);
-  expect(write.elapsed).toBeLessThan(2_000);
-  expect(write.body).not.toMatch(/ECONNREFUSED|\bat\s|Error/);
-  expect(errors.length).toBeGreaterThanOrEqual(2);
-  expect(errors.every((e) => e instanceof SessionStoreError)).toBe(true);
-  store.mode = 'up';
+  try {
+    const read = await call('GET', '/', { headers: { cookie: FOREIGN_COOKIE } });
+    expect(read.status).toBe(503);
+    expect(read.elapsed).toBeLessThan(2_000);
+    expectUnavailable(read);
+    expectNoDetail(read);
+    expect(read.setCookie).toEqual([]);
+    const write = await call('POST', '/add');
+    expect(write.status).toBe(503);
+    expect(write.elapsed).toBeLessThan(2_000);
+    expectUnavailable(write);
+    expectNoDetail(write);
+    expect(write.setCookie).toEqual([]);
+    expect(errors.length).toBeGreaterThanOrEqual(2);
+    expect(errors.every((e) => e instanceof SessionStoreError)).toBe(true);
+  } finally {
+    store.mode = 'up';
+  }
+}
+
+/** A server of one adapter's app for {@link adapterScenarios}, listening on 127.0.0.1. */
+export interface ScenarioServer {
+  port: number;
+  close(): Promise<unknown>;
+}
+
+/**
+ * Makes one adapter's app, on `manager`, its errors told to `onError`. Its routes: `GET /` answers JSON
+ * `{ user, n, data }` (the user id or null, the session's `n` or 0, its data); `POST /login?user=x` logs in
+ * and redirects (303) to `/`; `POST /add?key=x` sets `x` to true; `POST /incr` adds one to `n` with
+ * `session.update`; `POST /logout` logs out and redirects (303) to `/`; `GET /throw` sets `lost` and then
+ * throws an Error (whose message must reach no client) for the framework's own error path.
+ */
+export type ScenarioApp = (
+  manager: SessionManager,
+  onError: (error: unknown) => void,
+) => Promise<ScenarioServer>;
+
+export interface ScenarioOptions {
+  /** The login redirect's Location as the client sees it. @default '/' */
+  location?: (port: number) => string;
+  /** Checks a 503 of a store that is down, as this framework answers it. @default the adapters' plain text */
+  unavailable?: (answer: AdapterAnswer) => void;
+  /** Checks the framework's own answer to a handler that throws. @default the adapters' plain text 500 */
+  thrown?: (answer: AdapterAnswer) => void;
+}
+
+/**
+ * THE adapter scenario suite, run by every adapter's test file with its own app ({@link ScenarioApp}) over
+ * real HTTP on loopback: first visit, login, read, 50 concurrent writes, logout, replay of the old cookie
+ * ({@link loginLogoutScenario}); a store that is down (failing, or hanging past its timeout) -> 503
+ * ({@link storeDownScenario}); a handler that throws -> the framework's own error path, nothing persisted.
+ */
+export function adapterScenarios(name: string, start: ScenarioApp, options: ScenarioOptions = {}): void {
+  const location = options.location ?? (() => '/');
+  const thrown = options.thrown ?? ((answer: AdapterAnswer) => expectPlainError(answer, 500));
+  describe(`${name}: the adapter scenarios, over HTTP on 127.0.0.1`, () => {
+    const inner = createMemoryStore({ cleanupInterval: 0 });
+    const store = probeStore(inner);
+    const manager = createSessionManager({ store });
+    const errors: unknown[] = [];
+    let server: ScenarioServer | undefined;
+    const call = httpCaller(() => server?.port ?? 0);
+    beforeAll(async () => {
+      server = await start(manager, (error) => errors.push(error));
+    });
+    afterAll(async () => {
+      await server?.close();
+      await manager.close();
+    });
+
+    it('first visit -> login -> read -> 50 concurrent writes -> logout -> replay the old cookie', async () => {
+      errors.length = 0;
+      const login = await loginLogoutScenario({ call, inner, store, errors }, location(server!.port));
+      expect(login.elapsed).toBeGreaterThanOrEqual(140);
+    });
+
+    for (const mode of ['throw', 'hang'] as const) {
+      it(`a store that is down (${mode}) answers 503 within 2 s, without stack or cause`, async () => {
+        await storeDownScenario({ call, store, errors }, mode, options.unavailable);
+        expect((await call('GET', '/')).status).toBe(200);
+      });
+    }
+
+    it("a handler that throws takes the framework's own error path, and nothing of it persists", async () => {
+      errors.length = 0;
+      const before = await inner.count();
+      const fresh = await call('GET', '/throw');
+      expect(fresh.status).toBe(500);
+      thrown(fresh);
+      expect(fresh.setCookie).toEqual([]);
+      expect(await inner.count()).toBe(before);
+      // A logged-in session keeps what it had: the failed request's write is dropped.
+      const jar = new TinyJar();
+      await call('POST', '/login?user=frank', { jar });
+      const failed = await call('GET', '/throw', { jar });
+      expect(failed.status).toBe(500);
+      expect(failed.setCookie).toEqual([]);
+      const read = JSON.parse((await call('GET', '/', { jar })).body) as { user: string; data: object };
+      expect(read.user).toBe('frank');
+      expect(read.data).not.toHaveProperty('lost');
+      expect(errors.every((e) => !(e instanceof SessionStoreError))).toBe(true);
+    });
+  });
 }
 
 /** GET `path` answers `status` with `body` and no cookie, and the store's record count is unchanged. */

@@ -13,6 +13,7 @@ import { DEFAULTS } from '../../src/session/options.js';
 import type { Session } from '../../src/session/session.js';
 import { createMemoryStore } from '../../src/stores/memory.js';
 import {
+  adapterScenarios,
   httpCall as call,
   httpCaller as caller,
   close,
@@ -20,11 +21,9 @@ import {
   FOREIGN_COOKIE,
   forwardedClientScenario,
   listen,
-  loginLogoutScenario,
   type ProbeStore,
   probeStore,
   slowSiblingScenario,
-  storeDownScenario,
   TinyJar,
 } from './helpers.js';
 
@@ -132,6 +131,12 @@ function app(req: SessionRequest<Session>, res: import('node:http').ServerRespon
   }
 }
 
+// The shared scenarios (first visit to replay, store down, a handler that throws), on the app above.
+adapterScenarios('node:http adapter', async (manager, onError) => {
+  const server = createServer(createNodeSessions(manager, { onError }).wrap(app));
+  return { port: await listen(server), close: () => close(server) };
+});
+
 describe('node:http adapter, end to end on 127.0.0.1', () => {
   const inner = createMemoryStore({ cleanupInterval: 0 });
   const store: ProbeStore = probeStore(inner);
@@ -148,11 +153,6 @@ describe('node:http adapter, end to end on 127.0.0.1', () => {
   afterAll(async () => {
     await close(server);
     await manager.close?.();
-  });
-
-  it('first visit -> login -> read -> concurrent writes -> logout -> replay the old cookie', async () => {
-    const login = await loginLogoutScenario({ call: client, inner, store, errors }, '/');
-    expect(login.elapsed).toBeGreaterThanOrEqual(140);
   });
 
   it('a 7 s handler and a hanging one never hold up the fast requests of their session', async () => {
@@ -275,29 +275,6 @@ describe('node:http adapter behind a trusted proxy', () => {
       manager,
     );
   });
-});
-
-describe('node:http adapter with a failing store', () => {
-  const store = probeStore(createMemoryStore({ cleanupInterval: 0 }));
-  const manager = createSessionManager({ store });
-  const errors: unknown[] = [];
-  const server = createServer(createNodeSessions(manager, { onError: (e) => errors.push(e) }).wrap(app));
-  let port = 0;
-  const client = caller(() => port);
-  beforeAll(async () => {
-    port = await listen(server);
-  });
-  afterAll(async () => {
-    store.mode = 'up';
-    await close(server);
-  });
-
-  for (const mode of ['throw', 'hang'] as const) {
-    it(`a store that is down (${mode}) answers 503 within 2 s, plain, without stack or cause`, async () => {
-      await storeDownScenario({ call: client, store, errors }, mode);
-      expect((await call(port, 'GET', '/static')).status).toBe(200);
-    });
-  }
 });
 
 describe('node:http adapter: the lock of an abandoned request', () => {

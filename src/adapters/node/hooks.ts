@@ -13,7 +13,7 @@ import { ServerResponse, validateHeaderName, validateHeaderValue } from 'node:ht
 import { statusForError } from '../../session/errors.js';
 import type { AnySession } from '../../session/session.js';
 import type { AdapterManager, HeaderTarget } from '../_shared.js';
-import { addSessionHeaders, errorBody, TEXT_PLAIN } from '../_shared.js';
+import { addSessionHeaders, errorBody, SessionHttpError, TEXT_PLAIN } from '../_shared.js';
 
 type Method = (this: ServerResponse, ...args: unknown[]) => unknown;
 
@@ -49,9 +49,19 @@ export interface Adapter {
 const HOOKS = Symbol('teller.node.hooks');
 type Hooked = ServerResponse & { [HOOKS]?: Hooks };
 
-/** Hooks the response's four methods; `req.session` is set by the caller. */
-export function hook(adapter: Adapter, session: AnySession, res: ServerResponse): Hooks {
+/**
+ * Hooks the response's four methods; `req.session` is set by the caller. With `next` (a framework's, as
+ * Express's middleware has it), a commit that fails once the handler ended its answer goes to
+ * `next(SessionHttpError)`, the framework's error path, instead of the plain error answer.
+ */
+export function hook(
+  adapter: Adapter,
+  session: AnySession,
+  res: ServerResponse,
+  next?: (error: unknown) => void,
+): Hooks {
   const hooks = new Hooks(adapter, session, res, methodsOf(res));
+  hooks.next = next;
   const carrier = res as Hooked;
   let outer = carrier[HOOKS];
   let depth = 0;
@@ -161,6 +171,8 @@ class Hooks implements HeaderTarget {
   cacheKey: string | undefined = undefined;
   /** The hooks of the next manager on the same response. */
   inner: Hooks | undefined = undefined;
+  /** The framework's `next`, for a commit that fails (see {@link hook}). */
+  next: ((error: unknown) => void) | undefined = undefined;
 
   constructor(
     readonly adapter: Adapter,
@@ -263,9 +275,21 @@ class Hooks implements HeaderTarget {
       // The handler failed while the commit ran, after it had started its answer: cut it, never leave it hanging.
       if (this.failed && !res.writableEnded) res.destroy();
     } catch (error) {
-      this.phase = FAILED;
+      const queue = this.queue;
       this.queue = undefined;
+      this.head = undefined;
       this.adapter.onError(error);
+      const next = this.next;
+      // The handler ended its answer (its last call was `end`): the framework's error path answers instead,
+      // through the original methods, on a response cleared of the handler's headers.
+      const ended = queue !== undefined && queue[queue.length - ENTRY] === END;
+      if (next !== undefined && ended && !res.headersSent && !this.failed) {
+        this.phase = DONE;
+        for (const name of res.getHeaderNames()) res.removeHeader(name);
+        next(new SessionHttpError(statusForError(error), error));
+        return;
+      }
+      this.phase = FAILED;
       sendError(res, statusForError(error), this.originals[WRITE_HEAD], this.originals[END]);
     }
   }
