@@ -21,7 +21,7 @@ import expressSession from 'express-session';
 import passport from 'passport';
 import { Strategy as LocalStrategy } from 'passport-local';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import dropIn from '../../src/adapters/express-session.js';
+import dropIn, { type TellerOptions } from '../../src/adapters/express-session.js';
 import { SessionStoreError } from '../../src/session/errors.js';
 import { createMemoryStore } from '../../src/stores/memory.js';
 import {
@@ -65,7 +65,10 @@ function errorHandler(
 }
 
 /** A sample app written for express-session; `session` is the library (express-session or the drop-in). */
-function sampleApp(session: Library, options: Partial<expressSession.SessionOptions> = {}): Server {
+function sampleApp(
+  session: Library,
+  options: Partial<expressSession.SessionOptions> & TellerOptions = {},
+): Server {
   const app = express();
   app.use(session({ secret: SECRET, resave: false, saveUninitialized: false, ...options }));
   app.get('/', (req, res) => {
@@ -109,6 +112,30 @@ function sampleApp(session: Library, options: Partial<expressSession.SessionOpti
   app.post('/reload', (req, res, next) => {
     req.session.views = 99;
     req.session.reload((error) => (error ? next(error) : res.json({ views: req.session.views ?? 0 })));
+  });
+  app.post('/slow', (req, res) => {
+    // Reads, takes its time, then writes what it read plus ten (a stale write if another request wrote meanwhile).
+    const views = req.session.views ?? 0;
+    setTimeout(
+      () => {
+        req.session.views = views + 10;
+        res.json({ views: req.session.views });
+      },
+      Number(req.query.ms ?? 0),
+    );
+  });
+  app.post('/unset', (req, res) => {
+    req.session.views = 1_000;
+    (req as { session: unknown }).session = null;
+    res.json({ unset: true });
+  });
+  app.get('/stored', (req, res, next) => {
+    req.sessionStore.get(req.sessionID, (error, stored) => (error ? next(error) : res.json(stored ?? null)));
+  });
+  app.post('/end-by-id', (req, res, next) => {
+    req.sessionStore.destroy(String(req.query.sid), (error) =>
+      error ? next(error) : res.json({ ended: true }),
+    );
   });
   app.post('/touch', (req, res) => {
     req.session.touch();
@@ -183,6 +210,8 @@ describe.each(libraries)('a sample app written for express-session, on %s', (_na
     const first = await call('GET', '/', { jar });
     expect(json(first)).toEqual({ user: null, cart: [], flash: [], views: 0 });
     expect(first.setCookie).toEqual([]); // saveUninitialized: false
+    // reload() of a session never stored calls back with an error: the app's error path.
+    expect((await call('POST', '/reload', { jar: new TinyJar() })).status).toBe(500);
 
     const added = await call('POST', '/cart?item=apple', { jar });
     expect(json(added)).toEqual({ cart: ['apple'] });
@@ -398,6 +427,102 @@ describe('what the drop-in fixes', () => {
       expect(await new Promise((resolve) => store.length((_error, n) => resolve(n)))).toBe(3);
       for (const jar of jars.slice(0, 3))
         expect(json(await app.call('GET', '/', { jar })).cart).toEqual(['x']);
+    } finally {
+      await app.stop();
+    }
+  });
+
+  it('a stale write after the lock wait is refused (409, nothing written), never saved over a newer one', async () => {
+    const app = await serve(sampleApp(dropIn, { lockTimeout: 100 }));
+    try {
+      const jar = new TinyJar();
+      await app.call('POST', '/visit', { jar });
+      const slow = app.call('POST', '/slow?ms=600', { jar: jar.clone() });
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      expect(json(await app.call('POST', '/visit', { jar }))).toEqual({ views: 2 });
+      const stale = await slow;
+      expect(stale.status).toBe(409);
+      expect(stale.body).toBe('Conflict\n');
+      expect(stale.setCookie).toEqual([]);
+      expect(json(await app.call('GET', '/', { jar })).views).toBe(2);
+    } finally {
+      await app.stop();
+    }
+  });
+
+  it("unset: 'destroy' ends a session whose req.session was unset; 'keep' drops the request's changes", async () => {
+    for (const unset of ['destroy', 'keep'] as const) {
+      const store = new dropIn.MemoryStore({ cleanupInterval: 0 });
+      const app = await serve(sampleApp(dropIn, { store, unset }));
+      try {
+        const jar = new TinyJar();
+        await app.call('POST', '/visit', { jar });
+        const answer = await app.call('POST', '/unset', { jar });
+        const count = await new Promise((resolve) => store.length((_error, n) => resolve(n)));
+        if (unset === 'destroy') {
+          expect(answer.setCookie[0], unset).toMatch(/^connect\.sid=; .*Max-Age=0/i);
+          expect(count, unset).toBe(0);
+        } else {
+          expect(answer.setCookie, unset).toEqual([]);
+          expect(json(await app.call('GET', '/', { jar })).views, unset).toBe(1);
+        }
+      } finally {
+        await app.stop();
+      }
+    }
+  });
+
+  it('rolling: every request of a stored session re-sends its persistent cookie', async () => {
+    const app = await serve(sampleApp(dropIn, { rolling: true, cookie: { maxAge: HOUR } }));
+    try {
+      const jar = new TinyJar();
+      await app.call('POST', '/visit', { jar });
+      for (let i = 0; i < 2; i++) {
+        const read = await app.call('GET', '/whoami', { jar });
+        expect(read.setCookie).toHaveLength(1);
+        expect(read.setCookie[0]).toMatch(/;\s*Max-Age=3600;/i);
+      }
+    } finally {
+      await app.stop();
+    }
+    const still = await serve(sampleApp(dropIn, { cookie: { maxAge: HOUR } }));
+    try {
+      const jar = new TinyJar();
+      await still.call('POST', '/visit', { jar });
+      expect((await still.call('GET', '/whoami', { jar })).setCookie).toEqual([]);
+    } finally {
+      await still.stop();
+    }
+  });
+
+  it('proxy: true believes X-Forwarded-Proto, false does not, absent follows Express trust proxy', async () => {
+    const secureOf = async (options: Partial<expressSession.SessionOptions>, trust: boolean) => {
+      const server = sampleApp(dropIn, options);
+      if (trust) (server.listeners('request')[0] as express.Express).set('trust proxy', true);
+      const app = await serve(server);
+      try {
+        const answer = await app.call('POST', '/visit', { headers: { 'x-forwarded-proto': 'https' } });
+        return /;\s*Secure/i.test(answer.setCookie[0] ?? '');
+      } finally {
+        await app.stop();
+      }
+    };
+    expect(await secureOf({ proxy: true }, false)).toBe(true);
+    expect(await secureOf({ proxy: false }, true)).toBe(false);
+    expect(await secureOf({}, true)).toBe(true);
+    expect(await secureOf({}, false)).toBe(false);
+  });
+
+  it("the MemoryStore's callback methods take the session id: get, destroy", async () => {
+    const app = await serve(sampleApp(dropIn));
+    try {
+      const jar = new TinyJar();
+      await app.call('POST', '/cart?item=fig', { jar });
+      const stored = json(await app.call('GET', '/stored', { jar }));
+      expect(stored).toMatchObject({ cart: ['fig'], cookie: { expires: null, httpOnly: true, path: '/' } });
+      const { id } = json(await app.call('GET', '/whoami', { jar })) as { id: string };
+      expect(json(await app.call('POST', `/end-by-id?sid=${id}`))).toEqual({ ended: true });
+      expect(json(await app.call('GET', '/', { jar })).cart).toEqual([]);
     } finally {
       await app.stop();
     }
