@@ -73,6 +73,7 @@ export interface TellerOptions {
  */
 export type SessionOptions = Omit<expressSession.SessionOptions, 'store'> &
   TellerOptions & { store?: expressSession.Store | SessionStore | undefined };
+type Options = SessionOptions;
 
 /** Options of the drop-in's `MemoryStore` (Teller's memory store: bounded, swept). */
 export interface MemoryStoreOptions {
@@ -80,18 +81,6 @@ export interface MemoryStoreOptions {
   maxEntries?: number;
   /** ms between sweeps of ended sessions (0: none). @default 60_000 */
   cleanupInterval?: number;
-}
-
-/** The default export: express-session's API, typed by `@types/express-session`. */
-export interface ExpressSessionDropIn {
-  (options?: SessionOptions): ReturnType<ExpressSession>;
-  Store: ExpressSession['Store'];
-  MemoryStore: ExpressSession['MemoryStore'] &
-    (new (
-      options?: MemoryStoreOptions,
-    ) => expressSession.MemoryStore);
-  Cookie: ExpressSession['Cookie'];
-  Session: ExpressSession['Session'];
 }
 
 const PART = 'express-session';
@@ -579,7 +568,7 @@ type Middleware = (req: IncomingMessage, res: ServerResponse, next: (error?: unk
  * express-session's middleware factory, on Teller. Throws a TypeError naming the option for a bad or unknown
  * one (express-session ignores unknown ones), and when `secret` is missing.
  */
-function session(options: SessionOptions = {} as SessionOptions): Middleware {
+function session(options: SessionOptions = {} as SessionOptions): ReturnType<ExpressSession> {
   if (options === null || typeof options !== 'object') throw typeError('options must be an object');
   const given = options as unknown as Record<string, unknown>;
   for (const name of Object.keys(given)) {
@@ -704,7 +693,7 @@ function session(options: SessionOptions = {} as SessionOptions): Middleware {
     );
   }
 
-  return function session(request, res, next) {
+  const middleware: Middleware = function session(request, res, next) {
     const req = request as unknown as DropInRequest;
     // Already there (the middleware mounted twice), or a path the cookie does not cover: as express-session.
     if (req.session) return next();
@@ -718,19 +707,29 @@ function session(options: SessionOptions = {} as SessionOptions): Middleware {
       next();
     });
   };
+  return middleware as unknown as ReturnType<ExpressSession>;
 }
 
-const dropIn = Object.assign(session, {
-  Store: DropInStore,
-  MemoryStore: DropInMemoryStore,
-  Cookie: DropInCookie,
-  Session: DropInSession,
-}) as unknown as ExpressSessionDropIn;
+// The factory is also a namespace, as express-session's is: its classes as properties (what CommonJS code reads
+// from require()), and its types (`session.SessionData`, `session.Store`, ...) for code that names them.
+namespace session {
+  export const Store = DropInStore as unknown as ExpressSession['Store'];
+  export type Store = expressSession.Store;
+  export const MemoryStore = DropInMemoryStore as unknown as ExpressSession['MemoryStore'] &
+    (new (
+      options?: MemoryStoreOptions,
+    ) => expressSession.MemoryStore);
+  export type MemoryStore = expressSession.MemoryStore;
+  export const Cookie = DropInCookie as unknown as ExpressSession['Cookie'];
+  export type Cookie = expressSession.Cookie;
+  export const Session = DropInSession as unknown as ExpressSession['Session'];
+  export type Session = expressSession.Session;
+  export type SessionData = expressSession.SessionData;
+  export type CookieOptions = expressSession.CookieOptions;
+  export type SessionOptions = Options;
+}
 
-export default dropIn;
+export default session;
 /** What `require('teller/adapters/express-session')` returns: the middleware factory, as express-session's. */
-export { dropIn as 'module.exports' };
-export const Store = DropInStore as unknown as ExpressSession['Store'];
-export const MemoryStore = DropInMemoryStore as unknown as ExpressSessionDropIn['MemoryStore'];
-export const Cookie = DropInCookie as unknown as ExpressSession['Cookie'];
-export const Session = DropInSession as unknown as ExpressSession['Session'];
+export { session as 'module.exports' };
+export const { Store, MemoryStore, Cookie, Session } = session;

@@ -12,7 +12,8 @@
  *   so the user index does not apply, nor the merge of a key read then written, which is a conflict here);
  * - `require()` from a CommonJS app, in a child process, against the built dist.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import path from 'node:path';
 import { sign } from 'cookie-signature';
@@ -661,4 +662,107 @@ describe('require() from a CommonJS app (the built dist)', () => {
       expect(JSON.parse(answer.body)).toEqual({ views: i, memoryStore: true });
     }
   });
+});
+
+/** Code written for express-session, with only its import changed to the drop-in (it never imports express-session). */
+const TYPED_APP = `
+import express from 'express';
+import session from 'teller/adapters/express-session';
+
+declare module 'express-session' {
+  interface SessionData {
+    views: number;
+    cart: string[];
+  }
+}
+
+class MapStore extends session.Store {
+  readonly entries = new Map<string, session.SessionData>();
+  get(sid: string, callback: (error: unknown, data?: session.SessionData | null) => void): void {
+    callback(null, this.entries.get(sid) ?? null);
+  }
+  set(sid: string, data: session.SessionData, callback?: (error?: unknown) => void): void {
+    this.entries.set(sid, data);
+    callback?.();
+  }
+  destroy(sid: string, callback?: (error?: unknown) => void): void {
+    this.entries.delete(sid);
+    callback?.();
+  }
+}
+
+function watch(store: session.Store): session.Store {
+  store.on('disconnect', () => {});
+  return store;
+}
+
+const options: session.SessionOptions = {
+  secret: ['the new secret', 'the old one'],
+  name: 'sid',
+  genid: () => 'ignored',
+  resave: false,
+  saveUninitialized: false,
+  rolling: true,
+  unset: 'destroy',
+  proxy: true,
+  cookie: { maxAge: 60_000, sameSite: 'lax', secure: 'auto', path: '/', httpOnly: true },
+  store: watch(new MapStore()),
+};
+const app = express();
+app.use(session(options));
+app.use(session({ secret: 'another', store: new session.MemoryStore() }));
+app.get('/', (req, res, next) => {
+  req.session.views = (req.session.views ?? 0) + 1;
+  req.session.cart = [...(req.session.cart ?? []), 'pear'];
+  // @ts-expect-error: the declared data is typed, as with express-session
+  req.session.views = 'many';
+  const id: string = req.sessionID;
+  const same: boolean = req.session.id === id;
+  const left: number | undefined = req.session.cookie.maxAge;
+  const original: number | null = req.session.cookie.originalMaxAge;
+  req.session.touch().resetMaxAge();
+  req.session.regenerate((error) => {
+    if (error) return next(error);
+    req.session.save((error) => {
+      if (error) return next(error);
+      req.session.reload(() => req.session.destroy(() => res.json({ same, left, original })));
+    });
+  });
+});
+`;
+
+describe('types: the published drop-in, in a program of its own', () => {
+  it('code written for express-session type-checks with only its import changed (and a type error is caught)', () => {
+    // Inside the package, so that 'teller/...' resolves to this package's built types (dist).
+    const dir = mkdtempSync(path.join(process.cwd(), '.types-check-'));
+    try {
+      writeFileSync(path.join(dir, 'app.ts'), TYPED_APP);
+      const compilerOptions = {
+        module: 'NodeNext',
+        moduleResolution: 'NodeNext',
+        target: 'ES2022',
+        strict: true,
+        noEmit: true,
+        skipLibCheck: true,
+        types: ['node'],
+      };
+      writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions, files: ['app.ts'] }));
+      const tsc = path.join(process.cwd(), 'node_modules/typescript/bin/tsc');
+      const run = (): string => {
+        try {
+          return execFileSync(process.execPath, [tsc, '-p', dir], { encoding: 'utf8' });
+        } catch (error) {
+          return String((error as { stdout?: string }).stdout ?? error);
+        }
+      };
+      expect(run()).toBe('');
+      // The same program with the @ts-expect-error removed fails: the types are express-session's, not any.
+      writeFileSync(path.join(dir, 'app.ts'), TYPED_APP.replace(/ *\/\/ @ts-expect-error[^\n]*\n/, ''));
+      expect(run()).toMatch(
+        /app\.ts\(\d+,\d+\): error TS2322: Type 'string' is not assignable to type 'number'/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
