@@ -13,18 +13,22 @@
  * - `require()` from a CommonJS app, in a child process, against the built dist.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import path from 'node:path';
+import { RedisStore } from 'connect-redis';
 import { sign } from 'cookie-signature';
 import express from 'express';
 import expressSession from 'express-session';
 import passport from 'passport';
 import { Strategy as LocalStrategy } from 'passport-local';
+import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import dropIn, { type TellerOptions } from '../../src/adapters/express-session.js';
 import { SessionStoreError } from '../../src/session/errors.js';
 import { createMemoryStore } from '../../src/stores/memory.js';
+import { reachable } from '../support/net.js';
 import {
   close,
   expectAnswerPersistingNothing,
@@ -48,6 +52,29 @@ declare module 'express-session' {
 }
 
 const SECRET = 'the secret express-session signed with, 32 bytes or more';
+
+// connect-redis on the shared Redis: keys under a prefix of this run, deleted by SCAN at the end (never FLUSH).
+const redisUrl = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+const redisUp = await reachable(redisUrl.hostname, Number(redisUrl.port || 6379));
+if (!redisUp) {
+  if (process.env.CI)
+    throw new Error(`Redis is unreachable at ${redisUrl.href}: the connect-redis test must run in CI`);
+  console.warn(
+    `[express-session drop-in] Redis is unreachable at ${redisUrl.href}: the connect-redis test is skipped`,
+  );
+}
+const redisPrefix = `teller-test-dropin:${randomBytes(4).toString('hex')}:`;
+const redis = redisUp ? createClient({ url: redisUrl.href }) : undefined;
+if (redis !== undefined) {
+  redis.on('error', () => {});
+  await redis.connect();
+  afterAll(async () => {
+    for await (const keys of redis.scanIterator({ MATCH: `${redisPrefix}*`, COUNT: 1000 })) {
+      if (keys.length > 0) await redis.del(keys);
+    }
+    redis.destroy();
+  });
+}
 const HOUR = 3_600_000;
 type Library = typeof expressSession;
 const libraries: Array<[string, Library]> = [
@@ -299,60 +326,64 @@ describe.each(libraries)('Passport (passport-local) login, on %s', (_name, sessi
 });
 
 describe("express-session's own sessions survive the switch to the drop-in", () => {
-  const stores: Array<[string, () => expressSession.Store]> = [
-    ["express-session's MemoryStore", () => new expressSession.MemoryStore()],
-    ['a store written for express-session, passed through', () => mapStore(expressSession)],
+  const stores: Array<[string, boolean, () => expressSession.Store]> = [
+    ["express-session's MemoryStore", true, () => new expressSession.MemoryStore()],
+    ['a store written for express-session, passed through', true, () => mapStore(expressSession)],
+    ['connect-redis 9', redis !== undefined, () => new RedisStore({ client: redis!, prefix: redisPrefix })],
   ];
-  for (const [name, make] of stores) {
-    it(`${name}: the cookie and the record express-session made are recognized`, async () => {
-      const store = make();
-      const old = await serve(sampleApp(expressSession, { store }));
-      const now = await serve(sampleApp(dropIn, { store }));
-      try {
-        const jar = new TinyJar();
-        await old.call('POST', '/cart?item=apple', { jar });
-        await old.call('POST', '/login?user=alice', { jar });
-        await old.call('POST', '/cart?item=pear', { jar });
-        const value = jar.cookies.get('connect.sid')!;
-        expect(decodeURIComponent(value)).toMatch(/^s:[A-Za-z0-9_-]{32}\./);
-        const { id } = json(await old.call('GET', '/whoami', { jar })) as { id: string };
+  for (const [name, available, make] of stores) {
+    it.skipIf(!available)(
+      `${name}: the cookie and the record express-session made are recognized`,
+      async () => {
+        const store = make();
+        const old = await serve(sampleApp(expressSession, { store }));
+        const now = await serve(sampleApp(dropIn, { store }));
+        try {
+          const jar = new TinyJar();
+          await old.call('POST', '/cart?item=apple', { jar });
+          await old.call('POST', '/login?user=alice', { jar });
+          await old.call('POST', '/cart?item=pear', { jar });
+          const value = jar.cookies.get('connect.sid')!;
+          expect(decodeURIComponent(value)).toMatch(/^s:[A-Za-z0-9_-]{32}\./);
+          const { id } = json(await old.call('GET', '/whoami', { jar })) as { id: string };
 
-        // The switch: the same browser, the same store, the drop-in.
-        const seen = json(await now.call('GET', '/whoami', { jar }));
-        expect(seen).toMatchObject({ id, same: true });
-        expect(json(await now.call('GET', '/', { jar }))).toEqual({
-          user: 'alice',
-          cart: ['pear'],
-          flash: ['welcome, alice'],
-          views: 0,
-        });
-        expect(json(await now.call('POST', '/cart?item=plum', { jar })).cart).toEqual(['pear', 'plum']);
-        expect(json(await now.call('GET', '/', { jar }))).toMatchObject({ user: 'alice', flash: [] });
-        // Moved under the hash of the id: the raw entry is gone.
-        const entry = await new Promise((resolve) => store.get(id, (_error, data) => resolve(data)));
-        expect(entry ?? null).toBeNull();
+          // The switch: the same browser, the same store, the drop-in.
+          const seen = json(await now.call('GET', '/whoami', { jar }));
+          expect(seen).toMatchObject({ id, same: true });
+          expect(json(await now.call('GET', '/', { jar }))).toEqual({
+            user: 'alice',
+            cart: ['pear'],
+            flash: ['welcome, alice'],
+            views: 0,
+          });
+          expect(json(await now.call('POST', '/cart?item=plum', { jar })).cart).toEqual(['pear', 'plum']);
+          expect(json(await now.call('GET', '/', { jar }))).toMatchObject({ user: 'alice', flash: [] });
+          // Moved under the hash of the id: the raw entry is gone.
+          const entry = await new Promise((resolve) => store.get(id, (_error, data) => resolve(data)));
+          expect(entry ?? null).toBeNull();
 
-        // A tampered signature: a fresh session.
-        const raw = decodeURIComponent(value);
-        const at = raw.lastIndexOf('.') + 1;
-        const tampered = new TinyJar();
-        tampered.cookies.set(
-          'connect.sid',
-          `${raw.slice(0, at)}${raw[at] === 'A' ? 'B' : 'A'}${raw.slice(at + 1)}`,
-        );
-        expect(json(await now.call('GET', '/', { jar: tampered })).user).toBeNull();
+          // A tampered signature: a fresh session.
+          const raw = decodeURIComponent(value);
+          const at = raw.lastIndexOf('.') + 1;
+          const tampered = new TinyJar();
+          tampered.cookies.set(
+            'connect.sid',
+            `${raw.slice(0, at)}${raw[at] === 'A' ? 'B' : 'A'}${raw.slice(at + 1)}`,
+          );
+          expect(json(await now.call('GET', '/', { jar: tampered })).user).toBeNull();
 
-        // A login on the drop-in gives a Teller id; the data goes with the new session.
-        const login = await now.call('POST', '/login?user=bob', { jar });
-        expect(login.setCookie[0]).toMatch(/^connect\.sid=[A-Za-z0-9_-]{43}\.[A-Za-z0-9+/]{43};/);
-        expect(json(await now.call('GET', '/', { jar }))).toMatchObject({
-          user: 'bob',
-          flash: ['welcome, bob'],
-        });
-      } finally {
-        await Promise.all([old.stop(), now.stop()]);
-      }
-    });
+          // A login on the drop-in gives a Teller id; the data goes with the new session.
+          const login = await now.call('POST', '/login?user=bob', { jar });
+          expect(login.setCookie[0]).toMatch(/^connect\.sid=[A-Za-z0-9_-]{43}\.[A-Za-z0-9+/]{43};/);
+          expect(json(await now.call('GET', '/', { jar }))).toMatchObject({
+            user: 'bob',
+            flash: ['welcome, bob'],
+          });
+        } finally {
+          await Promise.all([old.stop(), now.stop()]);
+        }
+      },
+    );
   }
 
   it('a store written against the drop-in (class X extends session.Store) works', async () => {
