@@ -7,8 +7,9 @@
  * Underneath it is Teller: a session manager (`createSessionManager`) and the node:http adapter
  * (`teller/adapters/node`), which commits the session before the response's headers go out. `req.session` is an
  * object shaped as express-session's (data as plain properties, the methods not enumerable); at commit, its
- * properties are compared with what was loaded and each changed key is written to the Teller session, read first,
- * so a concurrent change to the same key is a conflict (409), never a lost update; unchanged keys are not written.
+ * properties are compared with what was loaded and each changed key is written to the Teller session: a key the
+ * handler read (`views++`) is read first, so a concurrent change to it is a conflict (409), never a lost update; a
+ * key only assigned merges with concurrent writes, as Teller's `set` does; unchanged keys are not written.
  * What is stored is keyed by the hash of the id (`req.sessionID` is the cookie's id, as in express-session).
  *
  * Stores: an express-session store (connect-redis, connect-pg-simple, a `class X extends session.Store`) runs
@@ -291,6 +292,15 @@ function takeSnapshot(state: RequestState): Record<string, unknown> {
   return values;
 }
 
+/** A request's `req.session` (a proxy of the object) -> the object and the keys the handler read. */
+const TRACKED = new WeakMap<object, { target: DropInSession; reads: Set<string> }>();
+
+/**
+ * `req.session` for `values`: the object, behind a proxy that notes which of its keys the handler reads (`get`,
+ * `in`, a spread or JSON of it), so that a key only assigned (`req.session.lastSeen = now`) is written as Teller
+ * writes a key set without reading it (merged with a concurrent write), and a key read first (`views++`,
+ * `cart.push(x)`) as a dependent one (a concurrent change to it is a conflict).
+ */
 function requestSession(
   state: RequestState,
   values: Record<string, unknown>,
@@ -298,7 +308,19 @@ function requestSession(
 ): DropInSession {
   const session = new DropInSession(state.req, values);
   session.cookie = cookie;
-  return session;
+  const reads = new Set<string>();
+  const proxy = new Proxy(session, {
+    get(target, key, receiver) {
+      if (typeof key === 'string' && Object.hasOwn(target, key)) reads.add(key);
+      return Reflect.get(target, key, receiver);
+    },
+    has(target, key) {
+      if (typeof key === 'string') reads.add(key);
+      return Reflect.has(target, key);
+    },
+  });
+  TRACKED.set(proxy, { target: session, reads });
+  return proxy;
 }
 
 /**
@@ -314,8 +336,9 @@ function newCookie(config: Config, persistent: boolean | undefined): DropInCooki
 }
 
 /**
- * Before commit: what the handler did to `req.session`, written to the Teller session. A changed key is read
- * then set (a concurrent change to it is a conflict, never overwritten); a removed one deleted; `req.session`
+ * Before commit: what the handler did to `req.session`, written to the Teller session. A changed or removed key
+ * the handler read is read then written (a concurrent change to it is a conflict, never overwritten); one it only
+ * assigned or deleted is written as such (merged with concurrent writes, the last one kept); `req.session`
  * unset destroys with `unset: 'destroy'` (else the request's changes are dropped). The cookie's expiry makes the
  * session persistent or not (a fresh session only when it is stored anyway); `rolling` touches every session.
  */
@@ -328,28 +351,27 @@ function applyChanges(state: RequestState): void {
     return;
   }
   if (typeof current !== 'object') throw typeError('req.session must be an object (or unset)');
-  const fields = current as Record<string, unknown>;
+  // An object the handler put there itself: every key counts as read.
+  const tracked = TRACKED.get(current);
+  const fields = (tracked?.target ?? current) as Record<string, unknown>;
+  const read = (key: string) => tracked === undefined || tracked.reads.has(key);
   const seen = new Set<string>();
   let changed = false;
   for (const key of Object.keys(fields)) {
     if (key === 'cookie') continue;
     seen.add(key);
     const text = JSON.stringify(fields[key]);
-    const before = state.snapshot.get(key);
-    if (text === before) continue;
-    if (text === undefined) {
-      teller.delete(key);
-    } else {
-      teller.get(key);
-      teller.set(key, JSON.parse(text));
-    }
+    if (text === state.snapshot.get(key)) continue;
+    if (read(key)) teller.get(key);
+    if (text === undefined) teller.delete(key);
+    else teller.set(key, JSON.parse(text));
     changed = true;
   }
   for (const key of state.snapshot.keys()) {
-    if (!seen.has(key)) {
-      teller.delete(key);
-      changed = true;
-    }
+    if (seen.has(key)) continue;
+    if (read(key)) teller.get(key);
+    teller.delete(key);
+    changed = true;
   }
   const expires = (fields.cookie as { expires?: unknown } | undefined)?.expires;
   const persistent = expires !== undefined && expires !== null && expires !== false;

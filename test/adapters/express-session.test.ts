@@ -152,6 +152,19 @@ function sampleApp(
       Number(req.query.ms ?? 0),
     );
   });
+  app.post('/stamp', (req, res) => {
+    // Assigns without reading, after a while: a write of a key the handler did not read.
+    setTimeout(
+      () => {
+        (req.session as unknown as Record<string, unknown>).stamp = String(req.query.value);
+        res.json({ stamped: true });
+      },
+      Number(req.query.ms ?? 0),
+    );
+  });
+  app.get('/stamp', (req, res) => {
+    res.json({ stamp: (req.session as unknown as Record<string, unknown>).stamp ?? null });
+  });
   app.post('/unset', (req, res) => {
     req.session.views = 1_000;
     (req as { session: unknown }).session = null;
@@ -477,6 +490,22 @@ describe('what the drop-in fixes', () => {
       expect(stale.body).toBe('Conflict\n');
       expect(stale.setCookie).toEqual([]);
       expect(json(await app.call('GET', '/', { jar })).views).toBe(2);
+    } finally {
+      await app.stop();
+    }
+  });
+
+  it('a key only assigned (not read) merges with a concurrent write of it: the last one kept, no conflict', async () => {
+    const app = await serve(sampleApp(dropIn, { lockTimeout: 100 }));
+    try {
+      const jar = new TinyJar();
+      await app.call('POST', '/visit', { jar });
+      const slow = app.call('POST', '/stamp?value=slow&ms=600', { jar: jar.clone() });
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      expect((await app.call('POST', '/stamp?value=fast', { jar })).status).toBe(200);
+      expect((await slow).status).toBe(200);
+      expect(json(await app.call('GET', '/stamp', { jar }))).toEqual({ stamp: 'slow' });
+      expect(json(await app.call('GET', '/', { jar })).views).toBe(1);
     } finally {
       await app.stop();
     }
