@@ -550,6 +550,7 @@ const OPTION_NAMES = new Set([
   'store',
   'unset',
   'proxy',
+  'key',
   'idleTimeout',
   'absoluteTimeout',
   'storeTimeout',
@@ -600,7 +601,8 @@ function session(options: SessionOptions = {} as SessionOptions): ReturnType<Exp
   if (secret === undefined || (Array.isArray(secret) && secret.length === 0) || secret === '') {
     throw typeError('secret option required for sessions (express-session signs the cookie with it)');
   }
-  const name = options.name ?? 'connect.sid';
+  // `key`: express-session's old name of the option, still read by it.
+  const name = options.name ?? (given.key as string | undefined) ?? 'connect.sid';
   if (typeof name !== 'string' || name === '') throw typeError('name must be a non-empty string');
   if (options.genid !== undefined && typeof options.genid !== 'function') {
     throw typeError('genid option must be a function');

@@ -603,6 +603,29 @@ describe('what the drop-in fixes', () => {
     }
   });
 
+  it("Teller's lifetimes: a session idle longer than idleTimeout has ended", async () => {
+    const app = await serve(sampleApp(dropIn, { idleTimeout: 300 }));
+    try {
+      const jar = new TinyJar();
+      await app.call('POST', '/visit', { jar });
+      expect(json(await app.call('GET', '/', { jar })).views).toBe(1);
+      await new Promise((resolve) => setTimeout(resolve, 450));
+      expect(json(await app.call('GET', '/', { jar })).views).toBe(0);
+    } finally {
+      await app.stop();
+    }
+  });
+
+  it("express-session's old option name key names the cookie", async () => {
+    const app = await serve(sampleApp(dropIn, { ...({ key: 'legacy.sid' } as object) }));
+    try {
+      const answer = await app.call('POST', '/visit');
+      expect(answer.setCookie[0]).toMatch(/^legacy\.sid=/);
+    } finally {
+      await app.stop();
+    }
+  });
+
   it('refuses what it cannot honour, naming the option', () => {
     expect(() => dropIn({} as expressSession.SessionOptions)).toThrow(/secret option required/);
     expect(() => dropIn({ secret: SECRET, cookie: { httpOnly: false } })).toThrow(/httpOnly/);
