@@ -574,14 +574,27 @@ describe('what the drop-in fixes', () => {
     expect(await secureOf({}, false)).toBe(false);
   });
 
-  it("the MemoryStore's callback methods take the session id: get, destroy", async () => {
-    const app = await serve(sampleApp(dropIn));
+  it("the MemoryStore's callback methods take the session id: get, set, destroy, length", async () => {
+    const store = new dropIn.MemoryStore();
+    const app = await serve(sampleApp(dropIn, { store }));
+    const called = (invoke: (callback: (error?: unknown, result?: unknown) => void) => void) =>
+      new Promise<{ error: unknown; result: unknown }>((resolve) =>
+        invoke((error, result) => resolve({ error, result })),
+      );
     try {
       const jar = new TinyJar();
       await app.call('POST', '/cart?item=fig', { jar });
       const stored = json(await app.call('GET', '/stored', { jar }));
       expect(stored).toMatchObject({ cart: ['fig'], cookie: { expires: null, httpOnly: true, path: '/' } });
       const { id } = json(await app.call('GET', '/whoami', { jar })) as { id: string };
+      const replaced = await called((cb) => store.set(id, { ...stored, cart: ['date'] } as never, cb));
+      expect(replaced.error).toBeFalsy();
+      expect(json(await app.call('GET', '/', { jar })).cart).toEqual(['date']);
+      const unknown = await called((cb) => store.set('A'.repeat(43), { cart: [] } as never, cb));
+      expect(String(unknown.error)).toMatch(/sessions are created by the middleware/);
+      expect((await called((cb) => store.length(cb))).result).toBe(1);
+      expect(String((await called((cb) => store.all(cb))).error)).toMatch(/all\(\) is not available/);
+      expect(String((await called((cb) => store.clear(cb))).error)).toMatch(/clear\(\) is not available/);
       expect(json(await app.call('POST', `/end-by-id?sid=${id}`))).toEqual({ ended: true });
       expect(json(await app.call('GET', '/', { jar })).cart).toEqual([]);
     } finally {
