@@ -418,7 +418,8 @@ describe("express-session's own sessions survive the switch to the drop-in", () 
 
 describe('what the drop-in fixes', () => {
   it('concurrent writes of one session are not lost (express-session keeps the last one saved)', async () => {
-    const app = await serve(sampleApp(dropIn));
+    // Read-then-write handlers, serialized by the lock (a longer wait than the default 250 ms: the machine is shared).
+    const app = await serve(sampleApp(dropIn, { lockTimeout: 2_000 }));
     try {
       const jar = new TinyJar();
       await app.call('POST', '/visit', { jar });
@@ -664,6 +665,10 @@ describe('the shared adapter scenarios, on the drop-in', () => {
       resave: false,
       saveUninitialized: false,
       onError: (e) => errors.push(e),
+      // /incr is read-then-write (express-session code has no update()): its 20 parallel requests stay serial
+      // through the lock. On this shared machine the last may wait past the default 250 ms, and would then
+      // (rightly) get a 409; a longer wait keeps the test about lost updates, not about the machine's load.
+      lockTimeout: 2_000,
     }),
   );
   const data = (req: express.Request) =>
