@@ -14,6 +14,7 @@ import { tellerMessage } from './errors.js';
 import { refOf } from './ids.js';
 import type { ResolvedOptions } from './options.js';
 import { lifetimes, makeRecord, serializeValues, ttlOf } from './records.js';
+import { type AnySession, stateOf } from './session.js';
 import { INTERNAL_PREFIX } from './state.js';
 import type { LegacyAdopter, SessionMeta, SessionRecord } from './store.js';
 import type { Budget, StoreCalls } from './store-calls.js';
@@ -145,4 +146,18 @@ export async function migrateLegacySession(
   const record = (await calls.migrateLegacy(id, key, adopt, b)) ?? null;
   if (record !== null) ctx.report.emit('migrated', facts.now, key);
   return record;
+}
+
+/**
+ * express-session's per-session cookie lifetime (`req.session.cookie.maxAge = ms`, `cookie.expires = null` on the
+ * drop-in `teller/adapters/express-session`): makes the session's cookie persistent (its record then has the
+ * lifetimes of a remembered session, `rememberMe`, with Max-Age re-sent on each write) or a browser-session
+ * cookie, at the next write, as `login(user, { remember })` does for a user. Does not itself make a fresh session
+ * worth storing unless `persistent` (the caller only marks sessions it stores). After commit, nothing.
+ */
+export function setPersistent(session: AnySession, persistent: boolean): void {
+  const state = stateOf(session);
+  if (state.committed) return;
+  state.accessed = true;
+  state.persistent = persistent;
 }

@@ -23,6 +23,20 @@ const INSTEAD: Record<string, string> = {
   'cookie.httpOnly': 'the session cookie is always HttpOnly',
 };
 
+/** The names above that are express-session's options (its drop-in takes them as they are). */
+const EXPRESS_SESSION_NAMES = new Set([
+  'resave',
+  'saveUninitialized',
+  'name',
+  'rolling',
+  'genid',
+  'proxy',
+  'unset',
+  'cookie.maxAge',
+  'cookie.expires',
+  'cookie.httpOnly',
+]);
+
 const OPTION_NAMES = new Set([
   'store',
   'seal',
@@ -55,7 +69,10 @@ const COOKIE_OPTION_NAMES = new Set(['name', 'secure', 'sameSite', 'path', 'doma
 export function checkOptionNames(options: Record<string, unknown>): void {
   const unknown = (name: string): never => {
     const instead = Object.hasOwn(INSTEAD, name) ? INSTEAD[name] : undefined;
-    const text = `unknown option ${name}${instead === undefined ? '' : `: ${instead}`}`;
+    const dropIn = EXPRESS_SESSION_NAMES.has(name)
+      ? ' (code written for express-session keeps its options on teller/adapters/express-session)'
+      : '';
+    const text = `unknown option ${name}${instead === undefined ? '' : `: ${instead}${dropIn}`}`;
     throw new TypeError(tellerMessage('session', text));
   };
   for (const name of Object.keys(options)) {
