@@ -74,7 +74,14 @@ export async function openStore(kind, { dist, ns, clock }) {
   if (kind === 'sqlite') {
     const { createSqliteStore } = await teller('stores/sqlite.js');
     const filename = join(ns.dir, 'sessions.db');
-    const store = createSqliteStore({ filename, cleanupInterval: 0, clock });
+    // BENCH_SQLITE_CHECKPOINTS=inline: SQLite's own checkpoints, in the commits (the store's option).
+    const checkpoints = process.env.BENCH_SQLITE_CHECKPOINTS;
+    const store = createSqliteStore({
+      filename,
+      cleanupInterval: 0,
+      clock,
+      ...(checkpoints ? { checkpoints } : {}),
+    });
     return {
       store,
       filename,

@@ -1,22 +1,30 @@
 /**
  * WAL checkpoints of a SQLite file off the event loop: a worker thread with a connection of its own runs
- * `PRAGMA wal_checkpoint(PASSIVE)` every {@link CHECKPOINT_EVERY_MS}. A checkpoint copies the pages the WAL
- * holds into the database file and syncs it; run by SQLite's auto-checkpoint, it happens inside the commit
- * that crosses 1,000 pages, so one request's write waited for it (issue 17: write p99.9 7 -> 17 ms from
- * 10,000 to 1,000,000 sessions, single writes of 74 ms). A PASSIVE checkpoint takes no lock that a writer
- * or reader waits for: the store's connection goes on writing to the WAL meanwhile, and SQLite starts the WAL
- * over at the first write after a checkpoint that reached its end.
+ * `PRAGMA wal_checkpoint(PASSIVE)`, again after {@link BUSY_EVERY_MS} while the WAL keeps growing, else every
+ * {@link IDLE_EVERY_MS}. A checkpoint copies the pages the WAL holds into the database file and syncs it; run
+ * by SQLite's auto-checkpoint, it happens inside the commit that crosses 1,000 pages, so one request's write
+ * waited for it (issue 17: write p99.9 7 -> 17 ms from 10,000 to 1,000,000 sessions, single writes of 74 ms).
+ * A PASSIVE checkpoint takes no lock that a writer or reader waits for: the store's connection goes on
+ * writing to the WAL meanwhile, and SQLite starts the WAL over at the first write after a checkpoint that
+ * reached its end.
  *
- * The store's own connection keeps an auto-checkpoint at {@link BACKSTOP_PAGES} as a backstop (a worker that
- * fell behind or died): a checkpoint in a commit then, rather than a WAL that grows without end. A worker
- * that fails (better-sqlite3 that cannot load in a worker, say) restores SQLite's default on the connection.
+ * The WAL can grow fast: a purge dirties some four pages per deleted row (the table and three indexes, on
+ * random keys), 16 KB of WAL a row, and a batch of a few hundred rows every few milliseconds. So the store's
+ * own connection keeps an auto-checkpoint only as a backstop far above what the worker lets pile up
+ * ({@link BACKSTOP_PAGES}: a worker that stalled or died), and `journal_size_limit` gives the disk back once
+ * the WAL starts over. A worker that fails (better-sqlite3 that cannot load in a worker, say) restores
+ * SQLite's default on the connection.
  */
 import { Worker } from 'node:worker_threads';
 
-/** How often the worker checkpoints (ms). At 10,000 writes a second, some 2,000 pages of WAL. */
-export const CHECKPOINT_EVERY_MS = 200;
-/** The store's connection checkpoints itself only past this many WAL pages (64 MB of 4 KB pages). */
-export const BACKSTOP_PAGES = 16_384;
+/** The pause after a checkpoint that found the WAL grown since the last (ms). */
+export const BUSY_EVERY_MS = 10;
+/** The pause after a checkpoint that found nothing new (ms). */
+export const IDLE_EVERY_MS = 200;
+/** The store's connection checkpoints itself only past this many WAL pages (1 GB of 4 KB pages). */
+export const BACKSTOP_PAGES = 262_144;
+/** The WAL file is cut back to this size when SQLite starts it over (bytes). */
+const WAL_SIZE_LIMIT = 64 * 1024 * 1024;
 /** SQLite's own auto-checkpoint threshold, restored when the worker fails. */
 const SQLITE_DEFAULT_PAGES = 1_000;
 
@@ -27,23 +35,29 @@ const Database = require(workerData.module);
 const db = new Database(workerData.filename, { fileMustExist: true });
 db.pragma('busy_timeout = 1000');
 let runs = 0;
-const timer = setInterval(() => {
+let frames = -1;
+let timer;
+function checkpoint() {
+  let grew = false;
   try {
-    db.pragma('wal_checkpoint(PASSIVE)');
+    const [result] = db.pragma('wal_checkpoint(PASSIVE)');
     runs++;
+    grew = result.log !== frames;
+    frames = result.log;
   } catch (error) {
     // SQLITE_BUSY: another checkpoint runs (another process's). Tried again at the next tick.
   }
-}, workerData.everyMs);
+  timer = setTimeout(checkpoint, grew ? workerData.busyMs : workerData.idleMs);
+}
+timer = setTimeout(checkpoint, workerData.busyMs);
 parentPort.on('message', (message) => {
   if (message === 'runs') parentPort.postMessage({ runs });
   if (message === 'close') {
-    clearInterval(timer);
+    clearTimeout(timer);
     db.close();
     parentPort.close();
   }
 });
-parentPort.postMessage('ready');
 `;
 
 export interface Checkpointer {
@@ -73,10 +87,11 @@ export function startCheckpointer(db: PragmaConnection, filename: string, module
     }
   };
   db.pragma(`wal_autocheckpoint = ${BACKSTOP_PAGES}`);
+  db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT}`);
   try {
     const started = new Worker(SOURCE, {
       eval: true,
-      workerData: { filename, module, everyMs: CHECKPOINT_EVERY_MS },
+      workerData: { filename, module, busyMs: BUSY_EVERY_MS, idleMs: IDLE_EVERY_MS },
       // A checkpointer needs little: a small heap, no stdin.
       resourceLimits: { maxOldGenerationSizeMb: 32 },
     });

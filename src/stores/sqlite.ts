@@ -107,9 +107,10 @@ export interface SqliteStoreFileOptions extends CommonOptions {
   cacheSize?: number;
   /**
    * Who runs the WAL checkpoints (copying the WAL's pages into the file): `'background'`, a worker thread with
-   * a connection of its own, every 200 ms, so no request's write waits for one (started once the store has
-   * written 1,000 records; the store's connection still checkpoints past 64 MB of WAL, should the worker fall
-   * behind); `'inline'`, SQLite's default, inside the commit that takes the WAL past 1,000 pages.
+   * a connection of its own, as soon as the WAL has grown (every 10 ms while it grows, every 200 ms when
+   * idle), so no request's write waits for one (started once the store has written 1,000 records; the
+   * store's connection still checkpoints past 1 GB of WAL, should the worker stall); `'inline'`, SQLite's
+   * default, inside the commit that takes the WAL past 1,000 pages.
    * @default 'background'
    */
   checkpoints?: 'background' | 'inline';
@@ -314,15 +315,17 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       purge: database.prepare(
         `DELETE FROM ${t} WHERE rowid IN (SELECT rowid FROM ${t} WHERE expires_at < ? LIMIT ?)`,
       ),
-      // count() walks the expires_at index in chunks, by (expires_at, rowid), the index's own order.
-      // Parameters: now, the last entry counted (expires_at, rowid), the chunk's size - 1.
+      // count() walks the expires_at index in chunks, by (expires_at, rowid), the index's own order. The first
+      // parameter, the larger of now and the last drop time counted, is where the index is entered: the row
+      // value alone would leave SQLite to walk from `now` again at every chunk.
+      // Parameters: that time, the last entry counted (expires_at, rowid), the chunk's size - 1.
       countSkip: database
         .prepare(
           `SELECT expires_at, rowid FROM ${t} WHERE expires_at >= ? AND (expires_at, rowid) > (?, ?)
            ORDER BY expires_at, rowid LIMIT 1 OFFSET ?`,
         )
         .raw(true),
-      // Parameters: now, the last entry counted (expires_at, rowid).
+      // Parameters: as countSkip's, without the chunk's size.
       countRest: database
         .prepare(`SELECT count(*) FROM ${t} WHERE expires_at >= ? AND (expires_at, rowid) > (?, ?)`)
         .pluck(true),
@@ -660,8 +663,9 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
         const size = countSizer.size;
         const last = await queue('read', 'count', (s) => {
           const started = performance.now();
+          const from = Math.max(now, after[0]);
           const found = s.countSkip.get(
-            now as never,
+            from as never,
             after[0] as never,
             after[1] as never,
             (size - 1) as never,
@@ -670,7 +674,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
             countSizer.took(size, performance.now() - started);
             return found as [number, number];
           }
-          const rest = Number(s.countRest.get(now as never, after[0] as never, after[1] as never));
+          const rest = Number(s.countRest.get(from as never, after[0] as never, after[1] as never));
           countSizer.took(rest, performance.now() - started);
           return rest;
         });

@@ -11,8 +11,19 @@ describe('BatchSizer: batches sized by the time their rows took', () => {
     expect(sizer.size).toBe(72);
     for (let i = 0; i < 20; i++) sizer.took(100, 1_000); // 10 ms a row: the lower bound
     expect(sizer.size).toBe(16);
-    for (let i = 0; i < 40; i++) sizer.took(1_000, 0); // no measurable time: the upper bound
+    for (let i = 0; i < 40; i++) sizer.took(sizer.size, 0); // no measurable time: the upper bound
     expect(sizer.size).toBe(5_000);
+  });
+
+  it('grows a batch at most twofold, however cheap the rows before', () => {
+    const sizer = new BatchSizer(200, 16, 1_000_000, 4);
+    sizer.took(200, 0.01); // 50 ns a row: 80,000 would fit the budget
+    expect(sizer.size).toBe(400);
+    sizer.took(400, 0.02);
+    expect(sizer.size).toBe(800);
+    // A smaller batch than asked (the last rows) is what the next doubles.
+    sizer.took(10, 0.001);
+    expect(sizer.size).toBe(20);
   });
 
   it('learns nothing from a batch of no rows', () => {
