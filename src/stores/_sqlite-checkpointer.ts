@@ -11,8 +11,9 @@
  * The WAL can grow fast: a purge dirties some four pages per deleted row (the table and three indexes, on
  * random keys), 16 KB of WAL a row, and a batch of a few hundred rows every few milliseconds. So the store's
  * own connection keeps an auto-checkpoint only as a backstop far above what the worker lets pile up
- * ({@link BACKSTOP_PAGES}: a worker that stalled or died), and `journal_size_limit` gives the disk back once
- * the WAL starts over. A worker that fails (better-sqlite3 that cannot load in a worker, say) restores
+ * ({@link BACKSTOP_PAGES}: a worker that stalled or died). The WAL file keeps the size it reached until the
+ * store closes (no `journal_size_limit`: cutting back a WAL of hundreds of megabytes when SQLite starts it
+ * over would be done by a request's commit). A worker that fails (better-sqlite3 that cannot load in a worker, say) restores
  * SQLite's default on the connection.
  */
 import { Worker } from 'node:worker_threads';
@@ -23,8 +24,6 @@ export const BUSY_EVERY_MS = 10;
 export const IDLE_EVERY_MS = 200;
 /** The store's connection checkpoints itself only past this many WAL pages (1 GB of 4 KB pages). */
 export const BACKSTOP_PAGES = 262_144;
-/** The WAL file is cut back to this size when SQLite starts it over (bytes). */
-const WAL_SIZE_LIMIT = 64 * 1024 * 1024;
 /** SQLite's own auto-checkpoint threshold, restored when the worker fails. */
 const SQLITE_DEFAULT_PAGES = 1_000;
 
@@ -87,7 +86,6 @@ export function startCheckpointer(db: PragmaConnection, filename: string, module
     }
   };
   db.pragma(`wal_autocheckpoint = ${BACKSTOP_PAGES}`);
-  db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT}`);
   try {
     const started = new Worker(SOURCE, {
       eval: true,
