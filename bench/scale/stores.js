@@ -89,36 +89,17 @@ export async function openStore(kind, { dist, ns, clock }) {
       close: () => store.close(),
     };
   }
-  if (kind === 'redis') {
+  if (kind === 'redis' || kind === 'redis-cluster') {
     const { createRedisStore } = await teller('stores/redis.js');
-    const { createClient } = require('redis');
-    const client = createClient({
-      url: ns.redisUrl,
-      disableOfflineQueue: true,
-      socket: { connectTimeout: 3_000, reconnectStrategy: false },
-    });
-    client.on('error', () => {
-      // Reported by the command that fails.
-    });
-    await client.connect();
-    const store = createRedisStore({ client, prefix: ns.redisPrefix });
-    return {
-      store,
-      client,
-      load: (population) => loadThroughSet(store, population, clock),
-      async close() {
-        await store.close();
-        client.destroy();
-      },
-    };
-  }
-  if (kind === 'redis-cluster') {
-    const { createRedisStore } = await teller('stores/redis.js');
-    const { createCluster } = require('redis');
-    const client = createCluster({
-      rootNodes: ns.clusterPorts.map((port) => ({ url: `redis://127.0.0.1:${port}` })),
-      defaults: { disableOfflineQueue: true, socket: { connectTimeout: 3_000, reconnectStrategy: false } },
-    });
+    const { createClient, createCluster } = require('redis');
+    const socket = { connectTimeout: 3_000, reconnectStrategy: false };
+    const client =
+      kind === 'redis'
+        ? createClient({ url: ns.redisUrl, disableOfflineQueue: true, socket })
+        : createCluster({
+            rootNodes: ns.clusterPorts.map((port) => ({ url: `redis://127.0.0.1:${port}` })),
+            defaults: { disableOfflineQueue: true, socket },
+          });
     client.on('error', () => {
       // Reported by the command that fails.
     });

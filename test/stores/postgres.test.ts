@@ -60,6 +60,14 @@ const spyPool = () => {
   return { spy, statements };
 };
 
+/** Writes `n` rows whose drop time (1,000) has passed by the tests' purge times, straight into `table`. */
+const insertDead = (table: string, n: number) =>
+  admin.query(
+    `INSERT INTO "${table}" (key, version, user_id, expires_at, data, created_at, last_seen_at, meta)
+     SELECT 'k' || i, 1, NULL, 1000, '{}', 0, 0, '{"format":1,"expiresAt":1}' FROM generate_series(1, $1::int) i`,
+    [n],
+  );
+
 const rowsIn = async (table: string) =>
   Number((await admin.query(`SELECT count(*) AS n FROM "${table}"`)).rows[0].n);
 
@@ -144,10 +152,7 @@ describe.skipIf(!reachable)('postgres store: its own behaviour', () => {
     const table = newTable();
     const store = createPostgresStore({ pool, table, clock: () => 0, cleanupInterval: 0 });
     await store.migrate();
-    await admin.query(
-      `INSERT INTO "${table}" (key, version, user_id, expires_at, data, created_at, last_seen_at, meta)
-       SELECT 'k' || i, 1, NULL, 1000, '{}', 0, 0, '{"format":1,"expiresAt":1}' FROM generate_series(1, 2345) i`,
-    );
+    await insertDead(table, 2_345);
     await store.set('alive', minimalRecord(), null, 60_000);
     const { spy, statements } = spyPool();
     const counted = createPostgresStore({ pool: spy, table, clock: () => 0, cleanupInterval: 0 });
@@ -162,10 +167,7 @@ describe.skipIf(!reachable)('postgres store: its own behaviour', () => {
     const table = newTable();
     const store = createPostgresStore({ pool, table, clock: () => 0, cleanupInterval: 0 });
     await store.migrate();
-    await admin.query(
-      `INSERT INTO "${table}" (key, version, user_id, expires_at, data, created_at, last_seen_at, meta)
-       SELECT 'k' || i, 1, NULL, 1000, '{}', 0, 0, '{"format":1,"expiresAt":1}' FROM generate_series(1, 2345) i`,
-    );
+    await insertDead(table, 2_345);
     // The purge statements in flight at once, at most.
     let inFlight = 0;
     let most = 0;
