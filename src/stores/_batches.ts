@@ -1,5 +1,5 @@
 /**
- * Batch sizes for the upkeep that runs on the event loop (a purge, a revocation): each batch is sized to take
+ * The stores' upkeep helpers. Batch sizes for the upkeep that runs on the event loop (a purge, a revocation): each batch is sized to take
  * about {@link BATCH_BUDGET_MS}, from the cost per row the previous batches took, so the loop is never held
  * for long whatever the rows cost (issue 17: 13 µs a removed row at 10,000 SQLite sessions, 31 µs at a
  * million, and more on a slow disk). Between batches the caller yields a turn of the event loop.
@@ -41,5 +41,27 @@ export class BatchSizer {
     this.last = rows;
     const perRow = Math.max(elapsedMs, 0.001) / rows;
     this.perRow = this.perRow === undefined ? perRow : this.perRow * 0.5 + perRow * 0.5;
+  }
+}
+
+/**
+ * Runs upkeep one call at a time (a purge): a call made while one runs starts when it has settled, whatever its
+ * outcome. `busy` while any runs or waits (a cleanup timer skips its tick then).
+ */
+export class OneAtATime {
+  #last: Promise<unknown> | undefined;
+
+  get busy(): boolean {
+    return this.#last !== undefined;
+  }
+
+  run<T>(work: () => Promise<T>): Promise<T> {
+    const next = (this.#last ?? Promise.resolve()).then(work, work);
+    this.#last = next;
+    const settled = () => {
+      if (this.#last === next) this.#last = undefined;
+    };
+    next.then(settled, settled);
+    return next;
   }
 }

@@ -33,14 +33,12 @@ const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.module);
 const db = new Database(workerData.filename, { fileMustExist: true });
 db.pragma('busy_timeout = 1000');
-let runs = 0;
 let frames = -1;
 let timer;
 function checkpoint() {
   let grew = false;
   try {
     const [result] = db.pragma('wal_checkpoint(PASSIVE)');
-    runs++;
     grew = result.log !== frames;
     frames = result.log;
   } catch (error) {
@@ -50,7 +48,6 @@ function checkpoint() {
 }
 timer = setTimeout(checkpoint, workerData.busyMs);
 parentPort.on('message', (message) => {
-  if (message === 'runs') parentPort.postMessage({ runs });
   if (message === 'close') {
     clearTimeout(timer);
     db.close();
@@ -60,8 +57,6 @@ parentPort.on('message', (message) => {
 `;
 
 export interface Checkpointer {
-  /** How many checkpoints the worker ran (for tests); undefined when it is not running. */
-  runs(): Promise<number | undefined>;
   /** Stops the worker and closes its connection; the store's connection then does the last checkpoint. */
   close(): Promise<void>;
 }
@@ -105,21 +100,6 @@ export function startCheckpointer(db: PragmaConnection, filename: string, module
   }
 
   return {
-    runs() {
-      const running = worker;
-      if (running === undefined) return Promise.resolve(undefined);
-      return new Promise((resolve) => {
-        const onMessage = (message: unknown) => {
-          if (typeof message === 'object' && message !== null && 'runs' in message) {
-            running.off('message', onMessage);
-            resolve((message as { runs: number }).runs);
-          }
-        };
-        running.on('message', onMessage);
-        running.once('exit', () => resolve(undefined));
-        running.postMessage('runs');
-      });
-    },
     async close() {
       const running = worker;
       worker = undefined;

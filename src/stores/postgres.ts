@@ -17,6 +17,7 @@
 import { hash } from 'node:crypto';
 import { SessionStoreError, tellerMessage } from '../session/errors.js';
 import { assertSetArguments, type SessionStore } from '../session/store.js';
+import { OneAtATime } from './_batches.js';
 import { assertTableName, type RecordRow as Row, restOf, toRecord } from './_record.js';
 
 /** The name used in this store's error messages. */
@@ -237,16 +238,8 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
    * One purge at a time in this process: a call while one runs waits for it, then purges what is left by its
    * own `now` (the timer skips its tick instead).
    */
-  let purging: Promise<number> | undefined;
-  function purge(now: number): Promise<number> {
-    const next = (purging ?? Promise.resolve(0)).catch(() => 0).then(() => purgeNow(now));
-    purging = next;
-    const done = () => {
-      if (purging === next) purging = undefined;
-    };
-    next.then(done, done);
-    return next;
-  }
+  const purges = new OneAtATime();
+  const purge = (now: number): Promise<number> => purges.run(() => purgeNow(now));
 
   const listener = (error: Error) => {
     try {
@@ -261,7 +254,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
     cleanupInterval > 0
       ? setInterval(() => {
           // Only once the table exists (a migration ran), and never while a purge runs.
-          if (migrated === undefined || closed || purging !== undefined) return;
+          if (migrated === undefined || closed || purges.busy) return;
           purge(nowMs()).catch(() => {
             // A failing database is retried at the next tick; the next request reports real failures.
           });

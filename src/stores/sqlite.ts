@@ -39,7 +39,7 @@ import { createRequire } from 'node:module';
 import { resolve as resolvePath } from 'node:path';
 import { SessionStoreError, tellerMessage } from '../session/errors.js';
 import { assertSetArguments, type SessionRecord, type SessionStore } from '../session/store.js';
-import { BatchSizer } from './_batches.js';
+import { BatchSizer, OneAtATime } from './_batches.js';
 import { assertTableName, type RecordRow as Row, recordOf, restOf, toRecord } from './_record.js';
 import { RecordCache } from './_record-cache.js';
 import { type Checkpointer, startCheckpointer } from './_sqlite-checkpointer.js';
@@ -551,29 +551,18 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
    * One purge at a time: a call while one runs waits for it, then purges what is left by its own `now` (which
    * may be any time, unlike the store's clock by which the copies expire).
    */
-  let purging: Promise<unknown> | undefined;
-  const purge = (now: number): Promise<number> => {
-    const run = () =>
-      inBatches('purgeExpired', purgeSizer, (s, size) => s.purge.run(now as never, size as never).changes);
-    const next = (purging ?? Promise.resolve()).catch(() => {}).then(run);
-    purging = next;
-    void next.then(
-      () => {
-        if (purging === next) purging = undefined;
-      },
-      () => {
-        if (purging === next) purging = undefined;
-      },
+  const purges = new OneAtATime();
+  const purge = (now: number): Promise<number> =>
+    purges.run(() =>
+      inBatches('purgeExpired', purgeSizer, (s, size) => s.purge.run(now as never, size as never).changes),
     );
-    return next;
-  };
 
   const timer =
     cleanupInterval > 0
       ? setInterval(() => {
           // Only once the store is in use (the timer never creates the table in a Database passed in), and
           // never while a purge runs.
-          if (statements !== undefined && !closed && purging === undefined) {
+          if (statements !== undefined && !closed && !purges.busy) {
             purge(clock()).catch(() => {
               // A busy or failing database is retried at the next tick; the next request reports real failures.
             });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BATCH_BUDGET_MS, BatchSizer } from '../../src/stores/_batches.js';
+import { BATCH_BUDGET_MS, BatchSizer, OneAtATime } from '../../src/stores/_batches.js';
 
 describe('BatchSizer: batches sized by the time their rows took', () => {
   it('starts at the first size, then fits the budget to the cost per row, within its bounds', () => {
@@ -35,5 +35,33 @@ describe('BatchSizer: batches sized by the time their rows took', () => {
   it('budgets a few milliseconds, well under the 20 ms of delay the stores may cause', () => {
     expect(BATCH_BUDGET_MS).toBeGreaterThan(0);
     expect(BATCH_BUDGET_MS).toBeLessThanOrEqual(5);
+  });
+});
+
+describe('OneAtATime: upkeep one call at a time', () => {
+  it('starts a call made meanwhile once the running one settled, also after a failure; busy until then', async () => {
+    const serial = new OneAtATime();
+    const order: string[] = [];
+    let release!: () => void;
+    const first = serial.run(async () => {
+      order.push('first starts');
+      await new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      order.push('first ends');
+      throw new Error('first failed');
+    });
+    const second = serial.run(async () => {
+      order.push('second starts');
+      return 2;
+    });
+    expect(serial.busy).toBe(true);
+    await Promise.resolve();
+    release();
+    await expect(first).rejects.toThrow('first failed');
+    expect(await second).toBe(2);
+    expect(order).toEqual(['first starts', 'first ends', 'second starts']);
+    await Promise.resolve();
+    expect(serial.busy).toBe(false);
   });
 });
