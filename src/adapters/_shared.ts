@@ -5,7 +5,7 @@
  * not serve one visitor's page to another) and `Cache-Control: no-store` with any Set-Cookie (RFC 9111
  * 5.2.2.5; RFC 6265bis 7.1 on caching Set-Cookie).
  */
-import { TellerError } from '../session/errors.js';
+import { statusForError, TellerError } from '../session/errors.js';
 import type { CommitOptions, CommitResult, RequestOptions } from '../session/manager.js';
 import type { AnySession, Session } from '../session/session.js';
 
@@ -162,4 +162,24 @@ export function addSessionHeaders(target: HeaderTarget, session: unknown, setCoo
     target.appendSetCookie(setCookie);
     target.set('Cache-Control', 'no-store');
   }
+}
+
+/** `headers` as {@link addSessionHeaders} writes to them (each Set-Cookie line appended on its own). */
+export function headerTarget(headers: Headers): HeaderTarget {
+  return {
+    get: (name) => headers.get(name) ?? '',
+    set: (name, value) => headers.set(name, value),
+    appendSetCookie: (lines) => {
+      for (const line of lines) headers.append('Set-Cookie', line);
+    },
+  };
+}
+
+/** The short plain answer to a session error (503, 409): no stack trace, never cached. */
+export function errorResponse(error: unknown): Response {
+  const status = statusForError(error);
+  return new Response(errorBody(status), {
+    status,
+    headers: { 'Content-Type': TEXT_PLAIN, 'Cache-Control': 'no-store' },
+  });
 }

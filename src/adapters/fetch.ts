@@ -6,11 +6,10 @@
  * and `Cache-Control: no-store` with any Set-Cookie (RFC 9111 5.2.2.5). Session errors become short plain
  * answers (503, 409), never a stack trace.
  */
-import { statusForError } from '../session/errors.js';
 import type { RequestOptions } from '../session/manager.js';
 import type { AnySession } from '../session/session.js';
 import type { AdapterManager, RequestContext } from './_shared.js';
-import { addSessionHeaders, errorBody, forwardedHeaders, safeReporter, TEXT_PLAIN } from './_shared.js';
+import { addSessionHeaders, errorResponse, forwardedHeaders, headerTarget, safeReporter } from './_shared.js';
 
 export type { RequestOptions } from '../session/manager.js';
 export type { AdapterManager, RequestContext } from './_shared.js';
@@ -44,23 +43,23 @@ export type FetchHandler<S, Rest extends unknown[]> = (
 export function requestContext(request: Request, options: FetchSessionOptions = {}): RequestContext {
   const { trustProxy = false } = options;
   const headers = request.headers;
-  const url = new URL(request.url);
+  // A Request's URL is absolute and serialized (scheme lower case, no credentials): read without parsing it.
+  const url = request.url;
+  const authority = url.indexOf('//') + 2;
+  let pathStart = url.indexOf('/', authority);
+  if (pathStart < 0) pathStart = url.length;
+  const query = url.indexOf('?', pathStart);
+  const fragment = url.indexOf('#', pathStart);
+  const pathEnd =
+    query < 0 ? (fragment < 0 ? url.length : fragment) : fragment < 0 ? query : Math.min(query, fragment);
   const forwarded = forwardedHeaders(trustProxy, (name) => headers.get(name));
   return {
-    secure: forwarded.proto === undefined ? url.protocol === 'https:' : forwarded.proto === 'https',
-    host: forwarded.host ?? headers.get('host') ?? url.host,
+    secure: forwarded.proto === undefined ? url.startsWith('https:') : forwarded.proto === 'https',
+    host: forwarded.host ?? headers.get('host') ?? url.slice(authority, pathStart),
     userAgent: headers.get('user-agent') ?? undefined,
     ip: forwarded.ip ?? options.clientIp?.(request),
-    route: `${request.method} ${url.pathname}`,
+    route: `${request.method} ${url.slice(pathStart, pathEnd) || '/'}`,
   };
-}
-
-function errorResponse(error: unknown): Response {
-  const status = statusForError(error);
-  return new Response(errorBody(status), {
-    status,
-    headers: { 'Content-Type': TEXT_PLAIN, 'Cache-Control': 'no-store' },
-  });
 }
 
 /**
@@ -115,17 +114,7 @@ export function withSession<S extends AnySession, Rest extends unknown[] = []>(
     // `new Response` takes statuses 200-599 only (a 101 upgrade is passed on as it is).
     if (response.status < 200 || response.status > 599) return response;
     const headers = new Headers(response.headers);
-    addSessionHeaders(
-      {
-        get: (name) => headers.get(name) ?? '',
-        set: (name, value) => headers.set(name, value),
-        appendSetCookie: (lines) => {
-          for (const line of lines) headers.append('Set-Cookie', line);
-        },
-      },
-      session,
-      setCookie,
-    );
+    addSessionHeaders(headerTarget(headers), session, setCookie);
     return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
   };
 }

@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
 import { afterAll, describe, expect, it } from 'vitest';
-import { withSession } from '../../src/adapters/fetch.js';
+import { requestContext, withSession } from '../../src/adapters/fetch.js';
 import { createSessionManager } from '../../src/index.js';
 import { SessionConflictError } from '../../src/session/errors.js';
 import { DEFAULTS } from '../../src/session/options.js';
@@ -306,5 +306,33 @@ describe('fetch adapter: answers that cannot carry a cookie', () => {
     expect(response.headers.get('set-cookie')).toBeNull();
     expect(await store.count()).toBe(0);
     await manager.close();
+  });
+});
+
+describe('fetch adapter: the request facts', () => {
+  it('reads scheme, host and path from the request URL as the URL parser does', () => {
+    const urls = [
+      'http://a.example/',
+      'https://a.example:8443/p/q%20r?x=1&y=/z#f',
+      'http://[::1]:3000/x?',
+      'http://h',
+      'https://h?x=/y',
+      'http://h/#f?/',
+      'HTTPS://UPPER.example/Path',
+      'http://h//double//slash',
+    ];
+    for (const url of urls) {
+      const parsed = new URL(url);
+      const withHost = requestContext(new Request(url, { headers: { 'user-agent': 'ua' } }));
+      expect(withHost, url).toEqual({
+        secure: parsed.protocol === 'https:',
+        host: parsed.host,
+        userAgent: 'ua',
+        ip: undefined,
+        route: `GET ${parsed.pathname}`,
+      });
+    }
+    const ctx = requestContext(new Request('https://h/p', { method: 'POST', headers: { host: 'other' } }));
+    expect(ctx).toMatchObject({ secure: true, host: 'other', route: 'POST /p' });
   });
 });

@@ -94,6 +94,30 @@ describe('Hono adapter on @hono/node-server', () => {
     expect(answer.headers.vary).toBe('Accept-Encoding, Cookie');
   });
 
+  it('an answer with immutable headers (Response.redirect) gets a copy carrying the session headers', async () => {
+    const app = new Hono();
+    app.use(honoSessions(manager));
+    app.get('/away', (c) => {
+      c.get('session').set('left', true);
+      return Response.redirect('http://127.0.0.1/elsewhere', 302);
+    });
+    app.get('/plain', (c) => {
+      c.get('session').set('stayed', true);
+      return c.text('stayed');
+    });
+    const server = await serve(app);
+    servers.push(server);
+    const away = await call(server.port, 'GET', '/away');
+    expect(away.status).toBe(302);
+    expect(away.headers.location).toBe('http://127.0.0.1/elsewhere');
+    expect(away.setCookie).toHaveLength(1);
+    expect(away.headers['cache-control']).toBe('no-store');
+    const plain = await call(server.port, 'GET', '/plain');
+    expect(plain.body).toBe('stayed');
+    expect(plain.setCookie).toHaveLength(1);
+    expect(plain.headers.vary).toBe('Cookie');
+  });
+
   it('on some routes only: the others have no session and get no session headers', async () => {
     const app = new Hono();
     app.use('/account/*', honoSessions(manager));
