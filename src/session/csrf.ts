@@ -19,6 +19,7 @@ import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { Secret } from '../cookie/index.js';
 import { csrfCookieName } from './cookie-policy.js';
 import { SessionStoreError, tellerMessage } from './errors.js';
+import { pooledRandom } from './ids.js';
 import { makeRecord } from './records.js';
 import type { SessionState } from './state.js';
 import type { SessionRecord } from './store.js';
@@ -128,7 +129,7 @@ function mask(prefix: readonly number[], value: Buffer): string {
   const n = value.length;
   const out = Buffer.allocUnsafe(prefix.length + 2 * n);
   for (let i = 0; i < prefix.length; i++) out[i] = prefix[i]!;
-  const m = randomBytes(n);
+  const m = pooledRandom(n);
   m.copy(out, prefix.length);
   for (let i = 0; i < n; i++) out[prefix.length + n + i] = value[i]! ^ m[i]!;
   return out.toString('base64url');
@@ -171,7 +172,7 @@ function carriedNonce(state: SessionState): Buffer | null {
 /** A token for an anonymous session: the nonce of the request's valid cookie, or of one sent at commit. */
 export function anonymousToken(state: SessionState): string {
   let nonce = state.csrfIssued ?? carriedNonce(state);
-  if (nonce === null) nonce = state.csrfIssued = randomBytes(SECRET_BYTES);
+  if (nonce === null) nonce = state.csrfIssued = pooledRandom(SECRET_BYTES);
   return mask([VERSION], nonce);
 }
 
@@ -182,7 +183,7 @@ export function userToken(secret: string): string {
 
 /** A fresh secret for a user's session (base64url). */
 export function newUserSecret(): string {
-  return randomBytes(SECRET_BYTES).toString('base64url');
+  return pooledRandom(SECRET_BYTES).toString('base64url');
 }
 
 /**

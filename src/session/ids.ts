@@ -17,20 +17,23 @@ const ID_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 /** A source of random bytes (a parameter, so tests can be deterministic). @default the CSPRNG (crypto.randomFillSync, pooled) */
 export type RandomSource = (size: number) => Uint8Array;
 
-/** CSPRNG output fetched 64 ids at a time (one call into OpenSSL instead of 64); every byte is used once. */
-const POOL = Buffer.alloc(ID_BYTES * 64);
+/** CSPRNG output fetched 2 KiB at a time (one call into OpenSSL instead of dozens); every byte is used once. */
+const POOL = Buffer.alloc(2048);
 let poolOffset = POOL.length;
 
-/** {@link ID_BYTES} fresh bytes from the pooled CSPRNG (copied out, never handed out twice). */
-function pooledRandom(size: number): Uint8Array {
-  if (size !== ID_BYTES) return randomFillSync(Buffer.alloc(size));
-  if (poolOffset === POOL.length) {
+/**
+ * `size` fresh bytes (at most 256) from the pooled CSPRNG, copied out, the pool's copy zeroed: never handed out
+ * twice. For ids, nonces and masks: a call to `crypto.randomBytes` costs more than what it returns here.
+ */
+export function pooledRandom(size: number): Buffer {
+  if (!Number.isSafeInteger(size) || size < 0 || size > 256) return randomFillSync(Buffer.alloc(size));
+  if (poolOffset + size > POOL.length) {
     randomFillSync(POOL);
     poolOffset = 0;
   }
-  const out = Buffer.from(POOL.subarray(poolOffset, poolOffset + ID_BYTES));
-  POOL.fill(0, poolOffset, poolOffset + ID_BYTES);
-  poolOffset += ID_BYTES;
+  const out = Buffer.from(POOL.subarray(poolOffset, poolOffset + size));
+  POOL.fill(0, poolOffset, poolOffset + size);
+  poolOffset += size;
   return out;
 }
 

@@ -7,9 +7,10 @@
  * Value layout, base64url: version (1 byte) | nonce (12) | ciphertext | tag (16).
  */
 
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createSecretKey, hkdfSync, type KeyObject } from 'node:crypto';
 import type { Secret } from '../cookie/index.js';
 import { tellerMessage } from './errors.js';
+import { pooledRandom } from './ids.js';
 
 const VERSION = 1;
 const NONCE_BYTES = 12;
@@ -19,8 +20,8 @@ const INFO = Buffer.from('teller session seal v1 aes-256-gcm');
 /** Secrets shorter than this are refused: a sealing key must be hard to guess. */
 export const MIN_SEAL_SECRET_BYTES = 32;
 
-/** Derived keys, first one sealing. */
-export type SealKeys = readonly Buffer[];
+/** Derived keys, first one sealing (KeyObjects: OpenSSL gets them without a copy per seal). */
+export type SealKeys = readonly KeyObject[];
 
 /** Derives one AES-256 key per secret (HKDF-SHA256). Throws TypeError for missing or short secrets. */
 export function deriveSealKeys(secrets: readonly Secret[]): SealKeys {
@@ -37,17 +38,35 @@ export function deriveSealKeys(secrets: readonly Secret[]): SealKeys {
         ),
       );
     }
-    return Buffer.from(hkdfSync('sha256', bytes, SALT, INFO, 32));
+    return createSecretKey(Buffer.from(hkdfSync('sha256', bytes, SALT, INFO, 32)));
   });
+}
+
+/** The associated data of each cookie name, as bytes (a manager has one or two names). */
+const AAD = new Map<string, Buffer>();
+function aadOf(name: string): Buffer {
+  let bytes = AAD.get(name);
+  if (bytes === undefined) {
+    bytes = Buffer.from(name);
+    if (AAD.size < 64) AAD.set(name, bytes);
+  }
+  return bytes;
 }
 
 /** Encrypts `plaintext` with the first key, binding `aad` (the cookie name). */
 export function seal(plaintext: string, keys: SealKeys, aad: string): string {
-  const nonce = randomBytes(NONCE_BYTES);
+  // A fresh nonce per seal from the CSPRNG (pooled: a randomBytes call would cost more than the cipher).
+  const nonce = pooledRandom(NONCE_BYTES);
   const cipher = createCipheriv('aes-256-gcm', keys[0]!, nonce, { authTagLength: TAG_BYTES });
-  cipher.setAAD(Buffer.from(aad));
-  const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-  return Buffer.concat([Buffer.of(VERSION), nonce, body, cipher.getAuthTag()]).toString('base64url');
+  cipher.setAAD(aadOf(aad));
+  const body = cipher.update(plaintext, 'utf8');
+  cipher.final(); // GCM is a stream mode: final() adds no bytes, it computes the tag
+  const out = Buffer.allocUnsafe(1 + NONCE_BYTES + body.length + TAG_BYTES);
+  out[0] = VERSION;
+  nonce.copy(out, 1);
+  body.copy(out, 1 + NONCE_BYTES);
+  cipher.getAuthTag().copy(out, 1 + NONCE_BYTES + body.length);
+  return out.toString('base64url');
 }
 
 /** Decrypts a sealed value with any of the keys, or undefined for anything tampered, truncated or foreign. */
@@ -58,12 +77,15 @@ export function unseal(value: string, keys: SealKeys, aad: string): string | und
   const nonce = raw.subarray(1, 1 + NONCE_BYTES);
   const body = raw.subarray(1 + NONCE_BYTES, raw.length - TAG_BYTES);
   const tag = raw.subarray(raw.length - TAG_BYTES);
+  const associated = aadOf(aad);
   for (const key of keys) {
     try {
       const decipher = createDecipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_BYTES });
-      decipher.setAAD(Buffer.from(aad));
+      decipher.setAAD(associated);
       decipher.setAuthTag(tag);
-      return Buffer.concat([decipher.update(body), decipher.final()]).toString('utf8');
+      const plaintext = decipher.update(body);
+      decipher.final(); // throws on a wrong key or a tampered value, before anything is returned
+      return plaintext.toString('utf8');
     } catch {
       // Wrong key or tampered: try the next key.
     }
