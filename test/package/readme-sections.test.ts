@@ -1,9 +1,10 @@
 /**
  * The README's sections that state facts about the code, checked against it: the options table lists exactly
  * the options `createSessionManager` takes, with the defaults the code applies; every test and bench row the
- * "Why Teller" table names exists; the sequence diagram is a well-formed mermaid `sequenceDiagram`.
+ * "Why Teller" table names exists; the sequence diagram is a well-formed mermaid `sequenceDiagram`; the links
+ * between the README and docs/ reach files and headings that exist.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveCookiePolicy, type SessionCookieOptions } from '../../src/session/cookie-policy.js';
@@ -155,8 +156,9 @@ describe('the "Why Teller" table', () => {
     const cited = [...section(readme, '## Why Teller').matchAll(/`npm run bench`: row "([^"]+)"/g)];
     expect(cited.length).toBeGreaterThan(0);
     for (const [, row] of cited) {
-      for (const part of row!.split(/ vs |, |: /))
-        expect(bench, `"${part}" of bench row "${row}"`).toContain(part);
+      for (const part of row!.split(/ vs |, |: /)) {
+        expect(bench.includes(part), `"${part}" of bench row "${row}" is in bench/http.js`).toBe(true);
+      }
     }
   });
 });
@@ -196,5 +198,44 @@ describe("the README's sequence diagram", () => {
       'Max-Age=0',
     ])
       expect(diagram).toContain(step);
+  });
+});
+
+describe('links between the README and the docs', () => {
+  /** Written by another part of issue 10 (the teller CLI); linked before it lands. */
+  const PENDING = new Set(['docs/cli.md']);
+  const root = process.cwd();
+  const files = ['README.md', ...readdirSync(path.join(root, 'docs')).map((name) => `docs/${name}`)].filter(
+    (file) => file.endsWith('.md'),
+  );
+  /** The text outside fenced code blocks. */
+  const prose = (file: string) => readFileSync(path.join(root, file), 'utf8').replace(/```[\s\S]*?```/g, '');
+  /** GitHub's anchor of a heading: lower case, punctuation dropped, spaces as hyphens. */
+  const anchors = (file: string) =>
+    new Set(
+      [...prose(file).matchAll(/^#{1,6} (.+)$/gm)].map((m) =>
+        m[1]!
+          .trim()
+          .toLowerCase()
+          .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+          .replace(/\s/g, '-'),
+      ),
+    );
+
+  it('reach files that exist, and headings that exist in them', () => {
+    let checked = 0;
+    for (const file of files) {
+      for (const [, target] of prose(file).matchAll(/\]\(([^)\s]+)\)/g)) {
+        if (/^[a-z]+:/.test(target!)) continue;
+        const [where = '', anchor] = target!.split('#');
+        const linked =
+          where === '' ? file : path.posix.normalize(path.posix.join(path.posix.dirname(file), where));
+        checked++;
+        if (PENDING.has(linked)) continue;
+        expect(existsSync(path.join(root, linked)), `${file} links to ${linked}`).toBe(true);
+        if (anchor !== undefined) expect(anchors(linked), `${file} links to ${target}`).toContain(anchor);
+      }
+    }
+    expect(checked).toBeGreaterThan(20);
   });
 });

@@ -1,7 +1,8 @@
 /**
  * `teller/testing` as a third-party store uses it from npm: the package packed as `npm publish` would ship
- * it, unpacked into another project's node_modules beside vitest, and the "Writing a store" example of docs/stores.md
- * run there by `vitest run`, once against a good store and once against a store that breaks compare-and-set.
+ * it, unpacked into another project's node_modules beside vitest, and the "Writing a store" example of
+ * docs/stores.md run there by `vitest run`, once against a good store and once against a store that breaks
+ * compare-and-set.
  * Runs after `npm run build` (as `npm test` does).
  */
 import { execFileSync } from 'node:child_process';
