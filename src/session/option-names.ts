@@ -37,7 +37,8 @@ const EXPRESS_SESSION_NAMES = new Set([
   'cookie.httpOnly',
 ]);
 
-const OPTION_NAMES = new Set([
+/** Every option `createSessionManager` takes (`SessionManagerOptions`). */
+export const OPTION_NAMES: ReadonlySet<string> = new Set([
   'store',
   'seal',
   'cookie',
@@ -60,7 +61,14 @@ const OPTION_NAMES = new Set([
   'clock',
   'random',
 ]);
-const COOKIE_OPTION_NAMES = new Set(['name', 'secure', 'sameSite', 'path', 'domain']);
+/** Every option of `cookie` (`SessionCookieOptions`). */
+export const COOKIE_OPTION_NAMES: ReadonlySet<string> = new Set([
+  'name',
+  'secure',
+  'sameSite',
+  'path',
+  'domain',
+]);
 
 /**
  * Unknown option names are an error naming the option (TypeScript catches them only in inline literals),

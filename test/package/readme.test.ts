@@ -1,17 +1,25 @@
 /**
- * What the README tells a new user to type or paste works as written: the environment `npm start` reads is
- * documented, and the node:http server for the fetch handler runs as pasted (in a project that installed
- * Teller), over real HTTP. Runs after `npm run build` (as `npm test` does).
+ * What the README and the docs it links to tell a new user to type or paste works as written: the environment
+ * `npm start` reads is documented, and the node:http server for the fetch handler (docs/adapters.md) and the
+ * Redis examples (docs/stores.md) run as pasted (in a project that installed Teller), over real HTTP or against
+ * the real server. Runs after `npm run build` (as `npm test` does). The README's quick starts:
+ * readme-quick-starts.test.ts.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../support/net.js';
-import { readme, readmeBlock } from '../support/readme.js';
+import {
+  type PastedServer,
+  pastedProject,
+  readme,
+  readmeBlock,
+  section,
+  startPasted,
+} from '../support/readme.js';
 import {
   cli,
   type OwnRedisCluster,
@@ -20,13 +28,12 @@ import {
 } from '../support/redis-cluster.js';
 
 const root = process.cwd();
-const section = (title: string) => readme.slice(readme.indexOf(`## ${title}\n`)).split(/\n## /)[0] ?? '';
 
 it('documents every environment variable npm start reads, in "Set up"', () => {
   const start = readFileSync(path.join(root, 'examples/start.js'), 'utf8');
   const names = [...new Set([...start.matchAll(/process\.env\.([A-Z_]+)/g)].map((m) => m[1]!))];
   expect(names).toEqual(expect.arrayContaining(['PORT', 'HOST', 'TELLER_DB']));
-  const setUp = section('Set up');
+  const setUp = section(readme, '## Set up');
   for (const name of names) expect(setUp, name).toContain(`\`${name}\``);
 });
 
@@ -40,45 +47,27 @@ const rawRequest = (port: number, text: string) =>
     socket.on('error', reject);
   });
 
-describe("the README's node:http server for the fetch handler, pasted into a project", () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'teller-readme-'));
-  let server: ChildProcess;
+describe("docs/adapters.md's node:http server for the fetch handler, pasted into a project", () => {
+  let project: ReturnType<typeof pastedProject>;
+  let server: PastedServer;
   let base: string;
-  let output = '';
 
   beforeAll(async () => {
     const code = readmeBlock(
       'js',
       (block) => block.includes('withSession') && block.includes('createServer'),
       'serving withSession with node:http',
+      'docs/adapters.md',
     );
-    // The project: Teller installed (this repository, built), the README's code as server.mjs.
-    mkdirSync(path.join(dir, 'node_modules'));
-    symlinkSync(root, path.join(dir, 'node_modules', 'teller'));
-    writeFileSync(path.join(dir, 'server.mjs'), code);
+    // The project: Teller installed (this repository, built), the code as server.mjs.
+    project = pastedProject({ 'server.mjs': code });
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
-    server = spawn(process.execPath, ['server.mjs'], {
-      cwd: dir,
-      env: { ...process.env, PORT: String(port), HOST: '127.0.0.1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    server.stdout?.on('data', (chunk) => (output += chunk));
-    server.stderr?.on('data', (chunk) => (output += chunk));
-    for (let tries = 0; ; tries++) {
-      try {
-        await fetch(base, { method: 'HEAD' });
-        return;
-      } catch (error) {
-        if (tries === 200 || server.exitCode !== null)
-          throw new Error(`server.mjs did not start: ${output}`, { cause: error });
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    }
+    server = await startPasted(project.dir, 'server.mjs', base, { PORT: String(port), HOST: '127.0.0.1' });
   });
   afterAll(() => {
-    server?.kill();
-    rmSync(dir, { recursive: true, force: true });
+    server?.stop();
+    project?.remove();
   });
 
   it('keeps a session across requests with its cookie, with bodies streamed in, and stores the socket address', async () => {
@@ -101,7 +90,7 @@ describe("the README's node:http server for the fetch handler, pasted into a pro
     expect(await post.text()).toMatch(/3/);
 
     // clientIp gave Teller the socket's address: it is stored with the session (listSessions shows it).
-    const db = new Database(path.join(dir, 'sessions.db'), { readonly: true, fileMustExist: true });
+    const db = new Database(path.join(project.dir, 'sessions.db'), { readonly: true, fileMustExist: true });
     try {
       const metas = (db.prepare('SELECT meta FROM teller_sessions').all() as Array<{ meta: string }>).map(
         (row) => (JSON.parse(row.meta) as { meta?: { ip?: string } }).meta,
@@ -122,7 +111,7 @@ describe("the README's node:http server for the fetch handler, pasted into a pro
       ),
     ).toBe('HTTP/1.1 500 Internal Server Error');
     expect((await fetch(`${base}/`)).status).toBe(200);
-    expect(server.exitCode).toBeNull();
+    expect(server.child.exitCode).toBeNull();
   });
 });
 
@@ -131,14 +120,9 @@ describe("the README's node:http server for the fetch handler, pasted into a pro
  * redis and ioredis: it writes a session, reads it back and prints its `n` (41). Resolves with the output.
  */
 async function runRedisExample(code: string, prefix: string, env: Record<string, string>): Promise<string> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'teller-readme-redis-'));
-  mkdirSync(path.join(dir, 'node_modules'));
-  symlinkSync(root, path.join(dir, 'node_modules', 'teller'));
-  for (const name of ['redis', 'ioredis', '@redis'])
-    symlinkSync(path.join(root, 'node_modules', name), path.join(dir, 'node_modules', name));
-  writeFileSync(
-    path.join(dir, 'app.mjs'),
-    `${code.replace("prefix: 'myapp:'", `prefix: ${JSON.stringify(prefix)}`)}
+  const { dir, remove } = pastedProject(
+    {
+      'app.mjs': `${code.replace("prefix: 'myapp:'", `prefix: ${JSON.stringify(prefix)}`)}
 const first = await manager.load(undefined);
 first.set('n', 41);
 const { setCookie } = await manager.commit(first);
@@ -148,6 +132,8 @@ await manager.commit(again);
 await manager.close();
 await client.quit();
 `,
+    },
+    ['redis', 'ioredis', '@redis'],
   );
   try {
     return await new Promise<string>((resolve, reject) => {
@@ -163,11 +149,11 @@ await client.quit();
       child.once('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(text))));
     });
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    remove();
   }
 }
 
-describe("the README's Redis store examples, pasted into a project", () => {
+describe("docs/stores.md's Redis store examples, pasted into a project", () => {
   const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   const { hostname, port } = new URL(redisUrl);
   const up = new Promise<boolean>((resolve) => {
@@ -192,6 +178,7 @@ describe("the README's Redis store examples, pasted into a project", () => {
         'js',
         (block) => block.includes('createRedisStore') && block.includes(`from '${client}'`),
         `with createRedisStore and ${client}`,
+        'docs/stores.md',
       );
       // This test's own prefix on the shared server; only its keys are deleted.
       const prefix = `teller-readme:${process.pid}:${client}:`;
@@ -210,7 +197,7 @@ describe("the README's Redis store examples, pasted into a project", () => {
   }
 });
 
-describe("the README's Redis Cluster examples, pasted into a project", () => {
+describe("docs/stores.md's Redis Cluster examples, pasted into a project", () => {
   // A cluster of this test's own (3 masters on free loopback ports), stopped at the end.
   let cluster: OwnRedisCluster | undefined;
   beforeAll(async () => {
@@ -232,6 +219,7 @@ describe("the README's Redis Cluster examples, pasted into a project", () => {
         'js',
         (block) => block.includes(`from '${client}'`) && /createCluster\(|new Cluster\(/.test(block),
         `with a ${client} cluster client`,
+        'docs/stores.md',
       );
       expect(code).toContain('process.env.REDIS_CLUSTER_URL');
       const prefix = `readme-${client}:`;

@@ -1,7 +1,8 @@
 /**
  * `teller/testing` as a third-party store uses it from npm: the package packed as `npm publish` would ship
- * it, unpacked into another project's node_modules beside vitest, and the README's "Writing a store" example
- * run there by `vitest run`, once against a good store and once against a store that breaks compare-and-set.
+ * it, unpacked into another project's node_modules beside vitest, and the "Writing a store" example of
+ * docs/stores.md run there by `vitest run`, once against a good store and once against a store that breaks
+ * compare-and-set.
  * Runs after `npm run build` (as `npm test` does).
  */
 import { execFileSync } from 'node:child_process';
@@ -22,9 +23,14 @@ import { readmeBlock } from '../support/readme.js';
 
 const root = process.cwd();
 
-/** The README's example of running the suite. */
+/** The example of running the suite, in docs/stores.md ("Writing a store"). */
 const readmeExample = () =>
-  readmeBlock('ts', (code) => code.includes("from 'teller/testing'"), "importing 'teller/testing'");
+  readmeBlock(
+    'ts',
+    (code) => code.includes("from 'teller/testing'"),
+    "importing 'teller/testing'",
+    'docs/stores.md',
+  );
 
 interface JsonReport {
   testResults: Array<{
@@ -112,7 +118,7 @@ export function createMyStore(options) {
     }
   });
 
-  it("the README's example runs the whole contract suite and a good store passes every test", () => {
+  it("the docs' example runs the whole contract suite and a good store passes every test", () => {
     const result = results('my-store.test.ts');
     expect(result.message ?? '').toBe('');
     const statuses = result.assertionResults.map((t) => t.status);
