@@ -23,9 +23,9 @@ const root = process.cwd();
 const section = (title: string) => readme.slice(readme.indexOf(`## ${title}\n`)).split(/\n## /)[0] ?? '';
 
 it('documents every environment variable npm start reads, in "Set up"', () => {
-  const start = readFileSync(path.join(root, 'examples/start.js'), 'utf8');
+  const start = readFileSync(path.join(root, 'examples/demo/server.js'), 'utf8');
   const names = [...new Set([...start.matchAll(/process\.env\.([A-Z_]+)/g)].map((m) => m[1]!))];
-  expect(names).toEqual(expect.arrayContaining(['PORT', 'HOST', 'TELLER_DB']));
+  expect(names).toEqual(expect.arrayContaining(['PORT', 'HOST', 'TELLER_STORE']));
   const setUp = section('Set up');
   for (const name of names) expect(setUp, name).toContain(`\`${name}\``);
 });
