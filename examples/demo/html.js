@@ -19,6 +19,10 @@ export const shortKey = (key) => (key ? `${String(key).slice(0, 12)}…` : '—'
 export const time = (ms) =>
   typeof ms === 'number' && Number.isFinite(ms) ? new Date(ms).toISOString() : '—';
 
+/** A table that may scroll sideways on a narrow screen: a labelled region, focusable to scroll by keyboard. */
+export const scrolling = (label, table) =>
+  `<div class="scroll" role="region" aria-label="${esc(label)}" tabindex="0">${table}</div>`;
+
 export const dollars = (n) => `$${Number(n).toLocaleString('en-US')}`;
 
 const NAV = [
@@ -201,9 +205,12 @@ export function sessionsPage(view, list, currentHandle, notice) {
     'Your sessions',
     `${who(view)}
 ${notice ? `<p class="notice" role="status" id="notice">${esc(notice)}</p>` : ''}
-<div class="scroll"><table id="sessions"><caption>Every device logged in as ${esc(view.user)}</caption>
+${scrolling(
+  'Your sessions',
+  `<table id="sessions"><caption>Every device logged in as ${esc(view.user)}</caption>
 <thead><tr><th scope="col">Device (user agent)</th><th scope="col">IP</th><th scope="col">Last seen</th><th scope="col">Logged in</th><th scope="col">Cookie</th><th scope="col">Action</th></tr></thead>
-<tbody>${rows}</tbody></table></div>
+<tbody>${rows}</tbody></table>`,
+)}
 ${form(view, '/sessions', '<input type="hidden" name="action" value="others">', 'Log out all other devices')}`,
   );
 }

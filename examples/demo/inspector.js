@@ -4,7 +4,7 @@
  * and tokens are masked: showing one on a page would undo HttpOnly.
  */
 import { parseSetCookie } from 'teller/cookie';
-import { esc, form, layout, mask, shortKey, time } from './html.js';
+import { esc, form, layout, mask, scrolling, shortKey, time } from './html.js';
 
 /** Cookie names whose values are secrets (the session id, CSRF nonces): shown masked. */
 const SECRET_COOKIE = /^(__Host-|__Secure-)?(sid|csrf|login-csrf)$/i;
@@ -24,11 +24,14 @@ function sentTable(cookies) {
   const rows = cookies.map(
     ([name, value]) => `<tr><th scope="row">${esc(name)}</th><td>${show(name, value)}</td></tr>`,
   );
-  return `<div class="scroll"><table id="sent"><caption>name=value: a request carries nothing more</caption>
-<thead><tr><th scope="col">Name</th><th scope="col">Value</th></tr></thead><tbody>${rows.join('')}</tbody></table></div>`;
+  return scrolling(
+    'Cookies your browser sent',
+    `<table id="sent"><caption>name=value: a request carries nothing more</caption>
+<thead><tr><th scope="col">Name</th><th scope="col">Value</th></tr></thead><tbody>${rows.join('')}</tbody></table>`,
+  );
 }
 
-function setCookieTable(lines, host, id) {
+function setCookieTable(lines, host, label, id) {
   if (lines.length === 0) return `<p${id ? ' id="set-none"' : ''}>This response sets no cookie.</p>`;
   const rows = lines.map((line) => {
     const c = parseSetCookie(line);
@@ -36,9 +39,12 @@ function setCookieTable(lines, host, id) {
     const size = Buffer.byteLength(c.name) + Buffer.byteLength(c.value);
     return `<tr><th scope="row">${esc(c.name)}</th><td>${show(c.name, c.value)}</td><td>${esc(c.domain ?? `${host} (host-only)`)}</td><td>${esc(c.path ?? '(default)')}</td><td>${esc(lifetime(c))}</td><td>${size}</td><td>${yes(c.httpOnly)}</td><td>${yes(c.secure)}</td><td>${esc(c.sameSite ?? '(default: Lax)')}</td><td>${yes(c.partitioned)}</td></tr>`;
   });
-  return `<div class="scroll"><table${id ? ` id="${id}"` : ''}><caption>Decoded with parseSetCookie from teller/cookie</caption>
+  return scrolling(
+    label,
+    `<table${id ? ` id="${id}"` : ''}><caption>Decoded with parseSetCookie from teller/cookie</caption>
 <thead><tr><th scope="col">Name</th><th scope="col">Value</th><th scope="col">Domain</th><th scope="col">Path</th><th scope="col">Expires / Max-Age</th><th scope="col">Size</th><th scope="col">HttpOnly</th><th scope="col">Secure</th><th scope="col">SameSite</th><th scope="col">Partitioned</th></tr></thead>
-<tbody>${rows.join('')}</tbody></table></div>`;
+<tbody>${rows.join('')}</tbody></table>`,
+  );
 }
 
 /** The record's data without Teller's own keys (`teller:csrf` is the secret behind the CSRF tokens). */
@@ -112,14 +118,14 @@ ${sentTable(f.sent)}
 <p>These are the lines of this very response: the inspector commits the session before writing the page
 body (the headers, and so the Set-Cookie lines, go out first), then lists them. The lines of earlier
 responses (a login's, a logout's) are listed below as this server process recorded them.</p>
-${setCookieTable(f.setCookie, f.host, 'set-cookie')}
+${setCookieTable(f.setCookie, f.host, 'Set-Cookie lines of this response', 'set-cookie')}
 <h2>Set-Cookie lines of the earlier responses of this session</h2>
 ${
   f.history.length
     ? f.history
         .map(
           (h) =>
-            `<h3>${esc(h.method)} ${esc(h.path)} → ${h.status}, ${time(h.at)}</h3>${setCookieTable(h.lines, f.host)}`,
+            `<h3>${esc(h.method)} ${esc(h.path)} → ${h.status}, ${time(h.at)}</h3>${setCookieTable(h.lines, f.host, `Set-Cookie lines of ${h.method} ${h.path}`)}`,
         )
         .join('')
     : '<p>None recorded (kept in this server process only, for the session your browser sends now).</p>'
