@@ -197,7 +197,15 @@ export function sessionsPage(view, list, currentHandle, notice) {
             'Revoke',
             'inline',
           );
-      return `<tr${current ? ' class="current"' : ''}><td>${esc(s.userAgent ?? 'unknown')}</td><td>${esc(s.ip ?? '—')}</td><td>${time(s.lastSeenAt)}</td><td>${time(s.createdAt)}</td><td>${s.persistent ? 'remembered' : 'session cookie'}</td><td>${action}</td></tr>`;
+      const cells = [
+        ['Device', esc(s.userAgent ?? 'unknown')],
+        ['IP', esc(s.ip ?? '—')],
+        ['Last seen', time(s.lastSeenAt)],
+        ['Logged in', time(s.createdAt)],
+        ['Cookie', s.persistent ? 'remembered' : 'session cookie'],
+        ['Action', action],
+      ];
+      return `<tr${current ? ' class="current"' : ''}>${cells.map(([label, html]) => `<td data-label="${label}">${html}</td>`).join('')}</tr>`;
     })
     .join('');
   return layout(
