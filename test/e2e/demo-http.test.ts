@@ -121,6 +121,40 @@ describe('CSRF', () => {
   });
 });
 
+describe('the inspector', () => {
+  it("lists its own response's Set-Cookie lines, decoded, and the record it committed", async () => {
+    const client = demoClient(demo.base);
+    await client.login('chuck', DEMO_PASSWORDS.chuck, true);
+    const csrf = tokenOf((await client.get('/inspector')).html);
+    const { headers, html } = await client.post('/inspector', { csrf });
+    const sent = headers.getSetCookie().map((line) => line.slice(0, line.indexOf('=')));
+    // A write to a remembered session sends its persistent cookie again.
+    expect(sent).toContain('__Host-sid');
+    const table = /<table id="set-cookie">([\s\S]*?)<\/table>/.exec(html)?.[1] ?? '';
+    const listed = [...table.matchAll(/<tr><th scope="row">([^<]+)<\/th>/g)].map((m) => m[1]);
+    expect(listed).toEqual(sent);
+    expect(table).toMatch(
+      /__Host-sid<\/th><td>•+ \(43 characters, hidden\)<\/td><td>127\.0\.0\.1:\d+ \(host-only\)<\/td><td>\/<\/td><td>Max-Age=2592000/,
+    );
+    expect(html).toContain('Changed: inspections (+1).');
+    expect(html).toMatch(/Committed: record written \(version \d+ → \d+\)/);
+    expect(html).toMatch(/<pre id="record-data">[^<]*&quot;inspections&quot;: 1/);
+  });
+
+  it('no page shows the session id, a cookie value or the CSRF secret', async () => {
+    const client = demoClient(demo.base);
+    await client.get('/login');
+    await client.login('jan', DEMO_PASSWORDS.jan);
+    const pages = await Promise.all(PAGES.map((path) => client.get(path)));
+    const secrets = client.jar.getAllCookies().map((c) => c.value);
+    expect(secrets.length).toBe(2); // __Host-sid and __Host-login-csrf
+    for (const [i, { html }] of pages.entries()) {
+      for (const secret of secrets) expect(html, PAGES[i]).not.toContain(secret);
+      expect(html, PAGES[i]).not.toContain('teller:csrf&quot;:');
+    }
+  });
+});
+
 describe('TELLER_STORE at start', () => {
   const oneLine = (stderr: string) => {
     const lines = stderr.trim().split('\n');
