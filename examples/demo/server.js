@@ -13,7 +13,14 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createSessionManager } from 'teller';
 import { createNodeSessions } from 'teller/adapters/node';
-import { parseCookie, parseSetCookie, serializeSetCookie, sign, unsign } from 'teller/cookie';
+import {
+  MIN_SECRET_BYTES,
+  parseCookie,
+  parseSetCookie,
+  serializeSetCookie,
+  sign,
+  unsign,
+} from 'teller/cookie';
 import { openStore, StoreUrlError } from 'teller/stores/url';
 import { createBank, createPasswordCheck, WITHDRAWAL } from './bank.js';
 import {
@@ -51,6 +58,8 @@ const SECURITY_HEADERS = {
 };
 
 async function start() {
+  if (Buffer.byteLength(secret) < MIN_SECRET_BYTES)
+    throw new Error(`TELLER_SECRET must be at least ${MIN_SECRET_BYTES} bytes`);
   if (storeUrl === DEFAULT_STORE) mkdirSync('.data', { recursive: true });
   const opened = await openStore(storeUrl);
   const manager = createSessionManager({
@@ -115,11 +124,9 @@ async function start() {
       return req.session.verifyCsrfToken(token) ? undefined : 'The form’s CSRF token is missing or wrong.';
     }
     const nonce = loginNonce(req);
+    const given = Buffer.from(typeof token === 'string' ? token : '');
     const ok =
-      nonce !== undefined &&
-      typeof token === 'string' &&
-      token.length === nonce.length &&
-      timingSafeEqual(Buffer.from(token), Buffer.from(nonce));
+      nonce !== undefined && given.length === nonce.length && timingSafeEqual(given, Buffer.from(nonce));
     return ok ? undefined : 'The form’s CSRF token is missing or wrong (reload the page and try again).';
   }
 

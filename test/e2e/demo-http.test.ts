@@ -80,6 +80,8 @@ describe('CSRF', () => {
     const fields = { user: 'chuck', password: DEMO_PASSWORDS.chuck };
     expect((await client.post('/login', fields)).status).toBe(403);
     expect((await client.post('/login', { ...fields, csrf: `${csrf.slice(0, -2)}xx` })).status).toBe(403);
+    // As long in characters, longer in bytes: still a plain refusal.
+    expect((await client.post('/login', { ...fields, csrf: `${csrf.slice(0, -1)}é` })).status).toBe(403);
     const crossOrigin = await client.post('/login', { ...fields, csrf }, { Origin: 'http://evil.example' });
     expect(crossOrigin.status).toBe(403);
     expect(crossOrigin.html).toContain('another site (Origin)');
