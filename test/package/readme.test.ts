@@ -30,9 +30,9 @@ import {
 const root = process.cwd();
 
 it('documents every environment variable npm start reads, in "Set up"', () => {
-  const start = readFileSync(path.join(root, 'examples/start.js'), 'utf8');
+  const start = readFileSync(path.join(root, 'examples/demo/server.js'), 'utf8');
   const names = [...new Set([...start.matchAll(/process\.env\.([A-Z_]+)/g)].map((m) => m[1]!))];
-  expect(names).toEqual(expect.arrayContaining(['PORT', 'HOST', 'TELLER_DB']));
+  expect(names).toEqual(expect.arrayContaining(['PORT', 'HOST', 'TELLER_STORE']));
   const setUp = section(readme, '## Set up');
   for (const name of names) expect(setUp, name).toContain(`\`${name}\``);
 });

@@ -28,7 +28,7 @@ process.once('exit', () => {
 /**
  * Starts one child with `env` added to this process's environment; resolves once it listens. `command` is the
  * program and its arguments (default: this Node on the app-server fixture); any program that prints
- * `listening <port>` on stdout and exits on SIGTERM fits (test/support/runtimes.ts starts Bun and Deno so).
+ * `listening <port>` (or, as the demo does, `… listening on http://host:<port>/`) on stdout and exits on SIGTERM fits (test/support/runtimes.ts starts Bun and Deno so).
  */
 export function startApp(
   env: Record<string, string>,
@@ -65,7 +65,7 @@ export function startApp(
     child.once('exit', (code, signal) => fail(`exited (${signal ?? code}) before listening`));
     child.stdout?.on('data', (chunk: Buffer) => {
       out += chunk.toString('utf8');
-      const match = /^listening (\d+)$/m.exec(out);
+      const match = /^(?:listening |.*\blistening on http:\/\/\S+?:)(\d+)\b/m.exec(out);
       if (match === null) return;
       clearTimeout(timer);
       child.removeAllListeners('exit');
