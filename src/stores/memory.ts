@@ -17,6 +17,7 @@
 
 import { SessionStoreError, tellerMessage } from '../session/errors.js';
 import {
+  assertScanArguments,
   assertSetArguments,
   type SessionMeta,
   type SessionRecord,
@@ -392,6 +393,38 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
     async count() {
       open();
       return expiry.size - expiry.countBefore(clock());
+    },
+
+    /**
+     * A page of the records held, shard by shard and within a shard in key order (the cursor is the shard and
+     * the last key returned), so a record held throughout is returned once. A page sorts the keys of the shards
+     * it reads (a few thousand each): for tools, not for requests.
+     */
+    async scan(cursor, limit) {
+      open();
+      assertScanArguments(MEMORY_STORE_NAME, cursor, limit);
+      let shard = 0;
+      let after: string | undefined;
+      if (cursor !== null) {
+        const colon = cursor.indexOf(':');
+        shard = colon > 0 ? Number(cursor.slice(0, colon)) : Number.NaN;
+        if (!Number.isSafeInteger(shard) || shard < 0 || shard > mask)
+          throw new TypeError(tellerMessage(MEMORY_STORE_NAME, 'cursor is not one this store gave'));
+        after = cursor.slice(colon + 1);
+      }
+      const now = clock();
+      const entries: Array<{ key: string; record: SessionRecord }> = [];
+      for (; shard <= mask; shard++, after = undefined) {
+        const keys = [...shards[shard]!.keys()];
+        const next = (after === undefined ? keys : keys.filter((key) => key > (after as string))).sort();
+        for (const key of next) {
+          const entry = live(key, now);
+          if (entry === undefined) continue;
+          entries.push({ key, record: toRecord(entry) });
+          if (entries.length === limit) return { entries, cursor: `${shard}:${key}` };
+        }
+      }
+      return { entries, cursor: null };
     },
 
     async close() {

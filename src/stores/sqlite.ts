@@ -38,7 +38,12 @@
 import { createRequire } from 'node:module';
 import { resolve as resolvePath } from 'node:path';
 import { SessionStoreError, tellerMessage } from '../session/errors.js';
-import { assertSetArguments, type SessionRecord, type SessionStore } from '../session/store.js';
+import {
+  assertScanArguments,
+  assertSetArguments,
+  type SessionRecord,
+  type SessionStore,
+} from '../session/store.js';
 import { BatchSizer, OneAtATime } from './_batches.js';
 import { assertTableName, type RecordRow as Row, recordOf, restOf, toRecord } from './_record.js';
 import { RecordCache } from './_record-cache.js';
@@ -306,6 +311,10 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       dataVersion: database.prepare('PRAGMA data_version').pluck(true),
       delete: database.prepare(`DELETE FROM ${t} WHERE key = ?`),
       listByUser: database.prepare(`SELECT key, ${columns} FROM ${t} WHERE user_id = ? AND expires_at >= ?`),
+      // Keyset pagination on the primary key: parameters the last key returned ('' first), now, the page size.
+      scan: database.prepare(
+        `SELECT key, ${columns} FROM ${t} WHERE key > ? AND expires_at >= ? ORDER BY key LIMIT ?`,
+      ),
       // One batch of a revocation. Parameters: the user, the key kept (or null), now, the batch's size.
       deleteByUser: database.prepare(
         `DELETE FROM ${t} WHERE rowid IN (SELECT rowid FROM ${t}
@@ -630,6 +639,17 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
           record: toRecord(row),
         })),
       );
+    },
+
+    scan(cursor, limit) {
+      assertScanArguments(SQLITE_STORE_NAME, cursor, limit);
+      return run('scan', (s) => {
+        const rows = s.scan.all((cursor ?? '') as never, clock() as never, limit as never) as Row[];
+        return {
+          entries: rows.map((row) => ({ key: row.key as string, record: toRecord(row) })),
+          cursor: rows.length < limit ? null : (rows[rows.length - 1]!.key as string),
+        };
+      });
     },
 
     async deleteByUser(userId, deleteOptions = {}) {
