@@ -14,6 +14,12 @@ import { fetchCommand } from './fetch.js';
 import { CliError, EXIT_FAILURE, EXIT_USAGE, invalid, messageOf } from './output.js';
 import { sessionsCommand } from './sessions.js';
 
+// A reader that stopped reading (`teller sessions list | head`) ends the command quietly, as with any Unix tool.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
+
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
 const program = new Command('teller')

@@ -61,9 +61,9 @@ export function positiveInteger(name: string): (text: string) => number {
 }
 
 /**
- * Shows that a long task is running: on a terminal (stderr a TTY) a line redrawn in place, a spinner with the
- * elapsed time and what `status()` says; otherwise a plain line every `every` ms once the task has run that
- * long. `stop()` clears the line.
+ * Shows that a long task is running, on stderr: on a terminal (a TTY), from half a second on, a line redrawn in
+ * place (a spinner, what `status()` says, the elapsed time); otherwise a plain line every `every` ms once the task
+ * has run that long. `stop()` clears the line.
  */
 export function progress(label: string, status: () => string, every = 5_000): { stop(): void } {
   const started = Date.now();
@@ -74,6 +74,8 @@ export function progress(label: string, status: () => string, every = 5_000): { 
   const timer = setInterval(
     () => {
       if (tty) {
+        // A task done within half a second draws nothing.
+        if (Date.now() - started < 500) return;
         process.stderr.write(
           `\r\x1b[2K${frames[frame++ % frames.length]} ${label} ${status()} (${elapsed()})`,
         );

@@ -236,10 +236,18 @@ export function sessionsCommand(program: Command): void {
           return;
         }
         const started = Date.now();
-        const shown = options.json ? undefined : progress('purging expired sessions', () => '…');
+        let sofar = 0;
+        // The store tells how many it removed after each batch; how many are left, nothing tells.
+        const shown = options.json
+          ? undefined
+          : progress('purging expired sessions:', () => `${sofar.toLocaleString('en')} removed so far`);
         let purged: number;
         try {
-          purged = await store.purgeExpired(started);
+          purged = await store.purgeExpired(started, {
+            onProgress: (removed) => {
+              sofar = removed;
+            },
+          });
         } finally {
           shown?.stop();
         }

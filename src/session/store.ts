@@ -59,6 +59,12 @@ export interface SessionRecord {
  */
 export type LegacyAdopter = (session: unknown) => { record: SessionRecord; ttlMs: number } | null;
 
+/** Options of {@link SessionStore.purgeExpired}. */
+export interface PurgeOptions {
+  /** Called after a batch with the records removed so far by this purge (never more than it returns). */
+  onProgress?: (removed: number) => void;
+}
+
 /** One page of {@link SessionStore.scan}: entries, and the cursor of the next page (null: the scan is over). */
 export interface ScanPage {
   entries: Array<{ key: string; record: SessionRecord }>;
@@ -84,8 +90,12 @@ export interface SessionStore {
   listByUser?(userId: string): Promise<Array<{ key: string; record: SessionRecord }>>;
   /** Optional: deletes every record of a user except `exceptKey`; returns how many were deleted. */
   deleteByUser?(userId: string, options?: { exceptKey?: string }): Promise<number>;
-  /** Optional: physically removes records whose lifetime ended before `now` (epoch ms); returns the count. */
-  purgeExpired?(now: number): Promise<number>;
+  /**
+   * Optional: physically removes records whose lifetime ended before `now` (epoch ms); returns the count. A store
+   * that purges in batches may call `options.onProgress` after each batch with the records removed so far (for a
+   * tool's progress display; a store that purges in one step need never call it).
+   */
+  purgeExpired?(now: number, options?: PurgeOptions): Promise<number>;
   /** Optional: how many records are held (for tests, the inspector and benchmarks). */
   count?(): Promise<number>;
   /**

@@ -225,12 +225,13 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
   /** Drop times are whole milliseconds (a bigint column); a fractional clock is rounded down. */
   const nowMs = () => Math.floor(clock());
 
-  async function purgeNow(now: number): Promise<number> {
+  async function purgeNow(now: number, onProgress?: (removed: number) => void): Promise<number> {
     let removed = 0;
     for (;;) {
       const { rowCount } = await run('purgeExpired', sql.purge, [Math.floor(now)]);
       removed += rowCount ?? 0;
       if ((rowCount ?? 0) < PURGE_BATCH) return removed;
+      onProgress?.(removed);
       // Between batches, let the requests queued on this process run first.
       await new Promise((resolve) => setImmediate(resolve));
     }
@@ -241,7 +242,8 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
    * own `now` (the timer skips its tick instead).
    */
   const purges = new OneAtATime();
-  const purge = (now: number): Promise<number> => purges.run(() => purgeNow(now));
+  const purge = (now: number, onProgress?: (removed: number) => void): Promise<number> =>
+    purges.run(() => purgeNow(now, onProgress));
 
   const listener = (error: Error) => {
     try {
@@ -330,8 +332,8 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
       return rowCount ?? 0;
     },
 
-    purgeExpired(now) {
-      return purge(now);
+    purgeExpired(now, purgeOptions) {
+      return purge(now, purgeOptions?.onProgress);
     },
 
     async count() {

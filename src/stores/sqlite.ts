@@ -532,6 +532,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     operation: string,
     sizer: BatchSizer,
     batch: (s: NonNullable<typeof statements>, size: number) => number,
+    onProgress?: (removed: number) => void,
   ): Promise<number> {
     let removed = 0;
     for (;;) {
@@ -546,6 +547,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       });
       removed += changes;
       if (changes < size) return removed;
+      onProgress?.(removed);
       // A turn of the loop between batches (a batch queued from its predecessor's answer would otherwise
       // join the chained flushes of this turn).
       await new Promise((resolve) => setImmediate(resolve));
@@ -561,9 +563,14 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
    * may be any time, unlike the store's clock by which the copies expire).
    */
   const purges = new OneAtATime();
-  const purge = (now: number): Promise<number> =>
+  const purge = (now: number, onProgress?: (removed: number) => void): Promise<number> =>
     purges.run(() =>
-      inBatches('purgeExpired', purgeSizer, (s, size) => s.purge.run(now as never, size as never).changes),
+      inBatches(
+        'purgeExpired',
+        purgeSizer,
+        (s, size) => s.purge.run(now as never, size as never).changes,
+        onProgress,
+      ),
     );
 
   const timer =
@@ -665,8 +672,8 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       );
     },
 
-    purgeExpired(now) {
-      return purge(now);
+    purgeExpired(now, purgeOptions) {
+      return purge(now, purgeOptions?.onProgress);
     },
 
     async count() {

@@ -569,6 +569,22 @@ export function runStoreContract(
         },
       );
 
+      it.skipIf(!abilities.purgeExpired)(
+        'reports progress, if at all, as counts that only grow and never pass what it returns',
+        async () => {
+          const base = clock();
+          const keys = Array.from({ length: 450 }, () => newKey('pp'));
+          await Promise.all(keys.map((key) => store.set(key, minimalRecord(), null, MINUTE)));
+          const seen: number[] = [];
+          const purged = await store.purgeExpired!(base + 5 * MINUTE, { onProgress: (n) => seen.push(n) });
+          expect(purged).toBe(450);
+          for (const [i, n] of seen.entries()) {
+            expect(n).toBeLessThanOrEqual(purged);
+            if (i > 0) expect(n).toBeGreaterThanOrEqual(seen[i - 1]!);
+          }
+        },
+      );
+
       it.skipIf(!abilities.purgeExpired)('ignores record.expiresAt: only the ttl counts', async () => {
         const key = newKey();
         const base = clock();
