@@ -69,7 +69,9 @@ export function fetchCommand(program: Command): void {
         }
       }
       const jar = readJar(options.jar);
-      const method = options.request ?? (options.data === undefined ? 'GET' : 'POST');
+      const method = (options.request ?? (options.data === undefined ? 'GET' : 'POST')).toUpperCase();
+      if (options.data !== undefined && (method === 'GET' || method === 'HEAD'))
+        throw usageError(`--data cannot go with ${method}: a ${method} request has no body`);
       if (options.data !== undefined && !headers.has('content-type'))
         headers.set('content-type', 'application/x-www-form-urlencoded');
       let response: Response;

@@ -119,7 +119,14 @@ describe('teller fetch --jar', () => {
   });
 
   it('bad input is a usage error (exit 2); a server that does not answer, exit 1 in one line', async () => {
-    for (const args of [['not a url'], ['ftp://example.com/'], [`${base}/`, '-H', 'nocolon'], []]) {
+    for (const args of [
+      ['not a url'],
+      ['ftp://example.com/'],
+      [`${base}/`, '-H', 'nocolon'],
+      [`${base}/`, '-X', 'GET', '-d', 'x'],
+      [`${base}/`, '--max-redirs', '-1'],
+      [],
+    ]) {
       const result = await teller(['fetch', ...args]);
       expect(result.code, args.join(' ')).toBe(2);
     }
