@@ -36,6 +36,6 @@ export type { SessionSerializer } from './serializer.js';
 export { jsonSerializer } from './serializer.js';
 export type { AnySession, LoginOptions, ReadonlyData, SessionData } from './session.js';
 export { Session } from './session.js';
-export type { SessionMeta, SessionRecord, SessionStore } from './store.js';
-export { assertSetArguments, RECORD_FORMAT } from './store.js';
+export type { PurgeOptions, ScanPage, SessionMeta, SessionRecord, SessionStore } from './store.js';
+export { assertScanArguments, assertSetArguments, RECORD_FORMAT } from './store.js';
 export type { DeepReadonly, SessionFormat } from './values.js';

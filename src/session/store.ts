@@ -59,6 +59,18 @@ export interface SessionRecord {
  */
 export type LegacyAdopter = (session: unknown) => { record: SessionRecord; ttlMs: number } | null;
 
+/** Options of {@link SessionStore.purgeExpired}. */
+export interface PurgeOptions {
+  /** Called after a batch with the records removed so far by this purge (never more than it returns). */
+  onProgress?: (removed: number) => void;
+}
+
+/** One page of {@link SessionStore.scan}: entries, and the cursor of the next page (null: the scan is over). */
+export interface ScanPage {
+  entries: Array<{ key: string; record: SessionRecord }>;
+  cursor: string | null;
+}
+
 export interface SessionStore {
   /**
    * The record under this key, or null when absent. Returns expired records too (the manager judges).
@@ -78,10 +90,25 @@ export interface SessionStore {
   listByUser?(userId: string): Promise<Array<{ key: string; record: SessionRecord }>>;
   /** Optional: deletes every record of a user except `exceptKey`; returns how many were deleted. */
   deleteByUser?(userId: string, options?: { exceptKey?: string }): Promise<number>;
-  /** Optional: physically removes records whose lifetime ended before `now` (epoch ms); returns the count. */
-  purgeExpired?(now: number): Promise<number>;
+  /**
+   * Optional: physically removes records whose lifetime ended before `now` (epoch ms); returns the count. A store
+   * that purges in batches may call `options.onProgress` after each batch with the records removed so far (for a
+   * tool's progress display; a store that purges in one step need never call it).
+   */
+  purgeExpired?(now: number, options?: PurgeOptions): Promise<number>;
   /** Optional: how many records are held (for tests, the inspector and benchmarks). */
   count?(): Promise<number>;
+  /**
+   * Optional: one page of every record held, for tools that list a store (the `teller` CLI), never for requests.
+   * Start with `cursor` null and pass each page's `cursor` to the next call; a null `cursor` ends the scan.
+   * `limit` (an integer >= 1) is a hint: a page may hold fewer entries, none at all (with a non-null cursor), or,
+   * on a store whose backend scans by hint (Redis SCAN), somewhat more. Every record held from the scan's start
+   * to its end is returned at least once (a store may return a key twice: Redis SCAN); a record written or
+   * deleted meanwhile may be returned or not. Returns what `get` would (expired records too: the manager
+   * judges), in no particular order, each with its key; never the records of another kind of key the store keeps
+   * (a user index). A cursor is opaque, valid only for the store that gave it.
+   */
+  scan?(cursor: string | null, limit: number): Promise<ScanPage>;
   /**
    * Optional: declares that every promise of the calls the manager makes (`get`, `set`, `delete`,
    * `listByUser`, `deleteByUser`, `close`) is already settled when it is returned (an in-process store such as
@@ -156,4 +183,15 @@ export function assertSetArguments(
   if (typeof ttlMs !== 'number' || !Number.isFinite(ttlMs) || ttlMs < 0) {
     throw new TypeError(tellerMessage(part, `ttlMs must be a finite number >= 0`));
   }
+}
+
+/**
+ * For store authors: checks the arguments of {@link SessionStore.scan} (a cursor that is null or a string, a
+ * `limit` that is an integer >= 1) and throws a `TypeError` prefixed `[teller] [<part>]` for a caller's mistake.
+ */
+export function assertScanArguments(part: string, cursor: string | null, limit: number): void {
+  if (cursor !== null && typeof cursor !== 'string')
+    throw new TypeError(tellerMessage(part, `cursor must be a string or null`));
+  if (!Number.isSafeInteger(limit) || limit < 1)
+    throw new TypeError(tellerMessage(part, `limit must be an integer >= 1`));
 }

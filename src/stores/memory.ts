@@ -17,6 +17,7 @@
 
 import { SessionStoreError, tellerMessage } from '../session/errors.js';
 import {
+  assertScanArguments,
   assertSetArguments,
   type SessionMeta,
   type SessionRecord,
@@ -184,11 +185,24 @@ function hashOf(text: string): number {
   return hash >>> 0;
 }
 
+/** Calls each `onProgress` of a purge; one that throws is the caller's problem, never the purge's. */
+function tell(listeners: ReadonlyArray<(removed: number) => void>, removed: number): void {
+  for (const listener of listeners) {
+    try {
+      listener(removed);
+    } catch {
+      // A progress display that fails must not stop a purge run by a timer callback.
+    }
+  }
+}
+
 /** A purge in progress: the later `now` a caller joining it asked for, and what it removed so far. */
 interface PurgeRun {
   bound: number;
   removed: number;
   done: Promise<number>;
+  /** The `onProgress` of the calls that started or joined it. */
+  listeners: Array<(removed: number) => void>;
 }
 
 /**
@@ -258,14 +272,20 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
    * (setImmediate), so requests and timers run in between. One run at a time: a call while one runs joins it
    * (the run goes on to the later of the two `now`s, and both get the count of the whole run).
    */
-  const purge = (now: number): Promise<number> => {
+  const purge = (now: number, onProgress?: (removed: number) => void): Promise<number> => {
     if (running !== undefined) {
       if (now > running.bound) running.bound = now;
+      if (onProgress !== undefined) running.listeners.push(onProgress);
       return running.done;
     }
     const first = drop(now, PURGE_BATCH);
     if (first < PURGE_BATCH || expiry.firstBefore(now) === undefined) return Promise.resolve(first);
-    const run = { bound: now, removed: first } as PurgeRun;
+    const run = {
+      bound: now,
+      removed: first,
+      listeners: onProgress === undefined ? [] : [onProgress],
+    } as PurgeRun;
+    tell(run.listeners, first);
     run.done = new Promise<number>((resolve) => {
       const next = () => {
         // close() emptied the store: nothing is left to remove.
@@ -275,6 +295,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
           running = undefined;
           resolve(run.removed);
         } else {
+          tell(run.listeners, run.removed);
           setImmediate(next);
         }
       };
@@ -381,17 +402,49 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
      * promise may settle later (the manager never calls this; `immediate` is about its request-path calls).
      * A call while a purge runs joins it: the run goes on to the later `now`, and both calls get its count.
      */
-    async purgeExpired(now) {
+    async purgeExpired(now, purgeOptions) {
       open();
       if (typeof now !== 'number' || Number.isNaN(now))
         throw new TypeError(tellerMessage(MEMORY_STORE_NAME, `purgeExpired needs a time (epoch ms)`));
-      return purge(now);
+      return purge(now, purgeOptions?.onProgress);
     },
 
     /** The records held and live by this store's clock; those past their drop time are counted out, not purged. */
     async count() {
       open();
       return expiry.size - expiry.countBefore(clock());
+    },
+
+    /**
+     * A page of the records held, shard by shard and within a shard in key order (the cursor is the shard and
+     * the last key returned), so a record held throughout is returned once. A page sorts the keys of the shards
+     * it reads (a few thousand each): for tools, not for requests.
+     */
+    async scan(cursor, limit) {
+      open();
+      assertScanArguments(MEMORY_STORE_NAME, cursor, limit);
+      let shard = 0;
+      let after: string | undefined;
+      if (cursor !== null) {
+        const colon = cursor.indexOf(':');
+        shard = colon > 0 ? Number(cursor.slice(0, colon)) : Number.NaN;
+        if (!Number.isSafeInteger(shard) || shard < 0 || shard > mask)
+          throw new TypeError(tellerMessage(MEMORY_STORE_NAME, 'cursor is not one this store gave'));
+        after = cursor.slice(colon + 1);
+      }
+      const now = clock();
+      const entries: Array<{ key: string; record: SessionRecord }> = [];
+      for (; shard <= mask; shard++, after = undefined) {
+        const keys = [...shards[shard]!.keys()];
+        const next = (after === undefined ? keys : keys.filter((key) => key > (after as string))).sort();
+        for (const key of next) {
+          const entry = live(key, now);
+          if (entry === undefined) continue;
+          entries.push({ key, record: toRecord(entry) });
+          if (entries.length === limit) return { entries, cursor: `${shard}:${key}` };
+        }
+      }
+      return { entries, cursor: null };
     },
 
     async close() {

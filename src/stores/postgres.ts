@@ -16,7 +16,7 @@
 
 import { hash } from 'node:crypto';
 import { SessionStoreError, tellerMessage } from '../session/errors.js';
-import { assertSetArguments, type SessionStore } from '../session/store.js';
+import { assertScanArguments, assertSetArguments, type SessionStore } from '../session/store.js';
 import { OneAtATime } from './_batches.js';
 import { assertTableName, type RecordRow as Row, restOf, toRecord } from './_record.js';
 
@@ -153,6 +153,8 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
       WHERE key = $1 AND version = $10 AND expires_at >= $9`,
     delete: `DELETE FROM ${t} WHERE key = $1`,
     listByUser: `SELECT key, ${columns} FROM ${t} WHERE user_id = $1 AND expires_at >= $2`,
+    // Keyset pagination on the primary key (its index gives the order): after the last key returned ('' first).
+    scan: `SELECT key, ${columns} FROM ${t} WHERE key > $1 AND expires_at >= $2 ORDER BY key LIMIT $3`,
     deleteByUser: `DELETE FROM ${t} WHERE user_id = $1 AND key IS DISTINCT FROM $2 AND expires_at >= $3`,
     // SKIP LOCKED: a row a request is writing is left for the next purge instead of waited for. The rows are
     // deleted by their ctid (a TID scan: the heap page straight away), not looked up again through the index
@@ -223,12 +225,13 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
   /** Drop times are whole milliseconds (a bigint column); a fractional clock is rounded down. */
   const nowMs = () => Math.floor(clock());
 
-  async function purgeNow(now: number): Promise<number> {
+  async function purgeNow(now: number, onProgress?: (removed: number) => void): Promise<number> {
     let removed = 0;
     for (;;) {
       const { rowCount } = await run('purgeExpired', sql.purge, [Math.floor(now)]);
       removed += rowCount ?? 0;
       if ((rowCount ?? 0) < PURGE_BATCH) return removed;
+      onProgress?.(removed);
       // Between batches, let the requests queued on this process run first.
       await new Promise((resolve) => setImmediate(resolve));
     }
@@ -239,7 +242,8 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
    * own `now` (the timer skips its tick instead).
    */
   const purges = new OneAtATime();
-  const purge = (now: number): Promise<number> => purges.run(() => purgeNow(now));
+  const purge = (now: number, onProgress?: (removed: number) => void): Promise<number> =>
+    purges.run(() => purgeNow(now, onProgress));
 
   const listener = (error: Error) => {
     try {
@@ -309,6 +313,16 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
       return (rows as Row[]).map((row) => ({ key: row.key as string, record: toRecord(row) }));
     },
 
+    async scan(cursor, limit) {
+      assertScanArguments(POSTGRES_STORE_NAME, cursor, limit);
+      const { rows } = await run('scan', sql.scan, [cursor ?? '', nowMs(), limit]);
+      const page = rows as Row[];
+      return {
+        entries: page.map((row) => ({ key: row.key as string, record: toRecord(row) })),
+        cursor: page.length < limit ? null : (page[page.length - 1]!.key as string),
+      };
+    },
+
     async deleteByUser(userId, deleteOptions = {}) {
       const { rowCount } = await run('deleteByUser', sql.deleteByUser, [
         userId,
@@ -318,8 +332,8 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
       return rowCount ?? 0;
     },
 
-    purgeExpired(now) {
-      return purge(now);
+    purgeExpired(now, purgeOptions) {
+      return purge(now, purgeOptions?.onProgress);
     },
 
     async count() {

@@ -18,7 +18,7 @@
  * In a cluster every command names one key, the one its cluster client routes it by, so a user's sessions and
  * index spread over the slots as their keys hash (no hash tag: one user's keys are not pinned to one node; keep
  * `{` and `}` out of the prefix, or every key lands in the slot of what they enclose). `count()` scans every
- * master. Reads go to masters too: a replica may still hold a session just revoked.
+ * master, and so does `scan()`. Reads go to masters too: a replica may still hold a session just revoked.
  *
  * The client must fail a command at once while Redis is down, never queue it and replay it after a reconnect
  * (a request answered 503 must never land its write later): the store refuses, with a TypeError naming the
@@ -33,7 +33,12 @@
 
 import { hash } from 'node:crypto';
 import { SessionStoreError, tellerMessage } from '../session/errors.js';
-import { assertSetArguments, type SessionRecord, type SessionStore } from '../session/store.js';
+import {
+  assertScanArguments,
+  assertSetArguments,
+  type SessionRecord,
+  type SessionStore,
+} from '../session/store.js';
 import { connectionFor, type RedisClientLike } from './_redis-client.js';
 
 export type {
@@ -316,6 +321,45 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
           }),
         );
         return counts.reduce((sum, n) => sum + n, 0);
+      });
+    },
+
+    scan(cursor, limit) {
+      assertScanArguments(REDIS_STORE_NAME, cursor, limit);
+      // The cursor: which master (its place in the list of masters) and that master's SCAN cursor.
+      const at = cursor === null ? ['0', '0'] : /^(\d+):(\d+)$/.exec(cursor)?.slice(1);
+      if (at === undefined)
+        throw new TypeError(tellerMessage(REDIS_STORE_NAME, 'cursor is not one this store gave'));
+      return run('scan', async () => {
+        const masters = await connection.masters();
+        const master = Number(at[0]);
+        const sendTo = masters[master];
+        if (sendTo === undefined)
+          throw new Error('the masters of the cluster changed during the scan: start again');
+        const start = connection.keyPrefix + prefix;
+        const [next, found] = (await sendTo([
+          'SCAN',
+          at[1] as string,
+          'MATCH',
+          `${globEscape(start)}s:*`,
+          'COUNT',
+          String(limit),
+        ])) as [string, string[]];
+        const keys = found.map((full) => full.slice(start.length + 2));
+        const jsons = await Promise.all(
+          keys.map((key) => send(recordKey(key), ['HGET', recordKey(key), 'r'])),
+        );
+        const entries: Array<{ key: string; record: SessionRecord }> = [];
+        keys.forEach((key, i) => {
+          const json = jsons[i];
+          // Gone since SCAN named it (deleted or expired meanwhile).
+          if (json !== null && json !== undefined) entries.push({ key, record: parse(json) });
+        });
+        const more = String(next) !== '0';
+        return {
+          entries,
+          cursor: more ? `${master}:${next}` : master + 1 < masters.length ? `${master + 1}:0` : null,
+        };
       });
     },
 

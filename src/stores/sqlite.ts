@@ -38,7 +38,12 @@
 import { createRequire } from 'node:module';
 import { resolve as resolvePath } from 'node:path';
 import { SessionStoreError, tellerMessage } from '../session/errors.js';
-import { assertSetArguments, type SessionRecord, type SessionStore } from '../session/store.js';
+import {
+  assertScanArguments,
+  assertSetArguments,
+  type SessionRecord,
+  type SessionStore,
+} from '../session/store.js';
 import { BatchSizer, OneAtATime } from './_batches.js';
 import { assertTableName, type RecordRow as Row, recordOf, restOf, toRecord } from './_record.js';
 import { RecordCache } from './_record-cache.js';
@@ -306,6 +311,10 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       dataVersion: database.prepare('PRAGMA data_version').pluck(true),
       delete: database.prepare(`DELETE FROM ${t} WHERE key = ?`),
       listByUser: database.prepare(`SELECT key, ${columns} FROM ${t} WHERE user_id = ? AND expires_at >= ?`),
+      // Keyset pagination on the primary key: parameters the last key returned ('' first), now, the page size.
+      scan: database.prepare(
+        `SELECT key, ${columns} FROM ${t} WHERE key > ? AND expires_at >= ? ORDER BY key LIMIT ?`,
+      ),
       // One batch of a revocation. Parameters: the user, the key kept (or null), now, the batch's size.
       deleteByUser: database.prepare(
         `DELETE FROM ${t} WHERE rowid IN (SELECT rowid FROM ${t}
@@ -523,6 +532,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     operation: string,
     sizer: BatchSizer,
     batch: (s: NonNullable<typeof statements>, size: number) => number,
+    onProgress?: (removed: number) => void,
   ): Promise<number> {
     let removed = 0;
     for (;;) {
@@ -537,6 +547,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       });
       removed += changes;
       if (changes < size) return removed;
+      onProgress?.(removed);
       // A turn of the loop between batches (a batch queued from its predecessor's answer would otherwise
       // join the chained flushes of this turn).
       await new Promise((resolve) => setImmediate(resolve));
@@ -552,9 +563,14 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
    * may be any time, unlike the store's clock by which the copies expire).
    */
   const purges = new OneAtATime();
-  const purge = (now: number): Promise<number> =>
+  const purge = (now: number, onProgress?: (removed: number) => void): Promise<number> =>
     purges.run(() =>
-      inBatches('purgeExpired', purgeSizer, (s, size) => s.purge.run(now as never, size as never).changes),
+      inBatches(
+        'purgeExpired',
+        purgeSizer,
+        (s, size) => s.purge.run(now as never, size as never).changes,
+        onProgress,
+      ),
     );
 
   const timer =
@@ -632,6 +648,17 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       );
     },
 
+    scan(cursor, limit) {
+      assertScanArguments(SQLITE_STORE_NAME, cursor, limit);
+      return run('scan', (s) => {
+        const rows = s.scan.all((cursor ?? '') as never, clock() as never, limit as never) as Row[];
+        return {
+          entries: rows.map((row) => ({ key: row.key as string, record: toRecord(row) })),
+          cursor: rows.length < limit ? null : (rows[rows.length - 1]!.key as string),
+        };
+      });
+    },
+
     async deleteByUser(userId, deleteOptions = {}) {
       const now = clock();
       const except = deleteOptions.exceptKey ?? null;
@@ -645,8 +672,8 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       );
     },
 
-    purgeExpired(now) {
-      return purge(now);
+    purgeExpired(now, purgeOptions) {
+      return purge(now, purgeOptions?.onProgress);
     },
 
     async count() {

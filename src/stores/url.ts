@@ -96,7 +96,8 @@ function within<T>(promise: Promise<T>, ms: number, label: string, what: string)
     .finally(() => clearTimeout(timer));
 }
 
-function sqlitePath(url: string): string {
+/** The file a SQLite store URL (`sqlite:<file>`, `file:<file>`, `sqlite:///abs`, or a path) names. */
+export function sqlitePath(url: string): string {
   const match = /^(?:sqlite|file):(.*)$/is.exec(url);
   if (!match) return url;
   const rest = match[1] ?? '';

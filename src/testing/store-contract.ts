@@ -33,6 +33,12 @@ export interface StoreAbilities {
    */
   atomicCompareAndSet?: boolean;
   /**
+   * `scan`: the store lists every record it holds, a page at a time (for tools such as the `teller` CLI).
+   * `true` runs its tests, `false` checks that the store has no `scan`; left out, its tests are skipped and the
+   * store is not checked either way (a suite written before this ability runs as it did).
+   */
+  scan?: boolean;
+  /**
    * `migrateLegacy`: the store takes over sessions an earlier library (express-session) stored under their raw
    * id. Its tests need the harness's `legacy` to write such a session.
    * @default false
@@ -144,6 +150,7 @@ export function runStoreContract(
       expect(has('purgeExpired')).toBe(abilities.purgeExpired);
       expect(has('count')).toBe(abilities.count);
       expect(has('migrateLegacy')).toBe(abilities.migrateLegacy ?? false);
+      if (abilities.scan !== undefined) expect(has('scan')).toBe(abilities.scan);
       if (abilities.migrateLegacy === true) expect(legacy, 'the harness gives legacy').toBeDefined();
     });
 
@@ -563,6 +570,22 @@ export function runStoreContract(
         },
       );
 
+      it.skipIf(!abilities.purgeExpired)(
+        'reports progress, if at all, as counts that only grow and never pass what it returns',
+        async () => {
+          const base = clock();
+          const keys = Array.from({ length: 450 }, () => newKey('pp'));
+          await Promise.all(keys.map((key) => store.set(key, minimalRecord(), null, MINUTE)));
+          const seen: number[] = [];
+          const purged = await store.purgeExpired!(base + 5 * MINUTE, { onProgress: (n) => seen.push(n) });
+          expect(purged).toBe(450);
+          for (const [i, n] of seen.entries()) {
+            expect(n).toBeLessThanOrEqual(purged);
+            if (i > 0) expect(n).toBeGreaterThanOrEqual(seen[i - 1]!);
+          }
+        },
+      );
+
       it.skipIf(!abilities.purgeExpired)('ignores record.expiresAt: only the ttl counts', async () => {
         const key = newKey();
         const base = clock();
@@ -679,6 +702,99 @@ export function runStoreContract(
           expect(await legacy!.has(rawId)).toBe(false);
         },
       );
+    });
+
+    describe('scan', () => {
+      const skip = abilities.scan !== true;
+      /** Every page from the start, with `limit`: the keys (repeats removed) and the records by key. */
+      const scanAll = async (limit: number) => {
+        const records = new Map<string, SessionRecord>();
+        let cursor: string | null = null;
+        let pages = 0;
+        do {
+          const page = await store.scan!(cursor, limit);
+          for (const { key, record } of page.entries) records.set(key, record);
+          cursor = page.cursor;
+          expect(++pages, 'the scan ends').toBeLessThan(10_000);
+        } while (cursor !== null);
+        return records;
+      };
+      /** The suite's own keys (a store on a shared backend may hold others: then scans see them too). */
+      const ours = (records: Map<string, SessionRecord>, keys: string[]) =>
+        [...records.keys()].filter((key) => keys.includes(key)).sort();
+
+      it.skipIf(skip)('returns every record held, each with its key, intact, across pages', async () => {
+        const keys = Array.from({ length: 7 }, (_, i) => newKey(`scan${i}`));
+        for (const [i, key] of keys.entries())
+          await store.set(key, fullRecord({ userId: `u${i % 2}`, data: JSON.stringify(i) }), null, MINUTE);
+        for (const limit of [1, 2, 3, 100]) {
+          const records = await scanAll(limit);
+          expect(ours(records, keys)).toEqual([...keys].sort());
+          for (const [i, key] of keys.entries())
+            expect(records.get(key)).toStrictEqual(
+              fullRecord({ userId: `u${i % 2}`, data: JSON.stringify(i) }),
+            );
+        }
+      });
+
+      it.skipIf(skip)(
+        'returns no record deleted before the scan, and the latest version of each',
+        async () => {
+          const [kept, gone] = [newKey('keep'), newKey('gone')];
+          await store.set(kept, minimalRecord(), null, MINUTE);
+          await store.set(kept, minimalRecord({ version: 2, data: '"v2"' }), 1, MINUTE);
+          await store.set(gone, minimalRecord(), null, MINUTE);
+          await store.delete(gone);
+          const records = await scanAll(10);
+          expect(ours(records, [kept, gone])).toEqual([kept]);
+          expect(records.get(kept)?.data).toBe('"v2"');
+        },
+      );
+
+      it.skipIf(skip)('lists only records: never a user index or another key the store keeps', async () => {
+        const key = newKey('only');
+        await store.set(key, fullRecord({ userId: 'indexed' }), null, MINUTE);
+        for (const [listed, record] of await scanAll(50)) {
+          expect(typeof listed).toBe('string');
+          expect(typeof record.data).toBe('string');
+          expect(Number.isSafeInteger(record.version)).toBe(true);
+        }
+      });
+
+      it.skipIf(skip)('keeps a record returned through a write made during the scan', async () => {
+        const keys = Array.from({ length: 6 }, (_, i) => newKey(`mid${i}`));
+        for (const key of keys) await store.set(key, minimalRecord(), null, MINUTE);
+        const seen = new Set<string>();
+        let cursor: string | null = null;
+        let wrote = false;
+        do {
+          const page = await store.scan!(cursor, 2);
+          for (const { key } of page.entries) seen.add(key);
+          if (!wrote) {
+            // Records held from the start to the end are returned, whatever else is written meanwhile.
+            await store.set(newKey('new'), minimalRecord(), null, MINUTE);
+            wrote = true;
+          }
+          cursor = page.cursor;
+        } while (cursor !== null);
+        for (const key of keys) expect(seen.has(key)).toBe(true);
+      });
+
+      it.skipIf(skip || abilities.clock !== 'fake')(
+        'returns what get would: no record past its ttl',
+        async () => {
+          const [short, long] = [newKey('short'), newKey('long')];
+          await store.set(short, minimalRecord(), null, MINUTE);
+          await store.set(long, minimalRecord(), null, 10 * MINUTE);
+          await advance(2 * MINUTE);
+          expect(ours(await scanAll(10), [short, long])).toEqual([long]);
+        },
+      );
+
+      it.skipIf(skip)('refuses a limit below 1 or not an integer with a TypeError', async () => {
+        await expect(async () => store.scan!(null, 0)).rejects.toThrow(TypeError);
+        await expect(async () => store.scan!(null, 1.5)).rejects.toThrow(TypeError);
+      });
     });
 
     describe('count', () => {

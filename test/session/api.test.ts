@@ -8,6 +8,7 @@ describe('the teller entry point', () => {
     expect(Object.keys(teller).sort()).toEqual(
       [
         'RECORD_FORMAT',
+        'assertScanArguments',
         'assertSetArguments',
         'Session',
         'SessionConflictError',

@@ -13,7 +13,7 @@ runStoreContract(
     const store = createMemoryStore({ clock });
     return { store, cleanup: () => store.close() };
   },
-  { abilities: { userIndex: true, purgeExpired: true, count: true, clock: 'fake' } },
+  { abilities: { userIndex: true, purgeExpired: true, count: true, scan: true, clock: 'fake' } },
 );
 
 describe('memory store: its own behaviour', () => {

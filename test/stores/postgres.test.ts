@@ -86,7 +86,7 @@ if (reachable) {
         },
       };
     },
-    { abilities: { userIndex: true, purgeExpired: true, count: true, clock: 'fake' } },
+    { abilities: { userIndex: true, purgeExpired: true, count: true, scan: true, clock: 'fake' } },
   );
 }
 

@@ -73,7 +73,7 @@ afterAll(async () => {
   }
 });
 
-const abilities = { userIndex: true, purgeExpired: false, count: true, clock: 'real' } as const;
+const abilities = { userIndex: true, purgeExpired: false, count: true, scan: true, clock: 'real' } as const;
 
 if (up) {
   const node = await nodeClient();

@@ -44,7 +44,7 @@ runStoreContract(
       },
     };
   },
-  { abilities: { userIndex: true, purgeExpired: true, count: true, clock: 'fake' } },
+  { abilities: { userIndex: true, purgeExpired: true, count: true, scan: true, clock: 'fake' } },
 );
 
 runStoreContract(
@@ -53,7 +53,7 @@ runStoreContract(
     const store = createSqliteStore({ filename: newFile(), clock });
     return { store, cleanup: () => store.close() };
   },
-  { abilities: { userIndex: true, purgeExpired: true, count: true, clock: 'fake' } },
+  { abilities: { userIndex: true, purgeExpired: true, count: true, scan: true, clock: 'fake' } },
 );
 
 describe('sqlite store: its own behaviour', () => {
