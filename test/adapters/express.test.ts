@@ -5,6 +5,7 @@
  * production), `trust proxy` deciding HTTPS.
  */
 import { createServer } from 'node:http';
+import { createRequire } from 'node:module';
 import express, { type ErrorRequestHandler, type Express } from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expressSessions, SessionHttpError } from '../../src/adapters/express.js';
@@ -26,8 +27,12 @@ import {
 } from './helpers.js';
 
 /** The scenario routes (helpers.ts, ScenarioApp), written the way an Express app is. */
-function scenarioApp(manager: SessionManager, onError: (error: unknown) => void): Express {
-  const app = express();
+function scenarioApp(
+  manager: SessionManager,
+  onError: (error: unknown) => void,
+  framework: typeof express = express,
+): Express {
+  const app = framework();
   app.use(expressSessions(manager, { onError }));
   app.get('/', (req, res) => {
     res.json({ user: req.session.userId ?? null, n: req.session.get('n') ?? 0, data: req.session.data() });
@@ -86,6 +91,23 @@ adapterScenarios('Express adapter', async (manager, onError) => serve(scenarioAp
   // A read fails at load, a write at commit once the handler ended its answer: next(err) both, Express's page.
   unavailable: expressPage('Service Unavailable'),
   thrown: (answer) => expect(answer.header('content-type')).toMatch(/^text\/html/),
+});
+
+// Express 4 (installed as the dev dependency `express4`, an alias of express@4): the same scenarios, the same
+// answers (its error page is finalhandler's too).
+const express4 = createRequire(import.meta.url)('express4') as typeof express;
+adapterScenarios(
+  'Express 4 adapter',
+  async (manager, onError) => serve(scenarioApp(manager, onError, express4)),
+  {
+    unavailable: expressPage('Service Unavailable'),
+    thrown: (answer) => expect(answer.header('content-type')).toMatch(/^text\/html/),
+  },
+);
+
+it('the Express 4 under test is Express 4', () => {
+  const { version } = createRequire(import.meta.url)('express4/package.json') as { version: string };
+  expect(version).toMatch(/^4\./);
 });
 
 describe('Express adapter: the cookie goes out with the headers', () => {
