@@ -146,7 +146,7 @@ describe('hono CVE-2026-39410: U+00A0 trimmed into a __Host- name', () => {
   // Vulnerable: the Cookie header parser trims with String.prototype.trim(), which strips U+00A0, so the
   // attacker's `\u00a0__Host-sid` (a cookie any subdomain or http page may set) becomes `__Host-sid`, comes
   // first, and the victim's request runs in the attacker's session (mallory below).
-  it('a cookie named \\u00a0__Host-sid never stands in for the __Host-sid session cookie', async () => {
+  it('a cookie named U+00A0 then __Host-sid never stands in for the __Host-sid session cookie', async () => {
     const store = new TestStore();
     const manager = createSessionManager({ store });
     const https = { now: T0, secure: true, host: 'bank.example' };
@@ -170,7 +170,7 @@ describe('hono CVE-2026-39410: U+00A0 trimmed into a __Host- name', () => {
 
   // Vulnerable: a jar that trims U+00A0 from a Set-Cookie name would store `__Host-x` from an insecure
   // origin (or without Path=/), a cookie the prefix rules exist to forbid.
-  it('a Set-Cookie named \\u00a0__Host-x is never stored as __Host-x', () => {
+  it('a Set-Cookie named U+00A0 then __Host-x is never stored as __Host-x', () => {
     const jar = new CookieJar();
     for (const line of ['\u00a0__Host-x=evil; Path=/', '\u00a0__Host-x=evil; Path=/; Secure'])
       for (const url of ['http://example.com/', 'https://example.com/a/'])
