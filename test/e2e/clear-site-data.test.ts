@@ -12,6 +12,7 @@ import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNodeSessions, type SessionRequest } from '../../src/adapters/node.js';
 import { createSessionManager } from '../../src/session/manager.js';
+import type { Session } from '../../src/session/session.js';
 import { createMemoryStore } from '../../src/stores/memory.js';
 import { close, listen } from '../adapters/helpers.js';
 import { available } from '../support/demo.js';
@@ -35,7 +36,7 @@ describe.runIf(hasChromium)('Clear-Site-Data in Chromium', () => {
     const sessions = createNodeSessions(manager, { onError: () => {} });
     server = createServer(
       sessions.wrap((req, res) => {
-        const session = (req as SessionRequest).session;
+        const session = (req as SessionRequest<Session>).session;
         if (req.method === 'POST' && (req.url === '/destroy' || req.url === '/logout')) {
           if (req.url === '/destroy') session.destroy();
           else session.logout();
@@ -64,6 +65,7 @@ describe.runIf(hasChromium)('Clear-Site-Data in Chromium', () => {
     await page.goto(`${base}/login`);
     await page.evaluate(() => {
       localStorage.setItem('draft', 'secret notes');
+      // biome-ignore lint/suspicious/noDocumentCookie: a page's own script cookie is what is under test
       document.cookie = 'theme=dark; Path=/';
     });
     const names = (await context.cookies()).map((c) => c.name).sort();
