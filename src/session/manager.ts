@@ -59,7 +59,7 @@ export interface LoadContext {
   host?: string;
   /** Stored with the session for `listSessions`. */
   userAgent?: string;
-  /** Stored with the session for `listSessions`. */
+  /** Stored with the session for `listSessions`; the client `bruteForce` counts unknown ids of. */
   ip?: string;
   /**
    * The request's method and target, e.g. `GET /report?year=2026`: named in a `lock-timeout` event when
@@ -113,7 +113,8 @@ export interface SessionManager<Data extends object = SessionData, Format extend
   /**
    * Reads the session the Cookie header names, or gives a fresh one (absent, expired, unknown, tampered:
    * never an error). Throws SessionStoreError (503) when the store fails or exceeds `storeTimeout`; with a
-   * `lockOnly` store, SessionLockTimeoutError (503) when another request of the session held its lock 5 s.
+   * `lockOnly` store, SessionLockTimeoutError (503) when another request of the session held its lock 5 s;
+   * under `bruteForce: { policy: '429' }`, SessionRateLimitError (429) for an unknown id of a client in a burst.
    * A loaded session holds its in-process lock until `commit` (or `session.release()`): always commit,
    * with the response status (a 5xx persists nothing), also when the handler failed.
    */
