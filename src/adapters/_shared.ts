@@ -5,7 +5,7 @@
  * not serve one visitor's page to another) and `Cache-Control: no-store` with any Set-Cookie (RFC 9111
  * 5.2.2.5; RFC 6265bis 7.1 on caching Set-Cookie).
  */
-import { statusForError, TellerError } from '../session/errors.js';
+import { headersForError, statusForError, TellerError } from '../session/errors.js';
 import type { CommitOptions, CommitResult, RequestOptions } from '../session/manager.js';
 import type { AnySession, Session } from '../session/session.js';
 
@@ -56,6 +56,7 @@ export function safeReporter(report: ((error: unknown) => void) | undefined): (e
 
 const REASONS: Record<number, string> = {
   409: 'Conflict',
+  429: 'Too Many Requests',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
@@ -79,11 +80,14 @@ export class SessionHttpError extends Error {
   readonly status: number;
   readonly statusCode: number;
   readonly expose = false;
+  /** Headers the answer carries (Retry-After with a 429); Express's and Fastify's error paths send them. */
+  readonly headers: Record<string, string> | undefined;
   constructor(status: number, cause: unknown) {
     super(REASONS[status] ?? 'Error', { cause });
     this.name = 'SessionHttpError';
     this.status = status;
     this.statusCode = status;
+    this.headers = headersForError(cause);
     this.stack = this.message;
   }
 }
@@ -137,6 +141,9 @@ export interface HeaderTarget {
   appendSetCookie(lines: string[]): void;
 }
 
+/** The Clear-Site-Data field sent when a session ends (W3C Clear Site Data, section 3.1). */
+export const CLEAR_SITE_DATA = '"cookies", "storage"';
+
 /** Names Cookie or `*` among a Vary field's values (RFC 9110 12.5.5). */
 const VARY_COVERS_COOKIE = /(^|,)\s*(cookie|\*)\s*(,|$)/i;
 
@@ -152,9 +159,15 @@ export function varyWithCookie(vary: string): string | undefined {
 /**
  * Adds what a committed session needs to the response headers: `Vary: Cookie` when the session was used or
  * a cookie is set (unless Vary already names Cookie or `*`), then the Set-Cookie lines with
- * `Cache-Control: no-store`.
+ * `Cache-Control: no-store`, and `Clear-Site-Data` when the commit says so (its `clearSiteData`).
  */
-export function addSessionHeaders(target: HeaderTarget, session: unknown, setCookie: string[]): void {
+export function addSessionHeaders(
+  target: HeaderTarget,
+  session: unknown,
+  setCookie: string[],
+  clearSiteData = false,
+): void {
+  if (clearSiteData) target.set('Clear-Site-Data', CLEAR_SITE_DATA);
   if (!wasRead(session) && setCookie.length === 0) return;
   const vary = varyWithCookie(target.get('vary'));
   if (vary !== undefined) target.set('Vary', vary);
@@ -175,11 +188,11 @@ export function headerTarget(headers: Headers): HeaderTarget {
   };
 }
 
-/** The short plain answer to a session error (503, 409): no stack trace, never cached. */
+/** The short plain answer to a session error (503, 409, 429 with Retry-After): no stack trace, never cached. */
 export function errorResponse(error: unknown): Response {
   const status = statusForError(error);
   return new Response(errorBody(status), {
     status,
-    headers: { 'Content-Type': TEXT_PLAIN, 'Cache-Control': 'no-store' },
+    headers: { 'Content-Type': TEXT_PLAIN, 'Cache-Control': 'no-store', ...headersForError(error) },
   });
 }

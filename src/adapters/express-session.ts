@@ -29,11 +29,13 @@ import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type expressSession from 'express-session';
 import type { SameSite } from '../cookie/index.js';
+import type { BruteForceOptions } from '../session/brute-force.js';
 import { tellerMessage } from '../session/errors.js';
 import { storeKeyOf } from '../session/ids.js';
 import { setPersistent } from '../session/legacy.js';
 import { createSessionManager } from '../session/manager.js';
 import {
+  type ClearSiteDataOptions,
   DEFAULTS,
   MAX_COOKIE_LIFETIME_MS,
   type SessionEvent,
@@ -62,6 +64,10 @@ export interface TellerOptions {
   lockTimeout?: number;
   /** The largest serialized session (bytes); larger is refused at commit (500). @default 65_536 */
   maxDataBytes?: number;
+  /** Id brute-force detection (Teller's `bruteForce`). @default { threshold: 20, window: 60_000, maxClients: 10_000, policy: 'event' } */
+  bruteForce?: BruteForceOptions | false;
+  /** Clear-Site-Data when a session ends (Teller's `clearSiteData`). @default { destroy: true, logout: false } */
+  clearSiteData?: ClearSiteDataOptions | false;
   logger?: SessionLogger;
   onEvent?: (event: SessionEvent) => void;
   /** Told of every error answered with a 5xx or 409. @default one console.error line */
@@ -556,6 +562,8 @@ const OPTION_NAMES = new Set([
   'storeTimeout',
   'lockTimeout',
   'maxDataBytes',
+  'bruteForce',
+  'clearSiteData',
   'logger',
   'onEvent',
   'onError',
@@ -668,6 +676,8 @@ function session(options: SessionOptions = {} as SessionOptions): ReturnType<Exp
     storeTimeout: options.storeTimeout,
     lockTimeout: options.lockTimeout,
     maxDataBytes: options.maxDataBytes,
+    bruteForce: options.bruteForce,
+    clearSiteData: options.clearSiteData,
     logger: options.logger,
     onEvent: options.onEvent,
   });

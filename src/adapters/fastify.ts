@@ -15,7 +15,7 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { statusForError } from '../session/errors.js';
-import type { RequestOptions } from '../session/manager.js';
+import type { CommitResult, RequestOptions } from '../session/manager.js';
 import type { AnySession, Session } from '../session/session.js';
 import type { AdapterManager, HeaderTarget, RequestContext } from './_shared.js';
 import { addSessionHeaders, SessionHttpError, safeReporter } from './_shared.js';
@@ -99,13 +99,13 @@ const plugin: FastifyPluginAsync<FastifySessionsOptions> = async (fastify, optio
     const session = request.session as AnySession | null;
     if (session === null || done.has(session)) return payload;
     done.add(session);
-    let setCookie: string[] = [];
+    let result: CommitResult = { setCookie: [] };
     try {
-      ({ setCookie } = await manager.commit(session, { status: reply.statusCode }));
+      result = await manager.commit(session, { status: reply.statusCode });
     } catch (error) {
       fail(error);
     }
-    addSessionHeaders(new ReplyHeaders(reply), session, setCookie);
+    addSessionHeaders(new ReplyHeaders(reply), session, result.setCookie, result.clearSiteData);
     return payload;
   });
 };

@@ -6,7 +6,7 @@
  * and `Cache-Control: no-store` with any Set-Cookie (RFC 9111 5.2.2.5). Session errors become short plain
  * answers (503, 409), never a stack trace.
  */
-import type { RequestOptions } from '../session/manager.js';
+import type { CommitResult, RequestOptions } from '../session/manager.js';
 import type { AnySession } from '../session/session.js';
 import type { AdapterManager, RequestContext } from './_shared.js';
 import { addSessionHeaders, errorResponse, forwardedHeaders, headerTarget, safeReporter } from './_shared.js';
@@ -101,11 +101,11 @@ export function withSession<S extends AnySession, Rest extends unknown[] = []>(
     } finally {
       request.signal?.removeEventListener('abort', release);
     }
-    let setCookie: string[];
+    let result: CommitResult;
     try {
       // An answer that cannot carry Set-Cookie (Response.error()'s 0, a 101 upgrade) persists nothing.
       const status = response.status >= 200 && response.status <= 599 ? response.status : 500;
-      ({ setCookie } = await manager.commit(session, { status }));
+      result = await manager.commit(session, { status });
     } catch (error) {
       onError(error);
       await response.body?.cancel().catch(() => {});
@@ -114,7 +114,7 @@ export function withSession<S extends AnySession, Rest extends unknown[] = []>(
     // `new Response` takes statuses 200-599 only (a 101 upgrade is passed on as it is).
     if (response.status < 200 || response.status > 599) return response;
     const headers = new Headers(response.headers);
-    addSessionHeaders(headerTarget(headers), session, setCookie);
+    addSessionHeaders(headerTarget(headers), session, result.setCookie, result.clearSiteData);
     return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
   };
 }

@@ -14,6 +14,7 @@
  * app.get('/', (c) => c.json({ user: c.get('session').userId ?? null }));
  */
 import type { MiddlewareHandler } from 'hono';
+import type { CommitResult } from '../session/manager.js';
 import type { AnySession, Session } from '../session/session.js';
 import type { AdapterManager } from './_shared.js';
 import { addSessionHeaders, errorResponse, headerTarget, safeReporter } from './_shared.js';
@@ -91,11 +92,11 @@ export function honoSessions<S extends AnySession>(
     // A handler's error took Hono's path (`c.error`, `app.onError`): nothing of the request persists.
     const response = c.res;
     const status = c.error ? 500 : response.status;
-    let setCookie: string[];
+    let result: CommitResult;
     try {
-      ({ setCookie } = await manager.commit(session, {
+      result = await manager.commit(session, {
         status: status >= 200 && status <= 599 ? status : 500,
-      }));
+      });
     } catch (error) {
       onError(error);
       await response.body?.cancel().catch(() => {});
@@ -106,11 +107,11 @@ export function honoSessions<S extends AnySession>(
     }
     if (status < 200 || status > 599) return;
     try {
-      addSessionHeaders(headerTarget(response.headers), session, setCookie);
+      addSessionHeaders(headerTarget(response.headers), session, result.setCookie, result.clearSiteData);
     } catch {
       // Immutable headers (a response `fetch` returned): a copy carries them.
       const headers = new Headers(response.headers);
-      addSessionHeaders(headerTarget(headers), session, setCookie);
+      addSessionHeaders(headerTarget(headers), session, result.setCookie, result.clearSiteData);
       c.res = undefined;
       c.res = new Response(response.body, { status, statusText: response.statusText, headers });
     }

@@ -8,7 +8,6 @@
  * answers (503, 409), never a stack trace or a crash. The response's methods are hooked by `./node/hooks.ts`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { statusForError } from '../session/errors.js';
 import type { RequestOptions } from '../session/manager.js';
 import type { AdapterManager, RequestContext } from './_shared.js';
 import { forwardedHeaders, safeReporter } from './_shared.js';
@@ -84,7 +83,7 @@ export function createNodeSessions<S extends AnySession>(
         session = await manager.load(req.headers.cookie, requestContext(req, trustProxy), requestOptions);
       } catch (error) {
         onError(error);
-        sendError(res, statusForError(error));
+        sendError(res, error);
         return;
       }
       (req as SessionRequest<S>).session = session;

@@ -4,6 +4,7 @@
  * its sessions call back. Also the one interface the two backends (stored sessions, sealed sessions)
  * implement, chosen at construction, so the shared path never asks which one it runs.
  */
+import type { BruteForceGuard } from './brute-force.js';
 import { sessionCookieLine } from './cookie-policy.js';
 import type { KeyedLock } from './lock.js';
 import type { ResolvedOptions } from './options.js';
@@ -17,6 +18,8 @@ export interface ManagerContext {
   readonly report: Reporter;
   readonly lock: KeyedLock;
   readonly host: SessionHost;
+  /** Counts unknown ids per client (`bruteForce`); undefined when turned off. */
+  readonly guard: BruteForceGuard | undefined;
 }
 
 /** What a load knows of its request. */

@@ -54,6 +54,24 @@ export class SessionDestroyedError extends TellerError {
   }
 }
 
+/**
+ * A client sent too many unknown session ids within the brute-force window (`bruteForce: { policy: '429' }`):
+ * 429, with `Retry-After` the seconds until its burst ends.
+ */
+export class SessionRateLimitError extends TellerError {
+  /** Seconds the client should wait (the Retry-After header). */
+  readonly retryAfter: number;
+  constructor(message: string, retryAfter: number, options?: { cause?: unknown }) {
+    super(message, 429, options);
+    this.retryAfter = retryAfter;
+  }
+}
+
+/** The headers an error answer adds: Retry-After for a {@link SessionRateLimitError}. */
+export function headersForError(error: unknown): Record<string, string> | undefined {
+  return error instanceof SessionRateLimitError ? { 'Retry-After': String(error.retryAfter) } : undefined;
+}
+
 /** The HTTP status for an error thrown by a handler or by the session layer (500 when unknown). */
 export function statusForError(error: unknown): number {
   return error instanceof TellerError ? error.status : 500;

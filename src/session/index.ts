@@ -2,12 +2,14 @@
  * The session core: `createSessionManager`, `Session`, the store contract and the typed errors.
  * @module
  */
+export type { BruteForceOptions } from './brute-force.js';
 export type { SessionCookieOptions } from './cookie-policy.js';
 export { isLoopbackHost } from './cookie-policy.js';
 export {
   SessionConflictError,
   SessionDestroyedError,
   SessionLockTimeoutError,
+  SessionRateLimitError,
   SessionStoreError,
   SessionStoreTimeoutError,
   SessionTooLargeError,
@@ -27,6 +29,7 @@ export type {
 } from './manager.js';
 export { createSessionManager } from './manager.js';
 export type {
+  ClearSiteDataOptions,
   SessionEvent,
   SessionEventType,
   SessionLogger,

@@ -22,6 +22,7 @@
  */
 import { parseCookie } from '../cookie/index.js';
 import { epochMs } from '../util.js';
+import { BruteForceGuard } from './brute-force.js';
 import {
   freshSession,
   type ManagerContext,
@@ -40,7 +41,7 @@ import { SealedBackend } from './sealed.js';
 import { SealedRevocations } from './sealed-revocation.js';
 import { jsonSerializer } from './serializer.js';
 import { type AnySession, type Session, stateOf } from './session.js';
-import type { SessionData, SessionHost } from './state.js';
+import type { SessionData, SessionHost, SessionState } from './state.js';
 import type { SessionMeta } from './store.js';
 import { StoreCalls } from './store-calls.js';
 import { StoredBackend } from './stored.js';
@@ -58,7 +59,7 @@ export interface LoadContext {
   host?: string;
   /** Stored with the session for `listSessions`. */
   userAgent?: string;
-  /** Stored with the session for `listSessions`. */
+  /** Stored with the session for `listSessions`; the client `bruteForce` counts unknown ids of. */
   ip?: string;
   /**
    * The request's method and target, e.g. `GET /report?year=2026`: named in a `lock-timeout` event when
@@ -90,6 +91,11 @@ export interface CommitOptions {
 export interface CommitResult {
   /** Set-Cookie field values to append to the response (before its headers are sent). */
   setCookie: string[];
+  /**
+   * Send `Clear-Site-Data: "cookies", "storage"` (the session ended by `destroy()`, or `logout()`, as the
+   * `clearSiteData` option says); adapters add it.
+   */
+  clearSiteData?: boolean;
 }
 
 export interface RevokeOptions<Data extends object = SessionData, Format extends SessionFormat = 'json'> {
@@ -107,7 +113,8 @@ export interface SessionManager<Data extends object = SessionData, Format extend
   /**
    * Reads the session the Cookie header names, or gives a fresh one (absent, expired, unknown, tampered:
    * never an error). Throws SessionStoreError (503) when the store fails or exceeds `storeTimeout`; with a
-   * `lockOnly` store, SessionLockTimeoutError (503) when another request of the session held its lock 5 s.
+   * `lockOnly` store, SessionLockTimeoutError (503) when another request of the session held its lock 5 s;
+   * under `bruteForce: { policy: '429' }`, SessionRateLimitError (429) for an unknown id of a client in a burst.
    * A loaded session holds its in-process lock until `commit` (or `session.release()`): always commit,
    * with the response status (a 5xx persists nothing), also when the handler failed.
    */
@@ -180,7 +187,8 @@ export function createSessionManager<
     strictStaleMs: LIMITS.lockOnlyStaleMs,
     onStale: (key, heldBy, heldForMs) => reportLockWait(report, resolved.clock(), key, heldBy, heldForMs),
   });
-  const ctx: ManagerContext = { options: resolved, report, lock, host };
+  const guard = resolved.bruteForce && new BruteForceGuard(resolved.bruteForce, report);
+  const ctx: ManagerContext = { options: resolved, report, lock, host, guard };
   if (resolved.sealKeys !== undefined) {
     backend = new SealedBackend(ctx, resolved.sealKeys, calls && new SealedRevocations(ctx, calls));
   } else {
@@ -259,8 +267,14 @@ class Manager<Data extends object, Format extends SessionFormat> implements Sess
       const keys =
         nonce === undefined ? undefined : (this.#csrf.current ?? (await this.#csrf.read(state.now)));
       const setCookie = await this.#backend.commit(state);
-      if (nonce === undefined || keys === undefined) return { setCookie };
-      return { setCookie: [...setCookie, csrfCookieLine(state.secure, csrfCookieValue(nonce, keys))] };
+      const result: CommitResult =
+        nonce === undefined || keys === undefined
+          ? { setCookie }
+          : { setCookie: [...setCookie, csrfCookieLine(state.secure, csrfCookieValue(nonce, keys))] };
+      if (state.lifecycle.length > 0 && nonce === undefined && this.#clearsSiteData(state)) {
+        result.clearSiteData = true;
+      }
+      return result;
     } catch (error) {
       // The store is not answering: the requests queued on this session would each wait for it in turn.
       if (error instanceof SessionStoreTimeoutError && state.lockKey !== undefined && state.release) {
@@ -270,6 +284,19 @@ class Manager<Data extends object, Format extends SessionFormat> implements Sess
     } finally {
       session.release();
     }
+  }
+
+  /**
+   * Whether the answer sends Clear-Site-Data: the request's last lifecycle call ended the session (logout
+   * or destroy, as the option says) and no session was stored after it, whose cookie the header would wipe.
+   */
+  #clearsSiteData(state: SessionState): boolean {
+    const last = state.lifecycle.at(-1);
+    return (
+      (last === 'logout' || last === 'destroy') &&
+      state.storedKey === undefined &&
+      this.#options.clearSiteData[last]
+    );
   }
 
   listSessions(userId: string, listOptions: { now?: Date | number } = {}): Promise<SessionInfo[]> {

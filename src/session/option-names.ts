@@ -57,6 +57,8 @@ export const OPTION_NAMES: ReadonlySet<string> = new Set([
   'lockTimeout',
   'touchInterval',
   'logger',
+  'bruteForce',
+  'clearSiteData',
   'onEvent',
   'clock',
   'random',

@@ -6,6 +6,7 @@
  */
 import type { Secret } from '../cookie/index.js';
 import { checkSecret } from '../cookie/sign.js';
+import { BRUTE_FORCE_DEFAULTS, type BruteForceOptions, type ResolvedBruteForce } from './brute-force.js';
 import { type CookiePolicy, resolveCookiePolicy, type SessionCookieOptions } from './cookie-policy.js';
 import { tellerMessage } from './errors.js';
 import type { RandomSource } from './ids.js';
@@ -61,7 +62,12 @@ export type SessionEventType =
   /** A change made after commit (the response was sent), dropped; `detail` names the call and key. */
   | 'late-write'
   /** `revokeSessions` ended a user's sessions. */
-  | 'revoked';
+  | 'revoked'
+  /**
+   * A client (`ip`) sent `bruteForce.threshold` distinct unknown session ids within `bruteForce.window`: one
+   * event per burst (see `bruteForce`).
+   */
+  | 'brute-force';
 
 /** An event for audit logs and metrics. `ref` is a prefix of the store key (a hash), never the id. */
 export interface SessionEvent {
@@ -70,8 +76,21 @@ export interface SessionEvent {
   at: number;
   ref?: string;
   userId?: string;
+  /** The client's address, on `brute-force` events. */
+  ip?: string;
   /** A short human explanation, e.g. the rejection reason or the count revoked. */
   detail?: string;
+}
+
+/** When `Clear-Site-Data` is sent (see `clearSiteData`). */
+export interface ClearSiteDataOptions {
+  /** With the answer whose session called `destroy()`. @default true */
+  destroy?: boolean;
+  /**
+   * With the answer whose session called `logout()`. Off by default: a logout usually keeps what the site
+   * stored that is not the user's (preferences, consent); turn it on for shared computers. @default false
+   */
+  logout?: boolean;
 }
 
 /** Options of {@link createSessionManager}. */
@@ -160,6 +179,23 @@ export interface SessionManagerOptions {
   /** Least ms between two touches (idle extensions) of a session without changes. @default 60_000 */
   touchInterval?: number;
   logger?: SessionLogger;
+  /**
+   * Id brute-force detection: the distinct unknown session ids (malformed, badly signed, tampered, unknown to
+   * the store, revoked; not expired ones) each client address sent, counted in a sliding window in a bounded
+   * table; a `brute-force` event per burst, and with `policy: '429'` the burst's unknown ids answered 429
+   * with Retry-After. The address is the adapter's: the socket's, or a proxy header's only with `trustProxy`.
+   * A live session is never counted nor refused. `false` turns it off.
+   * @default { threshold: 20, window: 60_000, maxClients: 10_000, policy: 'event' }
+   */
+  bruteForce?: BruteForceOptions | false;
+  /**
+   * Sends `Clear-Site-Data: "cookies", "storage"` with the answer that ends a session, so the browser drops
+   * the site's cookies and storage (localStorage, IndexedDB, service workers) too: a shared computer keeps
+   * nothing of the user. Browsers honour it over HTTPS and on localhost only, and "cookies" clears every
+   * cookie of the site's registrable domain. `false` never sends it.
+   * @default { destroy: true, logout: false }
+   */
+  clearSiteData?: ClearSiteDataOptions | false;
   /** Called for each {@link SessionEvent}; exceptions it throws are logged and ignored. */
   onEvent?: (event: SessionEvent) => void;
   /** The manager's clock (epoch ms), used when `load` gets no `context.now`. @default Date.now */
@@ -256,6 +292,8 @@ export interface ResolvedOptions {
   readonly random: RandomSource | undefined;
   readonly logger: SessionLogger | undefined;
   readonly onEvent: ((event: SessionEvent) => void) | undefined;
+  readonly bruteForce: ResolvedBruteForce | undefined;
+  readonly clearSiteData: Required<ClearSiteDataOptions>;
 }
 
 /** Checks `options` once and applies the defaults; a TypeError names the first bad option. */
@@ -332,6 +370,8 @@ export function resolveOptions(options: SessionManagerOptions): ResolvedOptions 
     random: options.random,
     logger: options.logger,
     onEvent: options.onEvent,
+    bruteForce: bruteForceOptions(options.bruteForce),
+    clearSiteData: clearSiteDataOptions(options.clearSiteData),
   };
 }
 
@@ -390,6 +430,64 @@ function legacyCookieFormat(
   }
   if (sealKeys !== undefined) {
     throw new TypeError(tellerMessage('session', 'legacyCookies needs stored sessions (a store), not seal'));
+  }
+  return value;
+}
+
+/** `bruteForce`, checked, with its defaults (undefined: turned off). */
+function bruteForceOptions(value: unknown): ResolvedBruteForce | undefined {
+  if (value === false) return undefined;
+  if (value === undefined) return { ...BRUTE_FORCE_DEFAULTS };
+  if (value === null || typeof value !== 'object') {
+    throw new TypeError(tellerMessage('session', 'bruteForce must be an object or false'));
+  }
+  const given = value as BruteForceOptions;
+  for (const name of Object.keys(given)) {
+    if (!Object.hasOwn(BRUTE_FORCE_DEFAULTS, name)) unknownOption(`bruteForce.${name}`);
+  }
+  const policy = given.policy ?? BRUTE_FORCE_DEFAULTS.policy;
+  if (policy !== 'event' && policy !== '429') {
+    throw new TypeError(tellerMessage('session', "bruteForce.policy must be 'event' or '429'"));
+  }
+  return {
+    threshold: count('bruteForce.threshold', given.threshold, BRUTE_FORCE_DEFAULTS.threshold),
+    window: duration('bruteForce.window', given.window, BRUTE_FORCE_DEFAULTS.window),
+    maxClients: count('bruteForce.maxClients', given.maxClients, BRUTE_FORCE_DEFAULTS.maxClients),
+    policy,
+  };
+}
+
+/** `clearSiteData`, checked, with its defaults. */
+function clearSiteDataOptions(value: unknown): Required<ClearSiteDataOptions> {
+  if (value === false) return { destroy: false, logout: false };
+  if (value === undefined) return { destroy: true, logout: false };
+  if (value === null || typeof value !== 'object') {
+    throw new TypeError(tellerMessage('session', 'clearSiteData must be an object or false'));
+  }
+  const given = value as Record<string, unknown>;
+  const flag = (name: 'destroy' | 'logout', fallback: boolean): boolean => {
+    const one = given[name];
+    if (one === undefined) return fallback;
+    if (typeof one !== 'boolean') {
+      throw new TypeError(tellerMessage('session', `clearSiteData.${name} must be a boolean`));
+    }
+    return one;
+  };
+  for (const name of Object.keys(given)) {
+    if (name !== 'destroy' && name !== 'logout') unknownOption(`clearSiteData.${name}`);
+  }
+  return { destroy: flag('destroy', true), logout: flag('logout', false) };
+}
+
+function unknownOption(name: string): never {
+  throw new TypeError(tellerMessage('session', `unknown option ${name}`));
+}
+
+/** Checks a count option: a positive whole number. */
+function count(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
+    throw new TypeError(tellerMessage('session', `${name} must be a positive whole number`));
   }
   return value;
 }

@@ -85,6 +85,7 @@ export class SealedBackend implements SessionBackend {
     }
     if (!isSealedPayload(payload) || payload.f !== RECORD_FORMAT) {
       ctx.report.emit('rejected', now, undefined, { detail: 'tampered or foreign sealed cookie' });
+      ctx.guard?.miss(facts.meta?.ip, raw, now);
       return freshSession(ctx, facts, true);
     }
     const key = storeKeyOf(payload.i);
@@ -97,6 +98,7 @@ export class SealedBackend implements SessionBackend {
       (await this.#revocations.refuses(key, payload.u, payload.c, now))
     ) {
       ctx.report.emit('rejected', now, key, { detail: 'revoked', userId: payload.u });
+      ctx.guard?.miss(facts.meta?.ip, raw, now);
       return freshSession(ctx, facts, true);
     }
     const record = makeRecord(payload.d, 0, payload.c, payload.l, payload.e);

@@ -56,6 +56,7 @@ export class StoredBackend implements SessionBackend {
         detail: secrets ? 'malformed or badly signed id' : 'malformed id',
       });
       ctx.report.log('debug', tellerMessage('session', 'refused a malformed session cookie'));
+      ctx.guard?.miss(facts.meta?.ip, raw, now);
       return freshSession(ctx, facts, true);
     }
     const key = storeKeyOf(id);
@@ -94,8 +95,10 @@ export class StoredBackend implements SessionBackend {
       }
       if (!isOrigin(found)) {
         release?.();
-        if (found === null) ctx.report.emit('rejected', now, key, { detail: 'unknown id' });
-        else ctx.report.emit('expired', now, key);
+        if (found === null) {
+          ctx.report.emit('rejected', now, key, { detail: 'unknown id' });
+          ctx.guard?.miss(facts.meta?.ip, raw, now);
+        } else ctx.report.emit('expired', now, key);
         const fresh = freshSession(ctx, facts, true);
         // An id retired by login or regenerate: its logout or destroy must reach the successor.
         if (found !== null && found !== 'expired') stateOf(fresh).retiredTo = found.retiredTo;

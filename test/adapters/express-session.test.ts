@@ -27,9 +27,11 @@ import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import dropIn, { type TellerOptions } from '../../src/adapters/express-session.js';
 import { SessionStoreError } from '../../src/session/errors.js';
+import type { SessionEvent } from '../../src/session/options.js';
 import { createMemoryStore } from '../../src/stores/memory.js';
 import { reachable } from '../support/net.js';
 import {
+  bruteForceScenario,
   close,
   expectAnswerPersistingNothing,
   httpCall,
@@ -735,6 +737,45 @@ describe('the shared adapter scenarios, on the drop-in', () => {
       expect((await httpCall(port, 'GET', '/')).status).toBe(200);
     });
   }
+});
+
+describe("the drop-in takes Teller's bruteForce and clearSiteData", () => {
+  const events: SessionEvent[] = [];
+  const app = express();
+  app.use(
+    dropIn({
+      secret: SECRET,
+      name: 'sid',
+      resave: false,
+      saveUninitialized: false,
+      bruteForce: { policy: '429', threshold: 3 },
+      clearSiteData: { logout: true },
+      onEvent: (event) => events.push(event),
+      onError: () => {},
+    }),
+  );
+  app.get('/', (req, res) => res.json({ user: req.session.user ?? null }));
+  app.post('/login', (req, res) => {
+    req.session.user = String(req.query.user);
+    res.redirect(303, '/');
+  });
+  app.post('/logout', (req, res, next) =>
+    req.session.destroy((error) => (error ? next(error) : res.redirect(303, '/'))),
+  );
+  const server = createServer(app);
+  let port = 0;
+  beforeAll(async () => {
+    port = await listen(server);
+  });
+  afterAll(() => close(server));
+
+  it('a burst of unknown ids is answered 429 with Retry-After (Express error page), destroy sends Clear-Site-Data', async () => {
+    await bruteForceScenario(
+      httpCaller(() => port),
+      events,
+      (answer) => expect(answer.body).toContain('Too Many Requests'),
+    );
+  });
 });
 
 describe('require() from a CommonJS app (the built dist)', () => {

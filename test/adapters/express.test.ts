@@ -91,6 +91,7 @@ adapterScenarios('Express adapter', async (manager, onError) => serve(scenarioAp
   // A read fails at load, a write at commit once the handler ended its answer: next(err) both, Express's page.
   unavailable: expressPage('Service Unavailable'),
   thrown: (answer) => expect(answer.header('content-type')).toMatch(/^text\/html/),
+  limited: expressPage('Too Many Requests'),
 });
 
 // Express 4 (installed as the dev dependency `express4`, an alias of express@4): the same scenarios, the same
@@ -102,6 +103,7 @@ adapterScenarios(
   {
     unavailable: expressPage('Service Unavailable'),
     thrown: (answer) => expect(answer.header('content-type')).toMatch(/^text\/html/),
+    limited: expressPage('Too Many Requests'),
   },
 );
 

@@ -87,6 +87,7 @@ adapterScenarios('Fastify adapter', async (manager, onError) => serve(await scen
     });
   },
   thrown: fastifyError(500, 'Internal Server Error'),
+  limited: fastifyError(429, 'Too Many Requests'),
 });
 
 describe('Fastify adapter: encapsulation', () => {

@@ -17,6 +17,7 @@ import {
   listen,
   probeStore,
   slowSiblingScenario,
+  socketAddresses,
   TinyJar,
 } from './helpers.js';
 
@@ -138,8 +139,14 @@ function client(handler: (request: Request, env?: { tag: string }) => Promise<Re
 adapterScenarios(
   'fetch adapter',
   async (manager, onError) => {
-    const handler = withSession(manager, app, { onError });
-    const server = createServer(getRequestListener((request) => handler(request)));
+    const addresses = socketAddresses();
+    const handler = withSession(manager, app, { onError, clientIp: addresses.clientIp });
+    const server = createServer(
+      getRequestListener((request, env) => {
+        addresses.note(request, env);
+        return handler(request);
+      }),
+    );
     return { port: await listen(server), close: () => close(server) };
   },
   { location: (port) => `http://127.0.0.1:${port}/` },

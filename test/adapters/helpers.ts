@@ -6,13 +6,19 @@
  * `test/fixtures/app-server.mjs`, on one process or several over one store ({@link SharedApp}).
  */
 import { createHash } from 'node:crypto';
-import { request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
+import {
+  request as httpRequest,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { sign } from 'cookie-signature';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSessionManager } from '../../src/index.js';
 import { SessionStoreError } from '../../src/session/errors.js';
 import type { SessionManager } from '../../src/session/manager.js';
+import type { SessionEvent } from '../../src/session/options.js';
 import type { SessionRecord, SessionStore } from '../../src/session/store.js';
 import { createMemoryStore, type MemoryStore } from '../../src/stores/memory.js';
 
@@ -237,7 +243,8 @@ export async function slowSiblingScenario(
 /** The adapters' own error answer: the status's reason phrase in plain text, never cached. */
 export function expectPlainError(answer: AdapterAnswer, status: number): void {
   expect(answer.status).toBe(status);
-  expect(answer.body).toBe(`${status === 503 ? 'Service Unavailable' : 'Internal Server Error'}\n`);
+  const reasons: Record<number, string> = { 429: 'Too Many Requests', 503: 'Service Unavailable' };
+  expect(answer.body).toBe(`${reasons[status] ?? 'Internal Server Error'}\n`);
   expect(answer.header('content-type')).toMatch(/^text\/plain/);
   expect(answer.header('cache-control')).toBe('no-store');
 }
@@ -306,6 +313,56 @@ export interface ScenarioOptions {
   unavailable?: (answer: AdapterAnswer) => void;
   /** Checks the framework's own answer to a handler that throws. @default the adapters' plain text 500 */
   thrown?: (answer: AdapterAnswer) => void;
+  /** Checks a 429 of the brute-force policy, as this framework answers it. @default the adapters' plain text */
+  limited?: (answer: AdapterAnswer) => void;
+}
+
+/** A well-formed session cookie under every default name whose id (43 characters from `seed`) names no session. */
+export function unknownCookie(seed: number): string {
+  const id = createHash('sha256').update(String(seed)).digest('base64url');
+  return ['__Host-sid', '__Secure-sid', 'sid'].map((n) => `${n}=${id}`).join('; ');
+}
+
+/**
+ * Brute-force policy '429' with `threshold` 3 (the manager's `bruteForce`): a client's third distinct unknown
+ * id within the window is answered 429 with Retry-After, plain (as `limited` checks), no cookie, no detail, and
+ * one `brute-force` event names its address; the same stale cookie sent again counts once; a logged-in session
+ * of the same address and a request without a cookie are still served. And `clearSiteData: { logout: true }`:
+ * the logout answer carries `Clear-Site-Data: "cookies", "storage"`, a read does not.
+ */
+export async function bruteForceScenario(
+  call: AdapterCall,
+  events: SessionEvent[],
+  limited: (answer: AdapterAnswer) => void = (answer) => expectPlainError(answer, 429),
+): Promise<void> {
+  const jar = new TinyJar();
+  expect((await call('POST', '/login?user=grace', { jar })).status).toBe(303);
+  // A browser repeating its one stale cookie is not guessing: it counts once.
+  for (let i = 0; i < 5; i++) {
+    expect((await call('GET', '/', { headers: { cookie: unknownCookie(0) } })).status).toBe(200);
+  }
+  expect((await call('GET', '/', { headers: { cookie: unknownCookie(1) } })).status).toBe(200);
+  expect(events.filter((e) => e.type === 'brute-force')).toEqual([]);
+  const refused = await call('GET', '/', { headers: { cookie: unknownCookie(2) } });
+  limited(refused);
+  expect(refused.status).toBe(429);
+  const retryAfter = Number(refused.header('retry-after'));
+  expect(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 60, `${retryAfter}`).toBe(true);
+  expect(refused.setCookie).toEqual([]);
+  expectNoDetail(refused);
+  expect((await call('GET', '/', { headers: { cookie: unknownCookie(3) } })).status).toBe(429);
+  const bursts = events.filter((e) => e.type === 'brute-force');
+  expect(bursts).toHaveLength(1);
+  expect(bursts[0]!.ip).toMatch(/^(::ffff:)?127\.0\.0\.1$/);
+  // Never a live session, never a first visit.
+  const mine = await call('GET', '/', { jar });
+  expect(mine.status).toBe(200);
+  expect(JSON.parse(mine.body)).toMatchObject({ user: 'grace' });
+  expect(mine.header('clear-site-data')).toBeUndefined();
+  expect((await call('GET', '/')).status).toBe(200);
+  const logout = await call('POST', '/logout', { jar });
+  expect(logout.status).toBe(303);
+  expect(logout.header('clear-site-data')).toBe('"cookies", "storage"');
 }
 
 /**
@@ -344,6 +401,32 @@ export function adapterScenarios(name: string, start: ScenarioApp, options: Scen
         expect((await call('GET', '/')).status).toBe(200);
       });
     }
+
+    describe('with bruteForce { policy: 429, threshold: 3 } and clearSiteData { logout: true }', () => {
+      const events: SessionEvent[] = [];
+      const limitedManager = createSessionManager({
+        store: createMemoryStore({ cleanupInterval: 0 }),
+        bruteForce: { policy: '429', threshold: 3 },
+        clearSiteData: { logout: true },
+        onEvent: (event) => events.push(event),
+      });
+      let limitedServer: ScenarioServer | undefined;
+      beforeAll(async () => {
+        limitedServer = await start(limitedManager, () => {});
+      });
+      afterAll(async () => {
+        await limitedServer?.close();
+        await limitedManager.close();
+      });
+
+      it('answers a burst of unknown ids 429 with Retry-After, serves live sessions, sends Clear-Site-Data at logout', async () => {
+        await bruteForceScenario(
+          httpCaller(() => limitedServer?.port ?? 0),
+          events,
+          options.limited,
+        );
+      });
+    });
 
     it("a handler that throws takes the framework's own error path, and nothing of it persists", async () => {
       errors.length = 0;
@@ -451,6 +534,24 @@ export const httpCaller =
   (port: () => number): AdapterCall =>
   (method, path, options) =>
     httpCall(port(), method, path, options);
+
+/**
+ * The client address of each `Request` a fetch-style app gets on node:http (@hono/node-server's listener passes
+ * `{ incoming }` beside it), for the fetch and Hono adapters' `clientIp` option.
+ */
+export function socketAddresses(): {
+  note(request: Request, env: { incoming: { socket: IncomingMessage['socket'] } }): void;
+  clientIp(request: Request): string | undefined;
+} {
+  const ips = new WeakMap<Request, string>();
+  return {
+    note(request, env) {
+      const ip = env.incoming.socket.remoteAddress;
+      if (ip !== undefined) ips.set(request, ip);
+    },
+    clientIp: (request) => ips.get(request),
+  };
+}
 
 /** Starts `server` on an ephemeral loopback port and returns the port. */
 export async function listen(server: Server): Promise<number> {

@@ -20,13 +20,18 @@ import {
   close,
   listen,
   type ScenarioServer,
+  socketAddresses,
   TinyJar,
 } from './helpers.js';
 
 /** The scenario routes (helpers.ts, ScenarioApp), written the way a Hono app is. */
-function scenarioApp(manager: SessionManager, onError: (error: unknown) => void): Hono {
+function scenarioApp(
+  manager: SessionManager,
+  onError: (error: unknown) => void,
+  clientIp?: (request: Request) => string | undefined,
+): Hono {
   const app = new Hono();
-  app.use(honoSessions(manager, { onError }));
+  app.use(honoSessions(manager, { onError, clientIp }));
   app.get('/', (c) => {
     const session: Session = c.get('session');
     return c.json({ user: session.userId ?? null, n: session.get('n') ?? 0, data: session.data() });
@@ -67,9 +72,23 @@ async function serve(app: Hono): Promise<ScenarioServer> {
   return { port: await listen(server), close: () => close(server) };
 }
 
-adapterScenarios('Hono adapter', async (manager, onError) => serve(scenarioApp(manager, onError)), {
-  thrown: (answer) => expect(answer.body).toBe('the app says: something went wrong'),
-});
+adapterScenarios(
+  'Hono adapter',
+  async (manager, onError) => {
+    const addresses = socketAddresses();
+    const app = scenarioApp(manager, onError, addresses.clientIp);
+    const server = createServer(
+      getRequestListener((request, env) => {
+        addresses.note(request, env);
+        return app.fetch(request, env);
+      }),
+    );
+    return { port: await listen(server), close: () => close(server) };
+  },
+  {
+    thrown: (answer) => expect(answer.body).toBe('the app says: something went wrong'),
+  },
+);
 
 describe('Hono adapter on @hono/node-server', () => {
   const manager = createSessionManager({ store: createMemoryStore({ cleanupInterval: 0 }) });

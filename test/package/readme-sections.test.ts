@@ -55,6 +55,8 @@ describe("the README's options table", () => {
       lockTimeout: true,
       touchInterval: true,
       logger: true,
+      bruteForce: true,
+      clearSiteData: true,
       onEvent: true,
       clock: true,
       random: true,
@@ -114,6 +116,14 @@ describe("the README's options table", () => {
       } else if (name === 'clock') {
         expect(resolved.clock).toBe(Date.now);
         expect(stated).toBe('`Date.now`');
+      } else if (name === 'bruteForce' || name === 'clearSiteData') {
+        // An object of defaults, each stated as `field: value` in the cell.
+        const defaults = resolved[name] as Record<string, unknown>;
+        for (const [field, value] of Object.entries(defaults)) {
+          const literal =
+            typeof value === 'string' ? `'${value}'` : String(value).replace(/(\d)(?=(\d{3})+$)/g, '$1_');
+          expect(stated, `${name}.${field}`).toContain(`${field}: ${literal}`);
+        }
       } else if (name === 'serializer') {
         expect(resolved.serializer).toBe(jsonSerializer);
         expect(stated).toBe('JSON');

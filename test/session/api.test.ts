@@ -14,6 +14,7 @@ describe('the teller entry point', () => {
         'SessionConflictError',
         'SessionDestroyedError',
         'SessionLockTimeoutError',
+        'SessionRateLimitError',
         'SessionStoreError',
         'SessionStoreTimeoutError',
         'SessionTooLargeError',
@@ -36,6 +37,7 @@ describe('the teller entry point', () => {
       [new teller.SessionConflictError('x'), 409],
       [new teller.SessionDestroyedError('x'), 409],
       [new teller.SessionTooLargeError('x'), 500],
+      [new teller.SessionRateLimitError('x', 30), 429],
     ];
     for (const [error, status] of cases) {
       expect(error).toBeInstanceOf(teller.TellerError);

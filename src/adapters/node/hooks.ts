@@ -10,7 +10,7 @@
  * a plain object when nothing was set before, so node sends them as it would without the adapter.
  */
 import { ServerResponse, validateHeaderName, validateHeaderValue } from 'node:http';
-import { statusForError } from '../../session/errors.js';
+import { headersForError, statusForError } from '../../session/errors.js';
 import type { AnySession } from '../../session/session.js';
 import type { AdapterManager, HeaderTarget } from '../_shared.js';
 import { addSessionHeaders, errorBody, SessionHttpError, TEXT_PLAIN } from '../_shared.js';
@@ -259,11 +259,11 @@ class Hooks implements HeaderTarget {
     this.phase = COMMITTING;
     const res = this.res;
     try {
-      const { setCookie } = await this.adapter.manager.commit(this.session, {
+      const { setCookie, clearSiteData } = await this.adapter.manager.commit(this.session, {
         status: this.failed ? 500 : status,
       });
       const queue = this.queue as unknown[];
-      addSessionHeaders(this, this.session, setCookie);
+      addSessionHeaders(this, this.session, setCookie, clearSiteData);
       this.phase = DONE;
       this.queue = undefined;
       this.head = undefined;
@@ -290,7 +290,7 @@ class Hooks implements HeaderTarget {
         return;
       }
       this.phase = FAILED;
-      sendError(res, statusForError(error), this.originals[WRITE_HEAD], this.originals[END]);
+      sendError(res, error, this.originals[WRITE_HEAD], this.originals[END]);
     }
   }
 
@@ -381,7 +381,7 @@ function absorbHeaders(res: ServerResponse, headers: object): void {
  */
 export function sendError(
   res: ServerResponse,
-  status: number,
+  error: unknown,
   writeHead = res.writeHead as Method,
   end = res.end as Method,
 ): void {
@@ -390,11 +390,13 @@ export function sendError(
     return;
   }
   for (const name of res.getHeaderNames()) res.removeHeader(name);
+  const status = statusForError(error);
   const body = errorBody(status);
   writeHead.call(res, status, {
     'Content-Type': TEXT_PLAIN,
     'Content-Length': Buffer.byteLength(body),
     'Cache-Control': 'no-store',
+    ...headersForError(error),
   });
   end.call(res, body);
 }
