@@ -1,8 +1,8 @@
 /**
  * Complexity checks without time budgets: the best of several runs for input size n and 10n, and
- * their ratio. Linear work gives about 10; quadratic work gives about 100.
+ * their ratio (CPU time by default). Linear work gives about 10; quadratic work gives about 100.
  */
-/** A clock in milliseconds: wall time by default. */
+/** A clock in milliseconds (bestTime: wall time by default; growthRatio: CPU time). */
 export type Clock = () => number;
 
 /**
@@ -28,7 +28,7 @@ export function growthRatio(
   make: (n: number) => string,
   run: (input: string) => unknown,
   n: number,
-  clock?: Clock,
+  clock: Clock = cpuClock,
 ): number {
   const small = make(n);
   const large = make(n * 10);
