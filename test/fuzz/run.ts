@@ -4,7 +4,7 @@
  * per target; exits 1 when a property fails or a ratio exceeds FUZZ_MAX_RATIO.
  *
  * The default is 500,000 inputs per target: 1,000,000 each (issue 11's count, `FUZZ_RUNS=1000000`) took
- * about 15 minutes on the shared 2-core development machine, where the whole run should stay near 10.
+ * about 18 minutes on the shared 2-core development machine, where the whole run should stay near 10.
  *
  *   FUZZ_RUNS=500000      inputs per target
  *   FUZZ_SEED=123         replay a run (each target's seed is printed)
