@@ -128,10 +128,16 @@ export function serializeSetCookie(cookie: SerializeOptions): string {
   }
   if (cookie.path !== undefined) {
     const p = cookie.path;
-    if (typeof p !== 'string' || !PATH.test(p) || utf8Length(p) > MAX_ATTRIBUTE_VALUE_BYTES) {
+    // A trailing space is av-octet, but a user agent trims it (5.6 step 4): the cookie would get another path.
+    if (
+      typeof p !== 'string' ||
+      !PATH.test(p) ||
+      p.endsWith(' ') ||
+      utf8Length(p) > MAX_ATTRIBUTE_VALUE_BYTES
+    ) {
       throw invalid(
         'path',
-        `must start with "/" and hold printable ASCII or spaces but no semicolon (RFC 6265bis 4.1.2.4), at most ${MAX_ATTRIBUTE_VALUE_BYTES} octets`,
+        `must start with "/" and hold printable ASCII or spaces but no semicolon (RFC 6265bis 4.1.2.4) and no trailing space (a user agent trims it), at most ${MAX_ATTRIBUTE_VALUE_BYTES} octets`,
       );
     }
     out += `; Path=${p}`;

@@ -46,7 +46,9 @@ export function requestTarget(url: string | URL): RequestTarget | undefined {
   const secureScheme = protocol === 'https:' || protocol === 'wss:';
   if (!secureScheme && protocol !== 'http:' && protocol !== 'ws:') return undefined;
   const host = u.hostname;
-  if (host === '' || hasEmptyLabel(host)) return undefined;
+  // The URL parser keeps ';' and ',' in a host, but no label holds them (5.1.2): no Domain attribute could
+  // name such a host, and a jar loaded from JSON refuses it, so its cookies would not survive a round trip.
+  if (host === '' || hasEmptyLabel(host) || host.includes(';') || host.includes(',')) return undefined;
   return {
     host,
     isIp: isIpAddress(host),

@@ -17,6 +17,8 @@ const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
 const SALT = Buffer.from('teller/session/seal');
 const INFO = Buffer.from('teller session seal v1 aes-256-gcm');
+/** The base64url length of a sealed empty text (version, nonce and tag): anything shorter is not sealed. */
+const MIN_SEALED_CHARS = Math.ceil(((1 + NONCE_BYTES + TAG_BYTES) * 4) / 3);
 /** Secrets shorter than this are refused: a sealing key must be hard to guess. */
 export const MIN_SEAL_SECRET_BYTES = 32;
 
@@ -71,7 +73,7 @@ export function seal(plaintext: string, keys: SealKeys, aad: string): string {
 
 /** Decrypts a sealed value with any of the keys, or undefined for anything tampered, truncated or foreign. */
 export function unseal(value: string, keys: SealKeys, aad: string): string | undefined {
-  if (value.length < 40 || !/^[A-Za-z0-9_-]+$/.test(value)) return undefined;
+  if (value.length < MIN_SEALED_CHARS || !/^[A-Za-z0-9_-]+$/.test(value)) return undefined;
   const raw = Buffer.from(value, 'base64url');
   if (raw.length < 1 + NONCE_BYTES + TAG_BYTES || raw[0] !== VERSION) return undefined;
   const nonce = raw.subarray(1, 1 + NONCE_BYTES);

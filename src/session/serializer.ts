@@ -15,10 +15,16 @@ function dropProto(this: unknown, key: string, value: unknown): unknown {
   return key === '__proto__' ? undefined : value;
 }
 
-/** JSON, with `__proto__` keys dropped on parse (only texts that contain one pay for the reviver). */
+/**
+ * A text that may hold a `__proto__` key: written out, or spelled with a `\u` escape (`"\u005f_proto__"`
+ * is the same key), so only texts without either skip the reviver.
+ */
+const MAY_HOLD_PROTO = /__proto__|\\u/;
+
+/** JSON, with `__proto__` keys dropped on parse (only texts that may contain one pay for the reviver). */
 export const jsonSerializer: SessionSerializer = {
   stringify: (data) => JSON.stringify(data),
-  parse: (text) => (text.includes('__proto__') ? JSON.parse(text, dropProto) : JSON.parse(text)),
+  parse: (text) => (MAY_HOLD_PROTO.test(text) ? JSON.parse(text, dropProto) : JSON.parse(text)),
 };
 
 /** The values of a parsed data object as a Map; `__proto__` and non-object input are refused. */

@@ -114,6 +114,14 @@ describe('serializeSetCookie', () => {
     );
   });
 
+  it('refuses a path with a trailing space, which a user agent would trim into another path', () => {
+    // Found by test/fuzz: Path=/a  was read back as /a.
+    expect(() => serializeSetCookie({ ...base, path: '/a ' })).toThrow(
+      /option path is invalid.*trailing space/,
+    );
+    expect(serializeSetCookie({ ...base, path: '/a b' })).toBe('a=b; Path=/a b');
+  });
+
   it('accepts one leading dot on a domain (older servers write it)', () => {
     expect(serializeSetCookie({ ...base, domain: '.example.com' })).toBe('a=b; Domain=.example.com');
   });

@@ -68,6 +68,21 @@ describe('session data', () => {
     expect(JSON.parse(store.records.get(key)!.record.data)).not.toHaveProperty('isAdmin');
   });
 
+  it('a __proto__ key spelled with a JSON escape ("\\u005f_proto__") is dropped at every depth too', async () => {
+    const store = new TestStore();
+    const manager = createSessionManager({ store });
+    const browser = new Browser();
+    await visit(manager, browser, (s) => s.set('a', 1));
+    const key = storeKeyOf(browser.value()!);
+    // Found by test/fuzz: the reviver ran only for texts that spell "__proto__" out.
+    store.records.get(key)!.record.data =
+      '{"a":1,"nested":{"\\u005f_proto__":{"polluted":true}},"\\u005F\\u005Fproto\\u005F\\u005F":{"isAdmin":true}}';
+    const { result } = await visit(manager, browser, (s) => s.get('nested' as 'a') as unknown as object);
+    expect(Object.getOwnPropertyNames(result)).toEqual([]);
+    expect(Object.getPrototypeOf(result)).toBe(Object.prototype);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
   it('a custom serializer is used for every record', async () => {
     const store = new TestStore();
     const manager = createSessionManager({
