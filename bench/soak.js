@@ -243,9 +243,16 @@ async function soak(kind, options) {
       : { TELLER_STORE: 'postgres', DATABASE_URL: service.url, PG_TABLE: tag, PG_APPLICATION_NAME: tag };
   env.BANK_OPENING = String(OPENING);
   env.STORE_TIMEOUT = String(options.storeTimeoutMs);
-  // One first (it creates the PostgreSQL table), then the others.
-  const apps = [await startApp(env)];
-  apps.push(...(await Promise.all(Array.from({ length: APPS - 1 }, () => startApp(env)))));
+  // One first (it creates the PostgreSQL table), then the others; on a failure, nothing is left running.
+  const apps = [];
+  try {
+    apps.push(await startApp(env));
+    apps.push(...(await Promise.all(Array.from({ length: APPS - 1 }, () => startApp(env)))));
+  } catch (error) {
+    killChildren();
+    cleanupSync();
+    throw error;
+  }
 
   const stats = createStats();
   const outages = [];
