@@ -44,9 +44,14 @@ export async function createPasswordCheck() {
   };
 }
 
-/** The balances of the demo users, kept in `store` (a Teller SessionStore). */
-export function createBank(store) {
-  const opening = (userId) => DEMO_USERS.find((u) => u.id === userId)?.opening ?? 0;
+/**
+ * The balances of the demo users, kept in `store` (a Teller SessionStore). `opening(userId)` is an account's
+ * first balance (default: the demo users' own, 0 for anyone else; the soak opens many accounts of its own).
+ */
+export function createBank(
+  store,
+  { opening = (userId) => DEMO_USERS.find((u) => u.id === userId)?.opening ?? 0 } = {},
+) {
   const key = (userId) => `${ACCOUNT_KEY_PREFIX}${userId}`;
 
   async function read(userId) {
