@@ -33,7 +33,9 @@
  * Options: `--minutes N` (per store; default 10), `--browsers N` (default 1000, at least 1000 unless `--dev`),
  * `--stores redis,postgres`, `--warmup-seconds N` (default 30), `--outage-seconds N` (default 5),
  * `--grace-seconds N` (default 5), `--think-ms N` (a browser's mean pause between actions, default 2500),
- * `--store-timeout-ms N` (the apps' storeTimeout, default 5000). `npm run soak:ci` is `--minutes 1`.
+ * `--store-timeout-ms N` (the apps' storeTimeout, default 5000), `--no-memory-check` (RSS printed, not judged).
+ * `npm run soak:ci` is `--minutes 1 --no-memory-check`: a soak in CI asserts what was lost, not how big the
+ * processes grew (in one minute on PostgreSQL the apps are still growing from start-up: 72 -> 86 MB seen).
  * Bounded: a watchdog ends the run (exit 3) past twice its planned length plus 5 minutes; every server and app
  * it started is stopped, and its directories removed, on any exit, Ctrl-C included.
  */
@@ -66,6 +68,7 @@ function parseArgs(argv) {
     storeTimeoutMs: 5000,
     warmupSeconds: 30,
     dev: false,
+    memoryCheck: true,
   };
   const numbers = {
     '--minutes': ['minutes', 0.25, 120],
@@ -80,6 +83,10 @@ function parseArgs(argv) {
     let [arg, value] = argv[i].split(/=(.*)/s);
     if (arg === '--dev') {
       options.dev = true;
+      continue;
+    }
+    if (arg === '--no-memory-check') {
+      options.memoryCheck = false;
       continue;
     }
     if (!(arg in numbers) && arg !== '--stores') fail(`unknown option ${arg}`);
@@ -367,7 +374,7 @@ async function soak(kind, options) {
   const end = { at: last.at, rss: top(last.at) };
   const rss = apps.map((_, i) => ({ warm: warm.rss[i], end: end.rss[i] }));
   for (const [i, { warm: w, end: e }] of rss.entries()) {
-    if (!(Math.abs(e - w) <= 0.1 * w))
+    if (options.memoryCheck && !(Math.abs(e - w) <= 0.1 * w))
       violate(stats, 'memory is not flat after warm-up', `app ${i}: ${mb(w)} -> ${mb(e)}`);
   }
 
@@ -414,7 +421,7 @@ function print(r, options) {
   line(
     `RSS (highest over the ${(r.windowMs / 1000).toFixed(0)} s before) at ${(r.warmAt / 1000).toFixed(0)} s and at ${(r.endAt / 1000).toFixed(0)} s: ${r.rss
       .map(({ warm, end }, i) => `app ${i} ${mb(warm)} -> ${mb(end)}`)
-      .join(', ')}`,
+      .join(', ')}${options.memoryCheck ? '' : ' (printed, not judged: --no-memory-check)'}`,
   );
   line(
     `RSS through the run (MB, app ${r.rss.map((_, i) => i).join('/')}): ${r.trace
