@@ -141,60 +141,76 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
   }
 }
 
+/** A connected Redis client and how to let it go: `quit` politely, `stop` at once. */
+interface RedisConnection {
+  client: RedisClientLike;
+  quit(): Promise<unknown>;
+  stop(): void;
+}
+
 async function openRedis(url: string, label: string, connectTimeout: number): Promise<OpenedStore> {
   const parsed = new URL(url);
   const prefix = parsed.searchParams.get('prefix') ?? undefined;
   parsed.searchParams.delete('prefix');
-  const clientUrl = parsed.href;
   let hasNodeRedis = true;
   try {
     createRequire(import.meta.url).resolve('redis');
   } catch {
     hasNodeRedis = false;
   }
-  if (hasNodeRedis) {
-    const { createClient } = load(label, 'redis') as {
-      createClient(options: object): RedisClientLike & {
-        connect(): Promise<unknown>;
-        on(event: 'error', listener: (error: unknown) => void): unknown;
-        destroy?(): void;
-        disconnect?(): Promise<void>;
-        quit?(): Promise<unknown>;
-      };
+  const connect = hasNodeRedis ? connectNodeRedis : connectIoRedis;
+  const { client, quit, stop } = await connect(parsed.href, label, connectTimeout);
+  const store = createRedisStore({ client, ...(prefix === undefined ? {} : { prefix }) });
+  return {
+    kind: 'redis',
+    store,
+    label,
+    close: async () => {
+      await store.close();
+      await quit().catch(() => stop());
+    },
+  };
+}
+
+async function connectNodeRedis(
+  url: string,
+  label: string,
+  connectTimeout: number,
+): Promise<RedisConnection> {
+  const { createClient } = load(label, 'redis') as {
+    createClient(options: object): RedisClientLike & {
+      connect(): Promise<unknown>;
+      on(event: 'error', listener: (error: unknown) => void): unknown;
+      destroy?(): void;
+      disconnect?(): Promise<void>;
+      quit?(): Promise<unknown>;
     };
-    const client = createClient({
-      url: clientUrl,
-      disableOfflineQueue: true,
-      socket: { connectTimeout, reconnectStrategy: (retries: number) => Math.min(retries * 100, 2_000) },
-    });
-    let firstError: unknown;
-    const onError = (error: unknown) => {
-      firstError ??= error;
-    };
-    client.on('error', onError);
-    const stop = () => (client.destroy ? client.destroy() : void client.disconnect?.().catch(() => {}));
-    try {
-      await within(client.connect(), connectTimeout, label, 'cannot connect to Redis');
-    } catch (error) {
-      stop();
-      throw firstError
-        ? new StoreUrlError(
-            tellerMessage(STORE_URL_NAME, `${label}: cannot connect to Redis: ${reason(firstError)}`),
-            { cause: firstError },
-          )
-        : error;
-    }
-    const store = createRedisStore({ client, ...(prefix === undefined ? {} : { prefix }) });
-    return {
-      kind: 'redis',
-      store,
-      label,
-      close: async () => {
-        await store.close();
-        await Promise.resolve(client.quit?.()).catch(() => stop());
-      },
-    };
+  };
+  const client = createClient({
+    url,
+    disableOfflineQueue: true,
+    socket: { connectTimeout, reconnectStrategy: (retries: number) => Math.min(retries * 100, 2_000) },
+  });
+  let firstError: unknown;
+  client.on('error', (error: unknown) => {
+    firstError ??= error;
+  });
+  const stop = () => (client.destroy ? client.destroy() : void client.disconnect?.().catch(() => {}));
+  try {
+    await within(client.connect(), connectTimeout, label, 'cannot connect to Redis');
+  } catch (error) {
+    stop();
+    throw firstError
+      ? new StoreUrlError(
+          tellerMessage(STORE_URL_NAME, `${label}: cannot connect to Redis: ${reason(firstError)}`),
+          { cause: firstError },
+        )
+      : error;
   }
+  return { client, quit: () => Promise.resolve(client.quit?.()), stop };
+}
+
+async function connectIoRedis(url: string, label: string, connectTimeout: number): Promise<RedisConnection> {
   const IoRedis = load(label, 'ioredis') as {
     default?: unknown;
   } & (new (
@@ -207,7 +223,7 @@ async function openRedis(url: string, label: string, connectTimeout: number): Pr
     disconnect(): void;
   });
   const Client = (IoRedis.default ?? IoRedis) as typeof IoRedis;
-  const client = new Client(clientUrl, {
+  const client = new Client(url, {
     lazyConnect: true,
     enableOfflineQueue: false,
     autoResendUnfulfilledCommands: false,
@@ -221,16 +237,7 @@ async function openRedis(url: string, label: string, connectTimeout: number): Pr
     client.disconnect();
     throw error;
   }
-  const store = createRedisStore({ client, ...(prefix === undefined ? {} : { prefix }) });
-  return {
-    kind: 'redis',
-    store,
-    label,
-    close: async () => {
-      await store.close();
-      await client.quit().catch(() => client.disconnect());
-    },
-  };
+  return { client, quit: () => client.quit(), stop: () => client.disconnect() };
 }
 
 async function openPostgres(url: string, label: string, connectTimeout: number): Promise<OpenedStore> {
