@@ -18,8 +18,16 @@ export class TellerError extends Error {
 
 /** The store failed or did not answer within `storeTimeout`: answered 503, never an anonymous session. */
 export class SessionStoreError extends TellerError {
-  constructor(message: string, options?: { cause?: unknown }) {
+  /**
+   * The Set-Cookie line the error answer still carries: the new id of a login, regenerate or renewal whose new
+   * record was written before the store failed while the old id was being retired (a failed call may have
+   * landed, so the old id may be gone): the browser follows its data, logged in, rather than keep an id that
+   * may lead nowhere. Adapters send it with the 503 ({@link headersForError}).
+   */
+  readonly setCookie: string | undefined;
+  constructor(message: string, options?: { cause?: unknown; setCookie?: string }) {
     super(message, 503, options);
+    this.setCookie = options?.setCookie;
   }
 }
 
@@ -67,9 +75,15 @@ export class SessionRateLimitError extends TellerError {
   }
 }
 
-/** The headers an error answer adds: Retry-After for a {@link SessionRateLimitError}. */
+/**
+ * The headers an error answer adds: Retry-After for a {@link SessionRateLimitError}; the new id's Set-Cookie of
+ * a {@link SessionStoreError} that carries one.
+ */
 export function headersForError(error: unknown): Record<string, string> | undefined {
-  return error instanceof SessionRateLimitError ? { 'Retry-After': String(error.retryAfter) } : undefined;
+  if (error instanceof SessionRateLimitError) return { 'Retry-After': String(error.retryAfter) };
+  if (error instanceof SessionStoreError && error.setCookie !== undefined)
+    return { 'Set-Cookie': error.setCookie };
+  return undefined;
 }
 
 /** The HTTP status for an error thrown by a handler or by the session layer (500 when unknown). */

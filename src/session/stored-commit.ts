@@ -8,7 +8,13 @@
 
 import { cookieFor, type ManagerContext } from './context.js';
 import { deleteCookieLine } from './cookie-policy.js';
-import { SessionConflictError, SessionDestroyedError, SessionStoreError, tellerMessage } from './errors.js';
+import {
+  SessionConflictError,
+  SessionDestroyedError,
+  SessionStoreError,
+  SessionStoreTimeoutError,
+  tellerMessage,
+} from './errors.js';
 import { encodeIdCookie, storeKeyOf } from './ids.js';
 import { encodeLegacyCookie } from './legacy.js';
 import { LIMITS } from './options.js';
@@ -212,7 +218,20 @@ async function writeOnce(
       Math.min(Math.max(LIMITS.tombstoneTtlMs, base.expiresAt - now), LIMITS.retiredTtlMs) +
       LIMITS.ttlSlackMs;
   }
-  const ok = await calls.set(baseKey, retired, base.version, ttl, b);
+  let ok: boolean;
+  try {
+    ok = await calls.set(baseKey, retired, base.version, ttl, b);
+    if (ok && mode === 'rotate') {
+      const origin = state.origin!;
+      if (origin.pointerKey !== undefined) await calls.delete(origin.pointerKey, b);
+      // Another process renewed the id meanwhile: the key this request loaded is now a pointer.
+      if (baseKey !== origin.key) await calls.delete(origin.key, b);
+    }
+  } catch (error) {
+    // The new record is written, and the old id may be retired already (a call that failed may have landed):
+    // the 503 carries the new id's cookie, so the browser follows its data whichever way the retire went.
+    throw carryingCookie(error, cookieFor(ctx, state, record, idCookieValue(ctx, state)));
+  }
   if (!ok) {
     await calls.delete(newKey, b);
     if (mode === 'renew') {
@@ -221,13 +240,14 @@ async function writeOnce(
     }
     return null;
   }
-  if (mode === 'rotate') {
-    const origin = state.origin!;
-    if (origin.pointerKey !== undefined) await calls.delete(origin.pointerKey, b);
-    // Another process renewed the id meanwhile: the key this request loaded is now a pointer.
-    if (baseKey !== origin.key) await calls.delete(origin.key, b);
-  }
   return record;
+}
+
+/** A store error as a new one of its kind whose answer carries `setCookie` (never the caller's object changed). */
+function carryingCookie(error: unknown, setCookie: string): unknown {
+  if (!(error instanceof SessionStoreError)) return error;
+  const Kind = error instanceof SessionStoreTimeoutError ? SessionStoreTimeoutError : SessionStoreError;
+  return new Kind(error.message, { cause: error.cause, setCookie });
 }
 
 /**

@@ -29,6 +29,11 @@ export interface ProbeStore extends SessionStore {
   setDelay: number;
   /** 'up': pass through; 'throw': every call rejects; 'hang': every call never settles. */
   mode: 'up' | 'throw' | 'hang';
+  /**
+   * The next `sets` calls of `set` pass, the one after rejects (applied first when `lands`: a write whose answer
+   * was lost), and the switch is off again.
+   */
+  failAfter: { sets: number; lands: boolean } | undefined;
 }
 
 /** Wraps a real store with switches for slowness and failure. */
@@ -43,10 +48,17 @@ export function probeStore(inner: MemoryStore): ProbeStore {
     setsDoneAt: [],
     setDelay: 0,
     mode: 'up',
+    failAfter: undefined,
     get: (key) => gate(() => inner.get(key)),
     set: (key: string, record: SessionRecord, expected: number | null, ttlMs: number) =>
       gate(async () => {
         if (probe.setDelay > 0) await new Promise((resolve) => setTimeout(resolve, probe.setDelay));
+        const fail = probe.failAfter;
+        if (fail !== undefined && fail.sets-- <= 0) {
+          probe.failAfter = undefined;
+          if (fail.lands) await inner.set(key, record, expected, ttlMs);
+          throw new Error('read ECONNRESET (the test store failed mid-commit)');
+        }
         const ok = await inner.set(key, record, expected, ttlMs);
         if (ok) probe.setsDoneAt.push(performance.now());
         return ok;
@@ -366,6 +378,40 @@ export async function bruteForceScenario(
 }
 
 /**
+ * A login whose store fails after the new record is written, while the old id is retired (the retire call
+ * failing outright, or landing with its answer lost): the answer is a 503 (as `expectUnavailable` checks) that
+ * still carries the new id's cookie, so the browser is logged in with the cart it had, never stranded on an id
+ * that may lead nowhere; the old id never gives the logged-in session. `onError` hears a SessionStoreError.
+ */
+export async function rotationFailureScenario(
+  { call, store, errors }: Pick<AdapterSubject, 'call' | 'store' | 'errors'>,
+  expectUnavailable: (answer: AdapterAnswer) => void = (answer) => expectPlainError(answer, 503),
+): Promise<void> {
+  for (const lands of [false, true]) {
+    errors.length = 0;
+    const jar = new TinyJar();
+    expect((await call('POST', '/add?key=cart', { jar })).status).toBe(200);
+    const before = jar.clone();
+    store.failAfter = { sets: 1, lands };
+    const login = await call('POST', '/login?user=ivy', { jar });
+    expect(store.failAfter).toBeUndefined();
+    expect(login.status, `lands: ${lands}`).toBe(503);
+    expectUnavailable(login);
+    expectNoDetail(login);
+    expect(login.setCookie).toHaveLength(1);
+    expect(login.setCookie[0]).toMatch(/HttpOnly/i);
+    expect(jar.header()).not.toBe(before.header());
+    const after = JSON.parse((await call('GET', '/', { jar })).body) as { user: string; data: object };
+    expect(after.user).toBe('ivy');
+    expect(after.data).toHaveProperty('cart', true);
+    const old = JSON.parse((await call('GET', '/', { jar: before })).body) as { user: string | null };
+    expect(old.user).toBeNull();
+    expect(errors.length).toBeGreaterThanOrEqual(1);
+    expect(errors.every((e) => e instanceof SessionStoreError)).toBe(true);
+  }
+}
+
+/**
  * THE adapter scenario suite, run by every adapter's test file with its own app ({@link ScenarioApp}) over
  * real HTTP on loopback: first visit, login, read, 50 concurrent writes, logout, replay of the old cookie
  * ({@link loginLogoutScenario}); a store that is down (failing, or hanging past its timeout) -> 503
@@ -401,6 +447,10 @@ export function adapterScenarios(name: string, start: ScenarioApp, options: Scen
         expect((await call('GET', '/')).status).toBe(200);
       });
     }
+
+    it('a login whose store fails while the old id is retired answers 503 with the new id, losing nothing', async () => {
+      await rotationFailureScenario({ call, store, errors }, options.unavailable);
+    });
 
     describe('with bruteForce { policy: 429, threshold: 3 } and clearSiteData { logout: true }', () => {
       const events: SessionEvent[] = [];
