@@ -1,13 +1,15 @@
 /**
  * `npm run bench`: Teller and its peers side by side, in one run. Every suite module in SUITES
  * exports `run()` returning rows `{ suite, case, unit, higherIsBetter, teller, peer, peerName }`.
- * Prints a table with the ratio Teller/peer and writes the same figures to bench/results/latest.json.
+ * Prints a table with the ratio Teller/peer (and, for the rows issue 12 sets a goal for, the goal and whether
+ * it is met: bench/goals.js) and writes the same figures to bench/results/latest.json (or BENCH_RESULTS).
  * `node bench/run.js cookie jar` runs only the named suites.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { goalOf } from './goals.js';
 
 const SUITES = ['cookie', 'jar', 'http'];
 const here = dirname(fileURLToPath(import.meta.url));
@@ -39,15 +41,21 @@ for (const name of selected) {
   for (const r of rows) {
     const ratio = r.higherIsBetter ? r.teller / r.peer : r.peer / r.teller;
     r.ratio = Number(ratio.toFixed(3));
+    const goal = goalOf(r);
+    if (goal !== undefined) r.goal = Number(goal.goal.toFixed(3));
     all.push(r);
+    const met =
+      goal === undefined
+        ? ''
+        : `  goal >= ${goal.goal.toFixed(2)}x (${goal.says}): ${ratio >= goal.goal ? 'MET' : 'MISSED'}`;
     console.log(
-      `${r.case.padEnd(58)} teller ${format(r.teller, r.unit).padStart(10)} ${r.unit.padEnd(6)} | ${r.peerName.padEnd(18)} ${format(r.peer, r.unit).padStart(10)} | ${r.ratio.toFixed(2)}x${r.note ? `  (${r.note})` : ''}`,
+      `${r.case.padEnd(58)} teller ${format(r.teller, r.unit).padStart(10)} ${r.unit.padEnd(6)} | ${r.peerName.padEnd(18)} ${format(r.peer, r.unit).padStart(10)} | ${r.ratio.toFixed(2)}x${met}${r.note ? `  (${r.note})` : ''}`,
     );
   }
 }
 console.log('\nratio: Teller/peer, above 1 means Teller is better (for memory and latency: peer/Teller).');
 
-const out = resolve(here, 'results/latest.json');
+const out = resolve(process.env.BENCH_RESULTS ?? resolve(here, 'results/latest.json'));
 mkdirSync(dirname(out), { recursive: true });
 writeFileSync(
   out,
