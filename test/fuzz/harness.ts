@@ -8,7 +8,15 @@ import fc from 'fast-check';
 import { parseCookie } from '../../src/cookie/index.js';
 import { cpuClock, growthRatio } from '../support/timing.js';
 
-export type Family = ((n: number) => string) | { make: (n: number) => string; n: number };
+/**
+ * An adversarial family: its inputs of size n, or those with its own n and, for a family whose time per item
+ * grows with a table the input itself forces (many distinct keys), `reference`: the platform doing the least
+ * the target must (JSON.parse, an object filled from a split), timed the same way right beside it, so the
+ * growth the platform shows is told from the target's own.
+ */
+export type Family =
+  | ((n: number) => string)
+  | { make: (n: number) => string; n: number; reference?: (text: string) => unknown };
 
 /** One function under fuzz. */
 export interface FuzzTarget<T> {
@@ -176,6 +184,8 @@ export function repeatTo(seed: string, length: number): string {
 export interface Growth {
   family: string;
   ratio: number;
+  /** The reference's ratio on the same inputs, when the family names one. */
+  reference?: number;
 }
 
 /**
@@ -184,27 +194,38 @@ export interface Growth {
  */
 export function growth(target: FuzzTarget<unknown>, worst: readonly string[], limit: number): Growth[] {
   const out: Growth[] = [];
-  const measure = (family: string, make: (n: number) => string, n: number): void => {
+  const ratioOf = (timed: (text: string) => unknown, make: (n: number) => string, n: number): number => {
     // Enough repetitions that the small input takes 2 ms of CPU: clock granularity cannot make the ratio.
     const small = make(n);
     const t0 = cpuClock();
     let reps = 0;
     while (cpuClock() - t0 < 2 && reps < 10_000) {
-      target.timed(small);
+      timed(small);
       reps++;
     }
     const run = (text: string): void => {
-      for (let i = 0; i < reps; i++) target.timed(text);
+      for (let i = 0; i < reps; i++) timed(text);
     };
     // A ratio over the limit is measured twice more (the machine is shared): the lowest counts.
     let ratio = growthRatio(make, run, n, cpuClock);
     for (let again = 0; again < 2 && ratio > limit; again++)
       ratio = Math.min(ratio, growthRatio(make, run, n, cpuClock));
-    out.push({ family: `${family} (n=${n})`, ratio });
+    return ratio;
+  };
+  const measure = (
+    family: string,
+    make: (n: number) => string,
+    n: number,
+    reference?: (text: string) => unknown,
+  ): void => {
+    const ratio = ratioOf((text) => target.timed(text), make, n);
+    const growth: Growth = { family: `${family} (n=${n})`, ratio };
+    if (reference !== undefined) growth.reference = ratioOf(reference, make, n);
+    out.push(growth);
   };
   for (const [family, f] of Object.entries(target.families)) {
     if (typeof f === 'function') measure(family, f, target.n);
-    else measure(family, f.make, f.n);
+    else measure(family, f.make, f.n, f.reference);
   }
   const grow = target.grow ?? repeatTo;
   worst.forEach((seed, i) => {

@@ -52,10 +52,14 @@ for (const target of targets) {
     console.log(`  FAILED\n${error instanceof Error ? error.message : String(error)}`);
   }
   console.log(`  time(10n) / time(n), CPU time, linear = 10, bound ${maxRatio}:`);
-  for (const { family, ratio } of growth(target, worst, maxRatio)) {
+  for (const { family, ratio, reference } of growth(target, worst, maxRatio)) {
     const over = ratio > maxRatio;
     if (over) failed = true;
-    console.log(`    ${ratio.toFixed(1).padStart(6)}  ${family}${over ? `  <- over ${maxRatio}` : ''}`);
+    const platform =
+      reference === undefined ? '' : `  (the platform's least work, same inputs: ${reference.toFixed(1)})`;
+    console.log(
+      `    ${ratio.toFixed(1).padStart(6)}  ${family}${platform}${over ? `  <- over ${maxRatio}` : ''}`,
+    );
   }
 }
 console.log(

@@ -120,6 +120,7 @@ export const parseCookieTarget: FuzzTarget<string> = {
     'distinct names': {
       make: (n) => Array.from({ length: n / 10 }, (_, i) => `k${i}=v`).join('; '),
       n: 2_000,
+      reference: splitIntoObject,
     },
     'one name repeated': (n) => 'k=v; '.repeat(n / 5),
   },
@@ -752,10 +753,15 @@ export const dataTarget: FuzzTarget<DataInput> = {
   timed: decodeData,
   n: 20_000,
   families: {
-    'deep arrays': (n) => `{"a":${'['.repeat(n / 2)}${']'.repeat(n / 2)}}`,
+    'deep arrays': {
+      make: (n) => `{"a":${'['.repeat(n / 2)}${']'.repeat(n / 2)}}`,
+      n: 20_000,
+      reference: (text) => new Map(Object.entries(JSON.parse(text))),
+    },
     'many keys': {
       make: (n) => JSON.stringify(Object.fromEntries(Array.from({ length: n / 10 }, (_, i) => [`k${i}`, i]))),
       n: 2_000,
+      reference: (text) => new Map(Object.entries(JSON.parse(text))),
     },
     'many __proto__ keys (the reviver)': (n) =>
       `{${Array.from({ length: n / 16 }, (_, i) => `"__proto__":${i}`).join(',')}}`,
@@ -767,6 +773,16 @@ export const dataTarget: FuzzTarget<DataInput> = {
     'nested objects': (n) => `${'{"a":'.repeat(n / 6)}1${'}'.repeat(n / 6)}`,
   },
 };
+
+/** The least a Cookie header parser must do: split the pairs and fill a table of the names. */
+function splitIntoObject(text: string): Record<string, string> {
+  const out: Record<string, string> = Object.create(null);
+  for (const pair of text.split('; ')) {
+    const eq = pair.indexOf('=');
+    out[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return out;
+}
 
 // biome-ignore lint/suspicious/noExplicitAny: a list of targets of different input types
 export const TARGETS: FuzzTarget<any>[] = [
