@@ -6,7 +6,7 @@
  */
 import { SessionTooLargeError, tellerMessage } from './errors.js';
 import { LIMITS, type ResolvedOptions } from './options.js';
-import { fromValueMap, toValueMap } from './serializer.js';
+import { fromValueMap, jsonSerializer, toValueMap } from './serializer.js';
 import { ISSUED_AT_KEY, type Origin, type SessionState } from './state.js';
 import { RECORD_FORMAT, type SessionRecord } from './store.js';
 
@@ -116,7 +116,8 @@ export function parseValues(options: ResolvedOptions, data: string): Map<string,
 }
 
 export function serializeValues(options: ResolvedOptions, values: Map<string, unknown>): string {
-  const text = options.serializer.stringify(fromValueMap(values));
+  const serializer = options.serializer;
+  const text = serializer.stringify(fromValueMap(values, serializer === jsonSerializer));
   if (typeof text !== 'string') {
     throw new TypeError(tellerMessage('session', 'serializer.stringify must return a string'));
   }

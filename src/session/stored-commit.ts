@@ -17,7 +17,7 @@ import {
 } from './errors.js';
 import { encodeIdCookie, storeKeyOf } from './ids.js';
 import { encodeLegacyCookie } from './legacy.js';
-import { LIMITS } from './options.js';
+import { LIMITS, type ResolvedOptions } from './options.js';
 import {
   buildRecord,
   isLive,
@@ -88,7 +88,13 @@ export async function commitStored(
   let values = state.values;
   let roundStarted = performance.now();
   for (let attempt = 0; ; attempt++) {
-    const written = await writeOnce(ctx, calls, state, mode, baseKey, base, values, data, b);
+    let written: SessionRecord | null;
+    if (mode === 'write' || mode === 'touch') {
+      // The common case awaits the store here rather than in a further async function: a promise turn
+      // and a settled promise less per commit.
+      const record = inPlaceRecord(options, state, mode, base, values, data);
+      written = (await calls.set(baseKey, record, base.version, ttlOf(record, now), b)) ? record : null;
+    } else written = await rotateOnce(ctx, calls, state, mode, baseKey, base, values, b);
     if (written !== null) {
       const rotated = mode === 'rotate' || mode === 'renew';
       state.storedKey = rotated ? state.key : baseKey;
@@ -169,26 +175,32 @@ async function commitNew(
   return [cookieFor(ctx, state, record, encodeIdCookie(id, ctx.options.secrets))];
 }
 
-/** One compare-and-set attempt; the written record, or null on a conflict. */
-async function writeOnce(
-  ctx: ManagerContext,
-  calls: StoreCalls,
+/** The record a write or touch puts in place of `base` (the next version, under the same key). */
+function inPlaceRecord(
+  options: ResolvedOptions,
   state: SessionState,
-  mode: WriteMode,
-  baseKey: string,
+  mode: 'write' | 'touch',
   base: SessionRecord,
   values: Map<string, unknown>,
   serialized: string | undefined,
+): SessionRecord {
+  const data = mode === 'touch' ? base.data : (serialized ?? serializeValues(options, values));
+  return buildRecord(options, state, base, data, base.version + 1);
+}
+
+/** One rotate or renew attempt; the record written under the new key, or null on a conflict. */
+async function rotateOnce(
+  ctx: ManagerContext,
+  calls: StoreCalls,
+  state: SessionState,
+  mode: 'rotate' | 'renew',
+  baseKey: string,
+  base: SessionRecord,
+  values: Map<string, unknown>,
   b: Budget,
 ): Promise<SessionRecord | null> {
   const now = state.now;
   const options = ctx.options;
-  if (mode === 'write' || mode === 'touch') {
-    const data = mode === 'touch' ? base.data : (serialized ?? serializeValues(options, values));
-    const record = buildRecord(options, state, base, data, base.version + 1);
-    const ok = await calls.set(baseKey, record, base.version, ttlOf(record, now), b);
-    return ok ? record : null;
-  }
   // rotate / renew: the record under a new key first, then the old key retired by compare-and-set.
   const previous = { id: state.id, key: state.key };
   if (mode === 'renew') {

@@ -97,6 +97,11 @@ function routes(req: SessionRequest<Session>, res: ServerResponse): void {
       res.writeHead(200, { 'X-Bad': 'one\r\ntwo' });
       res.end('never');
       return;
+    case '/bad-header-name':
+      session.set('lost', 1);
+      res.writeHead(200, { 'Content-Type': 'text/plain', 'X Bad': 'name', 'Content-Length': 5 });
+      res.end('never');
+      return;
     case '/end-with-callback':
       session.set('d', 1);
       res.statusCode = 202;
@@ -178,6 +183,20 @@ describe('node:http adapter: merging the session headers with the handler header
     expect(await store.count()).toBe(before);
     expect(errors).toHaveLength(1);
     expect((errors[0] as { code?: string }).code).toBe('ERR_INVALID_CHAR');
+  });
+
+  it('an invalid header name throws to the handler every time (the names found valid are remembered, not it)', async () => {
+    const before = await store.count();
+    for (let round = 0; round < 2; round++) {
+      errors.length = 0;
+      const answer = await get(port, '/bad-header-name');
+      expect(answer.status).toBe(500);
+      expect(answer.body).toBe('Internal Server Error\n');
+      expect(answer.setCookie).toEqual([]);
+      expect(errors).toHaveLength(1);
+      expect((errors[0] as { code?: string }).code).toBe('ERR_INVALID_HTTP_TOKEN');
+    }
+    expect(await store.count()).toBe(before);
   });
 
   it('end(chunk, callback) after the commit: the status, the cookie and the callback all arrive', async () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createSessionManager, RECORD_FORMAT, SessionTooLargeError } from '../../src/index.js';
 import { storeKeyOf } from '../../src/session/ids.js';
+import { fromValueMap } from '../../src/session/serializer.js';
 import { Browser, T0, TestStore, visit } from './helpers.js';
 
 describe('session data', () => {
@@ -96,6 +97,49 @@ describe('session data', () => {
     await visit(manager, browser, (s) => s.set('a', 1));
     expect(store.sessions()[0]![1].data).toBe(Buffer.from('{"a":1}').toString('base64'));
     expect((await visit(manager, browser, (s) => s.get('a'))).result).toBe(1);
+  });
+
+  it("a custom serializer is given a null-prototype object; the default one's text is the same as from one", async () => {
+    const given: object[] = [];
+    const store = new TestStore();
+    const manager = createSessionManager({
+      store,
+      serializer: {
+        stringify: (d) => {
+          given.push(d);
+          return JSON.stringify(d);
+        },
+        parse: (t) => JSON.parse(t),
+      },
+    });
+    await visit(manager, new Browser(), (s) => s.set('a', 1));
+    expect(given).toHaveLength(1);
+    expect(Object.getPrototypeOf(given[0])).toBe(null);
+
+    // Keys an ordinary object inherits, in the order they were set: written as own keys, read back alike.
+    const keys = ['toString', 'constructor', 'hasOwnProperty', 'valueOf', 'b', '10', 'a'];
+    const values = new Map<string, unknown>(keys.map((key, i) => [key, { n: i }]));
+    const plain = fromValueMap(values, true);
+    expect(Object.getPrototypeOf(plain)).toBe(Object.prototype);
+    expect(JSON.stringify(plain)).toBe(JSON.stringify(fromValueMap(values)));
+    // A `__proto__` key (the session refuses it; parsing drops it) stays an own key, never the prototype.
+    const proto = fromValueMap(
+      new Map<string, unknown>([
+        ['__proto__', { polluted: true }],
+        ['a', 1],
+      ]),
+      true,
+    );
+    expect(Object.getPrototypeOf(proto)).toBe(Object.prototype);
+    expect(JSON.stringify(proto)).toBe('{"__proto__":{"polluted":true},"a":1}');
+    expect(({} as { polluted?: boolean }).polluted).toBeUndefined();
+
+    const defaults = new TestStore();
+    const browser = new Browser();
+    await visit(createSessionManager({ store: defaults }), browser, (s) => {
+      for (const key of keys) s.set(key, values.get(key));
+    });
+    expect(defaults.sessions()[0]![1].data).toBe(JSON.stringify(fromValueMap(values)));
   });
 
   it('corrupted stored data gives a fresh session and a warning, not an error', async () => {

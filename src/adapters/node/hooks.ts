@@ -36,6 +36,13 @@ const DONE = 2;
 const FAILED = 3;
 /** A queued call takes this many slots: method, argument count, three arguments. */
 const ENTRY = 5;
+/**
+ * Header names `writeHead` was given that node's `validateHeaderName` accepted: the same few names come with
+ * every response, and a name once valid stays valid (its regex was most of what the copy of the headers
+ * cost). Bounded, so names made up per request cannot grow it.
+ */
+const VALID_NAMES = new Set<string>();
+const VALID_NAMES_MAX = 256;
 
 export type { AnySession };
 
@@ -232,8 +239,12 @@ class Hooks implements HeaderTarget {
       const name = names[i] as string;
       const value = headers[name];
       if (value === undefined) continue;
-      validateHeaderName(name);
-      validateHeaderValue(name, value as string);
+      if (!VALID_NAMES.has(name)) {
+        validateHeaderName(name);
+        if (VALID_NAMES.size < VALID_NAMES_MAX) VALID_NAMES.add(name);
+      }
+      // A number (a Content-Length) has no character a header value may not have.
+      if (typeof value !== 'number') validateHeaderValue(name, value as string);
       const length = name.length;
       if (length === 4 || length === 9 || length === 10 || length === 13) {
         const lower = name.toLowerCase();
@@ -321,7 +332,15 @@ class Hooks implements HeaderTarget {
 
   /** The key the handler gave a header under in the head (for Vary, Set-Cookie, Cache-Control), else `name`. */
   private spelling(name: string): string {
-    const lower = name.toLowerCase();
+    // The names addSessionHeaders uses come first: no lower-casing on the common path.
+    const lower =
+      name === 'vary' || name === 'Vary'
+        ? 'vary'
+        : name === 'Cache-Control'
+          ? 'cache-control'
+          : name === 'Set-Cookie'
+            ? 'set-cookie'
+            : name.toLowerCase();
     if (lower === 'vary') return this.varyKey ?? name;
     if (lower === 'cache-control') return this.cacheKey ?? name;
     return lower === 'set-cookie' ? (this.cookieKey ?? name) : name;
