@@ -85,23 +85,53 @@ function toMs(now: Date | number | undefined): number {
   return typeof now === 'number' ? now : now.getTime();
 }
 
+const PATH = 1;
+const DOMAIN = 2;
+const SECURE = 3;
+const EXPIRES = 4;
+const MAX_AGE = 5;
+const HTTP_ONLY = 6;
+const SAME_SITE = 7;
+const PRIORITY = 8;
+const PARTITIONED = 9;
+
 /**
- * Is s[start, start + lower.length) the name `lower` (lower-case ASCII letters and `-`), compared
- * case-insensitively? It reads as `toLowerCase()` would without building a string: no character
- * outside ASCII lower-cases to a letter of an attribute name (only U+212A lower-cases to ASCII, `k`).
- * `usual` is the common spelling (`HttpOnly`), which with the lower-case one is checked first, natively.
+ * A table keyed by the lower-case words and their usual spellings (`HttpOnly`, `HTTPONLY`); other
+ * spellings are looked up lower-cased, as 5.6 step 7 compares them.
  */
-function isNameAt(s: string, start: number, lower: string, usual: string): boolean {
-  return s.startsWith(usual, start) || s.startsWith(lower, start) || isFoldedAt(s, start, lower);
+function table<T>(entries: [string, T][]): Map<string, T> {
+  const map = new Map<string, T>();
+  for (const [usual, v] of entries) {
+    for (const key of [usual, usual.toLowerCase(), usual.toUpperCase()]) map.set(key, v);
+  }
+  return map;
 }
 
-function isFoldedAt(s: string, start: number, lower: string): boolean {
-  for (let k = 0; k < lower.length; k++) {
-    const c = s.charCodeAt(start + k);
-    const e = lower.charCodeAt(k);
-    if (c !== e && ((c | 0x20) !== e || e < 0x61)) return false;
-  }
-  return true;
+const ATTRIBUTES = table([
+  ['Path', PATH],
+  ['Domain', DOMAIN],
+  ['Secure', SECURE],
+  ['Expires', EXPIRES],
+  ['Max-Age', MAX_AGE],
+  ['HttpOnly', HTTP_ONLY],
+  ['SameSite', SAME_SITE],
+  ['Priority', PRIORITY],
+  ['Partitioned', PARTITIONED],
+]);
+const SAME_SITE_VALUES = table<SameSite>([
+  ['Strict', 'Strict'],
+  ['Lax', 'Lax'],
+  ['None', 'None'],
+]);
+const PRIORITY_VALUES = table<Priority>([
+  ['Low', 'Low'],
+  ['Medium', 'Medium'],
+  ['High', 'High'],
+]);
+
+/** `word` looked up in `map` case-insensitively (as its `toLowerCase()`). */
+function lookUp<T>(map: Map<string, T>, word: string): T | undefined {
+  return map.get(word) ?? map.get(word.toLowerCase());
 }
 
 /** 5.6.2 steps 1-3 on s[start, end): the Max-Age value in seconds, or undefined when the cookie-av must be ignored. */
@@ -122,7 +152,8 @@ function parseMaxAge(s: string, start: number, end: number): number | undefined 
 
 /**
  * The parser: the cookie, or the reason the line is ignored. It reads each cookie-av where it lies in
- * the line, building a string only for what the cookie keeps (the name, value, Domain and Path).
+ * the line: a date is read in place, an attribute name is looked up as it is written before it is
+ * lower-cased.
  */
 function parse(line: string, options: ParseSetCookieOptions | undefined): ParsedSetCookie | string {
   if (typeof line !== 'string') return 'the Set-Cookie value is not a string';
@@ -208,46 +239,48 @@ function parse(line: string, options: ParseSetCookieOptions | undefined): Parsed
       continue;
     }
     // Step 7: attribute names are case-insensitive; unknown ones are ignored.
-    switch (nameEnd - start) {
-      case 4:
+    const nameLength = nameEnd - start;
+    if (nameLength < 4 || nameLength > 11) continue;
+    switch (lookUp(ATTRIBUTES, line.slice(start, nameEnd))) {
+      case PATH: {
         // 5.6.4: an empty or relative path means the default-path; the last Path attribute wins.
-        if (isNameAt(line, start, 'path', 'Path')) {
-          const p = octets ? decodeOctets(line.slice(valueStart, end)) : line.slice(valueStart, end);
-          cookie.path = p.charCodeAt(0) === 0x2f ? p : undefined;
-        }
+        const p = octets ? decodeOctets(line.slice(valueStart, end)) : line.slice(valueStart, end);
+        cookie.path = p.charCodeAt(0) === 0x2f ? p : undefined;
         break;
-      case 6:
-        if (isNameAt(line, start, 'domain', 'Domain')) {
-          // 5.6.3: strip one leading '.', lower-case. An empty last Domain means host-only (5.7 step 7).
-          const v = octets ? decodeOctets(line.slice(valueStart, end)) : line.slice(valueStart, end);
-          const d = v.charCodeAt(0) === 0x2e ? v.slice(1) : v;
-          cookie.domain = d === '' ? undefined : d.toLowerCase();
-        } else if (isNameAt(line, start, 'secure', 'Secure')) {
-          cookie.secure = true;
-        }
+      }
+      case DOMAIN: {
+        // 5.6.3: strip one leading '.', lower-case. An empty last Domain means host-only (5.7 step 7).
+        const v = octets ? decodeOctets(line.slice(valueStart, end)) : line.slice(valueStart, end);
+        const d = v.charCodeAt(0) === 0x2e ? v.slice(1) : v;
+        cookie.domain = d === '' ? undefined : d.toLowerCase();
         break;
-      case 7:
-        if (isNameAt(line, start, 'expires', 'Expires')) {
-          // 5.6.1: an unparsable date ignores the cookie-av.
-          const ms = cookieDateMs(line, valueStart, end);
-          if (!Number.isNaN(ms)) expiresMs = ms;
-        } else if (isNameAt(line, start, 'max-age', 'Max-Age')) {
-          const n = parseMaxAge(line, valueStart, end);
-          if (n !== undefined) maxAge = n;
-        }
+      }
+      case SECURE:
+        cookie.secure = true;
         break;
-      case 8:
-        if (isNameAt(line, start, 'httponly', 'HttpOnly')) {
-          cookie.httpOnly = true;
-        } else if (isNameAt(line, start, 'samesite', 'SameSite')) {
-          // 5.6.7: the last SameSite attribute wins; an unknown value is "Default".
-          cookie.sameSite = sameSiteAt(line, valueStart, end);
-        } else if (isNameAt(line, start, 'priority', 'Priority')) {
-          cookie.priority = priorityAt(line, valueStart, end);
-        }
+      case EXPIRES: {
+        // 5.6.1: an unparsable date ignores the cookie-av.
+        const ms = cookieDateMs(line, valueStart, end);
+        if (!Number.isNaN(ms)) expiresMs = ms;
         break;
-      case 11:
-        if (isNameAt(line, start, 'partitioned', 'Partitioned')) cookie.partitioned = true;
+      }
+      case MAX_AGE: {
+        const n = parseMaxAge(line, valueStart, end);
+        if (n !== undefined) maxAge = n;
+        break;
+      }
+      case HTTP_ONLY:
+        cookie.httpOnly = true;
+        break;
+      case SAME_SITE:
+        // 5.6.7: the last SameSite attribute wins; an unknown value is "Default".
+        cookie.sameSite = lookUp(SAME_SITE_VALUES, line.slice(valueStart, end));
+        break;
+      case PRIORITY:
+        cookie.priority = lookUp(PRIORITY_VALUES, line.slice(valueStart, end));
+        break;
+      case PARTITIONED:
+        cookie.partitioned = true;
         break;
     }
   }
@@ -265,34 +298,6 @@ function parse(line: string, options: ParseSetCookieOptions | undefined): Parsed
     cookie.expiresAt = new Date(at);
   }
   return cookie;
-}
-
-/** 5.6.7 on s[start, end): the enforcement, or undefined ("Default") for an unknown value. */
-function sameSiteAt(s: string, start: number, end: number): SameSite | undefined {
-  switch (end - start) {
-    case 3:
-      return isNameAt(s, start, 'lax', 'Lax') ? 'Lax' : undefined;
-    case 4:
-      return isNameAt(s, start, 'none', 'None') ? 'None' : undefined;
-    case 6:
-      return isNameAt(s, start, 'strict', 'Strict') ? 'Strict' : undefined;
-    default:
-      return undefined;
-  }
-}
-
-/** Chromium's Priority on s[start, end); undefined when unknown. */
-function priorityAt(s: string, start: number, end: number): Priority | undefined {
-  switch (end - start) {
-    case 3:
-      return isNameAt(s, start, 'low', 'Low') ? 'Low' : undefined;
-    case 4:
-      return isNameAt(s, start, 'high', 'High') ? 'High' : undefined;
-    case 6:
-      return isNameAt(s, start, 'medium', 'Medium') ? 'Medium' : undefined;
-    default:
-      return undefined;
-  }
 }
 
 /**
