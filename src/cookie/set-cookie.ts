@@ -155,7 +155,11 @@ function parseMaxAge(s: string, start: number, end: number): number | undefined 
  * the line: a date is read in place, an attribute name is looked up as it is written before it is
  * lower-cased.
  */
-function parse(line: string, options: ParseSetCookieOptions | undefined): ParsedSetCookie | string {
+function parse(
+  line: string,
+  options: ParseSetCookieOptions | undefined,
+  expiry?: Expiry,
+): ParsedSetCookie | string {
   if (typeof line !== 'string') return 'the Set-Cookie value is not a string';
   const octets = options?.octets === true;
   if (octets && NOT_OCTET.test(line)) {
@@ -289,15 +293,40 @@ function parse(line: string, options: ParseSetCookieOptions | undefined): Parsed
     const nowMs = toMs(options?.now);
     let at: number;
     if (maxAge !== undefined) {
-      cookie.maxAge = maxAge;
+      if (expiry === undefined) cookie.maxAge = maxAge;
       at = maxAge <= 0 ? EARLIEST_DATE_MS : nowMs + Math.min(maxAge, MAX_COOKIE_AGE_SECONDS) * 1000;
     } else {
       at = Math.min(expiresMs, nowMs + MAX_COOKIE_AGE_SECONDS * 1000);
     }
+    if (expiry !== undefined) {
+      expiry.at = at;
+      return cookie;
+    }
     if (!Number.isNaN(expiresMs)) cookie.expires = new Date(expiresMs);
     cookie.expiresAt = new Date(at);
+  } else if (expiry !== undefined) {
+    expiry.at = Number.POSITIVE_INFINITY;
   }
   return cookie;
+}
+
+/** Where {@link parseSetCookieInternal} puts the effective expiry. @internal */
+export interface Expiry {
+  /** Epoch ms; +Infinity for a session cookie. */
+  at: number;
+}
+
+/**
+ * {@link parseSetCookieDetailed} for the jar, which reads the effective expiry as a number: the cookie
+ * without `expiresAt`, `expires` and `maxAge` (no Dates built), its expiry in `expiry.at`, or the reason
+ * it is ignored. @internal
+ */
+export function parseSetCookieInternal(
+  line: string,
+  options: ParseSetCookieOptions,
+  expiry: Expiry,
+): ParsedSetCookie | string {
+  return parse(line, options, expiry);
 }
 
 /**
