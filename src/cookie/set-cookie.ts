@@ -96,42 +96,122 @@ const PRIORITY = 8;
 const PARTITIONED = 9;
 
 /**
- * A table keyed by the lower-case words and their usual spellings (`HttpOnly`, `HTTPONLY`); other
- * spellings are looked up lower-cased, as 5.6 step 7 compares them.
+ * The attribute named `name` as written in its usual spellings (`HttpOnly`, `httponly`, `HTTPONLY`),
+ * 0 for any other. A `switch` on strings of the same length compares a few of them natively, where a
+ * lookup in a Map would first hash the new string.
  */
-function table<T>(entries: [string, T][]): Map<string, T> {
-  const map = new Map<string, T>();
-  for (const [usual, v] of entries) {
-    for (const key of [usual, usual.toLowerCase(), usual.toUpperCase()]) map.set(key, v);
+function attributeSpelled(name: string): number {
+  switch (name.length) {
+    case 4:
+      switch (name) {
+        case 'Path':
+        case 'path':
+        case 'PATH':
+          return PATH;
+      }
+      break;
+    case 6:
+      switch (name) {
+        case 'Domain':
+        case 'domain':
+        case 'DOMAIN':
+          return DOMAIN;
+        case 'Secure':
+        case 'secure':
+        case 'SECURE':
+          return SECURE;
+      }
+      break;
+    case 7:
+      switch (name) {
+        case 'Expires':
+        case 'expires':
+        case 'EXPIRES':
+          return EXPIRES;
+        case 'Max-Age':
+        case 'max-age':
+        case 'MAX-AGE':
+          return MAX_AGE;
+      }
+      break;
+    case 8:
+      switch (name) {
+        case 'HttpOnly':
+        case 'httponly':
+        case 'HTTPONLY':
+          return HTTP_ONLY;
+        case 'SameSite':
+        case 'samesite':
+        case 'SAMESITE':
+          return SAME_SITE;
+        case 'Priority':
+        case 'priority':
+        case 'PRIORITY':
+          return PRIORITY;
+      }
+      break;
+    case 11:
+      switch (name) {
+        case 'Partitioned':
+        case 'partitioned':
+        case 'PARTITIONED':
+          return PARTITIONED;
+      }
+      break;
   }
-  return map;
+  return 0;
 }
 
-const ATTRIBUTES = table([
-  ['Path', PATH],
-  ['Domain', DOMAIN],
-  ['Secure', SECURE],
-  ['Expires', EXPIRES],
-  ['Max-Age', MAX_AGE],
-  ['HttpOnly', HTTP_ONLY],
-  ['SameSite', SAME_SITE],
-  ['Priority', PRIORITY],
-  ['Partitioned', PARTITIONED],
-]);
-const SAME_SITE_VALUES = table<SameSite>([
-  ['Strict', 'Strict'],
-  ['Lax', 'Lax'],
-  ['None', 'None'],
-]);
-const PRIORITY_VALUES = table<Priority>([
-  ['Low', 'Low'],
-  ['Medium', 'Medium'],
-  ['High', 'High'],
-]);
+/** 5.6 step 7: the attribute `name` names, compared case-insensitively (as its `toLowerCase()`); 0 for none. */
+function attributeOf(name: string): number {
+  const known = attributeSpelled(name);
+  return known !== 0 ? known : attributeSpelled(name.toLowerCase());
+}
 
-/** `word` looked up in `map` case-insensitively (as its `toLowerCase()`). */
-function lookUp<T>(map: Map<string, T>, word: string): T | undefined {
-  return map.get(word) ?? map.get(word.toLowerCase());
+function sameSiteSpelled(value: string): SameSite | undefined {
+  switch (value) {
+    case 'Lax':
+    case 'lax':
+    case 'LAX':
+      return 'Lax';
+    case 'None':
+    case 'none':
+    case 'NONE':
+      return 'None';
+    case 'Strict':
+    case 'strict':
+    case 'STRICT':
+      return 'Strict';
+  }
+  return undefined;
+}
+
+/** 5.6.7: the enforcement a SameSite value names, case-insensitively; undefined ("Default") when unknown. */
+function sameSiteOf(value: string): SameSite | undefined {
+  return sameSiteSpelled(value) ?? sameSiteSpelled(value.toLowerCase());
+}
+
+function prioritySpelled(value: string): Priority | undefined {
+  switch (value) {
+    case 'Low':
+    case 'low':
+    case 'LOW':
+      return 'Low';
+    case 'Medium':
+    case 'medium':
+    case 'MEDIUM':
+      return 'Medium';
+    case 'High':
+    case 'high':
+    case 'HIGH':
+      return 'High';
+  }
+  return undefined;
+}
+
+/** Chromium's Priority value, case-insensitively; undefined when unknown. */
+function priorityOf(value: string): Priority | undefined {
+  return prioritySpelled(value) ?? prioritySpelled(value.toLowerCase());
 }
 
 /** 5.6.2 steps 1-3 on s[start, end): the Max-Age value in seconds, or undefined when the cookie-av must be ignored. */
@@ -245,7 +325,7 @@ function parse(
     // Step 7: attribute names are case-insensitive; unknown ones are ignored.
     const nameLength = nameEnd - start;
     if (nameLength < 4 || nameLength > 11) continue;
-    switch (lookUp(ATTRIBUTES, line.slice(start, nameEnd))) {
+    switch (attributeOf(line.slice(start, nameEnd))) {
       case PATH: {
         // 5.6.4: an empty or relative path means the default-path; the last Path attribute wins.
         const p = octets ? decodeOctets(line.slice(valueStart, end)) : line.slice(valueStart, end);
@@ -278,10 +358,10 @@ function parse(
         break;
       case SAME_SITE:
         // 5.6.7: the last SameSite attribute wins; an unknown value is "Default".
-        cookie.sameSite = lookUp(SAME_SITE_VALUES, line.slice(valueStart, end));
+        cookie.sameSite = sameSiteOf(line.slice(valueStart, end));
         break;
       case PRIORITY:
-        cookie.priority = lookUp(PRIORITY_VALUES, line.slice(valueStart, end));
+        cookie.priority = priorityOf(line.slice(valueStart, end));
         break;
       case PARTITIONED:
         cookie.partitioned = true;
