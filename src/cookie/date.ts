@@ -114,18 +114,22 @@ function parseMonth(text: string, start: number, end: number): number {
 
 /**
  * Steps 3-6 on the values found: the two-digit year rule, the ranges, and the date must exist. Epoch
- * ms, or NaN. `time` is h*10000 + m*100 + s.
+ * ms, or NaN. A value not found is -1.
  */
-function compose(time: number, day: number, month: number, year: number): number {
+function compose(
+  hour: number,
+  minute: number,
+  second: number,
+  day: number,
+  month: number,
+  year: number,
+): number {
   // Steps 3 and 4: two-digit years.
   if (year >= 70 && year <= 99) year += 1900;
   else if (year >= 0 && year <= 69) year += 2000;
   // Step 5.
-  if (time === -1 || day === -1 || month === -1 || year === -1) return Number.NaN;
+  if (hour === -1 || day === -1 || month === -1 || year === -1) return Number.NaN;
   if (day < 1 || day > 31 || year < 1601) return Number.NaN;
-  const hour = Math.floor(time / 10000);
-  const minute = Math.floor(time / 100) % 100;
-  const second = time % 100;
   if (hour > 23 || minute > 59 || second > 59) return Number.NaN;
   // Step 6: the date must exist.
   const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
@@ -199,7 +203,7 @@ function fixdateMs(text: string, start: number, end: number): number {
   const second = twoDigits(text, s + 23);
   if (day === -1 || month === -1 || century === -1 || years === -1) return Number.NaN;
   if (hour === -1 || minute === -1 || second === -1) return Number.NaN;
-  return compose(hour * 10000 + minute * 100 + second, day, month, century * 100 + years);
+  return compose(hour, minute, second, day, month, century * 100 + years);
 }
 
 /** The token algorithm (5.1.1 steps 1-2) on text[start, end), then {@link compose}: epoch ms or NaN. */
@@ -241,7 +245,8 @@ function tokensMs(text: string, start: number, end: number): number {
       if (y !== -1) year = y;
     }
   }
-  return compose(time, day, month, year);
+  if (time === -1) return Number.NaN;
+  return compose(Math.floor(time / 10000), Math.floor(time / 100) % 100, time % 100, day, month, year);
 }
 
 /**

@@ -414,7 +414,7 @@ export function parseSetCookieInternal(
  * Never throws.
  */
 export function parseSetCookieDetailed(line: string, options?: ParseSetCookieOptions): SetCookieParseResult {
-  const result = parse(line, options);
+  const result = parse(line, options, undefined);
   return typeof result === 'string' ? { ok: false, reason: result } : { ok: true, cookie: result };
 }
 
@@ -423,6 +423,6 @@ export function parseSetCookieDetailed(line: string, options?: ParseSetCookieOpt
  * the RFC says to ignore the line; {@link parseSetCookieDetailed} says why. Never throws.
  */
 export function parseSetCookie(line: string, options?: ParseSetCookieOptions): ParsedSetCookie | undefined {
-  const result = parse(line, options);
+  const result = parse(line, options, undefined);
   return typeof result === 'string' ? undefined : result;
 }
