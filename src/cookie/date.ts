@@ -2,15 +2,11 @@
  * The cookie-date algorithm of RFC 6265bis section 5.1.1, which every user agent uses to read the
  * Expires attribute. It is far more lenient than IMF-fixdate: it finds a time, a day of month, a
  * month and a year among delimiter-separated tokens, in any order.
+ *
+ * Real Expires values are nearly all IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) or its dashed
+ * variant (`Sun, 06-Nov-1994 08:49:37 GMT`): {@link fixdateMs} reads that shape at fixed positions and
+ * gives way to the token algorithm for anything else (a property test checks both agree).
  */
-
-/** "jan".."dec" packed as three lower-case char codes -> month index. */
-const MONTHS = new Map(
-  ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'].map((m, i) => [
-    (m.charCodeAt(0) << 16) | (m.charCodeAt(1) << 8) | m.charCodeAt(2),
-    i,
-  ]),
-);
 
 /** Days per month in a non-leap year. */
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
@@ -72,16 +68,199 @@ function parseTime(text: string, start: number, end: number): number {
   return packed;
 }
 
-/** `month = ( "jan" / ... / "dec" ) *OCTET` on text[start, end): 0-11, or -1. */
-function parseMonth(text: string, start: number, end: number): number {
-  if (end - start < 3) return -1;
-  // OR-ing 0x20 lower-cases A-Z; no other octet lands on a-z that way.
+/**
+ * The month named by the three characters at text[start]: 0-11, or -1. Case-insensitive: OR-ing 0x20
+ * lower-cases A-Z, and no other character lands on a-z that way.
+ */
+function monthAt(text: string, start: number): number {
   const key =
     ((text.charCodeAt(start) | 0x20) << 16) |
     ((text.charCodeAt(start + 1) | 0x20) << 8) |
     (text.charCodeAt(start + 2) | 0x20);
-  return MONTHS.get(key) ?? -1;
+  switch (key) {
+    case 0x6a616e: // jan
+      return 0;
+    case 0x666562: // feb
+      return 1;
+    case 0x6d6172: // mar
+      return 2;
+    case 0x617072: // apr
+      return 3;
+    case 0x6d6179: // may
+      return 4;
+    case 0x6a756e: // jun
+      return 5;
+    case 0x6a756c: // jul
+      return 6;
+    case 0x617567: // aug
+      return 7;
+    case 0x736570: // sep
+      return 8;
+    case 0x6f6374: // oct
+      return 9;
+    case 0x6e6f76: // nov
+      return 10;
+    case 0x646563: // dec
+      return 11;
+    default:
+      return -1;
+  }
 }
+
+/** `month = ( "jan" / ... / "dec" ) *OCTET` on text[start, end): 0-11, or -1. */
+function parseMonth(text: string, start: number, end: number): number {
+  return end - start < 3 ? -1 : monthAt(text, start);
+}
+
+/**
+ * Steps 3-6 on the values found: the two-digit year rule, the ranges, and the date must exist. Epoch
+ * ms, or NaN. A value not found is -1.
+ */
+function compose(
+  hour: number,
+  minute: number,
+  second: number,
+  day: number,
+  month: number,
+  year: number,
+): number {
+  // Steps 3 and 4: two-digit years.
+  if (year >= 70 && year <= 99) year += 1900;
+  else if (year >= 0 && year <= 69) year += 2000;
+  // Step 5.
+  if (hour === -1 || day === -1 || month === -1 || year === -1) return Number.NaN;
+  if (day < 1 || day > 31 || year < 1601) return Number.NaN;
+  if (hour > 23 || minute > 59 || second > 59) return Number.NaN;
+  // Step 6: the date must exist.
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  if (day > (month === 1 && leap ? 29 : (DAYS_IN_MONTH[month] as number))) return Number.NaN;
+  return (daysFromCivil(year, month + 1, day) * 86400 + hour * 3600 + minute * 60 + second) * 1000;
+}
+
+/**
+ * Days from 1970-01-01 to a date of the proleptic Gregorian calendar (month 1-12), for the years 1601
+ * and up that reach here: what `Date.UTC` gives, without its call into the runtime (H. Hinnant's
+ * days_from_civil).
+ */
+function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = (y / 400) | 0;
+  const yearOfEra = y - era * 400;
+  const dayOfYear = (((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) | 0) + day - 1;
+  const dayOfEra = yearOfEra * 365 + ((yearOfEra / 4) | 0) - ((yearOfEra / 100) | 0) + dayOfYear;
+  return era * 146097 + dayOfEra - 719468;
+}
+
+/** The two digits at text[i] as a number, or -1. */
+function twoDigits(text: string, i: number): number {
+  const a = text.charCodeAt(i) - 0x30;
+  const b = text.charCodeAt(i + 1) - 0x30;
+  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;
+}
+
+/** An ASCII letter? */
+function isLetter(c: number): boolean {
+  return (c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a;
+}
+
+/**
+ * The common shape at fixed positions: `Www,_DD_Mmm_YYYY_HH:MM:SS` (each `_` any delimiter, `Www` three
+ * letters that name no month), then the end or a delimiter and anything. Epoch ms, or NaN for any
+ * other text (and for a date that does not exist), which the token algorithm then reads.
+ *
+ * The token algorithm reads the same: `Www` is no time, day, month or year; `DD` is no time (no `:`)
+ * and is the day; `Mmm` is the month; `YYYY` is no time and too long for a day, so the year;
+ * `HH:MM:SS` the time. Everything after is ignored once all four are found.
+ */
+function fixdateMs(text: string, start: number, end: number): number {
+  if (end - start < 25) return Number.NaN;
+  const s = start;
+  if (
+    !isLetter(text.charCodeAt(s)) ||
+    !isLetter(text.charCodeAt(s + 1)) ||
+    !isLetter(text.charCodeAt(s + 2)) ||
+    !isDelimiter(text.charCodeAt(s + 3)) ||
+    !isDelimiter(text.charCodeAt(s + 4)) ||
+    !isDelimiter(text.charCodeAt(s + 7)) ||
+    !isLetter(text.charCodeAt(s + 8)) ||
+    !isLetter(text.charCodeAt(s + 9)) ||
+    !isLetter(text.charCodeAt(s + 10)) ||
+    !isDelimiter(text.charCodeAt(s + 11)) ||
+    !isDelimiter(text.charCodeAt(s + 16)) ||
+    text.charCodeAt(s + 19) !== 0x3a ||
+    text.charCodeAt(s + 22) !== 0x3a ||
+    (end - start > 25 && !isDelimiter(text.charCodeAt(s + 25))) ||
+    monthAt(text, s) !== -1
+  ) {
+    return Number.NaN;
+  }
+  const day = twoDigits(text, s + 5);
+  const month = monthAt(text, s + 8);
+  const century = twoDigits(text, s + 12);
+  const years = twoDigits(text, s + 14);
+  const hour = twoDigits(text, s + 17);
+  const minute = twoDigits(text, s + 20);
+  const second = twoDigits(text, s + 23);
+  if (day === -1 || month === -1 || century === -1 || years === -1) return Number.NaN;
+  if (hour === -1 || minute === -1 || second === -1) return Number.NaN;
+  return compose(hour, minute, second, day, month, century * 100 + years);
+}
+
+/** The token algorithm (5.1.1 steps 1-2) on text[start, end), then {@link compose}: epoch ms or NaN. */
+function tokensMs(text: string, start: number, end: number): number {
+  let time = -1;
+  let day = -1;
+  let month = -1;
+  let year = -1;
+  let i = start;
+  while (i < end) {
+    while (i < end && isDelimiter(text.charCodeAt(i))) i++;
+    const tokenStart = i;
+    while (i < end && !isDelimiter(text.charCodeAt(i))) i++;
+    if (i === tokenStart) break;
+    // Step 2, sub-steps 1-4 in order: the first production not yet found that matches takes the token.
+    if (time === -1) {
+      const t = parseTime(text, tokenStart, i);
+      if (t !== -1) {
+        time = t;
+        continue;
+      }
+    }
+    if (day === -1) {
+      const d = leadingNumber(text, tokenStart, i, 1, 2);
+      if (d !== -1) {
+        day = d;
+        continue;
+      }
+    }
+    if (month === -1) {
+      const m = parseMonth(text, tokenStart, i);
+      if (m !== -1) {
+        month = m;
+        continue;
+      }
+    }
+    if (year === -1) {
+      const y = leadingNumber(text, tokenStart, i, 2, 4);
+      if (y !== -1) year = y;
+    }
+  }
+  if (time === -1) return Number.NaN;
+  return compose(Math.floor(time / 10000), Math.floor(time / 100) % 100, time % 100, day, month, year);
+}
+
+/**
+ * The cookie-date algorithm on text[start, end) (the codec reads an Expires value where it lies in
+ * the line): epoch ms, or NaN when the text does not parse or names a date that does not exist.
+ * @internal
+ */
+export function cookieDateMs(text: string, start: number, end: number): number {
+  const ms = fixdateMs(text, start, end);
+  return Number.isNaN(ms) ? tokensMs(text, start, end) : ms;
+}
+
+/** The two readings apart, for the property test that checks they agree. @internal */
+export const cookieDateReadings = { fixdateMs, tokensMs };
 
 /**
  * Parses a cookie-date (RFC 6265bis section 5.1.1). Returns undefined when the text does not parse
@@ -89,56 +268,6 @@ function parseMonth(text: string, start: number, end: number): number {
  */
 export function parseCookieDate(text: string): Date | undefined {
   if (typeof text !== 'string') return undefined;
-  let time = -1;
-  let day = -1;
-  let month = -1;
-  let year = -1;
-  const len = text.length;
-  let i = 0;
-  while (i < len) {
-    while (i < len && isDelimiter(text.charCodeAt(i))) i++;
-    const start = i;
-    while (i < len && !isDelimiter(text.charCodeAt(i))) i++;
-    if (i === start) break;
-    // Step 2, sub-steps 1-4 in order: the first production not yet found that matches takes the token.
-    if (time === -1) {
-      const t = parseTime(text, start, i);
-      if (t !== -1) {
-        time = t;
-        continue;
-      }
-    }
-    if (day === -1) {
-      const d = leadingNumber(text, start, i, 1, 2);
-      if (d !== -1) {
-        day = d;
-        continue;
-      }
-    }
-    if (month === -1) {
-      const m = parseMonth(text, start, i);
-      if (m !== -1) {
-        month = m;
-        continue;
-      }
-    }
-    if (year === -1) {
-      const y = leadingNumber(text, start, i, 2, 4);
-      if (y !== -1) year = y;
-    }
-  }
-  // Steps 3 and 4: two-digit years.
-  if (year >= 70 && year <= 99) year += 1900;
-  else if (year >= 0 && year <= 69) year += 2000;
-  // Step 5.
-  if (time === -1 || day === -1 || month === -1 || year === -1) return undefined;
-  if (day < 1 || day > 31 || year < 1601) return undefined;
-  const hour = Math.floor(time / 10000);
-  const minute = Math.floor(time / 100) % 100;
-  const second = time % 100;
-  if (hour > 23 || minute > 59 || second > 59) return undefined;
-  // Step 6: the date must exist.
-  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
-  if (day > (month === 1 && leap ? 29 : (DAYS_IN_MONTH[month] as number))) return undefined;
-  return new Date(Date.UTC(year, month, day, hour, minute, second));
+  const ms = cookieDateMs(text, 0, text.length);
+  return Number.isNaN(ms) ? undefined : new Date(ms);
 }

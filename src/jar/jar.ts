@@ -7,7 +7,8 @@
  * domains only, not on the size of the jar.
  */
 
-import { type ParsedSetCookie, parseSetCookieDetailed } from '../cookie/index.js';
+import type { ParsedSetCookie } from '../cookie/index.js';
+import { type Expiry, parseSetCookieInternal } from '../cookie/set-cookie.js';
 import { encodeOctets } from '../cookie/utf8.js';
 import { epochMs, tellerMessage } from '../util.js';
 import { DomainBuckets } from './domains.js';
@@ -124,6 +125,8 @@ export class CookieJar {
   /** The last URL string parsed, and its target: a response's Set-Cookie lines share one URL. */
   #lastUrl = '';
   #lastTarget: RequestTarget | undefined;
+  /** The codec's answer for the effective expiry of the cookie being set (no Dates built for it). */
+  readonly #expiry: Expiry = { at: Number.POSITIVE_INFINITY };
 
   constructor(options?: CookieJarOptions) {
     this.#maxCookies = limitOption(options?.maxCookies, 3000, 'maxCookies');
@@ -146,16 +149,17 @@ export class CookieJar {
    */
   setCookie(setCookieLine: string, url: string | URL, options?: SetCookieOptions): StoredCookie | undefined {
     const now = toMs(options?.now);
-    const parsed = parseSetCookieDetailed(setCookieLine, { now, octets: options?.octets === true });
+    const expiry = this.#expiry;
+    const parsed = parseSetCookieInternal(setCookieLine, { now, octets: options?.octets === true }, expiry);
     let outcome: Entry | Refusal | undefined;
-    if (!parsed.ok) {
-      outcome = codecRefusal(parsed.reason);
+    if (typeof parsed === 'string') {
+      outcome = codecRefusal(parsed);
     } else {
       const target = this.#target(url);
       outcome =
         target === undefined
           ? new Refusal('5.7 step 10', 'the request URL has no host that can be canonicalized')
-          : this.#receive(parsed.cookie, target, options, now);
+          : this.#receive(parsed, expiry.at, target, options, now);
     }
     if (outcome instanceof Refusal) {
       if (options?.onReject === 'throw') throw new CookieRejectedError(outcome.step, outcome.reason);
@@ -173,9 +177,10 @@ export class CookieJar {
     return this.#lastTarget;
   }
 
-  /** 5.7 steps 7-24 for a parsed cookie. */
+  /** 5.7 steps 7-24 for a parsed cookie expiring at `expiresAt` (epoch ms, +Infinity for a session cookie). */
   #receive(
     parsed: ParsedSetCookie,
+    expiresAt: number,
     target: RequestTarget,
     options: SetCookieOptions | undefined,
     now: number,
@@ -208,7 +213,6 @@ export class CookieJar {
       checkSameSiteNone(sameSite, secure) ??
       checkPrefixes(name, value, secure, hostOnly, parsed.path);
     if (later !== undefined) return later;
-    const expiresAt = parsed.expiresAt === undefined ? Number.POSITIVE_INFINITY : parsed.expiresAt.getTime();
     const entry: Entry = {
       name,
       value,
