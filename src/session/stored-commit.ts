@@ -76,7 +76,7 @@ export async function commitStored(
   // Writes that cancel out (set then delete, delete of an absent key, an update to the same value)
   // change nothing: no write, at most the throttled touch. The text serialized here is reused below.
   let data: string | undefined;
-  if (mode === undefined && state.ops.size > 0) {
+  if (mode === undefined && state.ops !== undefined && state.ops.size > 0) {
     data = serializeValues(options, state.values);
     if (data !== origin.record.data) mode = 'write';
   }
@@ -304,7 +304,7 @@ function reapply(
   origin: Origin,
   newest: Map<string, unknown>,
 ): Map<string, unknown> {
-  if (state.dependent.size > 0) {
+  if (state.dependent !== undefined && state.dependent.size > 0) {
     const before = parseValues(ctx.options, origin.record.data);
     for (const key of state.dependent) {
       if (!sameValue(ctx.options, before.get(key), newest.get(key))) {
@@ -319,13 +319,14 @@ function reapply(
     }
   }
   const out = new Map(newest);
-  for (const [key, ops] of state.ops) {
-    const value = replay(newest.get(key), ops);
-    // An update() re-run on the newest value is checked as its first run was (JSON values only).
-    if (value !== undefined && state.host.jsonOnly) assertJsonValue('update', key, value);
-    if (value === undefined) out.delete(key);
-    else out.set(key, value);
-  }
+  if (state.ops !== undefined)
+    for (const [key, ops] of state.ops) {
+      const value = replay(newest.get(key), ops);
+      // An update() re-run on the newest value is checked as its first run was (JSON values only).
+      if (value !== undefined && state.host.jsonOnly) assertJsonValue('update', key, value);
+      if (value === undefined) out.delete(key);
+      else out.set(key, value);
+    }
   return out;
 }
 
