@@ -129,6 +129,42 @@ function attributes(policy: CookiePolicy, secure: boolean) {
   };
 }
 
+/** Values up to this length may use a cached ending (Teller's ids are some 43-120 characters). */
+const MAX_CACHED_VALUE = 512;
+
+/** A session cookie line's attributes (what follows `name=value`) for one cookie name. */
+interface Ending {
+  readonly name: string;
+  readonly ending: string;
+}
+
+/** By policy: the ending for Secure and for non-Secure requests, made on first use. */
+const endings = new WeakMap<CookiePolicy, [Ending | undefined, Ending | undefined]>();
+
+/** The cached ending of a session cookie line without Max-Age; undefined for a name other than the policy's usual one. */
+function sessionCookieEnding(policy: CookiePolicy, secure: boolean, name: string): string | undefined {
+  let pair = endings.get(policy);
+  if (pair === undefined) endings.set(policy, (pair = [undefined, undefined]));
+  const slot = secure ? 0 : 1;
+  let cached = pair[slot];
+  if (cached === undefined) {
+    const probe = serializeSetCookie({
+      name,
+      value: 'x',
+      maxAge: undefined,
+      path: policy.path,
+      domain: policy.domain,
+      secure,
+      httpOnly: true,
+      sameSite: policy.sameSite,
+    });
+    const head = `${name}=x`;
+    if (!probe.startsWith(head)) return undefined;
+    pair[slot] = cached = { name, ending: probe.slice(head.length) };
+  }
+  return cached.name === name ? cached.ending : undefined;
+}
+
 /**
  * A Set-Cookie line for the session cookie: a session cookie without `maxAgeMs`, else persistent with
  * Max-Age in whole seconds (the codec's unit, RFC 6265bis 4.1.2.2).
@@ -140,6 +176,13 @@ export function sessionCookieLine(
   value: string,
   maxAgeMs?: number,
 ): string {
+  // A session cookie (no Max-Age) ends the same way on every response of a policy: its attributes are
+  // serialized once. The value is Teller's own encoding of an id (base64url, or express-session's
+  // URI-encoded form), a cookie-value by construction; a long one still goes through the full serializer.
+  if (maxAgeMs === undefined && value.length <= MAX_CACHED_VALUE) {
+    const ending = sessionCookieEnding(policy, secure, name);
+    if (ending !== undefined) return `${name}=${value}${ending}`;
+  }
   // A literal of one fixed shape: spreading attributes() here made serialization ten times slower.
   return serializeSetCookie({
     name,

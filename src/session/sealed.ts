@@ -126,7 +126,9 @@ export class SealedBackend implements SessionBackend {
       return clearsCookie(state) ? [deleteCookieLine(options.policy, state.secure, state.cookieName)] : [];
     }
     const data =
-      origin === null || state.ops.size > 0 ? serializeValues(options, state.values) : origin.record.data;
+      origin === null || (state.ops !== undefined && state.ops.size > 0)
+        ? serializeValues(options, state.values)
+        : origin.record.data;
     const changed = state.rotate || state.userChanged || (origin !== null && data !== origin.record.data);
     if (origin !== null && !changed && !state.touchRequested && !touchDue(options, origin.record, now))
       return [];

@@ -157,7 +157,7 @@ export class Session<Data extends object = SessionData, Format extends SessionFo
     assertUserKey(key);
     const state = this.#state;
     state.accessed = true;
-    if (!state.overwritten.has(key)) state.readBase.add(key);
+    if (state.overwritten?.has(key) !== true) (state.readBase ??= new Set()).add(key);
     return state.values.get(key) as DeepReadonly<Data[K]> | undefined;
   }
 
@@ -214,13 +214,14 @@ export class Session<Data extends object = SessionData, Format extends SessionFo
     const value = applyOp(state.values.get(key), op);
     if (call !== undefined && value !== undefined && state.host.jsonOnly) assertJsonValue(call, key, value);
     if (op.kind !== 'update') {
-      if (state.readBase.has(key)) state.dependent.add(key);
-      state.overwritten.add(key);
+      if (state.readBase?.has(key) === true) (state.dependent ??= new Set()).add(key);
+      (state.overwritten ??= new Set()).add(key);
     }
     if (value === undefined) state.values.delete(key);
     else state.values.set(key, value);
-    const ops = state.ops.get(key);
-    if (ops === undefined) state.ops.set(key, [op]);
+    const all = (state.ops ??= new Map());
+    const ops = all.get(key);
+    if (ops === undefined) all.set(key, [op]);
     else ops.push(op);
     return value;
   }

@@ -88,13 +88,17 @@ export interface SessionState {
   /** The key the session's record lives under now (the origin's, then whatever commit wrote). */
   storedKey: string | undefined;
   values: Map<string, unknown>;
-  ops: Map<string, Op[]>;
+  /**
+   * This request's writes by key. This and the three sets below are created on first use (undefined until
+   * then): most requests write nothing, and four collections per request showed in the per-request cost.
+   */
+  ops: Map<string, Op[]> | undefined;
   /** Keys whose base value this request read (before overwriting them). */
-  readBase: Set<string>;
+  readBase: Set<string> | undefined;
   /** Keys whose current value no longer depends on the base (a set or delete happened). */
-  overwritten: Set<string>;
+  overwritten: Set<string> | undefined;
   /** Keys read, then set or deleted: a concurrent change to them is a conflict. */
-  dependent: Set<string>;
+  dependent: Set<string> | undefined;
   userId: string | undefined;
   /** login/logout changed the user in this request. */
   userChanged: boolean;
@@ -145,10 +149,10 @@ export function createState(
     retiredTo: undefined,
     storedKey: origin?.key,
     values: init.values ?? new Map(),
-    ops: new Map(),
-    readBase: new Set(),
-    overwritten: new Set(),
-    dependent: new Set(),
+    ops: undefined,
+    readBase: undefined,
+    overwritten: undefined,
+    dependent: undefined,
     userId: origin?.record.userId,
     userChanged: false,
     persistent: undefined,
@@ -168,10 +172,10 @@ export function createState(
 /** Resets what the request did to the values (not the lifecycle), e.g. after `reload()`. */
 export function resetChanges(state: SessionState, values: Map<string, unknown>): void {
   state.values = values;
-  state.ops = new Map();
-  state.readBase = new Set();
-  state.overwritten = new Set();
-  state.dependent = new Set();
+  state.ops = undefined;
+  state.readBase = undefined;
+  state.overwritten = undefined;
+  state.dependent = undefined;
 }
 
 /** Turns the state into a fresh anonymous session with no values (its record is gone or ended). */

@@ -54,6 +54,16 @@ export async function commitStored(
   state: SessionState,
 ): Promise<string[]> {
   const now = state.now;
+  const origin = state.origin;
+  // A fresh session that ends with nothing to store, retire or delete (most first requests): no store
+  // call, so no deadline to start and no promise turn through commitNew.
+  if (
+    origin === null &&
+    state.discarded.length === 0 &&
+    state.retiredTo === undefined &&
+    !worthStoring(state)
+  )
+    return unstored(ctx, state);
   const b = calls.budget(now);
   for (const ended of state.discarded) {
     await retire(calls, ended.key, ended.record.version, b, 0);
@@ -61,8 +71,8 @@ export async function commitStored(
   }
   // The cookie named an id that login or regenerate retired: its logout or destroy ends the successor.
   if (state.retiredTo !== undefined && clearsCookie(state)) await retire(calls, state.retiredTo, null, b, 0);
-  const origin = state.origin;
-  if (origin === null) return commitNew(ctx, calls, state, b);
+  // Awaited, not returned: an async function returning a promise costs two more promise turns.
+  if (origin === null) return await commitNew(ctx, calls, state, b);
 
   const options = ctx.options;
   let mode: WriteMode | undefined;
@@ -76,7 +86,7 @@ export async function commitStored(
   // Writes that cancel out (set then delete, delete of an absent key, an update to the same value)
   // change nothing: no write, at most the throttled touch. The text serialized here is reused below.
   let data: string | undefined;
-  if (mode === undefined && state.ops.size > 0) {
+  if (mode === undefined && state.ops !== undefined && state.ops.size > 0) {
     data = serializeValues(options, state.values);
     if (data !== origin.record.data) mode = 'write';
   }
@@ -157,10 +167,7 @@ async function commitNew(
   state: SessionState,
   b: Budget,
 ): Promise<string[]> {
-  if (!worthStoring(state)) {
-    ctx.report.lifecycle(state, state.discarded[0]?.key);
-    return clearsCookie(state) ? [deleteCookieLine(ctx.options.policy, state.secure, state.cookieName)] : [];
-  }
+  if (!worthStoring(state)) return unstored(ctx, state);
   const id = ensureId(state);
   const key = state.key!;
   const values = state.values;
@@ -173,6 +180,12 @@ async function commitNew(
   ctx.report.emit('created', state.now, key, { userId: record.userId });
   ctx.report.lifecycle(state, key);
   return [cookieFor(ctx, state, record, encodeIdCookie(id, ctx.options.secrets))];
+}
+
+/** A fresh session left unstored: its lifecycle events, and the cookie to clear after a logout or destroy. */
+function unstored(ctx: ManagerContext, state: SessionState): string[] {
+  ctx.report.lifecycle(state, state.discarded[0]?.key);
+  return clearsCookie(state) ? [deleteCookieLine(ctx.options.policy, state.secure, state.cookieName)] : [];
 }
 
 /** The record a write or touch puts in place of `base` (the next version, under the same key). */
@@ -304,7 +317,7 @@ function reapply(
   origin: Origin,
   newest: Map<string, unknown>,
 ): Map<string, unknown> {
-  if (state.dependent.size > 0) {
+  if (state.dependent !== undefined && state.dependent.size > 0) {
     const before = parseValues(ctx.options, origin.record.data);
     for (const key of state.dependent) {
       if (!sameValue(ctx.options, before.get(key), newest.get(key))) {
@@ -319,13 +332,14 @@ function reapply(
     }
   }
   const out = new Map(newest);
-  for (const [key, ops] of state.ops) {
-    const value = replay(newest.get(key), ops);
-    // An update() re-run on the newest value is checked as its first run was (JSON values only).
-    if (value !== undefined && state.host.jsonOnly) assertJsonValue('update', key, value);
-    if (value === undefined) out.delete(key);
-    else out.set(key, value);
-  }
+  if (state.ops !== undefined)
+    for (const [key, ops] of state.ops) {
+      const value = replay(newest.get(key), ops);
+      // An update() re-run on the newest value is checked as its first run was (JSON values only).
+      if (value !== undefined && state.host.jsonOnly) assertJsonValue('update', key, value);
+      if (value === undefined) out.delete(key);
+      else out.set(key, value);
+    }
   return out;
 }
 

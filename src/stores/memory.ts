@@ -72,19 +72,6 @@ const ROOM_BATCH = 64;
 /** The memory store: the contract plus its optional abilities, all present (no `migrateLegacy`: nothing to migrate from). */
 export interface MemoryStore extends Required<Omit<SessionStore, 'migrateLegacy'>> {}
 
-const KNOWN = new Set([
-  'format',
-  'data',
-  'version',
-  'userId',
-  'createdAt',
-  'lastSeenAt',
-  'expiresAt',
-  'persistent',
-  'movedTo',
-  'meta',
-]);
-
 /** `Entry.flags` bits: whether the record had `meta`, and its `persistent` (absent, true or false). */
 const HAS_META = 1;
 const PERSISTENT_TRUE = 2;
@@ -120,11 +107,24 @@ class Entry {
 function toEntry(key: string, record: SessionRecord): Entry {
   let extra: Record<string, unknown> | undefined;
   for (const name of Object.keys(record)) {
-    // A `persistent` that is not a boolean (not the contract's, but kept as given) rides with the unknown fields.
-    if (!KNOWN.has(name) || (name === 'persistent' && typeof record.persistent !== 'boolean')) {
-      extra ??= {};
-      extra[name] = (record as unknown as Record<string, unknown>)[name];
+    // The known fields by a switch (no Set lookup per field). A `persistent` that is not a boolean (not the
+    // contract's, but kept as given) rides with the unknown fields.
+    switch (name) {
+      case 'format':
+      case 'data':
+      case 'version':
+      case 'userId':
+      case 'createdAt':
+      case 'lastSeenAt':
+      case 'expiresAt':
+      case 'movedTo':
+      case 'meta':
+        continue;
+      case 'persistent':
+        if (typeof record.persistent === 'boolean') continue;
     }
+    extra ??= {};
+    extra[name] = (record as unknown as Record<string, unknown>)[name];
   }
   const meta = record.meta;
   const persistent = record.persistent;
@@ -248,8 +248,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
     unindex(entry.key, entry.userId);
   };
   /** The entry under `key`, or undefined when absent or past its drop time (then dropped now). */
-  const live = (key: string, now: number): Entry | undefined => {
-    const entry = shardOf(key).get(key);
+  const live = (key: string, now: number, shard = shardOf(key)): Entry | undefined => {
+    const entry = shard.get(key);
     if (entry === undefined) return undefined;
     if (now > expiry.timeOf(entry)) {
       remove(entry);
@@ -343,12 +343,14 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
       open();
       assertSetArguments(MEMORY_STORE_NAME, key, record, expected, ttlMs);
       const now = clock();
-      const current = live(key, now);
+      // The key is hashed once per call: its shard serves the lookup and the write.
+      const shard = shardOf(key);
+      const current = live(key, now, shard);
       if (expected === null ? current !== undefined : current?.version !== expected) return false;
       if (current === undefined) makeRoom(now);
       const entry = toEntry(key, record);
       // Setting a key the shard holds replaces its value in place: no new slot in the Map's table.
-      shardOf(key).set(key, entry);
+      shard.set(key, entry);
       if (current === undefined) {
         expiry.push(entry, now + ttlMs);
         index(key, entry.userId);

@@ -46,6 +46,26 @@ describe('a request that changes nothing writes nothing and sets no cookie', () 
     });
   }
 
+  it('a cookieless request that touches nothing makes no store call (commits even with the store down)', async () => {
+    const store = new TestStore();
+    store.failWith = new Error('store down');
+    const manager = createSessionManager<Data>({ store });
+    const session = await manager.load(undefined, { now: T0 });
+    session.get('n');
+    expect(await manager.commit(session)).toEqual({ setCookie: [] });
+    expect(store.log).toEqual([]);
+  });
+
+  it('a logout with an expired cookie still clears it and deletes nothing more', async () => {
+    const store = new TestStore();
+    const manager = createSessionManager<Data>({ store });
+    const session = await manager.load('sid=not-a-live-id', { now: T0 });
+    await session.logout();
+    const { setCookie } = await manager.commit(session);
+    expect(setCookie).toHaveLength(1);
+    expect(setCookie[0]).toMatch(/^sid=;.*Max-Age=0|^sid=;.*Expires=Thu, 01 Jan 1970/i);
+  });
+
   it('an existing session written back with the same values: no store write, no cookie', async () => {
     const store = new TestStore();
     const manager = createSessionManager<Data>({ store });

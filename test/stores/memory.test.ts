@@ -3,7 +3,7 @@ import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SessionStoreError } from '../../src/session/errors.js';
-import { RECORD_FORMAT } from '../../src/session/store.js';
+import { RECORD_FORMAT, type SessionRecord } from '../../src/session/store.js';
 import { createMemoryStore } from '../../src/stores/memory.js';
 import { minimalRecord, runStoreContract } from './contract.js';
 
@@ -116,6 +116,29 @@ describe('memory store: its own behaviour', () => {
     const record = { ...minimalRecord(), notBefore: 42 };
     await store.set('k', record, null, 1_000);
     expect(await store.get('k')).toStrictEqual(record);
+  });
+
+  it('returns every known field as written, and a non-boolean persistent with the unknown fields', async () => {
+    const store = createMemoryStore({ cleanupInterval: 0, maxEntries: 50_000 });
+    const full = {
+      ...minimalRecord(),
+      userId: 'u1',
+      persistent: false,
+      movedTo: 'elsewhere',
+      meta: { userAgent: 'ua', ip: '10.0.0.1' },
+    };
+    for (const [key, record] of [
+      ['full', full],
+      ['persistent', { ...minimalRecord(), persistent: true }],
+      ['odd', { ...minimalRecord(), persistent: 'yes' as unknown as boolean, other: [1] } as SessionRecord],
+    ] as const) {
+      expect(await store.set(key, record, null, 1_000)).toBe(true);
+      expect(await store.get(key)).toStrictEqual(record);
+    }
+    // An update of a key (its shard found once per call) replaces the record in place.
+    expect(await store.set('full', { ...full, version: 2 }, 1, 1_000)).toBe(true);
+    expect((await store.get('full'))?.version).toBe(2);
+    expect(await store.count()).toBe(3);
   });
 
   it('after close, every operation rejects; close twice is fine', async () => {
