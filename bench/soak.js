@@ -389,10 +389,14 @@ async function soak(kind, options) {
   const warm = { at: warmAt, rss: top(warmAt) };
   const end = { at: last.at, rss: top(last.at) };
   const rss = apps.map((_, i) => ({ warm: warm.rss[i], end: end.rss[i] }));
-  for (const [i, { warm: w, end: e }] of rss.entries()) {
-    if (options.memoryCheck && !(Math.abs(e - w) <= 0.1 * w))
-      violate(stats, 'memory is not flat after warm-up', `app ${i}: ${mb(w)} -> ${mb(e)}`);
-  }
+  /** Each app's `end` within 10% of its `warm`, else a violation of kind `what`. */
+  const judgeFlat = (what, pairs) => {
+    for (const [i, { warm: w, end: e }] of pairs.entries()) {
+      if (options.memoryCheck && !(Math.abs(e - w) <= 0.1 * w))
+        violate(stats, what, `app ${i}: ${mb(w)} -> ${mb(e)}`);
+    }
+  };
+  judgeFlat('memory is not flat after warm-up', rss);
   // The live heap (heapUsed + external after a full collection) at the warm-up mark and at the end.
   const clockOffset = Date.now() - performance.now();
   const live = memoryLogs.map((file) => {
@@ -405,10 +409,7 @@ async function soak(kind, options) {
     return { warm: before?.bytes ?? Number.NaN, end: points.at(-1)?.bytes ?? Number.NaN };
   });
   rmSync(memoryDir, { recursive: true, force: true });
-  for (const [i, { warm: w, end: e }] of live.entries()) {
-    if (options.memoryCheck && !(Math.abs(e - w) <= 0.1 * w))
-      violate(stats, 'the live heap grew after warm-up', `app ${i}: ${mb(w)} -> ${mb(e)}`);
-  }
+  judgeFlat('the live heap grew after warm-up', live);
 
   const sorted = Float64Array.from(stats.latencies).sort();
   return {
@@ -451,15 +452,17 @@ function print(r, options) {
     line(
       `cart items left behind by a login whose answer was lost (the store has them under an id the browser never got): ${stats.orphans.found} of ${stats.orphans.count} found in the store`,
     );
-  line(
-    `RSS (highest over the ${(r.windowMs / 1000).toFixed(0)} s before) at ${(r.warmAt / 1000).toFixed(0)} s and at ${(r.endAt / 1000).toFixed(0)} s: ${r.rss
-      .map(({ warm, end }, i) => `app ${i} ${mb(warm)} -> ${mb(end)}`)
-      .join(', ')}${options.memoryCheck ? '' : ' (printed, not judged: --no-memory-check)'}`,
+  const memory = (what, pairs) =>
+    line(
+      `${what}: ${pairs.map(({ warm, end }, i) => `app ${i} ${mb(warm)} -> ${mb(end)}`).join(', ')}${options.memoryCheck ? '' : ' (printed, not judged: --no-memory-check)'}`,
+    );
+  memory(
+    `RSS (highest over the ${(r.windowMs / 1000).toFixed(0)} s before) at ${(r.warmAt / 1000).toFixed(0)} s and at ${(r.endAt / 1000).toFixed(0)} s`,
+    r.rss,
   );
-  line(
-    `live heap after a full collection (heapUsed + external) at ${(r.warmAt / 1000).toFixed(0)} s and at the end: ${r.live
-      .map(({ warm, end }, i) => `app ${i} ${mb(warm)} -> ${mb(end)}`)
-      .join(', ')}${options.memoryCheck ? '' : ' (printed, not judged: --no-memory-check)'}`,
+  memory(
+    `live heap after a full collection (heapUsed + external) at ${(r.warmAt / 1000).toFixed(0)} s and at the end`,
+    r.live,
   );
   line(
     `RSS through the run (MB, app ${r.rss.map((_, i) => i).join('/')}): ${r.trace

@@ -148,16 +148,7 @@ function sessionCookieEnding(policy: CookiePolicy, secure: boolean, name: string
   const slot = secure ? 0 : 1;
   let cached = pair[slot];
   if (cached === undefined) {
-    const probe = serializeSetCookie({
-      name,
-      value: 'x',
-      maxAge: undefined,
-      path: policy.path,
-      domain: policy.domain,
-      secure,
-      httpOnly: true,
-      sameSite: policy.sameSite,
-    });
+    const probe = serializedLine(policy, secure, name, 'x', undefined);
     const head = `${name}=x`;
     if (!probe.startsWith(head)) return undefined;
     pair[slot] = cached = { name, ending: probe.slice(head.length) };
@@ -183,6 +174,17 @@ export function sessionCookieLine(
     const ending = sessionCookieEnding(policy, secure, name);
     if (ending !== undefined) return `${name}=${value}${ending}`;
   }
+  return serializedLine(policy, secure, name, value, maxAgeMs);
+}
+
+/** {@link sessionCookieLine} through the codec's serializer, every check applied. */
+function serializedLine(
+  policy: CookiePolicy,
+  secure: boolean,
+  name: string,
+  value: string,
+  maxAgeMs: number | undefined,
+): string {
   // A literal of one fixed shape: spreading attributes() here made serialization ten times slower.
   return serializeSetCookie({
     name,

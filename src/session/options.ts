@@ -388,11 +388,7 @@ function duration(name: string, value: unknown, fallback: number, max = Number.M
 
 /** Checks a size option: a positive whole number of bytes. */
 function byteCount(name: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
-    throw new TypeError(tellerMessage('session', `${name} must be a positive whole number of bytes`));
-  }
-  return value;
+  return count(name, value, fallback, ' of bytes');
 }
 
 /** The signing secrets, each checked now (empty: an error; shorter than 32 bytes: a warning), not at the first commit. */
@@ -483,11 +479,11 @@ function unknownOption(name: string): never {
   throw new TypeError(tellerMessage('session', `unknown option ${name}`));
 }
 
-/** Checks a count option: a positive whole number. */
-function count(name: string, value: unknown, fallback: number): number {
+/** Checks a count option: a positive whole number (`of`: its unit, for the message). */
+function count(name: string, value: unknown, fallback: number, of = ''): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
-    throw new TypeError(tellerMessage('session', `${name} must be a positive whole number`));
+    throw new TypeError(tellerMessage('session', `${name} must be a positive whole number${of}`));
   }
   return value;
 }

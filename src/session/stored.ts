@@ -75,10 +75,9 @@ export class StoredBackend implements SessionBackend {
       // The live record read here, not in a further async function: a promise turn and a settled promise
       // less per request (pointers, legacy ids and ended records go the long way).
       const record = await this.#calls.get(key, b);
-      let found: Found =
-        isUsable(record, now) && record.movedTo === undefined
-          ? { key, pointerKey: undefined, record }
-          : await this.#resolveFrom(key, record, b, legacy ? id : undefined, facts);
+      let found: Found = isLive(record, now)
+        ? { key, pointerKey: undefined, record }
+        : await this.#resolveFrom(key, record, b, legacy ? id : undefined, facts);
       for (let hops = 0; isOrigin(found) && found.pointerKey !== undefined && release !== undefined; hops++) {
         // An old, renewed id: requests with the old and the new cookie must wait for one another, so
         // hold the live record's lock instead of the pointer's, and resolve again under it (the holder
