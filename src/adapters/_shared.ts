@@ -30,6 +30,17 @@ export interface AdapterManager<S extends AnySession = Session> {
 }
 
 /**
+ * The request options (`lock`, `passive`) out of an adapter's options object, made once per middleware (not
+ * per request), with only the members given: an adapter's own options are not passed on to `load`.
+ */
+export function requestOptionsOf(options: RequestOptions): RequestOptions {
+  const out: RequestOptions = {};
+  if (options.lock !== undefined) out.lock = options.lock;
+  if (options.passive !== undefined) out.passive = options.passive;
+  return out;
+}
+
+/**
  * The default `onError`: an expected outcome (a 409 conflict, a store that is down or slow: Teller's own
  * errors) is one line, its message and its cause's; anything else (a handler's bug) is logged whole, stack
  * included.

@@ -27,7 +27,7 @@ import { statusForError } from '../session/errors.js';
 import type { RequestOptions } from '../session/manager.js';
 import type { AnySession, Session } from '../session/session.js';
 import type { AdapterManager, RequestContext } from './_shared.js';
-import { SessionHttpError, safeReporter } from './_shared.js';
+import { requestOptionsOf, SessionHttpError, safeReporter } from './_shared.js';
 import { type Adapter, hook } from './node/hooks.js';
 
 export type { RequestOptions } from '../session/manager.js';
@@ -97,7 +97,7 @@ export function expressSessions<S extends AnySession>(
 ): ExpressSessionMiddleware {
   const onError = safeReporter(options.onError);
   const adapter: Adapter = { manager: manager as AdapterManager<AnySession>, onError };
-  const requestOptions: RequestOptions = options.lock === undefined ? {} : { lock: options.lock };
+  const requestOptions = requestOptionsOf(options);
 
   return async function tellerSession(req, res, next) {
     let session: S;

@@ -18,7 +18,7 @@ import { statusForError } from '../session/errors.js';
 import type { CommitResult, RequestOptions } from '../session/manager.js';
 import type { AnySession, Session } from '../session/session.js';
 import type { AdapterManager, HeaderTarget, RequestContext } from './_shared.js';
-import { addSessionHeaders, SessionHttpError, safeReporter } from './_shared.js';
+import { addSessionHeaders, requestOptionsOf, SessionHttpError, safeReporter } from './_shared.js';
 
 export type { RequestOptions } from '../session/manager.js';
 export type { AdapterManager, RequestContext } from './_shared.js';
@@ -73,7 +73,7 @@ const plugin: FastifyPluginAsync<FastifySessionsOptions> = async (fastify, optio
       '[teller] [fastify] the `manager` option must be a session manager (createSessionManager)',
     );
   const onError = safeReporter(options.onError);
-  const requestOptions: RequestOptions = options.lock === undefined ? {} : { lock: options.lock };
+  const requestOptions = requestOptionsOf(options);
   const fail = (error: unknown): never => {
     onError(error);
     throw new SessionHttpError(statusForError(error), error);

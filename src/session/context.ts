@@ -35,6 +35,8 @@ export interface RequestFacts {
   readonly route: string | undefined;
   /** Whether the request takes the session's in-process lock (`load(..., { lock: false })` opts out). */
   readonly lock: boolean;
+  /** A passive request (`load(..., { passive: true })`): it never keeps its session alive. */
+  readonly passive: boolean;
 }
 
 /** One user's session as `listSessions` shows it (never the id). */
@@ -67,8 +69,10 @@ export interface SessionBackend {
 
 /** A session with no record behind it (no cookie, or one naming nothing usable). */
 export function freshSession(ctx: ManagerContext, facts: RequestFacts, cookieSent: boolean): Session {
-  const { now, secure, cookieName, meta, cookies } = facts;
-  return new Session(createState({ host: ctx.host, now, secure, cookieName, meta, cookies, cookieSent }));
+  const { now, secure, cookieName, meta, cookies, passive } = facts;
+  return new Session(
+    createState({ host: ctx.host, now, secure, cookieName, meta, cookies, passive, cookieSent }),
+  );
 }
 
 /** The state of a session loaded from its record (`origin`), under the id the cookie carried. */
@@ -79,7 +83,7 @@ export function loadedState(
   origin: Origin,
   values: Map<string, unknown>,
 ): SessionState {
-  const { now, secure, cookieName, meta, cookies } = facts;
+  const { now, secure, cookieName, meta, cookies, passive } = facts;
   return createState({
     host: ctx.host,
     now,
@@ -87,6 +91,7 @@ export function loadedState(
     cookieName,
     meta,
     cookies,
+    passive,
     cookieSent: true,
     id,
     key: origin.pointerKey ?? origin.key,

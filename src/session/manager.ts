@@ -81,6 +81,17 @@ export interface RequestOptions {
    * compare-and-set. Ignored with a store that declares `lockOnly` (the lock is all it has). @default true
    */
   lock?: boolean;
+  /**
+   * A passive request: a poll, a health check, a status badge, which must not keep a session alive. The
+   * session is read as usual, but the commit never touches it (the throttled touch, `session.touch()`),
+   * never renews its id (`renewAfter`) and never extends its idle lifetime: a write is saved with the
+   * record's idle expiry and last-seen time as they were (sealed: the new cookie keeps the old expiry),
+   * and no persistent cookie is re-sent for it. So a session polled every minute still ends at its idle
+   * timeout, written to or not. `login()`, `logout()`, `destroy()` and `regenerate()` still work (they are
+   * explicit): a login starts its lifetimes anew, a regenerate keeps the expiry. A new session stored by a
+   * passive request is created as any other. @default false
+   */
+  passive?: boolean;
 }
 
 export interface CommitOptions {
@@ -232,6 +243,7 @@ class Manager<Data extends object, Format extends SessionFormat> implements Sess
         cookies,
         route: typeof context.route === 'string' ? context.route : undefined,
         lock: options?.lock !== false,
+        passive: options?.passive === true,
       };
       // Only with the CSRF key in the store, until this process has read it: a CSRF cookie must be
       // checked synchronously by the handler, so its key is read first (once; then cached).

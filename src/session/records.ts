@@ -93,8 +93,14 @@ export function buildRecord(
   // A request that loaded before newer ones and commits after them (a merge) never pulls back the idle
   // lifetime they extended, unless it changes the session's user or lifetimes itself.
   if (base !== null && !state.userChanged && !state.restartLifetime && state.persistent === undefined) {
-    expiresAt = Math.max(expiresAt, Math.min(base.expiresAt, createdAt + absolute));
-    lastSeenAt = Math.max(now, base.lastSeenAt);
+    if (state.passive) {
+      // A passive request (a poll) extends nothing: its write keeps the idle expiry and last-seen time.
+      expiresAt = Math.min(base.expiresAt, createdAt + absolute);
+      lastSeenAt = base.lastSeenAt;
+    } else {
+      expiresAt = Math.max(expiresAt, Math.min(base.expiresAt, createdAt + absolute));
+      lastSeenAt = Math.max(now, base.lastSeenAt);
+    }
   }
   const record = makeRecord(data, version, createdAt, lastSeenAt, expiresAt);
   if (userId !== undefined) record.userId = userId;

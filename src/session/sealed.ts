@@ -130,7 +130,13 @@ export class SealedBackend implements SessionBackend {
         ? serializeValues(options, state.values)
         : origin.record.data;
     const changed = state.rotate || state.userChanged || (origin !== null && data !== origin.record.data);
-    if (origin !== null && !changed && !state.touchRequested && !touchDue(options, origin.record, now))
+    // Unchanged: the throttled touch or `session.touch()` re-seals it, never in a passive request (whose
+    // write, when it has one, keeps the old expiry: buildRecord).
+    if (
+      origin !== null &&
+      !changed &&
+      (state.passive || (!state.touchRequested && !touchDue(options, origin.record, now)))
+    )
       return [];
     const id = ensureId(state);
     const record = buildRecord(options, state, origin?.record ?? null, data, 0);

@@ -10,6 +10,7 @@ import { inspect } from 'node:util';
 import { anonymousToken, newUserSecret, userToken, verifyToken } from './csrf.js';
 import { tellerMessage } from './errors.js';
 import {
+  AUTHENTICATED_AT_KEY,
   applyOp,
   CSRF_KEY,
   ensureId,
@@ -134,6 +135,41 @@ export class Session<Data extends object = SessionData, Format extends SessionFo
   }
 
   /**
+   * When the session's user last logged in (epoch ms, the manager's clock): the time of the last `login()`,
+   * kept across renewals and `regenerate()`, never moved by a touch or a write; undefined without a user.
+   * A second `login()` of the same user (re-entering a password) sets it anew. Sessions stored by a
+   * version before this one have a user but no login time: undefined for them too, so `isFresh` is false
+   * and their users log in again before a sensitive action.
+   */
+  get authenticatedAt(): number | undefined {
+    const state = this.#state;
+    state.accessed = true;
+    if (state.userId === undefined) return undefined;
+    const at = state.values.get(AUTHENTICATED_AT_KEY);
+    return typeof at === 'number' && Number.isFinite(at) ? at : undefined;
+  }
+
+  /**
+   * Whether the user logged in at most `maxAgeMs` ago, by the request's time (step-up freshness, Better
+   * Auth's `freshAge`): ask it before a sensitive action (a new password or e-mail address, a payment,
+   * "log out all other devices") and, when false, ask for the password again and call `login()` for the
+   * same user. False without a user, or when the login time is unknown (see `authenticatedAt`). A
+   * `maxAgeMs` that is not a non-negative finite number is a TypeError.
+   *
+   * @example
+   * if (!req.session.isFresh(5 * 60_000)) return res.redirect(303, '/confirm-password');
+   */
+  isFresh(maxAgeMs: number): boolean {
+    if (typeof maxAgeMs !== 'number' || !Number.isFinite(maxAgeMs) || maxAgeMs < 0) {
+      throw new TypeError(
+        tellerMessage('session', 'isFresh needs maxAgeMs, a non-negative finite number of milliseconds'),
+      );
+    }
+    const at = this.authenticatedAt;
+    return at !== undefined && this.#state.now - at <= maxAgeMs;
+  }
+
+  /**
    * Whether the request used the session (for adapters: `Vary: Cookie`): any getter or method that reveals
    * or changes session state sets it (`get`, `has`, `data()`, `toJSON()`, `id`, `handle`, `isNew`,
    * `userId`, `persistent`, `csrfToken`, `flash`, ...). Reading `accessed` itself does not.
@@ -243,7 +279,9 @@ export class Session<Data extends object = SessionData, Format extends SessionFo
 
   /**
    * Binds the session to `userId`: a new id (fixation defence), the old record deleted, the absolute
-   * lifetime restarted, a new CSRF secret; a persistent cookie with `{ remember: true }`. At commit.
+   * lifetime restarted, a new CSRF secret, the login time (`authenticatedAt`) set to the request's time;
+   * a persistent cookie with `{ remember: true }`. At commit. Calling it again for the same user (after
+   * asking for the password again) is the re-authentication that makes the session fresh (`isFresh`).
    */
   login(userId: string, options: LoginOptions = {}): void {
     if (typeof userId !== 'string' || userId === '') {
@@ -259,6 +297,8 @@ export class Session<Data extends object = SessionData, Format extends SessionFo
     state.restartLifetime = true;
     state.persistent = options.remember === true;
     if (state.values.has(CSRF_KEY)) this.#record(state, CSRF_KEY, DELETE);
+    // A write like any other: a compare-and-set merge re-applies it, renewals and sealing carry it.
+    this.#record(state, AUTHENTICATED_AT_KEY, { kind: 'set', value: state.now });
   }
 
   /**
@@ -293,7 +333,10 @@ export class Session<Data extends object = SessionData, Format extends SessionFo
     state.lifecycle.push(kind);
   }
 
-  /** Extends the idle lifetime at commit even if the throttle would skip it. */
+  /**
+   * Extends the idle lifetime at commit even if the throttle would skip it. Ignored in a passive request
+   * (`{ passive: true }`): the route's choice not to keep sessions alive wins over a helper's touch.
+   */
   touch(): void {
     const state = this.#writable('touch()');
     if (state !== undefined) state.touchRequested = true;

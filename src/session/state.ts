@@ -19,6 +19,13 @@ export const INTERNAL_PREFIX = 'teller:';
 export const CSRF_KEY = 'teller:csrf';
 /** When the current id was issued (epoch ms), for `renewAfter`. */
 export const ISSUED_AT_KEY = 'teller:iat';
+/**
+ * When the session's user last logged in (epoch ms, the manager's clock), set by every `login()`: the
+ * session's `authenticatedAt` and `isFresh(maxAgeMs)` (step-up freshness). A value like the others, so it
+ * travels with the data through renewals, regenerations, compare-and-set merges and sealed cookies, and
+ * goes with them at logout or destroy; nothing else (a touch, a write) moves it.
+ */
+export const AUTHENTICATED_AT_KEY = 'teller:auth';
 /** Flash messages live under this prefix and their key. */
 export const FLASH_PREFIX = 'teller:flash:';
 
@@ -64,6 +71,11 @@ export interface SessionState {
   readonly meta: SessionMeta | undefined;
   /** The request's cookies (its parsed Cookie header): the CSRF cookie is looked up only when a token is used. */
   readonly cookies: Readonly<Record<string, string>> | undefined;
+  /**
+   * A passive request (`{ passive: true }`: a poll, a health check): its commit never touches, renews or
+   * extends the session; a write is saved with the record's idle expiry and last-seen time as they were.
+   */
+  readonly passive: boolean;
   /** The nonce of the valid anonymous CSRF cookie the request carried (null: none); undefined until a token is used. */
   csrfCarried: Buffer | null | undefined;
   /** A new anonymous CSRF nonce, sent in the CSRF cookie at commit (the request carried no valid cookie). */
@@ -123,7 +135,7 @@ export interface SessionState {
 
 /** Builds the state of a session. */
 export function createState(
-  init: Pick<SessionState, 'host' | 'now' | 'secure' | 'cookieName' | 'meta' | 'cookies'> & {
+  init: Pick<SessionState, 'host' | 'now' | 'secure' | 'cookieName' | 'meta' | 'cookies' | 'passive'> & {
     cookieSent: boolean;
     id?: string | undefined;
     key?: string | undefined;
@@ -139,6 +151,7 @@ export function createState(
     cookieName: init.cookieName,
     meta: init.meta,
     cookies: init.cookies,
+    passive: init.passive,
     csrfCarried: undefined,
     csrfIssued: undefined,
     cookieSent: init.cookieSent,

@@ -79,6 +79,7 @@ export async function commitStored(
   if (state.rotate) mode = 'rotate';
   else if (
     options.renewAfter !== undefined &&
+    !state.passive &&
     origin.pointerKey === undefined &&
     now - issuedAt(origin, state.values) >= options.renewAfter
   )
@@ -90,7 +91,9 @@ export async function commitStored(
     data = serializeValues(options, state.values);
     if (data !== origin.record.data) mode = 'write';
   }
-  if (mode === undefined && (state.touchRequested || touchDue(options, origin.record, now))) mode = 'touch';
+  // A passive request (a poll) never touches: not the throttled touch, not `session.touch()`.
+  if (mode === undefined && !state.passive && (state.touchRequested || touchDue(options, origin.record, now)))
+    mode = 'touch';
   if (mode === undefined) return [];
 
   let base = origin.record;
@@ -111,8 +114,12 @@ export async function commitStored(
       if (attempt > 0) ctx.report.emit('merged', now, baseKey, { detail: String(attempt) });
       const out: string[] = [];
       // A persistent cookie's Max-Age follows the session's lifetime: re-sent on every write, unless the
-      // id was renewed meanwhile (the client has the new one from that response; this one's is retired).
-      if (rotated || (written.persistent && origin.pointerKey === undefined && baseKey === origin.key)) {
+      // id was renewed meanwhile (the client has the new one from that response; this one's is retired),
+      // or the request is passive (its write extended nothing, so there is nothing to tell the browser).
+      if (
+        rotated ||
+        (written.persistent && !state.passive && origin.pointerKey === undefined && baseKey === origin.key)
+      ) {
         out.push(cookieFor(ctx, state, written, idCookieValue(ctx, state)));
       }
       if (mode === 'renew') ctx.report.emit('renewed', now, state.key, { userId: written.userId });

@@ -18,6 +18,7 @@ const fresh = () =>
     cookieName: 'sid',
     meta: undefined,
     cookies: undefined,
+    passive: false,
     cookieSent: false,
   });
 
