@@ -2,8 +2,14 @@
  * Test helpers of the session core: a Map store implementing the store contract that counts its calls
  * and injects faults (throws, hangs, slow answers), a tiny cookie-keeping browser, and a request helper.
  */
+import { expect } from 'vitest';
 import { parseSetCookie } from '../../src/cookie/index.js';
-import type { CommitOptions, LoadContext, SessionManager } from '../../src/session/manager.js';
+import type {
+  CommitOptions,
+  LoadContext,
+  RequestOptions,
+  SessionManager,
+} from '../../src/session/manager.js';
 import { createSessionManager } from '../../src/session/manager.js';
 import type { Session } from '../../src/session/session.js';
 import type { SessionRecord, SessionStore } from '../../src/session/store.js';
@@ -138,15 +144,19 @@ export interface Visit<Data extends object, R> {
   result: R;
 }
 
-/** One request: load with the browser's cookies, run `handler`, commit, give the browser the cookies. */
+/**
+ * One request: load with the browser's cookies (and `request`'s options), run `handler`, commit, give the
+ * browser the cookies.
+ */
 export async function visit<Data extends object, R = void>(
   manager: SessionManager<Data>,
   browser: Browser,
   handler?: (session: Session<Data>) => R | Promise<R>,
   context: LoadContext = { now: T0 },
   commit: CommitOptions = {},
+  request?: RequestOptions,
 ): Promise<Visit<Data, R>> {
-  const session = await manager.load(browser.header(), context);
+  const session = await manager.load(browser.header(), context, request);
   const result = (await handler?.(session)) as R;
   const { setCookie } = await manager.commit(session, commit);
   const now =
@@ -194,4 +204,182 @@ export async function loggedIn() {
   const browser = new Browser();
   await visit(manager, browser, (s) => s.login('alice'));
   return { store, manager, browser };
+}
+
+/** The request context of the minute `minutes` after T0 (the fake clock of the scenarios below). */
+const minute = (minutes: number): LoadContext => ({ now: T0 + minutes * MINUTE });
+
+/** The session's user, login time and freshness within 5 minutes (what the scenarios below compare). */
+const freshness = (s: Session<{ cart: string[] }>) => [s.userId, s.authenticatedAt, s.isFresh(5 * MINUTE)];
+
+/** A handler that does `act`, then answers `read` of the session. */
+const then =
+  <S, R>(act: (s: S) => void, read: (s: S) => R) =>
+  (s: S): R => {
+    act(s);
+    return read(s);
+  };
+
+/**
+ * Step-up freshness on `store` (run by the session tests of every store): `authenticatedAt` is the time of
+ * the last `login()`, kept by writes, touches, `regenerate()` and renewal; a second login of the same user
+ * (the re-authentication) and another user's login set it anew; logout removes it; `isFresh(ms)` follows it
+ * by the request's time. A session stored before `authenticatedAt` existed (a user, no login time) is not fresh.
+ */
+export async function freshnessScenario(store: SessionStore): Promise<void> {
+  const manager = createSessionManager<{ cart: string[] }>({ store, renewAfter: 10 * MINUTE });
+  const browser = new Browser();
+  const go = <R>(minutes: number, handler: (s: Session<{ cart: string[] }>) => R) =>
+    visit(manager, browser, handler, minute(minutes));
+  const anonymous = await go(0, (s) => {
+    s.set('cart', ['apple']);
+    return freshness(s);
+  });
+  expect(anonymous.result).toEqual([undefined, undefined, false]);
+  const login = await go(1, (s) => {
+    s.login('alice');
+    return freshness(s);
+  });
+  expect(login.result).toEqual(['alice', T0 + MINUTE, true]);
+  const written = await go(3, (s) => {
+    s.update('cart', (cart = []) => [...cart, 'pear']);
+    return freshness(s);
+  });
+  expect(written.result).toEqual(['alice', T0 + MINUTE, true]);
+  // Two minutes after the write the throttled touch is due: it moves the record's last-seen time, not the login's.
+  const touched = await go(5, (s) => [...freshness(s), s.handle]);
+  expect(touched.result.slice(0, 3)).toEqual(['alice', T0 + MINUTE, true]);
+  expect((await store.get(touched.result[3] as string))?.lastSeenAt).toBe(T0 + 5 * MINUTE);
+  expect((await go(6, freshness)).result).toEqual(['alice', T0 + MINUTE, true]); // 5 minutes exactly
+  expect((await go(7, freshness)).result).toEqual(['alice', T0 + MINUTE, false]);
+  const beforeRegenerate = browser.value();
+  await go(8, (s) => s.regenerate());
+  expect(browser.value()).not.toBe(beforeRegenerate);
+  expect((await go(9, (s) => [s.authenticatedAt, s.isFresh(8 * MINUTE)])).result).toEqual([
+    T0 + MINUTE,
+    true,
+  ]);
+  // renewAfter (10 minutes after the regenerate's id): a new id, the same login time.
+  const beforeRenewal = browser.value();
+  const renewed = await go(19, freshness);
+  expect(browser.value()).not.toBe(beforeRenewal);
+  expect(renewed.result).toEqual(['alice', T0 + MINUTE, false]);
+  // The user types the password again: the same user's login makes the session fresh, the cart stays.
+  expect(
+    (
+      await go(
+        20,
+        then((s) => s.login('alice'), freshness),
+      )
+    ).result,
+  ).toEqual(['alice', T0 + 20 * MINUTE, true]);
+  expect((await go(21, (s) => [s.get('cart'), ...freshness(s)])).result).toEqual([
+    ['apple', 'pear'],
+    'alice',
+    T0 + 20 * MINUTE,
+    true,
+  ]);
+  expect((await go(26, (s) => [s.isFresh(5 * MINUTE), s.isFresh(6 * MINUTE)])).result).toEqual([false, true]);
+  expect(
+    (
+      await go(
+        27,
+        then((s) => s.login('bob'), freshness),
+      )
+    ).result,
+  ).toEqual(['bob', T0 + 27 * MINUTE, true]);
+  expect(
+    (
+      await go(
+        28,
+        then((s) => s.logout(), freshness),
+      )
+    ).result,
+  ).toEqual([undefined, undefined, false]);
+  expect((await go(28.5, freshness)).result).toEqual([undefined, undefined, false]);
+  // A session stored by an earlier version: a user, no login time (its record rewritten without it).
+  const carol = await go(
+    29,
+    then(
+      (s) => s.login('carol'),
+      (s) => s.handle,
+    ),
+  );
+  const record = (await store.get(carol.result))!;
+  const data = JSON.parse(record.data) as Record<string, unknown>;
+  expect(data['teller:auth']).toBe(T0 + 29 * MINUTE);
+  delete data['teller:auth'];
+  const older = { ...record, data: JSON.stringify(data), version: record.version + 1 };
+  expect(await store.set(carol.result, older, record.version, 30 * MINUTE)).toBe(true);
+  expect((await go(30, freshness)).result).toEqual(['carol', undefined, false]);
+  expect(
+    (
+      await go(
+        31,
+        then((s) => s.login('carol'), freshness),
+      )
+    ).result,
+  ).toEqual(['carol', T0 + 31 * MINUTE, true]);
+}
+
+/**
+ * Passive requests on `store` (run by the session tests of every store), with the default 30-minute idle
+ * timeout and `renewAfter` 10 minutes: a session polled every minute by passive requests (reading, writing,
+ * or calling `touch()`) still ends at its idle timeout, sends no cookie and keeps its record's expiry; the
+ * same polls as ordinary requests keep it alive (and renew it); a passive write lands (the next poll and an
+ * ordinary request read it); a remembered session's passive write re-sends no persistent cookie.
+ */
+export async function passiveScenario(store: SessionStore): Promise<void> {
+  const manager = createSessionManager<{ polls: number; seen: number }>({ store, renewAfter: 10 * MINUTE });
+  const passive: RequestOptions = { passive: true };
+  for (const kind of ['read', 'write', 'touch', 'ordinary'] as const) {
+    const browser = new Browser();
+    const login = await visit(
+      manager,
+      browser,
+      then(
+        (s) => s.login('alice'),
+        (s) => s.handle,
+      ),
+      minute(0),
+    );
+    let polls = 0;
+    for (let m = 1; m <= 35; m++) {
+      const poll = await visit(
+        manager,
+        browser,
+        (s) => {
+          if (kind === 'write' && s.userId !== undefined) s.update('polls', (n = 0) => n + 1);
+          if (kind === 'touch') s.touch();
+          return [s.userId, s.get('polls')];
+        },
+        minute(m),
+        {},
+        kind === 'ordinary' ? undefined : passive,
+      );
+      if (kind === 'ordinary' || m < 30) {
+        if (kind === 'write') polls++;
+        expect(poll.result, `${kind} poll at minute ${m}`).toEqual([
+          'alice',
+          kind === 'write' ? polls : undefined,
+        ]);
+        if (kind !== 'ordinary') expect(poll.setCookie, `${kind} poll at minute ${m}`).toEqual([]);
+      } else expect(poll.result, `${kind} poll at minute ${m}`).toEqual([undefined, undefined]);
+      if (m === 10 && kind !== 'ordinary') {
+        // The record's idle expiry and last-seen time are the login's.
+        const record = await store.get(login.result);
+        expect(record).toMatchObject({ lastSeenAt: T0, expiresAt: T0 + 30 * MINUTE });
+      }
+    }
+    if (kind === 'ordinary') expect(browser.value()).not.toBe(undefined);
+  }
+  // A passive write lands: an ordinary request reads it (and, being ordinary, extends the session).
+  const browser = new Browser();
+  await visit(manager, browser, (s) => s.login('alice', { remember: true }), minute(0));
+  const write = await visit(manager, browser, (s) => s.set('seen', 1), minute(5), {}, passive);
+  expect(write.setCookie).toEqual([]); // no persistent cookie re-sent with a longer Max-Age
+  const read = await visit(manager, browser, (s) => [s.userId, s.get('seen')], minute(6));
+  expect(read.result).toEqual(['alice', 1]);
+  const ordinary = await visit(manager, browser, (s) => s.set('seen', 2), minute(7));
+  expect(ordinary.setCookie).toHaveLength(1); // an ordinary write re-sends it (its Max-Age follows the session)
 }

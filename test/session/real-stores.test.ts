@@ -1,12 +1,14 @@
 /**
  * The session core over the real embedded stores (memory, SQLite): the record fields the core relies on
  * (format, persistent, movedTo, meta, userId) survive a round trip, and the scenarios hold end to end.
+ * The step-up freshness and passive-request scenarios (helpers.ts) run here, and on Redis, PostgreSQL and
+ * the express-session store bridge in their own test files.
  */
 import { describe, expect, it } from 'vitest';
 import { createSessionManager, type SessionStore } from '../../src/index.js';
 import { createMemoryStore } from '../../src/stores/memory.js';
 import { createSqliteStore } from '../../src/stores/sqlite.js';
-import { Browser, MINUTE, T0, visit } from './helpers.js';
+import { Browser, freshnessScenario, MINUTE, passiveScenario, T0, visit } from './helpers.js';
 
 const stores: Array<[string, () => SessionStore]> = [
   ['memory', () => createMemoryStore()],
@@ -41,6 +43,18 @@ for (const [name, make] of stores) {
       expect(browser.cookies.size).toBe(0);
       const replay = await visit(manager, inFlight, (s) => s.userId, { now: T0 + 12 * MINUTE + 1 });
       expect(replay.result).toBeUndefined();
+      await store.close?.();
+    });
+
+    it('step-up freshness: authenticatedAt is the last login, kept by renewal and regenerate; isFresh follows it', async () => {
+      const store = make();
+      await freshnessScenario(store);
+      await store.close?.();
+    });
+
+    it('passive requests: polled every minute (reading, writing, touching) the session ends at its idle timeout', async () => {
+      const store = make();
+      await passiveScenario(store);
       await store.close?.();
     });
 

@@ -30,7 +30,7 @@ import {
   legacySessionScenario,
   listen,
 } from '../adapters/helpers.js';
-import { Browser, cartThroughLogin, visit } from '../session/helpers.js';
+import { Browser, cartThroughLogin, freshnessScenario, passiveScenario, visit } from '../session/helpers.js';
 import { reachable } from '../support/net.js';
 import { fullRecord, minimalRecord, runStoreContract } from './contract.js';
 
@@ -333,6 +333,17 @@ const backends: Array<[string, boolean, () => ExpressStoreLike]> = [
 
 describe('the session manager over fromExpressStore', () => {
   for (const [name, available, make] of backends) {
+    it.skipIf(!available)(`${name}: step-up freshness (authenticatedAt, isFresh)`, async () => {
+      await freshnessScenario(fromExpressStore(make()));
+    });
+
+    it.skipIf(!available)(
+      `${name}: passive requests end at the idle timeout, their writes land`,
+      async () => {
+        await passiveScenario(fromExpressStore(make()));
+      },
+    );
+
     it.skipIf(!available)(`${name}: login, cart, logout`, async () => {
       const manager = createSessionManager<{ cart: string[] }>({ store: fromExpressStore(make()) });
       const now = () => ({ now: Date.now() });

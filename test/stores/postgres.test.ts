@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createSessionManager } from '../../src/index.js';
 import { SessionStoreError } from '../../src/session/errors.js';
 import { createPostgresStore, type PostgresQuery, type PostgresStore } from '../../src/stores/postgres.js';
-import { Browser, T0, visit } from '../session/helpers.js';
+import { Browser, freshnessScenario, passiveScenario, T0, visit } from '../session/helpers.js';
 import { fullRecord, minimalRecord, runStoreContract } from './contract.js';
 
 const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -362,6 +362,21 @@ describe.skipIf(!reachable)('postgres store: its own behaviour', () => {
 });
 
 describe.skipIf(!reachable)('the session manager over the postgres store', () => {
+  for (const [what, scenario] of [
+    ['step-up freshness (authenticatedAt, isFresh)', freshnessScenario],
+    ['passive requests end at the idle timeout, their writes land', passiveScenario],
+  ] as const) {
+    it(what, async () => {
+      const store = createPostgresStore({ pool, table: newTable(), cleanupInterval: 0 });
+      await store.migrate();
+      try {
+        await scenario(store);
+      } finally {
+        await store.close();
+      }
+    });
+  }
+
   it('login, cart, logout', async () => {
     const store = createPostgresStore({ pool, table: newTable(), cleanupInterval: 0 });
     await store.migrate();

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSessionManager } from '../../src/index.js';
 import { SessionStoreError } from '../../src/session/errors.js';
 import { createRedisStore, type RedisClientLike, type RedisStore } from '../../src/stores/redis.js';
-import { Browser, cartThroughLogin, visit } from '../session/helpers.js';
+import { Browser, cartThroughLogin, freshnessScenario, passiveScenario, visit } from '../session/helpers.js';
 import {
   cli,
   keySlot,
@@ -252,6 +252,11 @@ describe.skipIf(!installed)('redis store on a cluster', () => {
       expect((await store.listByUser('user-1')).map((e) => e.key).sort()).toEqual([...keys].sort());
       expect(await store.deleteByUser('user-1')).toBe(3);
       await store.close();
+    });
+
+    it(`${name}: step-up freshness and passive requests across the cluster`, async () => {
+      await freshnessScenario(storeOf(name));
+      await passiveScenario(storeOf(name));
     });
 
     it(`${name}: the session manager logs in, keeps the cart, lists and revokes across the cluster`, async () => {

@@ -12,7 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createSessionManager } from '../../src/index.js';
 import { SessionStoreError } from '../../src/session/errors.js';
 import { createRedisStore, type RedisClientLike } from '../../src/stores/redis.js';
-import { Browser, cartThroughLogin, visit } from '../session/helpers.js';
+import { Browser, cartThroughLogin, freshnessScenario, passiveScenario, visit } from '../session/helpers.js';
 import { reachable } from '../support/net.js';
 import { redisServerAvailable, startRedisServer } from '../support/redis-server.js';
 import { fullRecord, minimalRecord, runStoreContract } from './contract.js';
@@ -334,6 +334,23 @@ describe.skipIf(!up)('the session manager over the redis store', () => {
         else client.disconnect();
       }
     });
+
+    for (const [what, scenario] of [
+      ['step-up freshness (authenticatedAt, isFresh)', freshnessScenario],
+      ['passive requests end at the idle timeout, their writes land', passiveScenario],
+    ] as const) {
+      it(`${name}: ${what}`, async () => {
+        const client = await connect();
+        const store = createRedisStore({ client: client as RedisClientLike, prefix: newPrefix() });
+        try {
+          await scenario(store);
+        } finally {
+          await store.close();
+          if ('destroy' in client) client.destroy();
+          else client.disconnect();
+        }
+      });
+    }
 
     it(`${name}: 20 parallel updates from two managers on one store all count (compare-and-set)`, async () => {
       const client = await connect();
