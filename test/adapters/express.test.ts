@@ -6,7 +6,7 @@
  */
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
-import express, { type ErrorRequestHandler, type Express } from 'express';
+import express, { type ErrorRequestHandler, type Express, type Request, type Response } from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expressSessions, SessionHttpError } from '../../src/adapters/express.js';
 import { createSessionManager } from '../../src/index.js';
@@ -33,18 +33,24 @@ function scenarioApp(
   framework: typeof express = express,
 ): Express {
   const app = framework();
-  app.use(expressSessions(manager, { onError }));
-  app.get('/', (req, res) => {
+  const read = (req: Request, res: Response) => {
     res.json({ user: req.session.userId ?? null, n: req.session.get('n') ?? 0, data: req.session.data() });
-  });
+  };
+  const add = (req: Request, res: Response) => {
+    req.session.set(String(req.query.key ?? 'k'), true);
+    res.json({ ok: true });
+  };
+  // The passive routes: a middleware of their own, before the app-wide one (which they never reach).
+  const passive = expressSessions(manager, { onError, passive: true });
+  app.get('/passive', passive, read);
+  app.post('/passive/add', passive, add);
+  app.use(expressSessions(manager, { onError }));
+  app.get('/', read);
   app.post('/login', (req, res) => {
     req.session.login(String(req.query.user ?? 'alice'));
     res.redirect(303, '/');
   });
-  app.post('/add', (req, res) => {
-    req.session.set(String(req.query.key ?? 'k'), true);
-    res.json({ ok: true });
-  });
+  app.post('/add', add);
   app.post('/incr', (req, res) => {
     req.session.update('n', (n) => (typeof n === 'number' ? n : 0) + 1);
     res.json({ ok: true });

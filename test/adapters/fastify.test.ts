@@ -6,7 +6,7 @@
  */
 import { request as httpRequest } from 'node:http';
 import { Readable } from 'node:stream';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fastifySessions, SessionHttpError } from '../../src/adapters/fastify.js';
 import { createSessionManager } from '../../src/index.js';
@@ -25,20 +25,26 @@ import {
 } from './helpers.js';
 
 /** The scenario routes (helpers.ts, ScenarioApp) as a Fastify plugin of their own. */
-async function routes(app: FastifyInstance): Promise<void> {
-  app.get('/', async (request) => ({
+async function read(request: FastifyRequest) {
+  return {
     user: request.session.userId ?? null,
     n: request.session.get('n') ?? 0,
     data: request.session.data(),
-  }));
+  };
+}
+
+async function add(request: FastifyRequest) {
+  request.session.set(String((request.query as { key?: string }).key ?? 'k'), true);
+  return { ok: true };
+}
+
+async function routes(app: FastifyInstance): Promise<void> {
+  app.get('/', read);
   app.post('/login', async (request, reply) => {
     request.session.login(String((request.query as { user?: string }).user ?? 'alice'));
     return reply.redirect('/', 303);
   });
-  app.post('/add', async (request) => {
-    request.session.set(String((request.query as { key?: string }).key ?? 'k'), true);
-    return { ok: true };
-  });
+  app.post('/add', add);
   app.post('/incr', async (request) => {
     request.session.update('n', (n) => (typeof n === 'number' ? n : 0) + 1);
     return { ok: true };
@@ -64,10 +70,28 @@ async function serve(app: FastifyInstance): Promise<ScenarioServer> {
   return { port: typeof address === 'object' && address ? address.port : 0, close: () => app.close() };
 }
 
-async function scenarioApp(manager: SessionManager, onError: (error: unknown) => void, trustProxy = false) {
+/**
+ * The scenario app. Request options are per context in Fastify (the plugin's hooks belong to the context that
+ * registers it): the ordinary routes (and `more`, routes a test adds) in one context, the passive routes in a
+ * sibling context whose plugin has `{ passive: true }`.
+ */
+async function scenarioApp(
+  manager: SessionManager,
+  onError: (error: unknown) => void,
+  trustProxy = false,
+  more?: (scope: FastifyInstance) => void,
+) {
   const app = Fastify({ trustProxy });
-  await app.register(fastifySessions, { manager, onError });
-  await app.register(routes);
+  await app.register(async (scope) => {
+    await scope.register(fastifySessions, { manager, onError });
+    await scope.register(routes);
+    more?.(scope);
+  });
+  await app.register(async (scope) => {
+    await scope.register(fastifySessions, { manager, onError, passive: true });
+    scope.get('/passive', read);
+    scope.post('/passive/add', add);
+  });
   return app;
 }
 
@@ -225,12 +249,17 @@ describe('Fastify adapter: the lock of an abandoned request', () => {
   });
   let server: ScenarioServer;
   beforeAll(async () => {
-    const app = await scenarioApp(manager, () => {});
     // Reads the session (holding its lock) and never answers.
-    app.get('/hang', async (request) => {
-      request.session.get('n');
-      return new Promise(() => {});
-    });
+    const app = await scenarioApp(
+      manager,
+      () => {},
+      false,
+      (scope) =>
+        scope.get('/hang', async (request) => {
+          request.session.get('n');
+          return new Promise(() => {});
+        }),
+    );
     server = await serve(app);
   });
   afterAll(async () => {

@@ -31,7 +31,8 @@ async function app(
   env?: { tag: string },
 ): Promise<Response> {
   const url = new URL(request.url);
-  switch (url.pathname) {
+  // `/passive` and `/passive/add` are `/` and `/add` served by a handler wrapped with `{ passive: true }`.
+  switch (url.pathname.replace(/^\/passive(?=\/|$)/, '') || '/') {
     case '/':
       return json({
         user: session.userId ?? null,
@@ -141,10 +142,11 @@ adapterScenarios(
   async (manager, onError) => {
     const addresses = socketAddresses();
     const handler = withSession(manager, app, { onError, clientIp: addresses.clientIp });
+    const passive = withSession(manager, app, { onError, clientIp: addresses.clientIp, passive: true });
     const server = createServer(
       getRequestListener((request, env) => {
         addresses.note(request, env);
-        return handler(request);
+        return new URL(request.url).pathname.startsWith('/passive') ? passive(request) : handler(request);
       }),
     );
     return { port: await listen(server), close: () => close(server) };

@@ -311,7 +311,9 @@ export interface ScenarioServer {
  * `{ user, n, data }` (the user id or null, the session's `n` or 0, its data); `POST /login?user=x` logs in
  * and redirects (303) to `/`; `POST /add?key=x` sets `x` to true; `POST /incr` adds one to `n` with
  * `session.update`; `POST /logout` logs out and redirects (303) to `/`; `GET /throw` sets `lost` and then
- * throws an Error (whose message must reach no client) for the framework's own error path.
+ * throws an Error (whose message must reach no client) for the framework's own error path. And two passive
+ * routes, set up with `{ passive: true }` the way the framework sets up a route's own request options:
+ * `GET /passive` answers as `GET /` does, `POST /passive/add?key=x` as `POST /add` does.
  */
 export type ScenarioApp = (
   manager: SessionManager,
@@ -412,6 +414,49 @@ export async function rotationFailureScenario(
 }
 
 /**
+ * Passive routes (`{ passive: true }`), on a manager whose clock `setMinute` moves: a session polled every
+ * minute through `GET /passive`, or written every minute through `POST /passive/add`, ends at its idle timeout
+ * (30 minutes) and its answers carry no cookie; the same polls through `GET /` keep it alive (so this could
+ * fail); a passive write lands (the next passive read and an ordinary `GET /` read it).
+ */
+export async function passiveRouteScenario(
+  call: AdapterCall,
+  setMinute: (minute: number) => void,
+): Promise<void> {
+  for (const kind of ['read', 'write', 'ordinary'] as const) {
+    setMinute(0);
+    const jar = new TinyJar();
+    expect((await call('POST', '/login?user=polly', { jar })).status).toBe(303);
+    for (let minute = 1; minute <= 31; minute++) {
+      setMinute(minute);
+      const poll =
+        kind === 'read'
+          ? await call('GET', '/passive', { jar })
+          : kind === 'write'
+            ? await call('POST', `/passive/add?key=k${minute}`, { jar })
+            : await call('GET', '/', { jar });
+      expect(poll.status, `${kind} at minute ${minute}`).toBe(200);
+      const alive = kind === 'ordinary' || minute < 30;
+      if (alive && kind !== 'ordinary') expect(poll.setCookie, `${kind} at minute ${minute}`).toEqual([]);
+      const read = await call('GET', '/passive', { jar });
+      expect(read.setCookie).toEqual([]);
+      const view = JSON.parse(read.body) as { user: string | null; data: Record<string, unknown> };
+      expect(view.user, `${kind} at minute ${minute}`).toBe(alive ? 'polly' : null);
+      if (alive && kind === 'write') expect(view.data).toHaveProperty(`k${minute}`, true);
+    }
+  }
+  // A passive write lands: an ordinary read has it.
+  setMinute(0);
+  const jar = new TinyJar();
+  await call('POST', '/login?user=polly', { jar });
+  setMinute(1);
+  expect((await call('POST', '/passive/add?key=landed', { jar })).setCookie).toEqual([]);
+  setMinute(2);
+  const read = JSON.parse((await call('GET', '/', { jar })).body) as { user: string; data: object };
+  expect(read).toMatchObject({ user: 'polly', data: { landed: true } });
+}
+
+/**
  * THE adapter scenario suite, run by every adapter's test file with its own app ({@link ScenarioApp}) over
  * real HTTP on loopback: first visit, login, read, 50 concurrent writes, logout, replay of the old cookie
  * ({@link loginLogoutScenario}); a store that is down (failing, or hanging past its timeout) -> 503
@@ -474,6 +519,32 @@ export function adapterScenarios(name: string, start: ScenarioApp, options: Scen
           httpCaller(() => limitedServer?.port ?? 0),
           events,
           options.limited,
+        );
+      });
+    });
+
+    describe('passive routes ({ passive: true }) on a fake clock', () => {
+      let now = Date.now();
+      const start0 = now;
+      const clocked = createSessionManager({
+        store: createMemoryStore({ cleanupInterval: 0 }),
+        clock: () => now,
+      });
+      let clockedServer: ScenarioServer | undefined;
+      beforeAll(async () => {
+        clockedServer = await start(clocked, () => {});
+      });
+      afterAll(async () => {
+        await clockedServer?.close();
+        await clocked.close();
+      });
+
+      it('a session polled every minute, read or written, ends at its idle timeout; its writes land', async () => {
+        await passiveRouteScenario(
+          httpCaller(() => clockedServer?.port ?? 0),
+          (minute) => {
+            now = start0 + minute * 60_000;
+          },
         );
       });
     });

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer, request as httpRequest } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { honoSessions } from '../../src/adapters/hono.js';
 import { createSessionManager } from '../../src/index.js';
@@ -31,19 +31,28 @@ function scenarioApp(
   clientIp?: (request: Request) => string | undefined,
 ): Hono {
   const app = new Hono();
-  app.use(honoSessions(manager, { onError, clientIp }));
-  app.get('/', (c) => {
+  // Per-route request options: the passive routes get a middleware made with `{ passive: true }` instead.
+  const ordinary = honoSessions(manager, { onError, clientIp });
+  const passive = honoSessions(manager, { onError, clientIp, passive: true });
+  const perRoute: typeof ordinary = (c, next) =>
+    (c.req.path.startsWith('/passive') ? passive : ordinary)(c, next);
+  app.use(perRoute);
+  const read = (c: Context) => {
     const session: Session = c.get('session');
     return c.json({ user: session.userId ?? null, n: session.get('n') ?? 0, data: session.data() });
-  });
+  };
+  const add = (c: Context) => {
+    c.get('session').set(c.req.query('key') ?? 'k', true);
+    return c.json({ ok: true });
+  };
+  app.get('/', read);
+  app.get('/passive', read);
+  app.post('/passive/add', add);
   app.post('/login', (c) => {
     c.get('session').login(c.req.query('user') ?? 'alice');
     return c.redirect('/', 303);
   });
-  app.post('/add', (c) => {
-    c.get('session').set(c.req.query('key') ?? 'k', true);
-    return c.json({ ok: true });
-  });
+  app.post('/add', add);
   app.post('/incr', (c) => {
     c.get('session').update('n', (n) => (typeof n === 'number' ? n : 0) + 1);
     return c.json({ ok: true });

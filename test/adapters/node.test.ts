@@ -35,7 +35,8 @@ function app(req: SessionRequest<Session>, res: import('node:http').ServerRespon
     res.writeHead(status, { 'Content-Type': 'application/json' });
     res.end(JSON.stringify(body));
   };
-  switch (url.pathname) {
+  // `/passive` and `/passive/add` are `/` and `/add` served by a listener wrapped with `{ passive: true }`.
+  switch (url.pathname.replace(/^\/passive(?=\/|$)/, '') || '/') {
     case '/':
       return send(200, { user: session.userId ?? null, n: session.get('n') ?? 0, data: session.data() });
     case '/static':
@@ -133,7 +134,10 @@ function app(req: SessionRequest<Session>, res: import('node:http').ServerRespon
 
 // The shared scenarios (first visit to replay, store down, a handler that throws), on the app above.
 adapterScenarios('node:http adapter', async (manager, onError) => {
-  const server = createServer(createNodeSessions(manager, { onError }).wrap(app));
+  const sessions = createNodeSessions(manager, { onError });
+  const ordinary = sessions.wrap(app);
+  const passive = sessions.wrap(app, { passive: true });
+  const server = createServer((req, res) => (req.url?.startsWith('/passive') ? passive : ordinary)(req, res));
   return { port: await listen(server), close: () => close(server) };
 });
 
@@ -397,6 +401,53 @@ describe('node:http adapter: per-route request options (Express 5)', () => {
     expect(poll.status).toBe(200);
     expect(performance.now() - started).toBeLessThan(1_500); // its own 1 s, not the slow one's lock
     expect((await slow).status).toBe(200);
+  });
+});
+
+describe('node:http adapter: a passive route through route({ passive: true }) (Express 5)', () => {
+  let now = Date.now();
+  const start = now;
+  const manager = createSessionManager({
+    store: createMemoryStore({ cleanupInterval: 0 }),
+    clock: () => now,
+  });
+  const sessions = createNodeSessions(manager, { onError: () => {} });
+  const expressApp = express();
+  const session = (req: unknown) => (req as SessionRequest<Session>).session;
+  expressApp.get('/status', sessions.route({ passive: true }), (req, res) => {
+    res.json({ user: session(req).userId ?? null });
+  });
+  expressApp.use(sessions.middleware);
+  expressApp.post('/login', (req, res) => {
+    session(req).login('erin');
+    res.redirect(303, '/');
+  });
+  expressApp.get('/', (req, res) => {
+    res.json({ user: session(req).userId ?? null });
+  });
+  const server = createServer(expressApp);
+  let port = 0;
+  beforeAll(async () => {
+    port = await listen(server);
+  });
+  afterAll(async () => {
+    await close(server);
+    await manager.close();
+  });
+
+  it('polled every minute the session ends at its idle timeout; polled through the middleware it lives', async () => {
+    for (const path of ['/status', '/']) {
+      now = start;
+      const jar = new TinyJar();
+      await call(port, 'POST', '/login', { jar });
+      for (let minute = 1; minute <= 31; minute++) {
+        now = start + minute * 60_000;
+        const poll = await call(port, 'GET', path, { jar });
+        const alive = path === '/' || minute < 30;
+        expect(JSON.parse(poll.body), `${path} at minute ${minute}`).toEqual({ user: alive ? 'erin' : null });
+        if (path === '/status') expect(poll.setCookie).toEqual([]);
+      }
+    }
   });
 });
 
