@@ -178,7 +178,11 @@ ${form(view, '/bank', '', `Withdraw ${dollars(WITHDRAWAL)}`)}
   );
 }
 
-export function sessionsPage(view, list, currentHandle, notice) {
+/**
+ * "Your sessions". `fresh`: the user logged in recently enough for "log out all other devices"; otherwise
+ * its form asks for the password again (which logs the user in anew). `notice` or `error`: a line above.
+ */
+export function sessionsPage(view, list, currentHandle, { notice, error, fresh = false } = {}) {
   if (!view.user)
     return layout(
       view,
@@ -213,13 +217,25 @@ export function sessionsPage(view, list, currentHandle, notice) {
     'Your sessions',
     `${who(view)}
 ${notice ? `<p class="notice" role="status" id="notice">${esc(notice)}</p>` : ''}
+${error ? `<p class="error" role="alert" id="error">${esc(error)}</p>` : ''}
 ${scrolling(
   'Your sessions',
   `<table id="sessions"><caption>Every device logged in as ${esc(view.user)}</caption>
 <thead><tr><th scope="col">Device (user agent)</th><th scope="col">IP</th><th scope="col">Last seen</th><th scope="col">Logged in</th><th scope="col">Cookie</th><th scope="col">Action</th></tr></thead>
 <tbody>${rows}</tbody></table>`,
 )}
-${form(view, '/sessions', '<input type="hidden" name="action" value="others">', 'Log out all other devices')}`,
+${form(
+  view,
+  '/sessions',
+  `<input type="hidden" name="action" value="others">${
+    fresh
+      ? ''
+      : `<p id="step-up">Logging out your other devices needs a recent login: enter your password again.</p>
+<p><label for="password">Password</label> <input id="password" name="password" type="password" autocomplete="current-password" required maxlength="100"></p>
+`
+  }`,
+  'Log out all other devices',
+)}`,
   );
 }
 

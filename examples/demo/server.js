@@ -6,7 +6,8 @@
  *
  * Environment: TELLER_STORE (default `sqlite:.data/teller.db`; `redis://…`, `postgres://…`, `memory:`),
  * PORT (default 3000), HOST (default 127.0.0.1), TELLER_SECRET (at least 32 bytes: signs the login form's
- * CSRF cookie; default a random one per process, so set it when several processes share a store).
+ * CSRF cookie; default a random one per process, so set it when several processes share a store),
+ * TELLER_FRESH_MS (how recent a login "log out all other devices" needs, default 5 minutes; the tests set 0).
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -40,6 +41,8 @@ const storeUrl = process.env.TELLER_STORE || DEFAULT_STORE;
 const port = Number(process.env.PORT ?? 3000);
 const host = process.env.HOST || '127.0.0.1';
 const secret = process.env.TELLER_SECRET || randomBytes(32).toString('base64url');
+/** How recent a login "log out all other devices" needs (ms). */
+const freshMs = Number(process.env.TELLER_FRESH_MS || 5 * 60_000);
 const STYLE = readFileSync(new URL('./style.css', import.meta.url));
 
 /** The login form's double-submit cookie (anonymous forms: no session needs to be stored to protect them). */
@@ -60,6 +63,8 @@ const SECURITY_HEADERS = {
 async function start() {
   if (Buffer.byteLength(secret) < MIN_SECRET_BYTES)
     throw new Error(`TELLER_SECRET must be at least ${MIN_SECRET_BYTES} bytes`);
+  if (!(freshMs >= 0 && Number.isFinite(freshMs)))
+    throw new Error('TELLER_FRESH_MS must be a number of milliseconds (0 or more)');
   if (storeUrl === DEFAULT_STORE) mkdirSync('.data', { recursive: true });
   const opened = await openStore(storeUrl);
   const manager = createSessionManager({
@@ -207,14 +212,30 @@ async function start() {
         return redirect(left === undefined ? '/bank?notice=refused' : '/bank?notice=withdrew');
       }
       case '/sessions': {
+        // "Log out all other devices" is a sensitive action: it needs a recent login (step-up freshness).
+        const fresh = user !== undefined && session.isFresh(freshMs);
         if (!user || !form) {
           const list = user ? await manager.listSessions(user) : [];
           const ended = url.searchParams.get('ended');
           const notice = ended === null ? undefined : `Ended ${Number(ended) || 0} session(s).`;
-          return html(200, sessionsPage(viewOf(req, res, path), list, user && session.handle, notice));
+          return html(
+            200,
+            sessionsPage(viewOf(req, res, path), list, user && session.handle, { notice, fresh }),
+          );
         }
         let ended = 0;
         if (form.get('action') === 'others') {
+          if (!fresh) {
+            // The password again, then the same user's login: the re-authentication, a new login time.
+            if ((await checkPassword(user, form.get('password') ?? '')) !== user) {
+              const list = await manager.listSessions(user);
+              const error = 'Wrong password: no device was logged out.';
+              return html(401, sessionsPage(viewOf(req, res, path), list, session.handle, { error, fresh }));
+            }
+            session.login(user, { remember: session.persistent });
+          }
+          // Before the commit, `except: session` keeps the record this request loaded (a login's commit
+          // moves it to its new id afterwards).
           ended = await manager.revokeSessions(user, { except: session });
         } else {
           // One device: only a session of this user, and not this one (that is "Log out").

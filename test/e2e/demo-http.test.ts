@@ -157,6 +157,67 @@ describe('the inspector', () => {
   });
 });
 
+/** Whether the client's session is logged in as `user` (the home page says so). */
+async function loggedInAs(client: ReturnType<typeof demoClient>, user: string): Promise<boolean> {
+  return (await client.get('/')).html.includes(`<strong id="user">${user}</strong>`);
+}
+
+describe('step-up freshness: "log out all other devices" needs a login within TELLER_FRESH_MS', () => {
+  it('just logged in (within the default 5 minutes): the plain button ends the other devices', async () => {
+    const [laptop, phone] = [demoClient(demo.base), demoClient(demo.base)];
+    await laptop.login('jan', DEMO_PASSWORDS.jan);
+    await phone.login('jan', DEMO_PASSWORDS.jan);
+    const page = (await laptop.get('/sessions')).html;
+    expect(page).toContain('Log out all other devices');
+    expect(page).not.toContain('id="step-up"');
+    const done = await laptop.post('/sessions', { csrf: tokenOf(page), action: 'others' });
+    expect(done.status).toBe(303);
+    expect(done.headers.get('location')).toMatch(/^\/sessions\?ended=[1-9]\d*$/);
+    expect(await phone.get('/').then((a) => a.html)).toContain('not logged in');
+    expect(await loggedInAs(laptop, 'jan')).toBe(true);
+  });
+
+  describe('with TELLER_FRESH_MS=0 (every earlier login is too old)', () => {
+    let stale: Demo;
+    beforeAll(async () => {
+      stale = await startDemo({ TELLER_STORE: `sqlite:${join(dir, 'stale.db')}`, TELLER_FRESH_MS: '0' });
+    });
+    afterAll(async () => {
+      if (stale) await stopApps([stale]);
+    });
+
+    it('asks for the password; none or a wrong one ends nothing (401); the right one logs in again and ends the others', async () => {
+      const [laptop, phone] = [demoClient(stale.base), demoClient(stale.base)];
+      await laptop.login('chuck', DEMO_PASSWORDS.chuck);
+      await phone.login('chuck', DEMO_PASSWORDS.chuck);
+      const page = (await laptop.get('/sessions')).html;
+      expect(page).toContain('id="step-up"');
+      expect(page).toMatch(/<input id="password" name="password" type="password"/);
+      const csrf = tokenOf(page);
+      for (const password of [undefined, 'wrong', DEMO_PASSWORDS.jan]) {
+        const refused = await laptop.post('/sessions', {
+          csrf,
+          action: 'others',
+          ...(password === undefined ? {} : { password }),
+        });
+        expect(refused.status, String(password)).toBe(401);
+        expect(refused.html).toContain('Wrong password: no device was logged out.');
+        expect(refused.headers.get('set-cookie')).toBeNull();
+        expect(await loggedInAs(phone, 'chuck')).toBe(true);
+      }
+      const before = laptop.jar.getAllCookies().find((c) => c.name === '__Host-sid')?.value;
+      const done = await laptop.post('/sessions', { csrf, action: 'others', password: DEMO_PASSWORDS.chuck });
+      expect(done.status).toBe(303);
+      expect(done.headers.get('location')).toMatch(/^\/sessions\?ended=[1-9]\d*$/);
+      // The re-authentication is a login: a new id for the same user.
+      expect(done.headers.get('set-cookie')).toMatch(/^__Host-sid=/);
+      expect(laptop.jar.getAllCookies().find((c) => c.name === '__Host-sid')?.value).not.toBe(before);
+      expect(await loggedInAs(laptop, 'chuck')).toBe(true);
+      expect(await phone.get('/').then((a) => a.html)).toContain('not logged in');
+    });
+  });
+});
+
 describe('TELLER_STORE at start', () => {
   const oneLine = (stderr: string) => {
     const lines = stderr.trim().split('\n');
