@@ -63,7 +63,10 @@ declare module 'express-serve-static-core' {
   }
 }
 
-/** Per middleware, so per route: `expressSessions(manager, { lock: false })` for a stream or a long poll. */
+/**
+ * Per middleware, so per route: `expressSessions(manager, { lock: false })` for a stream or a long poll,
+ * `{ passive: true }` for a poll or a health check that must not keep the session alive.
+ */
 export interface ExpressSessionsOptions extends RequestOptions {
   /**
    * Told of every session error: those passed to `next(err)` (the error itself, not its wrapper) and the

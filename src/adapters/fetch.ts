@@ -14,7 +14,10 @@ import { addSessionHeaders, errorResponse, forwardedHeaders, headerTarget, safeR
 export type { RequestOptions } from '../session/manager.js';
 export type { AdapterManager, RequestContext } from './_shared.js';
 
-/** Per handler, so per route: `withSession(manager, handler, { lock: false })` for a stream or a long poll. */
+/**
+ * Per handler, so per route: `withSession(manager, handler, { lock: false })` for a stream or a long poll,
+ * `{ passive: true }` for a poll or a health check that must not keep the session alive.
+ */
 export interface FetchSessionOptions extends RequestOptions {
   /**
    * Believe `X-Forwarded-Proto`, `X-Forwarded-Host` and `X-Forwarded-For` (the left-most entry): set it only

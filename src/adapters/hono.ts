@@ -42,7 +42,8 @@ declare module 'hono' {
 
 /**
  * The fetch adapter's options: `trustProxy`, `clientIp(request)` (e.g. Bun's `server.requestIP`), `onError`,
- * and the request options (`lock: false` for a route's own middleware, e.g. a stream).
+ * and the request options (`lock: false` for a route's own middleware, e.g. a stream; `passive: true` for a poll
+ * that must not keep the session alive).
  */
 export type HonoSessionsOptions = FetchSessionOptions;
 

@@ -35,7 +35,8 @@ export type NodeHandler<S> = (req: SessionRequest<S>, res: ServerResponse) => un
 export interface NodeSessions<S> {
   /**
    * Wraps a node:http listener: `http.createServer(sessions.wrap((req, res) => { ... }))`. `options` apply to
-   * every request of this listener (e.g. `{ lock: false }` for a long poll).
+   * every request of this listener (e.g. `{ lock: false }` for a long poll, `{ passive: true }` for a poll that
+   * must not keep the session alive).
    */
   wrap(
     handler: NodeHandler<S>,
