@@ -151,7 +151,8 @@ describe('sessions with a user keep their per-session token', () => {
     const browser = new Browser();
     await visit(manager, browser, (s) => s.login('alice'));
     const { result: token } = await visit(manager, browser, (s) => s.csrfToken);
-    expect(store.sessions()[0]![1].data).toMatch(/^\{"teller:csrf":"[A-Za-z0-9_-]{43}"\}$/);
+    // The secret beside the login's time (step-up freshness), nothing else.
+    expect(store.sessions()[0]![1].data).toMatch(/^\{"teller:auth":\d+,"teller:csrf":"[A-Za-z0-9_-]{43}"\}$/);
     expect((await visit(manager, browser, (s) => s.verifyCsrfToken(token))).result).toBe(true);
     expect((await visit(manager, browser, (s) => s.verifyCsrfToken(flipBit(token, 33)))).result).toBe(false);
     const { result } = await visit(manager, browser, (s) => {

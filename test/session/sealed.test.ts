@@ -44,7 +44,14 @@ describe('sealed sessions (no store)', () => {
     expect(value).not.toContain('apple');
     expect(Buffer.from(value, 'base64url').toString('latin1')).not.toContain('alice');
     const payload = open(value, S1, 'sid') as Record<string, unknown>;
-    expect(payload).toMatchObject({ f: 1, d: '{"cart":["apple"]}', u: 'alice', c: T0, e: T0 + 30 * MINUTE });
+    // The data with the login's time (step-up freshness) beside the cart.
+    expect(payload).toMatchObject({
+      f: 1,
+      d: `{"cart":["apple"],"teller:auth":${T0}}`,
+      u: 'alice',
+      c: T0,
+      e: T0 + 30 * MINUTE,
+    });
     const { result } = await visit(manager, browser, (s) => [s.get('cart'), s.userId]);
     expect(result).toEqual([['apple'], 'alice']);
   });
