@@ -62,7 +62,7 @@ export function layout(view, title, body) {
 <h1>${esc(title)}</h1>
 ${body}
 </main>
-<footer><p>Sessions by Teller: <code>__Host-</code> cookie, Secure, HttpOnly, SameSite=Lax.</p></footer>
+<footer><p>Sessions by Teller: <code>__Host-Http-</code> cookie, Secure, HttpOnly, SameSite=Lax.</p></footer>
 </body>
 </html>
 `;

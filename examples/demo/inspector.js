@@ -7,7 +7,7 @@ import { parseSetCookie } from 'teller/cookie';
 import { esc, form, layout, mask, scrolling, shortKey, time } from './html.js';
 
 /** Cookie names whose values are secrets (the session id, CSRF nonces): shown masked. */
-const SECRET_COOKIE = /^(__Host-|__Secure-)?(sid|csrf|login-csrf)$/i;
+const SECRET_COOKIE = /^(__Host-Http-|__Host-|__Http-|__Secure-)?(sid|csrf|login-csrf)$/i;
 
 const show = (name, value) => (SECRET_COOKIE.test(name) ? mask(value) : esc(value));
 const yes = (flag) => (flag ? '✓' : '');

@@ -69,12 +69,12 @@ async function start() {
   const opened = await openStore(storeUrl);
   const manager = createSessionManager({
     store: opened.store,
-    // Secure, so the cookie is `__Host-sid` (Secure, Path=/, no Domain) even on plain http. `secure: 'auto'`
-    // (the default) makes it `sid`, not Secure, on http, loopback included, because Safari keeps no Secure
-    // cookie from http://localhost. Chromium and Firefox treat http://127.0.0.1 and http://localhost as
-    // potentially trustworthy and store Secure and `__Host-` cookies from them, so the demo (loopback only by
-    // default, and tested in Chromium) shows the cookie a production site over HTTPS would set. On Safari,
-    // or on a non-loopback http host, serve it over HTTPS.
+    // Secure, so the cookie is `__Host-Http-sid` (Secure, HttpOnly, Path=/, no Domain) even on plain http.
+    // `secure: 'auto'` (the default) makes it `sid`, not Secure, on http, loopback included, because Safari
+    // keeps no Secure cookie from http://localhost. Chromium and Firefox treat http://127.0.0.1 and
+    // http://localhost as potentially trustworthy and store Secure and prefixed cookies from them, so the demo
+    // (loopback only by default, and tested in Chromium) shows the cookie a production site over HTTPS would
+    // set. On Safari, or on a non-loopback http host, serve it over HTTPS.
     cookie: { secure: true },
     idleTimeout: 30 * 60_000,
     absoluteTimeout: 12 * 3600_000,

@@ -73,12 +73,20 @@ function badValueIndex(value: string): number {
   return end;
 }
 
-/** RFC 6265bis 4.1.3 / 5.4, matched case-insensitively as user agents do. */
-function prefixOf(name: string): '__Host-' | '__Secure-' | undefined {
+/** A cookie name prefix (RFC 6265bis 4.1.3; `__Http-` and `__Host-Http-` from the layered-cookies draft, 4.1.3.3-4). */
+type Prefix = '__Host-Http-' | '__Host-' | '__Http-' | '__Secure-';
+
+/**
+ * The prefix `name` begins with, matched case-insensitively as user agents do (RFC 6265bis 5.4; the
+ * layered-cookies draft's "Store a Cookie" byte-lowercases the name for all four).
+ */
+function prefixOf(name: string): Prefix | undefined {
   if (name.length >= 7 && name.charCodeAt(0) === 0x5f && name.charCodeAt(1) === 0x5f) {
-    const head = name.slice(0, 9).toLowerCase();
+    const head = name.slice(0, 12).toLowerCase();
+    if (head === '__host-http-') return '__Host-Http-';
     if (head.startsWith('__host-')) return '__Host-';
-    if (head === '__secure-') return '__Secure-';
+    if (head.startsWith('__http-')) return '__Http-';
+    if (head.startsWith('__secure-')) return '__Secure-';
   }
   return undefined;
 }
@@ -86,8 +94,10 @@ function prefixOf(name: string): '__Host-' | '__Secure-' | undefined {
 /**
  * Writes a Set-Cookie field value. Throws a TypeError naming the field for an invalid name, value,
  * domain, path, date, max-age, same-site or priority, and for cookies a user agent would refuse:
- * `__Host-` without Secure, `Path=/` and no Domain; `__Secure-` without Secure; `SameSite=None` or
- * `Partitioned` without Secure; a name and value over 4096 octets.
+ * `__Host-` without Secure, `Path=/` and no Domain; `__Secure-` without Secure; `__Http-` without
+ * Secure and HttpOnly; `__Host-Http-` without Secure, HttpOnly, `Path=/` and no Domain (the prefixes
+ * matched case-insensitively); `SameSite=None` or `Partitioned` without Secure; a name and value over
+ * 4096 octets.
  */
 export function serializeSetCookie(cookie: SerializeOptions): string {
   const { name, value } = cookie;
@@ -168,13 +178,20 @@ export function serializeSetCookie(cookie: SerializeOptions): string {
   }
 
   const prefix = prefixOf(name);
-  if (prefix !== undefined && !cookie.secure) {
-    throw invalid('secure', `a cookie named ${prefix}… requires secure: true`);
-  }
-  if (prefix === '__Host-') {
-    if (cookie.domain !== undefined)
-      throw invalid('domain', 'a cookie named __Host-… must not have a domain');
-    if (cookie.path !== '/') throw invalid('path', 'a cookie named __Host-… requires path: "/"');
+  if (prefix !== undefined) {
+    // Every prefix needs Secure (4.1.3.1-4).
+    if (!cookie.secure) throw invalid('secure', `a cookie named ${prefix}… requires secure: true`);
+    // __Host- and __Host-Http-: no Domain, Path=/ (4.1.3.2, 4.1.3.4).
+    if (prefix === '__Host-' || prefix === '__Host-Http-') {
+      if (cookie.domain !== undefined)
+        throw invalid('domain', `a cookie named ${prefix}… must not have a domain`);
+      if (cookie.path !== '/') throw invalid('path', `a cookie named ${prefix}… requires path: "/"`);
+    }
+    // __Http- and __Host-Http-: HttpOnly (layered cookies 4.1.3.3-4), so that only a Set-Cookie header
+    // can have set it, never a script.
+    if ((prefix === '__Http-' || prefix === '__Host-Http-') && !cookie.httpOnly) {
+      throw invalid('httpOnly', `a cookie named ${prefix}… requires httpOnly: true`);
+    }
   }
   return out;
 }

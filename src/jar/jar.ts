@@ -211,7 +211,7 @@ export class CookieJar {
         options?.topLevelNavigation === true,
       ) ??
       checkSameSiteNone(sameSite, secure) ??
-      checkPrefixes(name, value, secure, hostOnly, parsed.path);
+      checkPrefixes(name, value, secure, hostOnly, parsed.path, httpOnly);
     if (later !== undefined) return later;
     const entry: Entry = {
       name,

@@ -25,7 +25,7 @@ const PRIORITY = new Set<unknown>(['Low', 'Medium', 'High']);
  * Is this cookie one the storage model could have produced? Name and value free of CTLs and not both
  * empty (5.7 steps 2-3), a canonical ASCII domain (no empty label, 5.1.2) that is not a public suffix
  * unless host-only (steps 8-9), a path starting with `/`, and the SameSite=None and prefix rules
- * (steps 19-22).
+ * (steps 19-22, and layered cookies 5.4.3 steps 15-17).
  */
 export function isStorable(c: LoadedCookie): boolean {
   if (CTL.test(c.name) || CTL.test(c.value) || (c.name === '' && c.value === '')) return false;
@@ -35,7 +35,7 @@ export function isStorable(c: LoadedCookie): boolean {
   if (c.path.charCodeAt(0) !== 0x2f || CTL.test(c.path)) return false;
   return (
     checkSameSiteNone(c.sameSite, c.secure) === undefined &&
-    checkPrefixes(c.name, c.value, c.secure, c.hostOnly, c.path) === undefined
+    checkPrefixes(c.name, c.value, c.secure, c.hostOnly, c.path, c.httpOnly) === undefined
   );
 }
 

@@ -104,6 +104,15 @@ function hasPrefix(s: string, prefix: string): boolean {
  * `__Host-` needs Secure, host-only and a Path attribute of `/`; a nameless cookie's value may not
  * look like a prefixed name.
  *
+ * And the two prefixes of RFC 6265bis's successor draft, layered cookies (draft-ietf-httpbis-layered-
+ * cookies, 4.1.3.3-4 and "Store a Cookie", 5.4.3 steps 15-17): `__Http-` needs Secure and HttpOnly
+ * ("Http-prefix compatible"), `__Host-Http-` needs what `__Host-` needs (checked above, as the draft's
+ * step 14 does for every name starting with `__host-`) and HttpOnly; a nameless cookie's value may not
+ * begin with `__Http-` either. A non-HTTP API (`http: false`) can therefore set neither: with HttpOnly
+ * step 15 refused it already, without it this does. (The draft's definition of "Http-prefix compatible"
+ * reads "http-only is false", against its own 4.1.3.3-4 and the purpose of the prefix; Teller follows
+ * 4.1.3.3-4, as Chromium does, see test/e2e/http-prefixes.test.ts.)
+ *
  * `pathAttribute` is the Path attribute when it starts with `/`. An empty or relative Path attribute
  * (the codec reports it as absent) therefore fails step 21.3 here; RFC 6265bis would accept it when
  * the default-path is `/`, its successor draft (layered cookies) refuses it, as do browsers.
@@ -114,10 +123,17 @@ export function checkPrefixes(
   secure: boolean,
   hostOnly: boolean,
   pathAttribute: string | undefined,
+  httpOnly: boolean,
 ): Refusal | undefined {
   if (name === '') {
     if (hasPrefix(value, '__secure-') || hasPrefix(value, '__host-')) {
       return new Refusal('5.7 step 22', 'a nameless cookie whose value begins with a cookie prefix');
+    }
+    if (hasPrefix(value, '__http-')) {
+      return new Refusal(
+        'layered-cookies 5.4.3 step 17',
+        'a nameless cookie whose value begins with a cookie prefix',
+      );
     }
     return undefined;
   }
@@ -128,6 +144,12 @@ export function checkPrefixes(
     if (!secure) return new Refusal('5.7 step 21.1', 'a __Host- cookie without Secure');
     if (!hostOnly) return new Refusal('5.7 step 21.2', 'a __Host- cookie with a Domain attribute');
     if (pathAttribute !== '/') return new Refusal('5.7 step 21.3', 'a __Host- cookie without Path=/');
+    if (!httpOnly && hasPrefix(name, '__host-http-')) {
+      return new Refusal('layered-cookies 5.4.3 step 16', 'a __Host-Http- cookie without HttpOnly');
+    }
+  } else if (hasPrefix(name, '__http-')) {
+    if (!secure) return new Refusal('layered-cookies 5.4.3 step 15', 'a __Http- cookie without Secure');
+    if (!httpOnly) return new Refusal('layered-cookies 5.4.3 step 15', 'a __Http- cookie without HttpOnly');
   }
   return undefined;
 }

@@ -28,6 +28,11 @@ export interface RequestFacts {
   readonly now: number;
   readonly secure: boolean;
   readonly cookieName: string;
+  /**
+   * The session cookie was read under this former name (`__Host-sid`, `__Secure-sid`), the request
+   * carrying none under `cookieName`: it moves to `cookieName` at commit (see `legacy.ts`).
+   */
+  readonly movedFrom?: string | undefined;
   readonly meta: SessionMeta | undefined;
   /** The parsed Cookie header (undefined without one). */
   readonly cookies: Readonly<Record<string, string>> | undefined;
@@ -69,9 +74,9 @@ export interface SessionBackend {
 
 /** A session with no record behind it (no cookie, or one naming nothing usable). */
 export function freshSession(ctx: ManagerContext, facts: RequestFacts, cookieSent: boolean): Session {
-  const { now, secure, cookieName, meta, cookies, passive } = facts;
+  const { now, secure, cookieName, movedFrom, meta, cookies, passive } = facts;
   return new Session(
-    createState({ host: ctx.host, now, secure, cookieName, meta, cookies, passive, cookieSent }),
+    createState({ host: ctx.host, now, secure, cookieName, movedFrom, meta, cookies, passive, cookieSent }),
   );
 }
 
@@ -83,12 +88,13 @@ export function loadedState(
   origin: Origin,
   values: Map<string, unknown>,
 ): SessionState {
-  const { now, secure, cookieName, meta, cookies, passive } = facts;
+  const { now, secure, cookieName, movedFrom, meta, cookies, passive } = facts;
   return createState({
     host: ctx.host,
     now,
     secure,
     cookieName,
+    movedFrom,
     meta,
     cookies,
     passive,

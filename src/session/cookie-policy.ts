@@ -1,16 +1,22 @@
 /**
- * Which cookie a request uses, and the Set-Cookie lines the manager writes. Secure cookies take the
- * `__Host-` prefix (no Domain) or `__Secure-` (with a Domain), RFC 6265bis 4.1.3; `secure: 'auto'` is
- * Secure over HTTPS (directly or as a trusted proxy reports it), and not over plain http, loopback
- * included, so that every browser keeps the cookie of a development server.
+ * Which cookie a request uses, and the Set-Cookie lines the manager writes. Secure session cookies take
+ * the `__Host-Http-` prefix (no Domain, Path=/) or `__Http-` (with a Domain or another Path), from the
+ * layered-cookies draft (4.1.3.3-4): on top of what `__Host-` and `__Secure-` say (RFC 6265bis 4.1.3),
+ * the server knows such a cookie came from a Set-Cookie header, never from a script. Their former names
+ * (`__Host-sid`, `__Secure-sid`) are still read, and moved, for a transition (see `legacy.ts`).
+ * `secure: 'auto'` is Secure over HTTPS (directly or as a trusted proxy reports it), and not over plain
+ * http, loopback included, so that every browser keeps the cookie of a development server.
  */
 import { type SameSite, serializeDeleteCookie, serializeSetCookie } from '../cookie/index.js';
 import { tellerMessage } from './errors.js';
 
 export interface SessionCookieOptions {
   /**
-   * The cookie name. By default `__Host-sid` when Secure without a Domain (and Path=/), `__Secure-sid`
-   * when Secure with a Domain (or another Path), `sid` otherwise (RFC 6265bis 4.1.3).
+   * The cookie name. By default `__Host-Http-sid` when Secure without a Domain (and Path=/),
+   * `__Http-sid` when Secure with a Domain (or another Path), `sid` otherwise (the prefixes of the
+   * layered-cookies draft, 4.1.3.3-4: Secure and HttpOnly, and for `__Host-Http-` no Domain and Path=/).
+   * A session cookie under the names of earlier versions, `__Host-sid` and `__Secure-sid`, is still
+   * read, and moved to the new name on that response. A name given here is used as it is, never moved.
    * @default derived as above
    */
   name?: string;
@@ -59,9 +65,12 @@ export function resolveCookiePolicy(options: SessionCookieOptions = {}): CookieP
   // Let the codec validate every field now, not on the first request.
   const probe = cookieNameFor(policy, secure !== false);
   serializeSetCookie({ ...attributes(policy, secure !== false), name: probe, value: 'x' });
-  if (name !== undefined && secure === 'auto' && /^__(host|secure)-/i.test(name)) {
+  if (name !== undefined && secure === 'auto' && /^__(host|secure|http)-/i.test(name)) {
     throw new TypeError(
-      tellerMessage('session', "a __Host-/__Secure- cookie.name needs cookie.secure: true, not 'auto'"),
+      tellerMessage(
+        'session',
+        "a __Host-/__Secure-/__Http- cookie.name needs cookie.secure: true, not 'auto'",
+      ),
     );
   }
   return policy;
@@ -114,7 +123,17 @@ export function isSecureRequest(policy: CookiePolicy, context: { secure?: boolea
 export function cookieNameFor(policy: CookiePolicy, secure: boolean): string {
   if (policy.explicitName !== undefined) return policy.explicitName;
   if (!secure) return 'sid';
-  // __Host- also needs Path=/ (RFC 6265bis 4.1.3.2); with another path the __Secure- prefix still applies.
+  // __Host-Http- also needs Path=/ (layered cookies 4.1.3.4); with another path __Http- still applies.
+  return policy.domain === undefined && policy.path === '/' ? '__Host-Http-sid' : '__Http-sid';
+}
+
+/**
+ * The name earlier versions of Teller gave the session cookie of such a request (RFC 6265bis 4.1.3's
+ * `__Host-` and `__Secure-` prefixes), read when the request carries none under {@link cookieNameFor}'s
+ * name; undefined when the name did not change (plain http, or a `cookie.name` of the user's).
+ */
+export function formerCookieNameFor(policy: CookiePolicy, secure: boolean): string | undefined {
+  if (policy.explicitName !== undefined || !secure) return undefined;
   return policy.domain === undefined && policy.path === '/' ? '__Host-sid' : '__Secure-sid';
 }
 

@@ -1,5 +1,14 @@
 /**
- * Sessions of an earlier library, taken over (`legacyCookies: 'express-session'`): express-session's cookie
+ * Sessions of an earlier library or an earlier Teller, taken over.
+ *
+ * Teller's own former cookie names (always on, nothing to configure): the session cookie was `__Host-sid`
+ * (`__Secure-sid` with a Domain or another Path) before it became `__Host-Http-sid` (`__Http-sid`), the
+ * prefixes of the layered-cookies draft that also say a script did not set it. A request that carries none
+ * under the new name is read from the former one, and its response moves the cookie: it sets the new name
+ * (the same session, same id) and deletes the former one, so no session is logged out by the upgrade. A
+ * `cookie.name` of the user's is never moved; plain http's `sid` did not change.
+ *
+ * express-session's sessions (`legacyCookies: 'express-session'`): express-session's cookie
  * (`s:` + the id + `.` + cookie-signature's HMAC), and its session object turned into a Teller record that a
  * store's `migrateLegacy` writes under the hash of the id. Nothing here runs unless the option is on and the
  * cookie was not one of Teller's own, so the ordinary request path pays nothing for it.
@@ -10,14 +19,50 @@
  */
 import { type Secret, sign, unsign } from '../cookie/index.js';
 import type { ManagerContext, RequestFacts } from './context.js';
+import { type CookiePolicy, deleteCookieLine, formerCookieNameFor } from './cookie-policy.js';
 import { tellerMessage } from './errors.js';
 import { refOf } from './ids.js';
 import type { ResolvedOptions } from './options.js';
 import { lifetimes, makeRecord, serializeValues, ttlOf } from './records.js';
 import { type AnySession, stateOf } from './session.js';
-import { INTERNAL_PREFIX } from './state.js';
+import { INTERNAL_PREFIX, type SessionState } from './state.js';
 import type { LegacyAdopter, SessionMeta, SessionRecord } from './store.js';
 import type { Budget, StoreCalls } from './store-calls.js';
+
+/**
+ * The former name the request's session cookie was sent under, when it carries none under the current
+ * name (`cookieName`) but one under the name earlier versions gave it; else undefined. Only asked when the
+ * current name is absent, so a request of the new name pays nothing.
+ */
+export function formerCookieOf(
+  policy: CookiePolicy,
+  secure: boolean,
+  cookies: Readonly<Record<string, string>> | undefined,
+): string | undefined {
+  if (cookies === undefined) return undefined;
+  const former = formerCookieNameFor(policy, secure);
+  return former !== undefined && cookies[former] !== undefined ? former : undefined;
+}
+
+/**
+ * A response's Set-Cookie lines for a session read under a former name (`state.movedFrom`): once they set
+ * the cookie under the new name (the backend wrote it: a session stored, moved, rotated), the former cookie
+ * is deleted (Max-Age=0, its Path, Domain and Secure, as the prefix requires), so the browser keeps one.
+ * Lines that set no new cookie (a write that lost a race, a logout's deletion of the former cookie) are
+ * left as they are: the former cookie is then read again next time.
+ */
+export function movedCookieLines(policy: CookiePolicy, state: SessionState, lines: string[]): string[] {
+  const former = state.movedFrom;
+  if (former === undefined) return lines;
+  const head = `${state.cookieName}=`;
+  const formerHead = `${former}=`;
+  let sets = false;
+  for (const line of lines) {
+    if (line.startsWith(formerHead)) return lines; // already deleted (logout, destroy)
+    if (line.startsWith(head)) sets = true;
+  }
+  return sets ? [...lines, deleteCookieLine(policy, state.secure, former)] : lines;
+}
 
 /**
  * express-session's id: uid-safe's base64url (24 bytes, 32 characters, by default), or what a `genid` of

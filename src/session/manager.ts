@@ -34,6 +34,7 @@ import { cookieNameFor, csrfCookieLine, csrfCookieName, isSecureRequest } from '
 import { CsrfKeys, csrfCookieValue, deriveCsrfKeys } from './csrf.js';
 import { SessionStoreError, SessionStoreTimeoutError, tellerMessage } from './errors.js';
 import { generateId, storeKeyOf } from './ids.js';
+import { formerCookieOf, movedCookieLines } from './legacy.js';
 import { KeyedLock } from './lock.js';
 import { LIMITS, type ResolvedOptions, resolveOptions, type SessionManagerOptions } from './options.js';
 import { Reporter, reportLockWait } from './report.js';
@@ -235,10 +236,13 @@ class Manager<Data extends object, Format extends SessionFormat> implements Sess
       const policy = this.#options.policy;
       const secure = isSecureRequest(policy, context);
       const cookies = cookieHeader ? parseCookie(cookieHeader) : undefined;
+      const cookieName = cookieNameFor(policy, secure);
       const facts: RequestFacts = {
         now: toMs(context.now, this.#options.clock),
         secure,
-        cookieName: cookieNameFor(policy, secure),
+        cookieName,
+        // Only a request without the cookie under its name looks for it under a former one (legacy.ts).
+        movedFrom: cookies?.[cookieName] === undefined ? formerCookieOf(policy, secure, cookies) : undefined,
         meta: metaOf(context),
         cookies,
         route: typeof context.route === 'string' ? context.route : undefined,
@@ -257,7 +261,7 @@ class Manager<Data extends object, Format extends SessionFormat> implements Sess
   }
 
   #open(facts: RequestFacts): Promise<Session<Data, Format>> {
-    const raw = facts.cookies?.[facts.cookieName];
+    const raw = facts.cookies?.[facts.movedFrom ?? facts.cookieName];
     // The backend's promise is returned as it is: no further promise turn on the request's path.
     const loaded =
       raw === undefined || raw === ''
@@ -278,7 +282,10 @@ class Manager<Data extends object, Format extends SessionFormat> implements Sess
       const nonce = state.csrfIssued;
       const keys =
         nonce === undefined ? undefined : (this.#csrf.current ?? (await this.#csrf.read(state.now)));
-      const setCookie = await this.#backend.commit(state);
+      const committed = await this.#backend.commit(state);
+      // A session read under a former cookie name: the former cookie goes once the new one is set.
+      const setCookie =
+        state.movedFrom === undefined ? committed : movedCookieLines(this.#options.policy, state, committed);
       const result: CommitResult =
         nonce === undefined || keys === undefined
           ? { setCookie }

@@ -9,7 +9,7 @@ import { tellerMessage } from './errors.js';
 const INSTEAD: Record<string, string> = {
   resave: 'Teller writes a session only when it changed, by compare-and-set; there is nothing to resave',
   saveUninitialized: 'Teller stores a session at its first write; one never written is never stored',
-  name: 'the cookie name is cookie.name (default __Host-sid over HTTPS, sid over http)',
+  name: 'the cookie name is cookie.name (default __Host-Http-sid over HTTPS, sid over http)',
   rolling:
     'the idle lifetime slides on use (idleTimeout, touchInterval); a persistent cookie is re-sent with it',
   genid: 'ids are 32 bytes from the CSPRNG; `random` supplies the bytes (for tests)',

@@ -26,7 +26,14 @@ import {
 import { type SealKeys, seal, unseal } from './seal.js';
 import type { SealedRevocations } from './sealed-revocation.js';
 import { Session } from './session.js';
-import { clearsCookie, ensureId, resetChanges, type SessionState, worthStoring } from './state.js';
+import {
+  carriedName,
+  clearsCookie,
+  ensureId,
+  resetChanges,
+  type SessionState,
+  worthStoring,
+} from './state.js';
 import { RECORD_FORMAT } from './store.js';
 
 /** Payload of a sealed cookie (short names: it travels in every request). */
@@ -75,8 +82,9 @@ export class SealedBackend implements SessionBackend {
 
   async load(raw: string, facts: RequestFacts): Promise<Session> {
     const ctx = this.#ctx;
-    const { now, cookieName } = facts;
-    const text = unseal(raw, this.#keys, cookieName);
+    const { now, cookieName, movedFrom } = facts;
+    // Sealed for the name it was sent under (a former name's cookie is moved, resealed, at commit).
+    const text = unseal(raw, this.#keys, movedFrom ?? cookieName);
     let payload: unknown;
     try {
       payload = text === undefined ? undefined : JSON.parse(text);
@@ -123,7 +131,7 @@ export class SealedBackend implements SessionBackend {
     if (origin === null && !worthStoring(state)) {
       if (revocations !== undefined) await revocations.commit(state, undefined);
       ctx.report.lifecycle(state, state.discarded[0]?.key);
-      return clearsCookie(state) ? [deleteCookieLine(options.policy, state.secure, state.cookieName)] : [];
+      return clearsCookie(state) ? [deleteCookieLine(options.policy, state.secure, carriedName(state))] : [];
     }
     const data =
       origin === null || (state.ops !== undefined && state.ops.size > 0)
@@ -131,10 +139,12 @@ export class SealedBackend implements SessionBackend {
         : origin.record.data;
     const changed = state.rotate || state.userChanged || (origin !== null && data !== origin.record.data);
     // Unchanged: the throttled touch or `session.touch()` re-seals it, never in a passive request (whose
-    // write, when it has one, keeps the old expiry: buildRecord).
+    // write, when it has one, keeps the old expiry: buildRecord). A cookie under a former name is resealed
+    // under the new one (legacy.ts) even when nothing changed.
     if (
       origin !== null &&
       !changed &&
+      state.movedFrom === undefined &&
       (state.passive || (!state.touchRequested && !touchDue(options, origin.record, now)))
     )
       return [];

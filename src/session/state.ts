@@ -68,6 +68,11 @@ export interface SessionState {
   readonly now: number;
   readonly secure: boolean;
   readonly cookieName: string;
+  /**
+   * The request carried the session cookie under this former name (`__Host-sid`, `__Secure-sid`) and none
+   * under `cookieName`: commit moves it (sets `cookieName`, deletes this one; see `legacy.ts`).
+   */
+  readonly movedFrom: string | undefined;
   readonly meta: SessionMeta | undefined;
   /** The request's cookies (its parsed Cookie header): the CSRF cookie is looked up only when a token is used. */
   readonly cookies: Readonly<Record<string, string>> | undefined;
@@ -136,6 +141,7 @@ export interface SessionState {
 /** Builds the state of a session. */
 export function createState(
   init: Pick<SessionState, 'host' | 'now' | 'secure' | 'cookieName' | 'meta' | 'cookies' | 'passive'> & {
+    movedFrom?: string | undefined;
     cookieSent: boolean;
     id?: string | undefined;
     key?: string | undefined;
@@ -149,6 +155,7 @@ export function createState(
     now: init.now,
     secure: init.secure,
     cookieName: init.cookieName,
+    movedFrom: init.movedFrom,
     meta: init.meta,
     cookies: init.cookies,
     passive: init.passive,
@@ -233,6 +240,11 @@ export function worthStoring(state: SessionState): boolean {
 /** logout/destroy ran and the request carried a cookie: clear it (even when its session had expired). */
 export function clearsCookie(state: SessionState): boolean {
   return state.cookieSent && (state.lifecycle.includes('logout') || state.lifecycle.includes('destroy'));
+}
+
+/** The name of the session cookie the request carried (its former name, when it is to be moved). */
+export function carriedName(state: SessionState): string {
+  return state.movedFrom ?? state.cookieName;
 }
 
 /** The session's id, given one now if it has none yet (a fresh session about to be stored). */

@@ -31,6 +31,7 @@ import {
   ttlOf,
 } from './records.js';
 import {
+  carriedName,
   clearsCookie,
   ensureId,
   ISSUED_AT_KEY,
@@ -91,9 +92,17 @@ export async function commitStored(
     data = serializeValues(options, state.values);
     if (data !== origin.record.data) mode = 'write';
   }
-  // A passive request (a poll) never touches: not the throttled touch, not `session.touch()`.
-  if (mode === undefined && !state.passive && (state.touchRequested || touchDue(options, origin.record, now)))
+  // A cookie to move to its new name (legacy.ts) is written by a touch: its compare-and-set fails, and no
+  // cookie is set, when another request changed the session meanwhile (a login of this browser may have
+  // retired the id: the new name must not carry it). Not for an id loaded through a renewal pointer. A
+  // passive request (a poll) never touches otherwise: not the throttled touch, not `session.touch()`.
+  const moving = state.movedFrom !== undefined && origin.pointerKey === undefined;
+  if (
+    mode === undefined &&
+    (moving || (!state.passive && (state.touchRequested || touchDue(options, origin.record, now))))
+  ) {
     mode = 'touch';
+  }
   if (mode === undefined) return [];
 
   let base = origin.record;
@@ -115,10 +124,13 @@ export async function commitStored(
       const out: string[] = [];
       // A persistent cookie's Max-Age follows the session's lifetime: re-sent on every write, unless the
       // id was renewed meanwhile (the client has the new one from that response; this one's is retired),
-      // or the request is passive (its write extended nothing, so there is nothing to tell the browser).
+      // or the request is passive (its write extended nothing, so there is nothing to tell the browser);
+      // a cookie moved to its new name is always sent.
       if (
         rotated ||
-        (written.persistent && !state.passive && origin.pointerKey === undefined && baseKey === origin.key)
+        (((written.persistent && !state.passive) || moving) &&
+          origin.pointerKey === undefined &&
+          baseKey === origin.key)
       ) {
         out.push(cookieFor(ctx, state, written, idCookieValue(ctx, state)));
       }
@@ -192,7 +204,7 @@ async function commitNew(
 /** A fresh session left unstored: its lifecycle events, and the cookie to clear after a logout or destroy. */
 function unstored(ctx: ManagerContext, state: SessionState): string[] {
   ctx.report.lifecycle(state, state.discarded[0]?.key);
-  return clearsCookie(state) ? [deleteCookieLine(ctx.options.policy, state.secure, state.cookieName)] : [];
+  return clearsCookie(state) ? [deleteCookieLine(ctx.options.policy, state.secure, carriedName(state))] : [];
 }
 
 /** The record a write or touch puts in place of `base` (the next version, under the same key). */

@@ -253,6 +253,6 @@ describe("Express adapter: HTTPS as Express's `trust proxy` says", () => {
     const untrusted = await call(servers[0]!.port, 'POST', '/add', { headers });
     expect(untrusted.setCookie[0]).toMatch(/^sid=/);
     const trusted = await call(servers[1]!.port, 'POST', '/add', { headers });
-    expect(trusted.setCookie[0]).toMatch(/^__Host-sid=.*;\s*Secure/i);
+    expect(trusted.setCookie[0]).toMatch(/^__Host-Http-sid=.*;\s*HttpOnly;\s*Secure/i);
   });
 });

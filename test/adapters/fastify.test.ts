@@ -231,7 +231,7 @@ describe("Fastify adapter: HTTPS as Fastify's trustProxy says", () => {
     const untrusted = await call(servers[0]!.port, 'POST', '/add', { headers });
     expect(untrusted.setCookie[0]).toMatch(/^sid=/);
     const trusted = await call(servers[1]!.port, 'POST', '/add', { headers });
-    expect(trusted.setCookie[0]).toMatch(/^__Host-sid=.*;\s*Secure/i);
+    expect(trusted.setCookie[0]).toMatch(/^__Host-Http-sid=.*;\s*HttpOnly;\s*Secure/i);
   });
 
   it('a plugin registered without a manager is refused at start-up', async () => {

@@ -222,7 +222,7 @@ describe('fetch adapter, end to end in process', () => {
     expect(plain.setCookie[0]).toMatch(/^sid=/);
     expect(plain.setCookie[0]).not.toMatch(/;\s*Secure/i);
     const tls = await call('GET', '/add', { origin: 'https://shop.example' });
-    expect(tls.setCookie[0]).toMatch(/^__Host-sid=.*;\s*Secure/i);
+    expect(tls.setCookie[0]).toMatch(/^__Host-Http-sid=.*;\s*HttpOnly;\s*Secure/i);
   });
 });
 
@@ -235,7 +235,7 @@ describe('fetch adapter behind a trusted proxy', () => {
       origin: 'http://shop.example',
       headers: { 'x-forwarded-proto': 'https' },
     });
-    expect(answer.setCookie[0]).toMatch(/^__Host-sid=.*;\s*Secure/i);
+    expect(answer.setCookie[0]).toMatch(/^__Host-Http-sid=.*;\s*HttpOnly;\s*Secure/i);
   });
 
   it('X-Forwarded-Proto: http on a public host gives a plain cookie', async () => {

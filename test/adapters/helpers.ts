@@ -96,8 +96,8 @@ export class TinyJar {
   }
 }
 
-/** A well-formed but unknown session id cookie under every default name. */
-export const FOREIGN_COOKIE = ['__Host-sid', '__Secure-sid', 'sid']
+/** A well-formed but unknown session id cookie under every default name, and the former ones (issue 18). */
+export const FOREIGN_COOKIE = ['__Host-Http-sid', '__Http-sid', '__Host-sid', '__Secure-sid', 'sid']
   .map((n) => `${n}=${'A'.repeat(43)}`)
   .join('; ');
 
@@ -331,10 +331,56 @@ export interface ScenarioOptions {
   limited?: (answer: AdapterAnswer) => void;
 }
 
-/** A well-formed session cookie under every default name whose id (43 characters from `seed`) names no session. */
+/**
+ * A well-formed session cookie under every default name (and the former ones) whose id (43 characters from
+ * `seed`) names no session.
+ */
 export function unknownCookie(seed: number): string {
   const id = createHash('sha256').update(String(seed)).digest('base64url');
-  return ['__Host-sid', '__Secure-sid', 'sid'].map((n) => `${n}=${id}`).join('; ');
+  return ['__Host-Http-sid', '__Http-sid', '__Host-sid', '__Secure-sid', 'sid']
+    .map((n) => `${n}=${id}`)
+    .join('; ');
+}
+
+/**
+ * The session cookie's rename (issue 18), on an app whose manager makes the cookie Secure (`cookie.secure:
+ * true`), over `store`: a session an earlier version logged in under `__Host-sid` keeps its user and data
+ * through the adapter, and its first answer moves the cookie (sets `__Host-Http-sid`, Secure and HttpOnly,
+ * with the same id, and deletes `__Host-sid`); from then on the browser sends the new name alone, and nothing
+ * more is set until a write; a logout clears the new name.
+ */
+export async function renamedCookieScenario(call: AdapterCall, store: SessionStore): Promise<void> {
+  const earlier = createSessionManager({ store, cookie: { name: '__Host-sid', secure: true } });
+  const s = await earlier.load(undefined);
+  s.login('heidi');
+  s.set('cart', true);
+  const [line] = (await earlier.commit(s)).setCookie;
+  const id = /^__Host-sid=([A-Za-z0-9_-]{43});/.exec(line!)![1]!;
+
+  const jar = new TinyJar();
+  jar.apply([`__Host-sid=${id}; Path=/; Secure; HttpOnly`]);
+  const moved = await call('GET', '/', { jar });
+  expect(moved.status).toBe(200);
+  expect(JSON.parse(moved.body)).toMatchObject({ user: 'heidi', data: { cart: true } });
+  expect(moved.setCookie).toHaveLength(2);
+  expect(moved.setCookie[0]).toMatch(
+    new RegExp(`^__Host-Http-sid=${id}; Path=/; HttpOnly; Secure; SameSite=Lax$`),
+  );
+  expect(moved.setCookie[1]).toMatch(
+    /^__Host-sid=; Max-Age=0; Path=\/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; Secure/,
+  );
+  expect([...jar.cookies.keys()]).toEqual(['__Host-Http-sid']);
+
+  const read = await call('GET', '/', { jar });
+  expect(JSON.parse(read.body)).toMatchObject({ user: 'heidi', data: { cart: true } });
+  expect(read.setCookie).toEqual([]);
+  expect((await call('POST', '/incr', { jar })).status).toBe(200);
+  expect(JSON.parse((await call('GET', '/', { jar })).body)).toMatchObject({ user: 'heidi', n: 1 });
+  const logout = await call('POST', '/logout', { jar });
+  expect(logout.setCookie).toHaveLength(1);
+  expect(logout.setCookie[0]).toMatch(/^__Host-Http-sid=; Max-Age=0/);
+  expect(jar.cookies.size).toBe(0);
+  await earlier.close();
 }
 
 /**
@@ -546,6 +592,28 @@ export function adapterScenarios(name: string, start: ScenarioApp, options: Scen
             now = start0 + minute * 60_000;
           },
         );
+      });
+    });
+
+    describe('with cookie { secure: true } (the cookie __Host-Http-sid)', () => {
+      const renamedStore = createMemoryStore({ cleanupInterval: 0 });
+      const renamedManager = createSessionManager({ store: renamedStore, cookie: { secure: true } });
+      let renamedServer: ScenarioServer | undefined;
+      beforeAll(async () => {
+        renamedServer = await start(renamedManager, (error) => errors.push(error));
+      });
+      afterAll(async () => {
+        await renamedServer?.close();
+        await renamedManager.close();
+      });
+
+      it('a session of the former cookie name __Host-sid keeps its user and moves to __Host-Http-sid', async () => {
+        errors.length = 0;
+        await renamedCookieScenario(
+          httpCaller(() => renamedServer?.port ?? 0),
+          renamedStore,
+        );
+        expect(errors).toEqual([]);
       });
     });
 

@@ -262,7 +262,7 @@ describe('node:http adapter behind a trusted proxy', () => {
     const answer = await call(port, 'GET', '/add', {
       headers: { host: 'shop.example', 'x-forwarded-proto': 'https' },
     });
-    expect(answer.setCookie[0]).toMatch(/^__Host-sid=/);
+    expect(answer.setCookie[0]).toMatch(/^__Host-Http-sid=/);
     expect(answer.setCookie[0]).toMatch(/;\s*Secure/i);
   });
 
@@ -509,7 +509,7 @@ describe('node:http adapter over TLS', () => {
           req.on('error', reject);
           req.end();
         });
-        expect(setCookie[0]).toMatch(/^__Host-sid=.*;\s*Secure/i);
+        expect(setCookie[0]).toMatch(/^__Host-Http-sid=.*;\s*HttpOnly;\s*Secure/i);
       } finally {
         await close(server);
       }

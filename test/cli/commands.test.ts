@@ -77,6 +77,18 @@ describe('teller cookie parse', () => {
     expect(host.code).toBe(1);
     expect(host.json.stored).toMatchObject({ accepted: false });
     expect(host.json.stored!.reason).toMatch(/__Host-/);
+    // The layered-cookies draft's prefixes: HttpOnly too, the draft's step named.
+    const http = await explain('__Host-Http-sid=1; Path=/; Secure', '--url', 'https://example.com/');
+    expect(http.code).toBe(1);
+    expect(http.json.stored!.reason).toBe(
+      'cookie rejected by layered-cookies 5.4.3 step 16: a __Host-Http- cookie without HttpOnly',
+    );
+    const httpOk = await explain(
+      '__Host-Http-sid=1; Path=/; Secure; HttpOnly',
+      '--url',
+      'https://example.com/',
+    );
+    expect(httpOk.code).toBe(0);
     const none = await explain('a=b; SameSite=None', '--url', 'https://example.com/');
     expect(none.json.stored!.reason).toMatch(/SameSite=None without Secure/);
     const foreign = await explain('a=b; Domain=other.org', '--url', 'https://example.com/');

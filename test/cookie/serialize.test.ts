@@ -147,6 +147,56 @@ describe('serializeSetCookie', () => {
       );
       expect(() => serializeSetCookie({ name, value: 'x' })).toThrow(/option secure is invalid/);
     });
+
+    // The layered-cookies draft (4.1.3.3-4): __Http- is Secure and HttpOnly; __Host-Http- is __Host- and HttpOnly.
+    it.each(['__Http-sid', '__http-sid', '__HTTP-sid'])('%s needs Secure and HttpOnly', (name) => {
+      expect(serializeSetCookie({ name, value: 'x', secure: true, httpOnly: true, domain: 'a.com' })).toBe(
+        `${name}=x; Domain=a.com; HttpOnly; Secure`,
+      );
+      expect(serializeSetCookie({ name, value: 'x', secure: true, httpOnly: true, path: '/a' })).toBe(
+        `${name}=x; Path=/a; HttpOnly; Secure`,
+      );
+      expect(() => serializeSetCookie({ name, value: 'x', httpOnly: true })).toThrow(
+        /option secure is invalid: a cookie named __Http-… requires secure: true/,
+      );
+      expect(() => serializeSetCookie({ name, value: 'x', secure: true })).toThrow(
+        /option httpOnly is invalid: a cookie named __Http-… requires httpOnly: true/,
+      );
+      expect(() => serializeSetCookie({ name, value: 'x', secure: true, httpOnly: false })).toThrow(
+        /option httpOnly is invalid/,
+      );
+    });
+
+    it.each(['__Host-Http-sid', '__host-http-sid', '__HOST-HTTP-sid', '__Host-hTTp-sid'])(
+      '%s needs Secure, HttpOnly, Path=/ and no Domain',
+      (name) => {
+        const good = { name, value: 'x', secure: true, httpOnly: true, path: '/' };
+        expect(serializeSetCookie(good)).toBe(`${name}=x; Path=/; HttpOnly; Secure`);
+        expect(() => serializeSetCookie({ ...good, secure: false })).toThrow(
+          /option secure is invalid: a cookie named __Host-Http-… requires secure: true/,
+        );
+        expect(() => serializeSetCookie({ ...good, httpOnly: false })).toThrow(
+          /option httpOnly is invalid: a cookie named __Host-Http-… requires httpOnly: true/,
+        );
+        expect(() => serializeSetCookie({ ...good, path: undefined })).toThrow(
+          /option path is invalid: a cookie named __Host-Http-… requires path: "\/"/,
+        );
+        expect(() => serializeSetCookie({ ...good, path: '/a' })).toThrow(/option path is invalid/);
+        expect(() => serializeSetCookie({ ...good, domain: 'a.com' })).toThrow(
+          /option domain is invalid: a cookie named __Host-Http-… must not have a domain/,
+        );
+      },
+    );
+
+    it('takes names that only resemble a prefix as plain names', () => {
+      for (const name of ['__Http', '_Http-sid', '__Httpx-sid', '__Http_sid', 'x__Http-sid']) {
+        expect(serializeSetCookie({ name, value: 'x' })).toBe(`${name}=x`);
+      }
+      // __Host-Httpsid is a __Host- cookie (no second dash), so it needs __Host-'s attributes only.
+      expect(() =>
+        serializeSetCookie({ name: '__Host-Httpsid', value: 'x', secure: true, path: '/' }),
+      ).not.toThrow();
+    });
   });
 
   it('writes what parseSetCookie reads back', () => {
@@ -190,6 +240,12 @@ describe('serializeDeleteCookie', () => {
       /^__Host-sid=; Max-Age=0/,
     );
     expect(() => serializeDeleteCookie('__Host-sid', { path: '/' })).toThrow(TypeError);
+    expect(serializeDeleteCookie('__Host-Http-sid', { path: '/', secure: true, httpOnly: true })).toMatch(
+      /^__Host-Http-sid=; Max-Age=0; Path=\/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; Secure$/,
+    );
+    expect(() => serializeDeleteCookie('__Host-Http-sid', { path: '/', secure: true })).toThrow(
+      /option httpOnly is invalid/,
+    );
   });
 
   it('cannot be given a value or lifetime of its own', () => {

@@ -79,7 +79,7 @@ describe.runIf(hasChromium)('the demo in Chromium', () => {
     return browser.newContext({ viewport: { width: 375, height: 800 } });
   }
 
-  it('logs in and out, keeping the cart filled before login; the cookie is __Host-, Secure, HttpOnly', async () => {
+  it('logs in and out, keeping the cart filled before login; the cookie is __Host-Http-, Secure, HttpOnly', async () => {
     const context = await newContext();
     const page = await context.newPage();
     await page.goto(url('/'));
@@ -96,7 +96,7 @@ describe.runIf(hasChromium)('the demo in Chromium', () => {
 
     const [sid] = (await context.cookies()).filter((c) => c.name.endsWith('sid'));
     expect(sid).toMatchObject({
-      name: '__Host-sid',
+      name: '__Host-Http-sid',
       secure: true,
       httpOnly: true,
       path: '/',
@@ -109,7 +109,7 @@ describe.runIf(hasChromium)('the demo in Chromium', () => {
     await page.getByRole('button', { name: 'Log out' }).click();
     await page.waitForURL(url('/'));
     expect(await page.locator('#status').textContent()).toContain('not logged in');
-    expect((await context.cookies()).some((c) => c.name === '__Host-sid')).toBe(false);
+    expect((await context.cookies()).some((c) => c.name === '__Host-Http-sid')).toBe(false);
     await page.goto(url('/cart'));
     expect(await page.locator('#cart-empty').count()).toBe(1);
     await context.close();
@@ -176,13 +176,13 @@ describe.runIf(hasChromium)('the demo in Chromium', () => {
     const context = await newContext();
     await quickLogin(context, 'jan');
     const page = await context.newPage();
-    const sid = (await context.cookies()).find((c) => c.name === '__Host-sid')!;
+    const sid = (await context.cookies()).find((c) => c.name === '__Host-Http-sid')!;
     const last = sid.value.at(-1) === 'A' ? 'B' : 'A';
     // Put back as the server set it: Chromium keeps a `domain` without a leading dot host-only.
     const tampered = `${sid.value.slice(0, -1)}${last}`;
     const { name, domain, path, secure, httpOnly, sameSite } = sid;
     await context.addCookies([{ name, value: tampered, domain, path, secure, httpOnly, sameSite }]);
-    const stored = (await context.cookies()).filter((c) => c.name === '__Host-sid');
+    const stored = (await context.cookies()).filter((c) => c.name === '__Host-Http-sid');
     expect(stored.map((c) => c.value)).toEqual([tampered]);
     await page.goto(url('/inspector'));
     expect(await page.locator('#steps').textContent()).toContain('the cookie named no live session');
@@ -199,7 +199,7 @@ describe.runIf(hasChromium)('the demo in Chromium', () => {
     await login(first.pages()[0] ?? (await first.newPage()), 'chuck', true);
     await quickLogin(first, 'jan', other);
     const cookies = await first.cookies();
-    const sid = (domain: string) => cookies.find((c) => c.name === '__Host-sid' && c.domain === domain);
+    const sid = (domain: string) => cookies.find((c) => c.name === '__Host-Http-sid' && c.domain === domain);
     expect(sid('127.0.0.1')?.expires).toBeGreaterThan(Date.now() / 1000 + 29 * 24 * 3600);
     expect(sid('localhost')?.expires).toBe(-1);
     await first.close();

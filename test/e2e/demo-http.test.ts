@@ -96,7 +96,7 @@ describe('CSRF', () => {
       { Origin: demo.base, 'Sec-Fetch-Site': 'same-origin' },
     );
     expect(ok.status).toBe(303);
-    expect(ok.headers.get('set-cookie')).toMatch(/^__Host-sid=/);
+    expect(ok.headers.get('set-cookie')).toMatch(/^__Host-Http-sid=/);
   });
 
   it("a login token sent without its cookie (another browser's) is refused", async () => {
@@ -131,12 +131,12 @@ describe('the inspector', () => {
     const { headers, html } = await client.post('/inspector', { csrf });
     const sent = headers.getSetCookie().map((line) => line.slice(0, line.indexOf('=')));
     // A write to a remembered session sends its persistent cookie again.
-    expect(sent).toContain('__Host-sid');
+    expect(sent).toContain('__Host-Http-sid');
     const table = /<table id="set-cookie">([\s\S]*?)<\/table>/.exec(html)?.[1] ?? '';
     const listed = [...table.matchAll(/<tr><th scope="row">([^<]+)<\/th>/g)].map((m) => m[1]);
     expect(listed).toEqual(sent);
     expect(table).toMatch(
-      /__Host-sid<\/th><td>•+ \(43 characters, hidden\)<\/td><td>127\.0\.0\.1:\d+ \(host-only\)<\/td><td>\/<\/td><td>Max-Age=2592000/,
+      /__Host-Http-sid<\/th><td>•+ \(43 characters, hidden\)<\/td><td>127\.0\.0\.1:\d+ \(host-only\)<\/td><td>\/<\/td><td>Max-Age=2592000/,
     );
     expect(html).toContain('Changed: inspections (+1).');
     expect(html).toMatch(/Committed: record written \(version \d+ → \d+\)/);
@@ -149,7 +149,7 @@ describe('the inspector', () => {
     await client.login('jan', DEMO_PASSWORDS.jan);
     const pages = await Promise.all(PAGES.map((path) => client.get(path)));
     const secrets = client.jar.getAllCookies().map((c) => c.value);
-    expect(secrets.length).toBe(2); // __Host-sid and __Host-login-csrf
+    expect(secrets.length).toBe(2); // __Host-Http-sid and __Host-login-csrf
     for (const [i, { html }] of pages.entries()) {
       for (const secret of secrets) expect(html, PAGES[i]).not.toContain(secret);
       expect(html, PAGES[i]).not.toContain('teller:csrf&quot;:');

@@ -19,7 +19,12 @@ function rejectionStep(jar: CookieJar, line: string, url: string, options: objec
     return undefined;
   } catch (error) {
     expect(error).toBeInstanceOf(CookieRejectedError);
-    expect((error as Error).message).toMatch(/^\[teller\] \[jar\] cookie rejected by RFC 6265bis /);
+    // An RFC 6265bis step, or one of its successor draft (layered cookies) for the __Http- prefixes.
+    const { step } = error as CookieRejectedError;
+    expect((error as Error).message).toMatch(/^\[teller\] \[jar\] cookie rejected by /);
+    expect((error as Error).message).toContain(
+      step.startsWith('layered-cookies ') ? `rejected by ${step}: ` : `rejected by RFC 6265bis ${step}: `,
+    );
     return (error as CookieRejectedError).step;
   }
 }
@@ -224,6 +229,105 @@ describe('cookie prefixes (5.4, 5.7 steps 20-22), case-insensitive', () => {
     ['=__Host-x; Secure; Path=/', '5.7 step 22'],
   ])('%s -> %s', (line, step) => {
     expect(rejectionStep(new CookieJar(), line, 'https://example.com/')).toBe(step);
+  });
+});
+
+describe('the __Http- and __Host-Http- prefixes (layered cookies 4.1.3.3-4, 5.4.3 steps 14-17)', () => {
+  const L = 'layered-cookies 5.4.3 step';
+  it.each([
+    // __Http-: Secure and HttpOnly; Domain and Path are free.
+    ['__Http-a=1; Secure; HttpOnly', undefined],
+    ['__http-a=1; Secure; HttpOnly; Domain=example.com; Path=/x', undefined],
+    ['__Http-a=1; HttpOnly', `${L} 15`],
+    ['__HTTP-a=1; Secure', `${L} 15`],
+    ['__hTtP-a=1; Secure; Domain=example.com', `${L} 15`],
+    // __Host-Http-: what __Host- needs (5.7 step 21, the draft's step 14), then HttpOnly.
+    ['__Host-Http-a=1; Secure; HttpOnly; Path=/', undefined],
+    ['__HOST-HTTP-a=1; Secure; HttpOnly; Path=/', undefined],
+    ['__Host-Http-a=1; Secure; Path=/', `${L} 16`],
+    ['__host-http-a=1; Secure; Path=/', `${L} 16`],
+    ['__Host-Http-a=1; HttpOnly; Path=/', '5.7 step 21.1'],
+    ['__Host-Http-a=1; Secure; HttpOnly; Path=/; Domain=example.com', '5.7 step 21.2'],
+    ['__Host-Http-a=1; Secure; HttpOnly', '5.7 step 21.3'],
+    ['__Host-Http-a=1; Secure; HttpOnly; Path=/x', '5.7 step 21.3'],
+    // Names that only resemble the prefixes.
+    ['__Httpa=1', undefined],
+    ['_Http-a=1', undefined],
+    ['__Host-Httpa=1; Secure; Path=/', undefined],
+    // A nameless cookie may not look like one (step 17).
+    ['=__Http-a=1; Secure; HttpOnly', `${L} 17`],
+    ['__http-a', `${L} 17`],
+    ['=__Host-Http-a=1; Secure; HttpOnly; Path=/', '5.7 step 22'],
+  ])('%s -> %s', (line, step) => {
+    expect(rejectionStep(new CookieJar(), line, 'https://example.com/')).toBe(step);
+  });
+
+  it('stores and sends an accepted one like any HttpOnly cookie, never to a script', () => {
+    const jar = new CookieJar();
+    jar.setCookie('__Host-Http-sid=1; Secure; HttpOnly; Path=/', 'https://example.com/', { now: NOW });
+    jar.setCookie('__Http-t=2; Secure; HttpOnly; Domain=example.com', 'https://example.com/', { now: NOW });
+    expect(jar.getCookieHeader('https://example.com/a', { now: NOW })).toBe('__Host-Http-sid=1; __Http-t=2');
+    expect(jar.getCookieHeader('https://www.example.com/', { now: NOW })).toBe('__Http-t=2');
+    expect(jar.getCookieHeader('https://example.com/', { now: NOW, http: false })).toBe('');
+    // Secure: never over plain http.
+    expect(jar.getCookieHeader('http://example.com/', { now: NOW })).toBe('');
+  });
+
+  it('refuses every one from a non-HTTP API (http: false), with or without HttpOnly', () => {
+    const https = 'https://example.com/';
+    const script = { http: false };
+    // With HttpOnly, 5.7 step 15 (the draft's step 9) refuses it first; without, the prefix does.
+    expect(rejectionStep(new CookieJar(), '__Http-a=1; Secure; HttpOnly', https, script)).toBe('5.7 step 15');
+    expect(rejectionStep(new CookieJar(), '__Http-a=1; Secure', https, script)).toBe(`${L} 15`);
+    expect(rejectionStep(new CookieJar(), '__Host-Http-a=1; Secure; HttpOnly; Path=/', https, script)).toBe(
+      '5.7 step 15',
+    );
+    expect(rejectionStep(new CookieJar(), '__Host-Http-a=1; Secure; Path=/', https, script)).toBe(`${L} 16`);
+    expect(rejectionStep(new CookieJar(), '__host-http-a=1; secure; path=/', https, script)).toBe(`${L} 16`);
+    // The same cookies without a prefix, from the same script: kept.
+    const jar = new CookieJar();
+    expect(jar.setCookie('a=1; Secure; Path=/', https, { now: NOW, ...script })).toBeDefined();
+    // A script cannot delete or overwrite an accepted one either (5.7 step 23.2 for the HttpOnly cookie).
+    jar.setCookie('__Host-Http-s=1; Secure; HttpOnly; Path=/', https, { now: NOW });
+    expect(rejectionStep(jar, '__Host-Http-s=; Secure; Path=/; Max-Age=0', https, script)).toBe(`${L} 16`);
+    expect(jar.getCookieHeader(https, { now: NOW })).toBe('a=1; __Host-Http-s=1');
+  });
+
+  it('names the draft in the error', () => {
+    const jar = new CookieJar();
+    expect(() =>
+      jar.setCookie('__Http-a=1; Secure', 'https://example.com/', { now: NOW, onReject: 'throw' }),
+    ).toThrow(
+      '[teller] [jar] cookie rejected by layered-cookies 5.4.3 step 15: a __Http- cookie without HttpOnly',
+    );
+  });
+
+  it('drops such cookies from a loaded jar that breaks the rules (fromJSON)', () => {
+    const base = {
+      value: '1',
+      domain: 'example.com',
+      path: '/',
+      expires: null,
+      hostOnly: true,
+      secure: true,
+      sameSite: 'Default' as const,
+      partitioned: false,
+      creation: NOW,
+      lastAccess: NOW,
+    };
+    const jar = CookieJar.fromJSON(
+      {
+        version: 1,
+        cookies: [
+          { ...base, name: '__Host-Http-ok', httpOnly: true },
+          { ...base, name: '__Host-Http-bad', httpOnly: false },
+          { ...base, name: '__Http-bad', httpOnly: false },
+          { ...base, name: '__Http-ok', httpOnly: true },
+        ],
+      },
+      { now: NOW },
+    );
+    expect(jar.getAllCookies({ now: NOW }).map((c) => c.name)).toEqual(['__Host-Http-ok', '__Http-ok']);
   });
 });
 

@@ -101,9 +101,9 @@ describe("the README's options table", () => {
       } else if (name.startsWith('cookie.')) {
         const field = name.slice('cookie.'.length);
         if (field === 'name') {
-          // Derived from the request: __Host-sid over HTTPS, sid over http.
+          // Derived from the request: __Host-Http-sid over HTTPS, sid over http.
           expect(policy.explicitName).toBeUndefined();
-          expect(stated).toContain('`__Host-sid` over HTTPS');
+          expect(stated).toContain('`__Host-Http-sid` over HTTPS');
           expect(stated).toContain('`sid` over http');
         } else if (field === 'domain') {
           expect(policy.domain).toBeUndefined();

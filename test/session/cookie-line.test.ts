@@ -40,7 +40,15 @@ describe('session cookie line (its attributes serialized once per policy)', () =
     for (const policy of policies) {
       for (const secure of [true, false]) {
         // The usual name twice (cached the second time), another name, then the usual one again.
-        for (const name of ['__Host-sid', 'sid', 'sid', '__Host-sid', 'other', 'sid']) {
+        for (const name of [
+          '__Host-Http-sid',
+          'sid',
+          'sid',
+          '__Host-Http-sid',
+          '__Host-sid',
+          'other',
+          'sid',
+        ]) {
           for (const value of ['abc', 'A'.repeat(43), 's%3Aid.sig', '']) {
             expect(outcome(() => sessionCookieLine(policy, secure, name, value))).toBe(
               outcome(() => full(policy, secure, name, value)),

@@ -20,7 +20,7 @@ describe('the session cookie', () => {
   });
 
   const names: Array<[string, object, object, string, boolean]> = [
-    ['secure: auto over HTTPS', {}, { secure: true, host: 'example.com' }, '__Host-sid', true],
+    ['secure: auto over HTTPS', {}, { secure: true, host: 'example.com' }, '__Host-Http-sid', true],
     ['secure: auto over HTTP', {}, { secure: false, host: 'example.com' }, 'sid', false],
     ['secure: auto over plain http on localhost', {}, { host: 'localhost:3000' }, 'sid', false],
     ['secure: auto over plain http on 127.0.0.1', {}, { host: '127.0.0.1:8080' }, 'sid', false],
@@ -28,9 +28,9 @@ describe('the session cookie', () => {
     ['secure: auto over plain http on [::1]', {}, { host: '[::1]:3000' }, 'sid', false],
     ['secure: auto on a LAN address', {}, { host: '192.168.1.2' }, 'sid', false],
     ['secure: auto on a look-alike host', {}, { host: 'localhost.example.com' }, 'sid', false],
-    ['secure: true', { secure: true }, {}, '__Host-sid', true],
-    ['secure: true with a Domain', { secure: true, domain: 'example.com' }, {}, '__Secure-sid', true],
-    ['secure: true with another Path', { secure: true, path: '/app' }, {}, '__Secure-sid', true],
+    ['secure: true', { secure: true }, {}, '__Host-Http-sid', true],
+    ['secure: true with a Domain', { secure: true, domain: 'example.com' }, {}, '__Http-sid', true],
+    ['secure: true with another Path', { secure: true, path: '/app' }, {}, '__Http-sid', true],
     ['secure: false over HTTPS', { secure: false }, { secure: true }, 'sid', false],
     ['an explicit name', { name: 'app_session', secure: true }, {}, 'app_session', true],
   ];
@@ -39,17 +39,22 @@ describe('the session cookie', () => {
       const { cookie } = await firstCookie({ store: new TestStore(), cookie: cookieOptions }, context);
       expect(cookie.name).toBe(name);
       expect(cookie.secure).toBe(secure);
+      expect(cookie.httpOnly).toBe(true);
     });
   }
 
   it('load reads the cookie name that fits the request', async () => {
     const store = new TestStore();
     const { cookie, manager } = await firstCookie({ store }, { secure: true });
-    const header = `sid=${cookie.value}; __Host-sid=${cookie.value}`;
+    const header = `sid=${cookie.value}; __Host-Http-sid=${cookie.value}`;
     expect((await manager.load(header, { now: T0, secure: true })).isNew).toBe(false);
     expect((await manager.load(`sid=${cookie.value}`, { now: T0, secure: true })).isNew).toBe(true);
+    expect((await manager.load(`__Host-Http-sid=${cookie.value}`, { now: T0, secure: false })).isNew).toBe(
+      true,
+    );
+    // The former name is read over HTTPS only (plain http's name, sid, did not change).
     expect((await manager.load(`__Host-sid=${cookie.value}`, { now: T0, secure: false })).isNew).toBe(true);
-    expect(manager.cookieName({ secure: true })).toBe('__Host-sid');
+    expect(manager.cookieName({ secure: true })).toBe('__Host-Http-sid');
     expect(manager.cookieName({ host: 'example.com' })).toBe('sid');
   });
 
@@ -72,6 +77,20 @@ describe('the session cookie', () => {
     expect(() => createSessionManager({ store, cookie: { name: '__Host-x', secure: false } })).toThrow(
       TypeError,
     );
+    for (const name of ['__Host-Http-x', '__Http-x', '__http-x']) {
+      expect(() => createSessionManager({ store, cookie: { name, secure: false } }), name).toThrow(
+        /requires secure: true/,
+      );
+      expect(() => createSessionManager({ store, cookie: { name } }), name).toThrow(
+        /needs cookie.secure: true, not 'auto'/,
+      );
+    }
+    expect(() =>
+      createSessionManager({ store, cookie: { name: '__Host-Http-x', secure: true, domain: 'example.com' } }),
+    ).toThrow(/must not have a domain/);
+    expect(() =>
+      createSessionManager({ store, cookie: { name: '__Http-x', secure: true, path: '/app' } }),
+    ).not.toThrow();
     expect(() => createSessionManager({ store, cookie: { name: 'bad name' } })).toThrow(TypeError);
     expect(() => createSessionManager({ store, cookie: { secure: 'yes' as never } })).toThrow(TypeError);
     expect(() => createSessionManager({ store, idleTimeout: -1 })).toThrow(/idleTimeout/);
