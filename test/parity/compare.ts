@@ -111,6 +111,7 @@ export function feature(line: string): string {
   if (domain !== undefined && /[\x80-\xff]/.test(domain)) return 'a non-ASCII Domain';
   if (domain !== undefined && /^\d+\.\d+\.\d+\.\d+$/.test(domain)) return 'Domain= an IP address';
   if (has('partitioned') && !has('secure')) return 'Partitioned without Secure';
+  if (has('partitioned')) return 'Partitioned (the partition key)';
   const maxAge = last('max-age');
   if (maxAge?.startsWith('+')) return "Max-Age with a leading '+'";
   const expires = last('expires');
@@ -123,7 +124,12 @@ export function feature(line: string): string {
     return 'Expires';
   }
   if (/^__(host|secure)-/i.test(name)) return `the prefix ${name.slice(0, name.indexOf('-') + 1)}`;
-  if (has('partitioned')) return 'Partitioned';
+  if (
+    Buffer.from(name + value, 'latin1')
+      .toString('utf8')
+      .includes('\ufffd')
+  )
+    return 'invalid UTF-8 in the name or value';
   if (/[\x80-\xff]/.test(name + value)) return 'non-ASCII name or value';
   if (line.length > 4000) return 'a line near 4096 octets';
   if (maxAge !== undefined) return 'Max-Age';

@@ -56,7 +56,7 @@ export async function runParity(options: RunOptions): Promise<RunResult> {
       for (const e of trace.errors) errors.push(`scenario ${id}: ${e}`);
       options.onTrace?.(trace);
       for (const [profile, tally] of tallies) compareTrace(trace, profile, tally);
-      if (options.log && ran % 250 === 0) options.log(`${ran} scenarios`);
+      if (options.log && ran % 100 === 0) options.log(`${ran} scenarios`);
     }
   } finally {
     await browser.dispose();
