@@ -116,7 +116,7 @@ export function feature(line: string): string {
   if (maxAge?.startsWith('+')) return "Max-Age with a leading '+'";
   const expires = last('expires');
   if (expires !== undefined && maxAge === undefined) {
-    if (/\b(1[0-5]\d\d|0\d\d\d)\b/.test(expires)) return 'Expires before 1601';
+    if (/\b(1[0-5]\d\d|1600|0\d\d\d)\b/.test(expires)) return 'Expires before 1601';
     if (/ [0-9] \d/.test(expires) && /[A-Z][a-z]{2} \d \d\d:/.test(expires))
       return 'Expires of a one-digit year';
     if (/\dth|12abc|Z$/.test(expires))
