@@ -1,0 +1,141 @@
+/**
+ * Partitioned cookies, CHIPS (the Partitioned attribute of draft-cutler-httpbis-partitioned-cookies,
+ * as Chromium implements it): a cookie set with `Partitioned` is stored under the partition key of the
+ * request that set it and is sent only with requests of the same partition key.
+ *
+ * A partition key is the site of the top-level document a request is made from, as Chromium's
+ * `CookiePartitionKey` keys it (a `SchemefulSite`): the scheme plus the registrable domain
+ * (`https://example.com`), or the scheme plus the host for an IP address or a host without a
+ * registrable domain (`http://localhost`, `https://[::1]`). `ws`/`wss` count as `http`/`https`; the
+ * port is not part of it.
+ */
+import { parse } from 'tldts';
+import { tellerMessage } from '../util.js';
+import { isIpAddress } from './host.js';
+
+/** Chromium's `kPerPartitionDomainMaxCookies`: cookies of one embedded site within one partition. */
+export const PARTITION_SITE_MAX_COOKIES = 180;
+/** Chromium's `kPerPartitionDomainMaxCookieBytes`: octets of name + value of one embedded site within one partition. */
+export const PARTITION_SITE_MAX_BYTES = 10240;
+
+// Host -> its site (registrable domain, or the host): a jar meets few distinct hosts, and the public
+// suffix list lookup costs more than the rest.
+const siteCache = new Map<string, string>();
+// topLevelSite text -> partition key.
+const keyCache = new Map<string, string>();
+const CACHE_SIZE = 4096;
+
+/**
+ * The site of a canonical host: its registrable domain on the public suffix list (both sections, as
+ * Chromium's `INCLUDE_PRIVATE_REGISTRIES`), else the host itself: an IP address, a public suffix, a
+ * host under a suffix the list does not know (`localhost`, `x.test`: Chromium excludes unknown
+ * registries). Also what groups a partition's cookies by embedded site for its limits (Chromium's
+ * `GetKey` of the cookie's domain).
+ */
+export function siteOf(host: string): string {
+  let site = siteCache.get(host);
+  if (site === undefined) {
+    site = host;
+    if (!isIpAddress(host)) {
+      const p = parse(host, { allowPrivateDomains: true });
+      if (p.domain !== null && (p.isIcann === true || p.isPrivate === true)) {
+        // tldts ignores a trailing dot; the host keeps it, so does its site.
+        site = host.endsWith('.') ? `${p.domain}.` : p.domain;
+      }
+    }
+    if (siteCache.size >= CACHE_SIZE) siteCache.clear();
+    siteCache.set(host, site);
+  }
+  return site;
+}
+
+/** The scheme of a partition key: `ws` counts as `http`, `wss` as `https`; undefined for other schemes. */
+function keyScheme(protocol: string): string | undefined {
+  switch (protocol) {
+    case 'https:':
+    case 'wss:':
+      return 'https';
+    case 'http:':
+    case 'ws:':
+      return 'http';
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * The partition key of a request to `url` made as a top-level request (no `topLevelSite`): its own
+ * scheme and the site of its host (the canonical host the jar already computed).
+ */
+export function ownPartitionKey(url: string | URL, host: string): string {
+  let scheme: string | undefined;
+  if (typeof url === 'string') {
+    scheme = url.startsWith('https://') ? 'https' : url.startsWith('http://') ? 'http' : undefined;
+    if (scheme === undefined) scheme = keyScheme(new URL(url).protocol);
+  } else {
+    scheme = keyScheme(url.protocol);
+  }
+  // The jar accepts http(s) and ws(s) URLs only, so a scheme is always found.
+  return `${scheme ?? 'https'}://${siteOf(host)}`;
+}
+
+function badSite(): TypeError {
+  return new TypeError(
+    tellerMessage('jar', 'option topLevelSite must be an http(s) URL (or scheme://host) with a host'),
+  );
+}
+
+/**
+ * The partition key for a request made from a top-level document at `topLevelSite` (a URL, or
+ * `scheme://host`). Throws a `TypeError` for anything else.
+ */
+export function partitionKeyOf(topLevelSite: string | URL): string {
+  if (typeof topLevelSite === 'string') {
+    let key = keyCache.get(topLevelSite);
+    if (key === undefined) {
+      let u: URL;
+      try {
+        u = new URL(topLevelSite);
+      } catch (cause) {
+        throw Object.assign(badSite(), { cause });
+      }
+      key = keyOfUrl(u);
+      if (keyCache.size >= CACHE_SIZE) keyCache.clear();
+      keyCache.set(topLevelSite, key);
+    }
+    return key;
+  }
+  if (topLevelSite instanceof URL) return keyOfUrl(topLevelSite);
+  if (typeof (topLevelSite as { href?: unknown } | null)?.href === 'string') {
+    // A URL from another realm.
+    return partitionKeyOf((topLevelSite as { href: string }).href);
+  }
+  throw badSite();
+}
+
+function keyOfUrl(u: URL): string {
+  const scheme = keyScheme(u.protocol);
+  if (scheme === undefined || u.hostname === '') throw badSite();
+  return `${scheme}://${siteOf(u.hostname)}`;
+}
+
+/**
+ * Is `key` a partition key this jar could have made (for `fromJSON`): `http://` or `https://` and a
+ * lower-case host, with no port, path, user or trailing `/`, that is its own site?
+ */
+export function isPartitionKey(key: string): boolean {
+  const m = /^(https?):\/\/([a-z0-9.\-_[\]:]+)$/.exec(key);
+  if (m === null) return false;
+  const host = m[2]!;
+  if (host.includes(':') && !(host.startsWith('[') && host.endsWith(']'))) return false;
+  return siteOf(host) === host;
+}
+
+/**
+ * The partition key of a cookie read from a file written before partition keys were kept (a
+ * `partitioned: true` cookie without `partitionKey`): every request of such a jar was top-level, so
+ * the cookie was set in the partition of its own site, over https (a Partitioned cookie is Secure).
+ */
+export function legacyPartitionKey(domain: string): string {
+  return `https://${siteOf(domain)}`;
+}
