@@ -27,10 +27,10 @@ const CACHE_SIZE = 4096;
 
 /**
  * The site of a canonical host: its registrable domain on the public suffix list (both sections, as
- * Chromium's `INCLUDE_PRIVATE_REGISTRIES`), else the host itself: an IP address, a public suffix, a
- * host under a suffix the list does not know (`localhost`, `x.test`: Chromium excludes unknown
- * registries). Also what groups a partition's cookies by embedded site for its limits (Chromium's
- * `GetKey` of the cookie's domain).
+ * Chromium's `INCLUDE_PRIVATE_REGISTRIES`), a label under an unknown top-level label counting as one
+ * (`web-platform.test`, as the list's implicit `*` rule: WPT's `www.web-platform.test` is same-site
+ * with it); else the host itself: an IP address, a public suffix, `localhost`. Also what groups a
+ * partition's cookies by embedded site for its limits (Chromium's `GetKey` of the cookie's domain).
  */
 export function siteOf(host: string): string {
   let site = siteCache.get(host);
@@ -38,7 +38,7 @@ export function siteOf(host: string): string {
     site = host;
     if (!isIpAddress(host)) {
       const p = parse(host, { allowPrivateDomains: true });
-      if (p.domain !== null && (p.isIcann === true || p.isPrivate === true)) {
+      if (p.domain !== null) {
         // tldts ignores a trailing dot; the host keeps it, so does its site.
         site = host.endsWith('.') ? `${p.domain}.` : p.domain;
       }
