@@ -304,9 +304,11 @@ export class CookieJar {
    * otherwise, then removes excess cookies.
    */
   #store(entry: Entry, http: boolean, now: number): Entry | Refusal | undefined {
-    // A partitioned cookie's identity includes its partition key: it lives in its partition's buckets.
-    const buckets = entry.partitionKey === undefined ? this.#buckets : this.#partition(entry.partitionKey);
-    let bucket = buckets.get(entry.domain);
+    // A partitioned cookie's identity includes its partition key: it lives in its partition's buckets
+    // (made when its first cookie comes, so that a deletion makes no empty partition).
+    const key = entry.partitionKey;
+    let buckets = key === undefined ? this.#buckets : this.#partitions.get(key);
+    let bucket = buckets?.get(entry.domain);
     const expired = entry.expiresAt <= now;
     if (bucket !== undefined) {
       // One string per domain, shared by its cookies (the request host is a fresh string each time).
@@ -346,13 +348,14 @@ export class CookieJar {
     // Step 24 (the bucket may have just lost its last, expired, cookie).
     if (bucket?.length === 0) bucket = undefined;
     entry.seq = this.#seq++;
+    buckets ??= this.#partition(key!);
     bucket ??= buckets.create(entry.domain);
     insertSorted(bucket, entry);
     this.#count++;
     if ((entry.flags & SECURE) !== 0) this.#indexSecure(entry);
     const count = this.#count;
     if (bucket.length > this.#maxPerDomain) this.#evictFromDomain(bucket, now);
-    if (entry.partitionKey !== undefined) this.#evictFromPartition(buckets, entry, now);
+    if (key !== undefined) this.#evictFromPartition(buckets, entry, now);
     if (this.#count > this.#maxCookies) this.#evictExcess(now);
     // The newcomer itself may have been the one to go (e.g. the only non-secure cookie of a full domain).
     return this.#count === count || buckets.get(entry.domain)?.includes(entry)
@@ -515,9 +518,7 @@ export class CookieJar {
     // 5.8.3 step 3, last bullet: the Lax exception for cross-site top-level safe-method requests.
     const laxAllowed =
       crossSite && http && options?.topLevelNavigation === true && isSafeMethod(options?.method ?? 'GET');
-    // Step 3: the buckets of every domain the host domain-matches: for the hosts of real sites, the host
-    // and each parent of more than one label, looked up by name (a one-label parent is a public suffix,
-    // which holds host-only cookies only); a host of many labels goes down the tree of labels instead.
+    // Step 3.
     const pick: Pick = { target, now, http, crossSite, laxAllowed, found };
     this.#gather(this.#buckets, pick);
     // CHIPS: the cookies of the request's partition too, if the jar has any partition.

@@ -11,7 +11,7 @@
  */
 import { parse } from 'tldts';
 import { tellerMessage } from '../util.js';
-import { isIpAddress } from './host.js';
+import { isIpAddress, requestTarget } from './host.js';
 
 /** Chromium's `kPerPartitionDomainMaxCookies`: cookies of one embedded site within one partition. */
 export const PARTITION_SITE_MAX_COOKIES = 180;
@@ -114,21 +114,24 @@ export function partitionKeyOf(topLevelSite: string | URL): string {
 }
 
 function keyOfUrl(u: URL): string {
+  // The host as a request's (canonical, no empty label, no ';' or ','), so that every key is one a
+  // request could have.
+  const target = requestTarget(u);
   const scheme = keyScheme(u.protocol);
-  if (scheme === undefined || u.hostname === '') throw badSite();
-  return `${scheme}://${siteOf(u.hostname)}`;
+  if (target === undefined || scheme === undefined) throw badSite();
+  return `${scheme}://${siteOf(target.host)}`;
 }
 
 /**
  * Is `key` a partition key this jar could have made (for `fromJSON`): `http://` or `https://` and a
- * lower-case host, with no port, path, user or trailing `/`, that is its own site?
+ * canonical host (the URL parser gives it back as it is: no port, path, user or trailing `/`, lower
+ * case) that is its own site?
  */
 export function isPartitionKey(key: string): boolean {
-  const m = /^(https?):\/\/([a-z0-9.\-_[\]:]+)$/.exec(key);
+  const m = /^https?:\/\/(.+)$/s.exec(key);
   if (m === null) return false;
-  const host = m[2]!;
-  if (host.includes(':') && !(host.startsWith('[') && host.endsWith(']'))) return false;
-  return siteOf(host) === host;
+  const host = m[1]!;
+  return requestTarget(key)?.host === host && siteOf(host) === host;
 }
 
 /**
@@ -136,6 +139,7 @@ export function isPartitionKey(key: string): boolean {
  * `partitioned: true` cookie without `partitionKey`): every request of such a jar was top-level, so
  * the cookie was set in the partition of its own site, over https (a Partitioned cookie is Secure).
  */
-export function legacyPartitionKey(domain: string): string {
-  return `https://${siteOf(domain)}`;
+export function legacyPartitionKey(domain: string): string | undefined {
+  const key = `https://${siteOf(domain)}`;
+  return isPartitionKey(key) ? key : undefined;
 }

@@ -423,6 +423,19 @@ describe('CHIPS persistence', () => {
     }
   });
 
+  it('round-trips the key of any host a request can have (the fuzzer found `https://=`)', () => {
+    const jar = new CookieJar();
+    for (const url of ['https://a=b.example/', 'https://===/', "https://x!$&'()*+.example/"]) {
+      expect(jar.setCookie('p=1; Secure; Partitioned', url, { now: NOW }), url).toBeDefined();
+    }
+    jar.setCookie('q=1; Secure; SameSite=None; Partitioned', CHAT, embedded('https://a=b.example/'));
+    expect(jar.size).toBe(4);
+    const copy = CookieJar.fromJSON(JSON.stringify(jar.toJSON({ now: NOW })), { now: NOW });
+    expect(copy.getAllCookies({ now: NOW })).toEqual(jar.getAllCookies({ now: NOW }));
+    // A top-level site with a host no request can have (an empty label) is refused like a request URL.
+    expect(() => jar.getCookieHeader(CHAT, embedded('https://x..example/'))).toThrow(TypeError);
+  });
+
   it('fromJSON drops what CHIPS forbids and puts a partitioned cookie without a key in its own site’s partition', () => {
     const [p, , u] = partitionedJar().toJSON({ now: NOW }).cookies;
     // A file from before partition keys were kept.
