@@ -77,6 +77,11 @@ export class DomainBuckets {
     return this.#fewLabels;
   }
 
+  /** The number of domains with cookies (a bucket goes when its last cookie does). */
+  get size(): number {
+    return this.#byDomain.size;
+  }
+
   get(domain: string): Entry[] | undefined {
     return this.#byDomain.get(domain);
   }

@@ -18,6 +18,8 @@ export interface Entry {
   lastAccess: number;
   /** Creation order within this jar: ties of creation-time sort by it (kept by a replacement). */
   seq: number;
+  /** The CHIPS partition key (`https://example.com`) of a partitioned cookie; undefined otherwise. */
+  partitionKey: string | undefined;
   /** {@link HOST_ONLY} | {@link SECURE} | {@link HTTP_ONLY} | {@link PARTITIONED} | SameSite << 4 | Priority << 6. */
   flags: number;
 }
@@ -79,6 +81,7 @@ export function snapshot(e: Entry): StoredCookie {
     httpOnly: (f & HTTP_ONLY) !== 0,
     sameSite: sameSiteOf(f),
     partitioned: (f & PARTITIONED) !== 0,
+    partitionKey: e.partitionKey,
     priority: priorityOf(f),
     creation: new Date(e.creation),
     lastAccess: new Date(e.lastAccess),

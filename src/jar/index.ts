@@ -14,6 +14,8 @@ export type {
   CookieJarOptions,
   GetCookiesOptions,
   LoadOptions,
+  NetscapeOptions,
+  NetscapeResult,
   SameSiteContext,
   SameSiteFlag,
   SerializedCookie,

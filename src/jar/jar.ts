@@ -5,11 +5,14 @@
  * buckets `a.b.example` and `b.example` (every domain the host domain-matches, 5.1.3), found in one
  * pass over the host's labels, so its cost depends on the host's length and the cookies of those
  * domains only, not on the size of the jar.
+ *
+ * Partitioned cookies (CHIPS) live apart, in a set of such buckets per partition key: a request reads
+ * the buckets of its own partition only, and a jar without partitioned cookies reads none.
  */
 
 import type { ParsedSetCookie } from '../cookie/index.js';
 import { type Expiry, parseSetCookieInternal } from '../cookie/set-cookie.js';
-import { encodeOctets } from '../cookie/utf8.js';
+import { encodeOctets, utf8Length } from '../cookie/utf8.js';
 import { epochMs, tellerMessage } from '../util.js';
 import { DomainBuckets } from './domains.js';
 import {
@@ -29,6 +32,13 @@ import {
 import { CookieRejectedError } from './errors.js';
 import { domainMatch, type RequestTarget, requestTarget } from './host.js';
 import { netscapeLine, parseNetscape } from './netscape.js';
+import {
+  ownPartitionKey,
+  PARTITION_SITE_MAX_BYTES,
+  PARTITION_SITE_MAX_COOKIES,
+  partitionKeyOf,
+  siteOf,
+} from './partitions.js';
 import { defaultPath, pathMatch } from './path.js';
 import { type LoadedCookie, readJSON } from './serialize.js';
 import {
@@ -42,11 +52,14 @@ import {
   Refusal,
 } from './storage.js';
 import type {
+  CookieContextOptions,
   CookieHeaderOptions,
   CookieJarJSON,
   CookieJarOptions,
   GetCookiesOptions,
   LoadOptions,
+  NetscapeOptions,
+  NetscapeResult,
   SameSiteFlag,
   SerializedCookie,
   SetCookieOptions,
@@ -85,6 +98,16 @@ function creationOrder(a: Entry, b: Entry): number {
   return a.creation - b.creation || a.seq - b.seq;
 }
 
+/** The partition key of a request (CHIPS): its top-level site's, or its own for a top-level request. */
+function requestPartitionKey(
+  url: string | URL,
+  target: RequestTarget,
+  options: CookieContextOptions | undefined,
+): string {
+  const site = options?.topLevelSite;
+  return site === undefined ? ownPartitionKey(url, target.host) : partitionKeyOf(site);
+}
+
 /** The codec names its step as "RFC 6265bis 5.6 step 1: ..."; the jar's errors carry it apart. */
 function codecRefusal(reason: string): Refusal {
   const m = /^RFC 6265bis (\d[\d.]*(?: step [\d.]+)?): (.*)$/s.exec(reason);
@@ -116,6 +139,8 @@ interface Pick {
 export class CookieJar {
   /** Domain field -> its cookies, kept in retrieval order (5.8.3 step 4). No key (`__proto__`) is special. */
   readonly #buckets = new DomainBuckets();
+  /** CHIPS: partition key -> the partition's cookies, by domain field as in #buckets. An empty partition goes. */
+  readonly #partitions = new Map<string, DomainBuckets>();
   /** Name -> the Secure cookies of that name, for "leave secure cookies alone" (5.7 step 16). */
   readonly #secureByName = new Map<string, Entry[]>();
   readonly #maxCookies: number;
@@ -149,6 +174,8 @@ export class CookieJar {
    */
   setCookie(setCookieLine: string, url: string | URL, options?: SetCookieOptions): StoredCookie | undefined {
     const now = toMs(options?.now);
+    // A broken topLevelSite throws whether or not a partitioned cookie needs it.
+    if (options?.topLevelSite !== undefined) partitionKeyOf(options.topLevelSite);
     const expiry = this.#expiry;
     const parsed = parseSetCookieInternal(setCookieLine, { now, octets: options?.octets === true }, expiry);
     let outcome: Entry | Refusal | undefined;
@@ -159,7 +186,7 @@ export class CookieJar {
       outcome =
         target === undefined
           ? new Refusal('5.7 step 10', 'the request URL has no host that can be canonicalized')
-          : this.#receive(parsed, expiry.at, target, options, now);
+          : this.#receive(parsed, expiry.at, target, options, now, url);
     }
     if (outcome instanceof Refusal) {
       if (options?.onReject === 'throw') throw new CookieRejectedError(outcome.step, outcome.reason);
@@ -184,6 +211,7 @@ export class CookieJar {
     target: RequestTarget,
     options: SetCookieOptions | undefined,
     now: number,
+    url: string | URL,
   ): Entry | Refusal | undefined {
     const http = options?.http !== false;
     const { name, value, secure, httpOnly } = parsed;
@@ -196,6 +224,8 @@ export class CookieJar {
     // Steps 12-13, 14-15.
     const refusal = checkSecureOrigin(secure, target) ?? checkHttpOnlyApi(httpOnly, http);
     if (refusal !== undefined) return refusal;
+    const partitionKey = parsed.partitioned ? this.#partitionKey(secure, url, target, options) : undefined;
+    if (partitionKey instanceof Refusal) return partitionKey;
     // Step 16.
     if (!secure && !target.secure && this.#shadowsSecureCookie(name, domain, path, now)) {
       return new Refusal('5.7 step 16', `a non-secure cookie would overlay the Secure cookie "${name}"`);
@@ -222,6 +252,7 @@ export class CookieJar {
       creation: now,
       lastAccess: now,
       seq: 0,
+      partitionKey,
       flags: packFlags({
         hostOnly,
         secure,
@@ -252,12 +283,32 @@ export class CookieJar {
   }
 
   /**
+   * CHIPS: the partition key a Partitioned cookie is stored under, that of the request's top-level
+   * site (the request's own site for a top-level request); refused without Secure, in both profiles,
+   * as by Chromium (the CHIPS draft's storage model: "if the cookie's secure-only-flag is false, ignore
+   * the cookie").
+   */
+  #partitionKey(
+    secure: boolean,
+    url: string | URL,
+    target: RequestTarget,
+    options: SetCookieOptions | undefined,
+  ): string | Refusal {
+    if (!secure) return new Refusal('CHIPS', 'a Partitioned cookie without Secure');
+    return requestPartitionKey(url, target, options);
+  }
+
+  /**
    * Steps 23-24 and the eviction rules: replaces the cookie with the same name, domain, host-only-flag
    * and path (keeping its creation-time), deletes it when the new one has already expired, inserts
    * otherwise, then removes excess cookies.
    */
   #store(entry: Entry, http: boolean, now: number): Entry | Refusal | undefined {
-    let bucket = this.#buckets.get(entry.domain);
+    // A partitioned cookie's identity includes its partition key: it lives in its partition's buckets
+    // (made when its first cookie comes, so that a deletion makes no empty partition).
+    const key = entry.partitionKey;
+    let buckets = key === undefined ? this.#buckets : this.#partitions.get(key);
+    let bucket = buckets?.get(entry.domain);
     const expired = entry.expiresAt <= now;
     if (bucket !== undefined) {
       // One string per domain, shared by its cookies (the request host is a fresh string each time).
@@ -297,26 +348,49 @@ export class CookieJar {
     // Step 24 (the bucket may have just lost its last, expired, cookie).
     if (bucket?.length === 0) bucket = undefined;
     entry.seq = this.#seq++;
-    bucket ??= this.#buckets.create(entry.domain);
+    buckets ??= this.#partition(key!);
+    bucket ??= buckets.create(entry.domain);
     insertSorted(bucket, entry);
     this.#count++;
     if ((entry.flags & SECURE) !== 0) this.#indexSecure(entry);
     const count = this.#count;
     if (bucket.length > this.#maxPerDomain) this.#evictFromDomain(bucket, now);
+    if (key !== undefined) this.#evictFromPartition(buckets, entry, now);
     if (this.#count > this.#maxCookies) this.#evictExcess(now);
     // The newcomer itself may have been the one to go (e.g. the only non-secure cookie of a full domain).
-    return this.#count === count || this.#buckets.get(entry.domain)?.includes(entry)
+    return this.#count === count || buckets.get(entry.domain)?.includes(entry)
       ? entry
       : new Refusal('5.7 (removing excess cookies)', 'the cookie was evicted at once by the cookie limits');
   }
 
+  /** The buckets of partition `key`, created when missing. */
+  #partition(key: string): DomainBuckets {
+    let buckets = this.#partitions.get(key);
+    if (buckets === undefined) {
+      buckets = new DomainBuckets();
+      this.#partitions.set(key, buckets);
+    }
+    return buckets;
+  }
+
+  /** Every bucket: the unpartitioned ones, then each partition's. */
+  *#allBuckets(): Generator<Entry[]> {
+    yield* this.#buckets.values();
+    for (const buckets of this.#partitions.values()) yield* buckets.values();
+  }
+
+  // Step 16 compares a cookie with the cookies of its own partition only, as Chromium's
+  // MaybeDeleteEquivalentCookieAndUpdateStatus does: a partitioned cookie, always Secure, never meets
+  // it, and does not keep an unpartitioned cookie of its name out. So only unpartitioned ones are indexed.
   #indexSecure(entry: Entry): void {
+    if (entry.partitionKey !== undefined) return;
     const list = this.#secureByName.get(entry.name);
     if (list === undefined) this.#secureByName.set(entry.name, [entry]);
     else list.push(entry);
   }
 
   #unindexSecure(entry: Entry): void {
+    if (entry.partitionKey !== undefined) return;
     const list = this.#secureByName.get(entry.name);
     if (list === undefined) return;
     const i = list.indexOf(entry);
@@ -329,7 +403,15 @@ export class CookieJar {
     bucket.splice(index, 1);
     this.#count--;
     if ((entry.flags & SECURE) !== 0) this.#unindexSecure(entry);
-    if (bucket.length === 0) this.#buckets.delete(entry.domain);
+    if (bucket.length !== 0) return;
+    const key = entry.partitionKey;
+    if (key === undefined) {
+      this.#buckets.delete(entry.domain);
+    } else {
+      const buckets = this.#partitions.get(key)!;
+      buckets.delete(entry.domain);
+      if (buckets.size === 0) this.#partitions.delete(key);
+    }
   }
 
   /**
@@ -353,6 +435,46 @@ export class CookieJar {
   }
 
   /**
+   * The CHIPS limits, as Chromium's GarbageCollectPartitionedCookies: within one partition, the cookies
+   * of one embedded site (the site of their domain field, `siteOf`) number at most 180 and hold at
+   * most 10 KiB of name + value (UTF-8 octets). Beyond either, that site's expired cookies go, then
+   * the least recently accessed, until both hold.
+   */
+  #evictFromPartition(buckets: DomainBuckets, entry: Entry, now: number): void {
+    const site = siteOf(entry.domain);
+    let count = 0;
+    let bytes = 0;
+    for (const bucket of buckets.values()) {
+      if (siteOf(bucket[0]!.domain) !== site) continue;
+      count += bucket.length;
+      for (const e of bucket) bytes += utf8Length(e.name) + utf8Length(e.value);
+    }
+    if (count <= PARTITION_SITE_MAX_COOKIES && bytes <= PARTITION_SITE_MAX_BYTES) return;
+    const live: Entry[] = [];
+    for (const bucket of [...buckets.values()]) {
+      if (siteOf(bucket[0]!.domain) !== site) continue;
+      for (let i = bucket.length - 1; i >= 0; i--) {
+        const e = bucket[i]!;
+        if (e.expiresAt > now) {
+          live.push(e);
+          continue;
+        }
+        bytes -= utf8Length(e.name) + utf8Length(e.value);
+        count--;
+        this.#removeAt(bucket, i);
+      }
+    }
+    live.sort((a, b) => (isLessRecent(a, b) ? -1 : isLessRecent(b, a) ? 1 : 0));
+    for (const e of live) {
+      if (count <= PARTITION_SITE_MAX_COOKIES && bytes <= PARTITION_SITE_MAX_BYTES) return;
+      const bucket = buckets.get(e.domain)!;
+      bytes -= utf8Length(e.name) + utf8Length(e.value);
+      count--;
+      this.#removeAt(bucket, bucket.indexOf(e));
+    }
+  }
+
+  /**
    * Total limit (5.7, removing excess cookies): 1. expired cookies, 2. non-secure cookies of crowded
    * domains, 3. cookies of crowded domains, 4. all cookies; the least recently accessed first.
    */
@@ -362,7 +484,7 @@ export class CookieJar {
       let victimBucket: Entry[] | undefined;
       let victimIndex = -1;
       let victimClass = 5;
-      for (const bucket of this.#buckets.values()) {
+      for (const bucket of this.#allBuckets()) {
         const crowded = bucket.length > CROWDED_DOMAIN + 1;
         for (let i = 0; i < bucket.length; i++) {
           const e = bucket[i]!;
@@ -396,35 +518,66 @@ export class CookieJar {
     // 5.8.3 step 3, last bullet: the Lax exception for cross-site top-level safe-method requests.
     const laxAllowed =
       crossSite && http && options?.topLevelNavigation === true && isSafeMethod(options?.method ?? 'GET');
-    // Step 3: the buckets of every domain the host domain-matches: for the hosts of real sites, the host
-    // and each parent of more than one label, looked up by name (a one-label parent is a public suffix,
-    // which holds host-only cookies only); a host of many labels goes down the tree of labels instead.
+    // Step 3.
     const pick: Pick = { target, now, http, crossSite, laxAllowed, found };
-    const host = target.host;
-    if (target.isIp) {
-      const bucket = this.#buckets.get(host);
-      if (bucket !== undefined) this.#scan(bucket, true, pick);
-    } else {
-      const few = this.#buckets.fewLabels;
-      for (let domain = host, lookups = 0; ; lookups++) {
-        if (lookups === few) {
-          found.length = 0;
-          const buckets: Entry[][] = [];
-          const hostIndex = this.#buckets.walkTree(host, buckets);
-          for (let i = 0; i < buckets.length; i++) this.#scan(buckets[i]!, i === hostIndex, pick);
-          break;
-        }
-        const bucket = this.#buckets.get(domain);
-        if (bucket !== undefined) this.#scan(bucket, lookups === 0, pick);
-        const dot = domain.indexOf('.');
-        if (dot === -1 || domain.indexOf('.', dot + 1) === -1) break;
-        domain = domain.slice(dot + 1);
-      }
+    this.#gather(this.#buckets, pick);
+    // CHIPS: the cookies of the request's partition too, if the jar has any partition.
+    if (this.#partitions.size !== 0 || options?.topLevelSite !== undefined) {
+      this.#gatherPartition(requestPartitionKey(url, target, options), pick);
     }
     // Step 4: done as the cookies were gathered.
     // Step 5.
     for (const e of found) e.lastAccess = now;
     return found;
+  }
+
+  /**
+   * Step 3 over `buckets`: the bucket of every domain the host domain-matches: for the hosts of real
+   * sites, the host and each parent of more than one label, looked up by name (a one-label parent is
+   * a public suffix, which holds host-only cookies only); a host of many labels goes down the tree of
+   * labels instead. `pick.found` must be empty.
+   */
+  #gather(buckets: DomainBuckets, pick: Pick): void {
+    const { target, found } = pick;
+    const host = target.host;
+    if (target.isIp) {
+      const bucket = buckets.get(host);
+      if (bucket !== undefined) this.#scan(bucket, true, pick);
+      return;
+    }
+    const few = buckets.fewLabels;
+    for (let domain = host, lookups = 0; ; lookups++) {
+      if (lookups === few) {
+        found.length = 0;
+        const list: Entry[][] = [];
+        const hostIndex = buckets.walkTree(host, list);
+        for (let i = 0; i < list.length; i++) this.#scan(list[i]!, i === hostIndex, pick);
+        return;
+      }
+      const bucket = buckets.get(domain);
+      if (bucket !== undefined) this.#scan(bucket, lookups === 0, pick);
+      const dot = domain.indexOf('.');
+      if (dot === -1 || domain.indexOf('.', dot + 1) === -1) return;
+      domain = domain.slice(dot + 1);
+    }
+  }
+
+  /**
+   * CHIPS: adds the cookies of partition `key` to `pick.found`, merged into retrieval order with the
+   * unpartitioned ones: Chromium sorts both sets together (CookieMonster::GetCookieListWithOptions
+   * gathers the unpartitioned cookies and those of each partition key, then sorts all with
+   * CookieSorter: longer path first, then earlier creation), which is the order of 5.8.3 step 4.
+   */
+  #gatherPartition(key: string, pick: Pick): void {
+    const buckets = this.#partitions.get(key);
+    if (buckets === undefined) return;
+    if (pick.found.length === 0) {
+      this.#gather(buckets, pick);
+      return;
+    }
+    const own: Pick = { ...pick, found: [] };
+    this.#gather(buckets, own);
+    for (const e of own.found) insertSorted(pick.found, e);
   }
 
   /** Adds the cookies of `bucket` that go with the request to `pick.found` (5.8.3 step 3); evicts expired ones. */
@@ -494,7 +647,7 @@ export class CookieJar {
 
   #live(now: number): Entry[] {
     const all: Entry[] = [];
-    for (const bucket of [...this.#buckets.values()]) {
+    for (const bucket of [...this.#allBuckets()]) {
       this.#evictExpiredIn(bucket, now);
       for (const e of bucket) all.push(e);
     }
@@ -507,7 +660,7 @@ export class CookieJar {
    */
   endSession(): number {
     let removed = 0;
-    for (const bucket of [...this.#buckets.values()]) {
+    for (const bucket of [...this.#allBuckets()]) {
       for (let i = bucket.length - 1; i >= 0; i--) {
         if (bucket[i]!.expiresAt === Number.POSITIVE_INFINITY) {
           this.#removeAt(bucket, i);
@@ -521,6 +674,7 @@ export class CookieJar {
   /** Removes every cookie. */
   clear(): void {
     this.#buckets.clear();
+    this.#partitions.clear();
     this.#secureByName.clear();
     this.#count = 0;
   }
@@ -551,6 +705,7 @@ export class CookieJar {
         creation: e.creation,
         lastAccess: e.lastAccess,
       };
+      if (e.partitionKey !== undefined) c.partitionKey = e.partitionKey;
       const priority = priorityOf(e.flags);
       if (priority !== undefined) c.priority = priority;
       cookies[i] = c;
@@ -573,22 +728,43 @@ export class CookieJar {
    * read and write: one line per cookie, `#HttpOnly_` before the domain of an HttpOnly cookie, expiry
    * 0 for a session cookie. The format has no room for SameSite, Partitioned, Priority or the
    * creation and access times, nor for a tab inside a field: such cookies (a tab is legal in a
-   * cookie value) are left out. Cookies expired at `now` are left out (and evicted); the lines are in
-   * creation order.
+   * cookie value) are left out. Partitioned (CHIPS) cookies are left out too, since the file cannot
+   * say which partition they belong to and a reader would send them everywhere; when there are any, a
+   * comment line near the top says how many (`# 2 partitioned cookies left out: ...`), and
+   * {@link CookieJar.toNetscapeDetailed} returns the count. Cookies expired at `now` are left out (and
+   * evicted); the lines are in creation order.
    * @param options.now The current time. @default Date.now()
    */
-  toNetscape(options?: { now?: Date | number }): string {
-    let out = '# Netscape HTTP Cookie File\n# Written by Teller (teller/jar).\n\n';
+  toNetscape(options?: NetscapeOptions): string {
+    return this.toNetscapeDetailed(options).text;
+  }
+
+  /**
+   * {@link CookieJar.toNetscape}'s text and the number of partitioned cookies it left out.
+   * @param options.now The current time. @default Date.now()
+   */
+  toNetscapeDetailed(options?: NetscapeOptions): NetscapeResult {
+    let lines = '';
+    let partitionedLeftOut = 0;
     for (const e of this.#live(toMs(options?.now))) {
+      if (e.partitionKey !== undefined) {
+        partitionedLeftOut++;
+        continue;
+      }
       const line = netscapeLine({
         ...e,
         hostOnly: (e.flags & HOST_ONLY) !== 0,
         secure: (e.flags & SECURE) !== 0,
         httpOnly: (e.flags & HTTP_ONLY) !== 0,
       });
-      if (line !== undefined) out += `${line}\n`;
+      if (line !== undefined) lines += `${line}\n`;
     }
-    return out;
+    let text = '# Netscape HTTP Cookie File\n# Written by Teller (teller/jar).\n';
+    if (partitionedLeftOut > 0) {
+      const cookies = partitionedLeftOut === 1 ? 'cookie' : 'cookies';
+      text += `# ${partitionedLeftOut} partitioned ${cookies} left out: cookies.txt has no field for the partition\n`;
+    }
+    return { text: `${text}\n${lines}`, partitionedLeftOut };
   }
 
   /**
@@ -614,6 +790,7 @@ export class CookieJar {
         creation: c.creation ?? now,
         lastAccess: c.lastAccess ?? now,
         seq: 0,
+        partitionKey: c.partitionKey,
         flags: packFlags(c),
       };
       this.#store(entry, true, now);

@@ -80,6 +80,7 @@ export function parseNetscape(text: string): LoadedCookie[] {
       httpOnly,
       sameSite: 'Default',
       partitioned: false,
+      partitionKey: undefined,
       priority: undefined,
       creation: undefined,
       lastAccess: undefined,

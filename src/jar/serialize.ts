@@ -3,6 +3,7 @@
 import type { Priority } from '../cookie/index.js';
 import { tellerMessage } from '../util.js';
 import { hasEmptyLabel, hasNonChar, isPublicSuffix } from './host.js';
+import { isPartitionKey, legacyPartitionKey } from './partitions.js';
 import { checkPrefixes, checkSameSiteNone } from './storage.js';
 import type { CookieJarJSON, SameSiteFlag, StoredCookie } from './types.js';
 
@@ -24,8 +25,9 @@ const PRIORITY = new Set<unknown>(['Low', 'Medium', 'High']);
 /**
  * Is this cookie one the storage model could have produced? Name and value free of CTLs and not both
  * empty (5.7 steps 2-3), a canonical ASCII domain (no empty label, 5.1.2) that is not a public suffix
- * unless host-only (steps 8-9), a path starting with `/`, and the SameSite=None and prefix rules
- * (steps 19-22, and layered cookies 5.4.3 steps 15-17).
+ * unless host-only (steps 8-9), a path starting with `/`, the SameSite=None and prefix rules
+ * (steps 19-22, and layered cookies 5.4.3 steps 15-17), and CHIPS: a partition key exactly when
+ * partitioned, and Secure then.
  */
 export function isStorable(c: LoadedCookie): boolean {
   if (CTL.test(c.name) || CTL.test(c.value) || (c.name === '' && c.value === '')) return false;
@@ -33,6 +35,7 @@ export function isStorable(c: LoadedCookie): boolean {
   if (hasEmptyLabel(c.domain) || /[\s/;,]/.test(c.domain)) return false;
   if (!c.hostOnly && isPublicSuffix(c.domain)) return false;
   if (c.path.charCodeAt(0) !== 0x2f || CTL.test(c.path)) return false;
+  if (c.partitioned !== (c.partitionKey !== undefined) || (c.partitioned && !c.secure)) return false;
   return (
     checkSameSiteNone(c.sameSite, c.secure) === undefined &&
     checkPrefixes(c.name, c.value, c.secure, c.hostOnly, c.path, c.httpOnly) === undefined
@@ -80,6 +83,12 @@ export function readJSON(input: CookieJarJSON | string): LoadedCookie[] {
     }
     if (!SAME_SITE.has(c.sameSite)) broken(`${at}.sameSite`);
     if (c.priority !== undefined && !PRIORITY.has(c.priority)) broken(`${at}.priority`);
+    if (
+      c.partitionKey !== undefined &&
+      (typeof c.partitionKey !== 'string' || !isPartitionKey(c.partitionKey))
+    ) {
+      broken(`${at}.partitionKey`);
+    }
     if (!isTime(c.creation)) broken(`${at}.creation`);
     if (!isTime(c.lastAccess)) broken(`${at}.lastAccess`);
     const cookie: LoadedCookie = {
@@ -93,6 +102,11 @@ export function readJSON(input: CookieJarJSON | string): LoadedCookie[] {
       httpOnly: c.httpOnly as boolean,
       sameSite: c.sameSite as SameSiteFlag,
       partitioned: c.partitioned as boolean,
+      // A file from before partition keys were kept: the partition of the cookie's own site.
+      partitionKey:
+        c.partitionKey === undefined && c.partitioned === true
+          ? legacyPartitionKey(c.domain)
+          : (c.partitionKey as string | undefined),
       priority: c.priority as Priority | undefined,
       creation: c.creation,
       lastAccess: c.lastAccess,

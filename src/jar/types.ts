@@ -24,8 +24,14 @@ export interface StoredCookie {
   secure: boolean;
   httpOnly: boolean;
   sameSite: SameSiteFlag;
-  /** The Partitioned attribute as received (CHIPS). Stored and persisted; not used for matching. */
+  /** The Partitioned attribute as received (CHIPS): the cookie is kept in the partition of {@link partitionKey}. */
   partitioned: boolean;
+  /**
+   * The CHIPS partition key of a partitioned cookie: the site (scheme and registrable domain, e.g.
+   * `https://shop.example`) of the top-level document of the request that set it; the cookie is sent
+   * only with requests of the same key. `undefined` for an unpartitioned cookie.
+   */
+  partitionKey: string | undefined;
   /** Chromium's Priority attribute as received. Stored and persisted; not used for eviction. */
   priority: Priority | undefined;
   /** The creation-time; a replacement keeps the replaced cookie's (5.7 step 23.3). */
@@ -37,8 +43,10 @@ export interface StoredCookie {
 /** Options of `new CookieJar()`. */
 export interface CookieJarOptions {
   /**
-   * The most cookies the jar keeps; beyond it, cookies are evicted in the order of RFC 6265bis 5.7
-   * (expired, non-secure of crowded domains, crowded domains, all; least recently accessed first).
+   * The most cookies the jar keeps, partitioned (CHIPS) ones included; beyond it, cookies are evicted
+   * in the order of RFC 6265bis 5.7 (expired, non-secure of crowded domains, crowded domains, all;
+   * least recently accessed first). Within each partition, the cookies of one embedded site are also
+   * limited to 180 and 10 KiB of name + value, as in Chromium.
    * @default 3000
    */
   maxCookies?: number;
@@ -73,6 +81,15 @@ export interface CookieContextOptions {
    * @default false
    */
   topLevelNavigation?: boolean;
+  /**
+   * The URL (or `scheme://host`) of the top-level document the request is made from, for partitioned
+   * cookies (CHIPS): a `Partitioned` cookie is stored under, and sent only with requests of, the
+   * partition key derived from it as Chromium does, the scheme plus the registrable domain
+   * (`https://news.example`; the scheme plus the host for an IP address or a host without one).
+   * Unpartitioned cookies ignore it. A `TypeError` for a value that is not an http(s) URL with a host.
+   * @default the request URL itself (a top-level request)
+   */
+  topLevelSite?: string | URL;
 }
 
 /** Options of `jar.setCookie()`. */
@@ -120,6 +137,23 @@ export interface LoadOptions extends CookieJarOptions {
   now?: Date | number;
 }
 
+/** Options of `jar.toNetscape()` and `jar.toNetscapeDetailed()`. */
+export interface NetscapeOptions {
+  /** The current time: cookies expired at it are left out (and evicted). @default Date.now() */
+  now?: Date | number;
+}
+
+/** What `jar.toNetscapeDetailed()` returns. */
+export interface NetscapeResult {
+  /** The `cookies.txt` text, as `jar.toNetscape()` returns it. */
+  text: string;
+  /**
+   * The partitioned (CHIPS) cookies left out: the format has no field for the partition key. When
+   * not 0, the text says so in a comment line.
+   */
+  partitionedLeftOut: number;
+}
+
 /** One cookie of {@link CookieJarJSON}. Times are epoch milliseconds. */
 export interface SerializedCookie {
   name: string;
@@ -133,6 +167,12 @@ export interface SerializedCookie {
   httpOnly: boolean;
   sameSite: SameSiteFlag;
   partitioned: boolean;
+  /**
+   * The partition key of a partitioned cookie (`scheme://host`, see {@link StoredCookie.partitionKey});
+   * absent for an unpartitioned one. A `partitioned: true` cookie without it (a file written before
+   * keys were kept) is read into the partition of its own site, `https://` + its registrable domain.
+   */
+  partitionKey?: string;
   priority?: Priority;
   creation: number;
   lastAccess: number;

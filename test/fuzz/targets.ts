@@ -382,8 +382,9 @@ function checkJar(input: JarInput): void {
         step.throwing ? { ...options, onReject: 'throw' } : options,
       );
     } catch (error) {
-      // Only onReject: 'throw' throws, and only a CookieRejectedError naming the step.
-      if (!step.throwing || !(error instanceof CookieRejectedError) || !/^5\.\d/.test(error.step))
+      // Only onReject: 'throw' throws, and only a CookieRejectedError naming the step (RFC 6265bis, or CHIPS
+      // for Partitioned without Secure).
+      if (!step.throwing || !(error instanceof CookieRejectedError) || !/^(?:5\.\d|CHIPS$)/.test(error.step))
         throw error;
       continue;
     }

@@ -122,6 +122,13 @@ describe('JSON', () => {
 describe('Netscape cookies.txt', () => {
   it('writes what curl writes: #HttpOnly_, the subdomain flag, 0 for session cookies', () => {
     const text = sampleJar().toNetscape({ now: NOW });
+    // The Partitioned cookie n=1 has no place in the format (CHIPS): left out, and counted.
+    expect(text.split('\n').slice(0, 4)).toEqual([
+      '# Netscape HTTP Cookie File',
+      '# Written by Teller (teller/jar).',
+      '# 1 partitioned cookie left out: cookies.txt has no field for the partition',
+      '',
+    ]);
     const lines = text
       .split('\n')
       .filter((l) => l !== '' && !(l.startsWith('#') && !l.startsWith('#HttpOnly_')));
@@ -129,7 +136,6 @@ describe('Netscape cookies.txt', () => {
       '#HttpOnly_example.com\tFALSE\t/\tTRUE\t0\tsid\tabc',
       `.example.com\tTRUE\t/\tFALSE\t${(NOW + 3_601_000) / 1000}\ttheme\tdark`,
       'example.org\tFALSE\t/a\tFALSE\t0\t\tnameless',
-      'example.org\tFALSE\t/\tTRUE\t0\tn\t1',
       'example.org\tFALSE\t/\tTRUE\t0\t__Host-t\tx%0D%0A',
     ]);
     expect(text.startsWith('# Netscape HTTP Cookie File\n')).toBe(true);
@@ -146,7 +152,10 @@ describe('Netscape cookies.txt', () => {
       hostOnly: c.hostOnly,
     });
     expect(copy.getAllCookies({ now: NOW + 20 }).map(strip)).toEqual(
-      jar.getAllCookies({ now: NOW + 20 }).map(strip),
+      jar
+        .getAllCookies({ now: NOW + 20 })
+        .filter((c) => c.partitionKey === undefined)
+        .map(strip),
     );
     const sid = copy.getAllCookies({ now: NOW + 20 })[0]!;
     expect(sid).toMatchObject({ httpOnly: true, secure: true, sameSite: 'Default', expires: undefined });
