@@ -13,6 +13,7 @@ export type {
   CookieJarJSON,
   CookieJarOptions,
   GetCookiesOptions,
+  JarProfile,
   LoadOptions,
   SameSiteContext,
   SameSiteFlag,
