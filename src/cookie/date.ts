@@ -259,6 +259,105 @@ export function cookieDateMs(text: string, start: number, end: number): number {
   return Number.isNaN(ms) ? tokensMs(text, start, end) : ms;
 }
 
+/**
+ * Chromium's delimiters for its Expires tokenizer (`kDelimiters` of `ParseCookieExpirationTime`,
+ * net/cookies/cookie_util.cc): HTAB, SP and the ASCII punctuation except `:`. Letters, digits, `:`
+ * and every character above U+007E are token characters.
+ */
+function isChromiumDelimiter(c: number): boolean {
+  return c === 0x09 || (c >= 0x20 && c <= 0x7e && c !== 0x3a && !isDigit(c) && !isLetter(c));
+}
+
+/** Three ASCII characters at text[start] (so {@link monthAt}'s packing cannot mistake others for a month). */
+function isAscii3(text: string, start: number): boolean {
+  return (text.charCodeAt(start) | text.charCodeAt(start + 1) | text.charCodeAt(start + 2)) < 0x80;
+}
+
+/** C's `atoi` on the leading digits of text[start, end) (a Chromium numeric token starts with one). */
+function atoi(text: string, start: number, end: number): number {
+  let n = 0;
+  for (let i = start; i < end && isDigit(text.charCodeAt(i)); i++) n = n * 10 + (text.charCodeAt(i) - 0x30);
+  return n;
+}
+
+/**
+ * `sscanf(token, "%2u:%2u:%2u")` on text[start, end) read as Chromium does: three fields of one or two
+ * digits separated by `:`, anything after the third field ignored. h*10000 + m*100 + s, or -1.
+ */
+function chromiumTime(text: string, start: number, end: number): number {
+  let i = start;
+  let packed = 0;
+  for (let field = 0; field < 3; field++) {
+    const fieldStart = i;
+    let n = 0;
+    while (i < end && i - fieldStart < 2 && isDigit(text.charCodeAt(i))) {
+      n = n * 10 + (text.charCodeAt(i) - 0x30);
+      i++;
+    }
+    if (i === fieldStart) return -1;
+    packed = packed * 100 + n;
+    if (field < 2) {
+      if (i >= end || text.charCodeAt(i) !== 0x3a) return -1;
+      i++;
+    }
+  }
+  return packed;
+}
+
+/**
+ * Chromium's Expires parser (`cookie_util::ParseCookieExpirationTime`, net/cookies/cookie_util.cc), for
+ * the jar's `profile: 'chromium'`: epoch ms, or NaN when Chromium ignores the date. It is not the
+ * RFC 6265bis 5.1.1 algorithm:
+ * - a token starting with a letter is the month when it begins with a month's three letters (case
+ *   aside), any later one is ignored;
+ * - a token starting with a digit and holding a `:` is the time when `%2u:%2u:%2u` reads three fields
+ *   (so `00:00:00Z` is a time), never a day or a year;
+ * - any other token starting with a digit is the day when no day was found and it has at most 2
+ *   characters (so `6th` is no day), else the year when no year was found and it has at most 5
+ *   characters (`12abc` is the year 12), read by `atoi`;
+ * - years 70-99 gain 1900, years 0-69 gain 2000 (a one-digit year is one of them);
+ * - the date must exist (`base::Time::FromUTCExploded` round-trips it: no 31 April, no second 60),
+ *   but any year is taken: before 1601 is a date in the past, where RFC 6265bis ignores the attribute.
+ * @internal
+ */
+export function chromiumCookieDateMs(text: string, start: number, end: number): number {
+  let time = -1;
+  let day = -1;
+  let month = -1;
+  let year = -1;
+  let i = start;
+  while (i < end) {
+    while (i < end && isChromiumDelimiter(text.charCodeAt(i))) i++;
+    const tokenStart = i;
+    while (i < end && !isChromiumDelimiter(text.charCodeAt(i))) i++;
+    if (i === tokenStart) break;
+    if (!isDigit(text.charCodeAt(tokenStart))) {
+      if (month === -1 && i - tokenStart >= 3 && isAscii3(text, tokenStart))
+        month = monthAt(text, tokenStart);
+      continue;
+    }
+    const length = i - tokenStart;
+    const colon = text.indexOf(':', tokenStart);
+    if (colon !== -1 && colon < i) {
+      if (time === -1) time = chromiumTime(text, tokenStart, i);
+    } else if (day === -1 && length <= 2) {
+      day = atoi(text, tokenStart, i);
+    } else if (year === -1 && length <= 5) {
+      year = atoi(text, tokenStart, i);
+    }
+  }
+  if (time === -1 || day === -1 || month === -1 || year === -1) return Number.NaN;
+  if (year >= 70 && year <= 99) year += 1900;
+  else if (year <= 69) year += 2000;
+  const hour = Math.floor(time / 10000);
+  const minute = Math.floor(time / 100) % 100;
+  const second = time % 100;
+  if (day < 1 || day > 31 || hour > 23 || minute > 59 || second > 59) return Number.NaN;
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  if (day > (month === 1 && leap ? 29 : (DAYS_IN_MONTH[month] as number))) return Number.NaN;
+  return (daysFromCivil(year, month + 1, day) * 86400 + hour * 3600 + minute * 60 + second) * 1000;
+}
+
 /** The two readings apart, for the property test that checks they agree. @internal */
 export const cookieDateReadings = { fixdateMs, tokensMs };
 

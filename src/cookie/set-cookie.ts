@@ -3,8 +3,8 @@
  * step, plus the cookie-intrinsic checks of the storage model (5.7 steps 2-4). What depends on the
  * request (default-path, domain-match, Secure origins, prefixes) is the jar's business.
  */
-import { cookieDateMs } from './date.js';
-import { decodeOctets, utf8Length } from './utf8.js';
+import { chromiumCookieDateMs, cookieDateMs } from './date.js';
+import { decodeOctets, isUtf8Octets, utf8Length } from './utf8.js';
 
 export type SameSite = 'Strict' | 'Lax' | 'None';
 export type Priority = 'Low' | 'Medium' | 'High';
@@ -231,6 +231,48 @@ function parseMaxAge(s: string, start: number, end: number): number | undefined 
 }
 
 /**
+ * Max-Age as Chromium reads it (`CanonicalCookie::ParseExpiration` with `base::StringToInt64`,
+ * net/cookies/canonical_cookie.cc): an optional `-` or `+`, then digits. The seconds; +/-Infinity
+ * when the digits overflow an int64 (Chromium saturates: `Time::Max()`/`Time::Min()`); NaN when the
+ * value is no such number, and Chromium then falls back to Expires.
+ */
+function chromiumMaxAge(s: string, start: number, end: number): number {
+  let i = start;
+  const sign = i < end ? s.charCodeAt(i) : 0;
+  if (sign === 0x2d || sign === 0x2b) i++;
+  if (i === end) return Number.NaN;
+  let n = 0;
+  for (; i < end; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return Number.NaN;
+    n = n * 10 + (c - 0x30);
+    // Past INT64_MAX: StringToInt64 stops with the saturated value.
+    if (n >= 2 ** 63) return sign === 0x2d ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
+  }
+  return sign === 0x2d ? -n : n;
+}
+
+/**
+ * Chromium refuses a cookie whose name, value, attribute name or attribute value holds an HTAB once
+ * its leading and trailing SP/HTAB are trimmed (`ParsedCookie::ParseTokenValuePairs` checks each with
+ * `IsValidCookieName`/`IsValidCookieValue`, which refuse every control character, HTAB included;
+ * net/cookies/parsed_cookie.cc). RFC 6265bis 5.6 step 1 spares HTAB. Does `line` hold such a tab?
+ */
+function hasInnerTab(line: string): boolean {
+  let start = 0;
+  while (start <= line.length) {
+    let end = line.indexOf(';', start);
+    if (end === -1) end = line.length;
+    const eq = line.indexOf('=', start);
+    const parts =
+      eq !== -1 && eq < end ? [line.slice(start, eq), line.slice(eq + 1, end)] : [line.slice(start, end)];
+    for (const part of parts) if (trimmed(part, 0, part.length).includes('\t')) return true;
+    start = end + 1;
+  }
+  return false;
+}
+
+/**
  * The parser: the cookie, or the reason the line is ignored. It reads each cookie-av where it lies in
  * the line: a date is read in place, an attribute name is looked up as it is written before it is
  * lower-cased.
@@ -239,6 +281,7 @@ function parse(
   line: string,
   options: ParseSetCookieOptions | undefined,
   expiry?: Expiry,
+  chromium = false,
 ): ParsedSetCookie | string {
   if (typeof line !== 'string') return 'the Set-Cookie value is not a string';
   const octets = options?.octets === true;
@@ -249,6 +292,9 @@ function parse(
   // (Most lines have no C0 character, not even HTAB, and no DEL: two fast scans say so.)
   if ((C0.test(line) && CTL.test(line)) || line.includes('\x7f')) {
     return 'RFC 6265bis 5.6 step 1: the line contains a control character';
+  }
+  if (chromium && line.includes('\t') && hasInnerTab(line)) {
+    return 'Chromium: a tab inside the name, the value or an attribute';
   }
   // Step 2: the name-value-pair ends at the first ';'.
   const len = line.length;
@@ -278,6 +324,12 @@ function parse(
       (!octets && utf8Length(name) + utf8Length(value) > MAX_NAME_VALUE_BYTES))
   ) {
     return `RFC 6265bis 5.6 step 5: the cookie-name and cookie-value are longer than ${MAX_NAME_VALUE_BYTES} octets`;
+  }
+  if (chromium) {
+    // A nameless cookie would be sent as its bare value, which would read as another cookie's
+    // name=value (Chromium measures it as "Cookie.Parse.EmptyNameAmbiguousValue" and refuses it).
+    if (name === '' && value.includes('=')) return 'Chromium: a nameless cookie whose value holds "="';
+    if (expiry !== undefined) expiry.invalidUtf8 = octets && !(isUtf8Octets(name) && isUtf8Octets(value));
   }
   // One literal (one object shape for both forms); octets are decoded in place.
   const cookie: ParsedSetCookie = { name, value, secure: false, httpOnly: false, partitioned: false };
@@ -336,7 +388,8 @@ function parse(
         // 5.6.3: strip one leading '.', lower-case. An empty last Domain means host-only (5.7 step 7).
         const v = octets ? decodeOctets(line.slice(valueStart, end)) : line.slice(valueStart, end);
         const d = v.charCodeAt(0) === 0x2e ? v.slice(1) : v;
-        cookie.domain = d === '' ? undefined : d.toLowerCase();
+        // Chromium refuses `Domain=.` (its canonical form is no host); the jar's profile needs to see it.
+        cookie.domain = d !== '' ? d.toLowerCase() : chromium && v !== '' ? '.' : undefined;
         break;
       }
       case SECURE:
@@ -344,11 +397,21 @@ function parse(
         break;
       case EXPIRES: {
         // 5.6.1: an unparsable date ignores the cookie-av.
+        if (chromium) {
+          // Chromium: the last Expires attribute, parsed or not (`ParsedCookie::SetupAttributes`).
+          expiresMs = chromiumCookieDateMs(line, valueStart, end);
+          break;
+        }
         const ms = cookieDateMs(line, valueStart, end);
         if (!Number.isNaN(ms)) expiresMs = ms;
         break;
       }
       case MAX_AGE: {
+        if (chromium) {
+          // Chromium: the last Max-Age attribute; NaN (no number) falls back to Expires.
+          maxAge = chromiumMaxAge(line, valueStart, end);
+          break;
+        }
         const n = parseMaxAge(line, valueStart, end);
         if (n !== undefined) maxAge = n;
         break;
@@ -368,6 +431,7 @@ function parse(
         break;
     }
   }
+  if (chromium && Number.isNaN(maxAge)) maxAge = undefined;
   // 5.7 step 6: Max-Age over Expires, each capped at 400 days (5.5).
   if (maxAge !== undefined || !Number.isNaN(expiresMs)) {
     const nowMs = toMs(options?.now);
@@ -394,6 +458,8 @@ function parse(
 export interface Expiry {
   /** Epoch ms; +Infinity for a session cookie. */
   at: number;
+  /** Chromium mode with octets: the name or value octets are not valid UTF-8. */
+  invalidUtf8: boolean;
 }
 
 /**
@@ -405,8 +471,9 @@ export function parseSetCookieInternal(
   line: string,
   options: ParseSetCookieOptions,
   expiry: Expiry,
+  chromium: boolean,
 ): ParsedSetCookie | string {
-  return parse(line, options, expiry);
+  return parse(line, options, expiry, chromium);
 }
 
 /**

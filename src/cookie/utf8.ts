@@ -2,7 +2,7 @@
  * UTF-8 helpers: the length of a string's UTF-8 without allocating, and the header octet form (one
  * character per octet) that Node's `fetch` and `node:http` use for header values.
  */
-import { Buffer } from 'node:buffer';
+import { Buffer, isUtf8 } from 'node:buffer';
 
 /** The UTF-8 length of a string in octets, without allocating. */
 export function utf8Length(s: string): number {
@@ -40,4 +40,9 @@ export function decodeOctets(octets: string): string {
 /** `text` as header octets: its UTF-8, one character per octet (what `fetch` sends for a header value). */
 export function encodeOctets(text: string): string {
   return hasNonAscii(text) ? Buffer.from(text, 'utf8').toString('latin1') : text;
+}
+
+/** Are header octets (one character per octet) valid UTF-8? (The jar's Chromium profile asks.) */
+export function isUtf8Octets(octets: string): boolean {
+  return !hasNonAscii(octets) || isUtf8(Buffer.from(octets, 'latin1'));
 }

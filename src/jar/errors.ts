@@ -5,7 +5,7 @@ import { tellerMessage } from '../util.js';
  * A cookie the jar refused, thrown by `jar.setCookie(line, url, { onReject: 'throw' })`. `step` names
  * the RFC 6265bis rule, e.g. `"5.7 step 13"`, or for the `__Http-` and `__Host-Http-` prefixes the rule
  * of its successor draft, layered cookies, e.g. `"layered-cookies 5.4.3 step 15"`, or `"CHIPS"` for
- * the rule of partitioned cookies.
+ * the rule of partitioned cookies, or `"Chromium"` for a rule of the `'chromium'` profile.
  */
 export class CookieRejectedError extends Error {
   /**

@@ -13,6 +13,7 @@ export type {
   CookieJarJSON,
   CookieJarOptions,
   GetCookiesOptions,
+  JarProfile,
   LoadOptions,
   NetscapeOptions,
   NetscapeResult,

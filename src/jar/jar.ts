@@ -40,6 +40,20 @@ import {
   siteOf,
 } from './partitions.js';
 import { defaultPath, pathMatch } from './path.js';
+import {
+  ACCESS_UPDATE_THRESHOLD_MS,
+  CHROMIUM_MAX_COOKIES,
+  ChromiumSites,
+  chromiumCookieDomain,
+  type DomainQuotas,
+  domainQuotas,
+  domainVictims,
+  globalTarget,
+  globalVictims,
+  INVALID_UTF8,
+  profileOption,
+  type Site,
+} from './profile.js';
 import { type LoadedCookie, readJSON } from './serialize.js';
 import {
   checkHttpOnlyApi,
@@ -57,6 +71,7 @@ import type {
   CookieJarJSON,
   CookieJarOptions,
   GetCookiesOptions,
+  JarProfile,
   LoadOptions,
   NetscapeOptions,
   NetscapeResult,
@@ -108,10 +123,16 @@ function requestPartitionKey(
   return site === undefined ? ownPartitionKey(url, target.host) : partitionKeyOf(site);
 }
 
-/** The codec names its step as "RFC 6265bis 5.6 step 1: ..."; the jar's errors carry it apart. */
+/**
+ * The codec names its step as "RFC 6265bis 5.6 step 1: ..." (or "Chromium: ..." in the Chromium
+ * profile); the jar's errors carry it apart.
+ */
 function codecRefusal(reason: string): Refusal {
   const m = /^RFC 6265bis (\d[\d.]*(?: step [\d.]+)?): (.*)$/s.exec(reason);
-  return m ? new Refusal(m[1]!, m[2]!) : new Refusal('5.6', reason);
+  if (m) return new Refusal(m[1]!, m[2]!);
+  return reason.startsWith('Chromium: ')
+    ? new Refusal('Chromium', reason.slice(10))
+    : new Refusal('5.6', reason);
 }
 
 /**
@@ -145,17 +166,34 @@ export class CookieJar {
   readonly #secureByName = new Map<string, Entry[]>();
   readonly #maxCookies: number;
   readonly #maxPerDomain: number;
+  /** `profile: 'chromium'`: every Chromium rule below hangs on this one flag (the RFC paths test it once). */
+  readonly #chromium: boolean;
+  /** Chromium profile only: unpartitioned cookies per registrable domain, for CookieMonster's limits. */
+  readonly #sites: ChromiumSites | undefined;
+  readonly #quotas: DomainQuotas | undefined;
+  readonly #globalTarget: number;
   #count = 0;
   #seq = 0;
   /** The last URL string parsed, and its target: a response's Set-Cookie lines share one URL. */
   #lastUrl = '';
   #lastTarget: RequestTarget | undefined;
   /** The codec's answer for the effective expiry of the cookie being set (no Dates built for it). */
-  readonly #expiry: Expiry = { at: Number.POSITIVE_INFINITY };
+  readonly #expiry: Expiry = { at: Number.POSITIVE_INFINITY, invalidUtf8: false };
 
   constructor(options?: CookieJarOptions) {
-    this.#maxCookies = limitOption(options?.maxCookies, 3000, 'maxCookies');
+    this.#chromium = profileOption(options?.profile) === 'chromium';
+    // Chromium: kMaxCookies (3,300) and kDomainMaxCookies (180), net/cookies/cookie_monster.cc.
+    const maxCookies = this.#chromium ? CHROMIUM_MAX_COOKIES : 3000;
+    this.#maxCookies = limitOption(options?.maxCookies, maxCookies, 'maxCookies');
     this.#maxPerDomain = limitOption(options?.maxCookiesPerDomain, 180, 'maxCookiesPerDomain');
+    this.#sites = this.#chromium ? new ChromiumSites() : undefined;
+    this.#quotas = this.#chromium ? domainQuotas(this.#maxPerDomain) : undefined;
+    this.#globalTarget = globalTarget(this.#maxCookies);
+  }
+
+  /** The jar's profile: `'rfc'` (RFC 6265bis) or `'chromium'`. */
+  get profile(): JarProfile {
+    return this.#chromium ? 'chromium' : 'rfc';
   }
 
   /** The number of cookies stored; expired ones count until an operation that meets them evicts them. */
@@ -177,7 +215,12 @@ export class CookieJar {
     // A broken topLevelSite throws whether or not a partitioned cookie needs it.
     if (options?.topLevelSite !== undefined) partitionKeyOf(options.topLevelSite);
     const expiry = this.#expiry;
-    const parsed = parseSetCookieInternal(setCookieLine, { now, octets: options?.octets === true }, expiry);
+    const parsed = parseSetCookieInternal(
+      setCookieLine,
+      { now, octets: options?.octets === true },
+      expiry,
+      this.#chromium,
+    );
     let outcome: Entry | Refusal | undefined;
     if (typeof parsed === 'string') {
       outcome = codecRefusal(parsed);
@@ -216,7 +259,9 @@ export class CookieJar {
     const http = options?.http !== false;
     const { name, value, secure, httpOnly } = parsed;
     // Steps 7-10.
-    const where = cookieDomain(parsed.domain, target);
+    const where = this.#chromium
+      ? chromiumCookieDomain(parsed.domain, target)
+      : cookieDomain(parsed.domain, target);
     if (where instanceof Refusal) return where;
     const { domain, hostOnly } = where;
     // Step 11.
@@ -262,6 +307,7 @@ export class CookieJar {
         priority: parsed.priority,
       }),
     };
+    if (this.#chromium && this.#expiry.invalidUtf8) entry.flags |= INVALID_UTF8;
     return this.#store(entry, http, now);
   }
 
@@ -331,6 +377,15 @@ export class CookieJar {
         if (!http && (old.flags & HTTP_ONLY) !== 0) {
           return new Refusal('5.7 step 23.2', 'a non-HTTP API cannot overwrite an HttpOnly cookie');
         }
+        if (this.#chromium && old.value !== entry.value) {
+          // Chromium keeps the creation-time only when the value is unchanged
+          // (`CookieMonster::MaybeDeleteEquivalentCookieAndUpdateStatus`: `creation_date_to_inherit`
+          // is set when `deletion_candidate->Value() == cookie_being_set.Value()`); otherwise the
+          // newcomer is a new cookie, created now, and sorts after its peers in the Cookie header.
+          this.#removeAt(bucket, i);
+          if (expired) return undefined;
+          break;
+        }
         // Step 23.3-23.4 (and the immediate eviction of an expired newcomer).
         entry.creation = old.creation;
         entry.seq = old.seq;
@@ -354,9 +409,14 @@ export class CookieJar {
     this.#count++;
     if ((entry.flags & SECURE) !== 0) this.#indexSecure(entry);
     const count = this.#count;
-    if (bucket.length > this.#maxPerDomain) this.#evictFromDomain(bucket, now);
-    if (key !== undefined) this.#evictFromPartition(buckets, entry, now);
-    if (this.#count > this.#maxCookies) this.#evictExcess(now);
+    if (this.#sites !== undefined) {
+      this.#chromiumLimits(this.#sites, this.#sites.added(entry), now);
+      if (key !== undefined) this.#evictFromPartition(buckets, entry, now);
+    } else {
+      if (bucket.length > this.#maxPerDomain) this.#evictFromDomain(bucket, now);
+      if (key !== undefined) this.#evictFromPartition(buckets, entry, now);
+      if (this.#count > this.#maxCookies) this.#evictExcess(now);
+    }
     // The newcomer itself may have been the one to go (e.g. the only non-secure cookie of a full domain).
     return this.#count === count || buckets.get(entry.domain)?.includes(entry)
       ? entry
@@ -402,6 +462,7 @@ export class CookieJar {
     const entry = bucket[index]!;
     bucket.splice(index, 1);
     this.#count--;
+    if (this.#sites !== undefined) this.#sites.removed(entry);
     if ((entry.flags & SECURE) !== 0) this.#unindexSecure(entry);
     if (bucket.length !== 0) return;
     const key = entry.partitionKey;
@@ -412,6 +473,57 @@ export class CookieJar {
       buckets.delete(entry.domain);
       if (buckets.size === 0) this.#partitions.delete(key);
     }
+  }
+
+  /**
+   * CookieMonster's limits after an insertion (`CookieMonster::GarbageCollect`,
+   * net/cookies/cookie_monster.cc): past `maxCookiesPerDomain` unpartitioned cookies on one registrable
+   * domain (counting expired ones not yet evicted), that domain's expired cookies go, then, if still
+   * past it, the domain is cut to 5/6 of it by Priority quotas ({@link domainVictims}); past
+   * `maxCookies` unpartitioned cookies in all, expired cookies go, then the least recently accessed
+   * down to 10/11 of it, but only cookies not accessed for 30 days ({@link globalVictims}).
+   */
+  #chromiumLimits(sites: ChromiumSites, site: Site | undefined, now: number): void {
+    if (site !== undefined && site.count > this.#maxPerDomain) {
+      const live = this.#siteCookies(site, now);
+      if (live.length > this.#maxPerDomain) {
+        for (const e of domainVictims(live, this.#quotas!)) this.#removeEntry(e);
+      }
+    }
+    if (sites.total > this.#maxCookies && sites.mayPurge(now)) {
+      const live: Entry[] = [];
+      for (const bucket of [...this.#buckets.values()]) {
+        this.#evictExpiredIn(bucket, now);
+        for (const e of bucket) if ((e.flags & PARTITIONED) === 0) live.push(e);
+      }
+      if (live.length > this.#maxCookies) {
+        const victims = new Set(globalVictims(live, this.#globalTarget, now));
+        let earliest = Number.POSITIVE_INFINITY;
+        for (const e of live) {
+          if (victims.has(e)) this.#removeEntry(e);
+          else if (e.lastAccess < earliest) earliest = e.lastAccess;
+        }
+        sites.purged(earliest);
+      }
+    }
+  }
+
+  /** The live unpartitioned cookies of a registrable domain; its expired ones are evicted on the way. */
+  #siteCookies(site: Site, now: number): Entry[] {
+    const live: Entry[] = [];
+    for (const domain of [...site.domains.keys()]) {
+      const bucket = this.#buckets.get(domain);
+      if (bucket === undefined) continue;
+      this.#evictExpiredIn(bucket, now);
+      for (const e of bucket) if ((e.flags & PARTITIONED) === 0) live.push(e);
+    }
+    return live;
+  }
+
+  #removeEntry(e: Entry): void {
+    const bucket = this.#buckets.get(e.domain);
+    const i = bucket === undefined ? -1 : bucket.indexOf(e);
+    if (i !== -1) this.#removeAt(bucket!, i);
   }
 
   /**
@@ -526,8 +638,13 @@ export class CookieJar {
       this.#gatherPartition(requestPartitionKey(url, target, options), pick);
     }
     // Step 4: done as the cookies were gathered.
-    // Step 5.
-    for (const e of found) e.lastAccess = now;
+    // Step 5. Chromium updates a last-access-time at most once a minute
+    // (`CookieMonster::InternalUpdateCookieAccessTime`, kDefaultAccessUpdateThresholdSeconds).
+    if (this.#chromium) {
+      for (const e of found) if (now - e.lastAccess >= ACCESS_UPDATE_THRESHOLD_MS) e.lastAccess = now;
+    } else {
+      for (const e of found) e.lastAccess = now;
+    }
     return found;
   }
 
@@ -628,6 +745,7 @@ export class CookieJar {
    */
   getCookieHeader(url: string | URL, options?: CookieHeaderOptions): string {
     const found = this.#retrieve(url, options);
+    if (this.#chromium && options?.http === false && hidesAll(found)) return '';
     let out = '';
     for (let i = 0; i < found.length; i++) {
       const e = found[i]!;
@@ -677,6 +795,7 @@ export class CookieJar {
     this.#partitions.clear();
     this.#secureByName.clear();
     this.#count = 0;
+    this.#sites?.clear();
   }
 
   /**
@@ -796,6 +915,16 @@ export class CookieJar {
       this.#store(entry, true, now);
     }
   }
+}
+
+/**
+ * Chromium profile, `document.cookie`: Blink turns the cookie line into a string with
+ * `String::FromUTF8`, which fails on invalid UTF-8, and the getter then returns `""`: one cookie whose
+ * octets (received with `octets: true`) were not UTF-8 hides them all.
+ */
+function hidesAll(found: Entry[]): boolean {
+  for (const e of found) if ((e.flags & INVALID_UTF8) !== 0) return true;
+  return false;
 }
 
 function isLessRecent(a: Entry, b: Entry): boolean {

@@ -32,7 +32,7 @@ export interface StoredCookie {
    * only with requests of the same key. `undefined` for an unpartitioned cookie.
    */
   partitionKey: string | undefined;
-  /** Chromium's Priority attribute as received. Stored and persisted; not used for eviction. */
+  /** Chromium's Priority attribute as received. Stored and persisted; the `'chromium'` profile evicts by it. */
   priority: Priority | undefined;
   /** The creation-time; a replacement keeps the replaced cookie's (5.7 step 23.3). */
   creation: Date;
@@ -40,19 +40,38 @@ export interface StoredCookie {
   lastAccess: Date;
 }
 
+/**
+ * Whose rules the jar follows: `'rfc'`, RFC 6265bis (the storage model of 5.7 and the retrieval of
+ * 5.8); `'chromium'`, Chromium's cookie store wherever it departs from the RFC (docs/cookies.md,
+ * "Profiles", lists each difference and Chromium's source for it).
+ */
+export type JarProfile = 'rfc' | 'chromium';
+
 /** Options of `new CookieJar()`. */
 export interface CookieJarOptions {
   /**
-   * The most cookies the jar keeps, partitioned (CHIPS) ones included; beyond it, cookies are evicted
-   * in the order of RFC 6265bis 5.7 (expired, non-secure of crowded domains, crowded domains, all;
-   * least recently accessed first). Within each partition, the cookies of one embedded site are also
-   * limited to 180 and 10 KiB of name + value, as in Chromium.
-   * @default 3000
+   * Whose rules the jar follows ({@link JarProfile}). Part of the jar's configuration: `toJSON` and
+   * `toNetscape` do not record it; give it again to `CookieJar.fromJSON`/`fromNetscape`.
+   * @default 'rfc'
+   */
+  profile?: JarProfile;
+  /**
+   * The most cookies the jar keeps. `'rfc'` profile: beyond it, cookies are evicted in the order of
+   * RFC 6265bis 5.7 (expired, non-secure of crowded domains, crowded domains, all; least recently
+   * accessed first); partitioned (CHIPS) cookies count, and within each partition the cookies of one
+   * embedded site are also limited to 180 and 10 KiB of name + value, as in Chromium. `'chromium'` profile: Chromium's kMaxCookies (3,300): beyond it, the unpartitioned
+   * cookies not accessed for 30 days are evicted, non-secure first, least recently accessed first, down
+   * to 10/11 of it (3,000); cookies used in the last 30 days are never evicted for it.
+   * @default 3000 ('rfc'), 3300 ('chromium')
    */
   maxCookies?: number;
   /**
-   * The most cookies sharing one domain field; beyond it, that domain's expired cookies go first, then
-   * its non-secure ones, then any, least recently accessed first (5.7).
+   * `'rfc'` profile: the most cookies sharing one domain field; beyond it, that domain's expired
+   * cookies go first, then its non-secure ones, then any, least recently accessed first (5.7).
+   * `'chromium'` profile: the most unpartitioned cookies of one registrable domain (eTLD+1, counting
+   * every subdomain's); beyond it, the domain is cut to 5/6 of it (150), least recently accessed
+   * first, keeping at least 1/5, 1/3 and the rest of that number (30, 50, 70) of its Priority=Low,
+   * Medium (or no Priority) and High cookies, non-secure ones going before secure ones.
    * @default 180
    */
   maxCookiesPerDomain?: number;
