@@ -401,7 +401,11 @@ export class CookieJar {
     }
     if (expired) return undefined;
     // Step 24 (the bucket may have just lost its last, expired, cookie).
-    if (bucket?.length === 0) bucket = undefined;
+    if (bucket?.length === 0) {
+      bucket = undefined;
+      // Its partition went with its last cookie (#removeAt): look it up again, or make it anew.
+      if (key !== undefined) buckets = this.#partitions.get(key);
+    }
     entry.seq = this.#seq++;
     buckets ??= this.#partition(key!);
     bucket ??= buckets.create(entry.domain);
