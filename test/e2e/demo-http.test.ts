@@ -205,13 +205,13 @@ describe('step-up freshness: "log out all other devices" needs a login within TE
         expect(refused.headers.get('set-cookie')).toBeNull();
         expect(await loggedInAs(phone, 'chuck')).toBe(true);
       }
-      const before = laptop.jar.getAllCookies().find((c) => c.name === '__Host-sid')?.value;
+      const before = laptop.jar.getAllCookies().find((c) => c.name === '__Host-Http-sid')?.value;
       const done = await laptop.post('/sessions', { csrf, action: 'others', password: DEMO_PASSWORDS.chuck });
       expect(done.status).toBe(303);
       expect(done.headers.get('location')).toMatch(/^\/sessions\?ended=[1-9]\d*$/);
       // The re-authentication is a login: a new id for the same user.
-      expect(done.headers.get('set-cookie')).toMatch(/^__Host-sid=/);
-      expect(laptop.jar.getAllCookies().find((c) => c.name === '__Host-sid')?.value).not.toBe(before);
+      expect(done.headers.get('set-cookie')).toMatch(/^__Host-Http-sid=/);
+      expect(laptop.jar.getAllCookies().find((c) => c.name === '__Host-Http-sid')?.value).not.toBe(before);
       expect(await loggedInAs(laptop, 'chuck')).toBe(true);
       expect(await phone.get('/').then((a) => a.html)).toContain('not logged in');
     });
