@@ -46,7 +46,7 @@ function leadingNumber(text: string, start: number, end: number, min: number, ma
  * `time-field = 1*2DIGIT` on text[start, end): seconds since midnight, or -1 when the token does not
  * match. Each field is returned scaled so the caller can check the ranges: h*10000 + m*100 + s.
  */
-function parseTime(text: string, start: number, end: number): number {
+function parseTime(text: string, start: number, end: number, anythingAfter = false): number {
   let i = start;
   let packed = 0;
   for (let field = 0; field < 3; field++) {
@@ -63,8 +63,8 @@ function parseTime(text: string, start: number, end: number): number {
       i++;
     }
   }
-  // After the third field: the end of the token, or a non-digit followed by anything.
-  if (i < end && isDigit(text.charCodeAt(i))) return -1;
+  // After the third field: the end of the token, or a non-digit followed by anything (Chromium: anything).
+  if (!anythingAfter && i < end && isDigit(text.charCodeAt(i))) return -1;
   return packed;
 }
 
@@ -285,23 +285,7 @@ function atoi(text: string, start: number, end: number): number {
  * digits separated by `:`, anything after the third field ignored. h*10000 + m*100 + s, or -1.
  */
 function chromiumTime(text: string, start: number, end: number): number {
-  let i = start;
-  let packed = 0;
-  for (let field = 0; field < 3; field++) {
-    const fieldStart = i;
-    let n = 0;
-    while (i < end && i - fieldStart < 2 && isDigit(text.charCodeAt(i))) {
-      n = n * 10 + (text.charCodeAt(i) - 0x30);
-      i++;
-    }
-    if (i === fieldStart) return -1;
-    packed = packed * 100 + n;
-    if (field < 2) {
-      if (i >= end || text.charCodeAt(i) !== 0x3a) return -1;
-      i++;
-    }
-  }
-  return packed;
+  return parseTime(text, start, end, true);
 }
 
 /**
