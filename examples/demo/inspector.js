@@ -14,8 +14,8 @@ const yes = (flag) => (flag ? '✓' : '');
 
 function lifetime(cookie) {
   if (cookie.maxAge !== undefined)
-    return `Max-Age=${cookie.maxAge}${cookie.maxAge <= 0 ? ' (deletes the cookie)' : ` (until ${time(cookie.expiresAt?.getTime())})`}`;
-  if (cookie.expiresAt) return time(cookie.expiresAt.getTime());
+    return `Max-Age=${cookie.maxAge}${cookie.maxAge <= 0 ? ' (deletes the cookie)' : ` (until ${time(cookie.expiresAt)})`}`;
+  if (cookie.expiresAt !== undefined) return time(cookie.expiresAt);
   return 'Session (dropped when the browser closes)';
 }
 

@@ -136,7 +136,7 @@ export function explain(line: string, url: string | undefined, now: number) {
     cookie: {
       name: cookie.name,
       value: cookie.value,
-      expiresAt: cookie.expiresAt?.toISOString() ?? null,
+      expiresAt: cookie.expiresAt === undefined ? null : new Date(cookie.expiresAt).toISOString(),
       domain: cookie.domain ?? null,
       path: cookie.path ?? null,
       secure: cookie.secure,

@@ -70,14 +70,15 @@ function parseTime(text: string, start: number, end: number, anythingAfter = fal
 
 /**
  * The month named by the three characters at text[start]: 0-11, or -1. Case-insensitive: OR-ing 0x20
- * lower-cases A-Z, and no other character lands on a-z that way.
+ * lower-cases A-Z, and no other ASCII character lands on a-z that way.
  */
 function monthAt(text: string, start: number): number {
-  const key =
-    ((text.charCodeAt(start) | 0x20) << 16) |
-    ((text.charCodeAt(start + 1) | 0x20) << 8) |
-    (text.charCodeAt(start + 2) | 0x20);
-  switch (key) {
+  const a = text.charCodeAt(start) | 0x20;
+  const b = text.charCodeAt(start + 1) | 0x20;
+  const c = text.charCodeAt(start + 2) | 0x20;
+  // A character past ASCII would spill into its neighbour's byte (`h\u0261n` packs as `jan`).
+  if ((a | b | c) > 0x7f) return -1;
+  switch ((a << 16) | (b << 8) | c) {
     case 0x6a616e: // jan
       return 0;
     case 0x666562: // feb
@@ -213,7 +214,8 @@ function tokensMs(text: string, start: number, end: number): number {
   let month = -1;
   let year = -1;
   let i = start;
-  while (i < end) {
+  // Once all four are found no later token can change them (each sub-step wants its field not found yet).
+  while (i < end && (time === -1 || day === -1 || month === -1 || year === -1)) {
     while (i < end && isDelimiter(text.charCodeAt(i))) i++;
     const tokenStart = i;
     while (i < end && !isDelimiter(text.charCodeAt(i))) i++;

@@ -17,8 +17,10 @@ export interface ParsedSetCookie {
   /**
    * The effective expiry (5.7 step 6): the last valid Max-Age over the last valid Expires, capped at
    * `now` + 400 days (5.5). Max-Age <= 0 gives the earliest representable date. Absent: a session cookie.
+   * Epoch ms, as every `…At` time in Teller (the sessions' `createdAt`, `expiresAt`, `authenticatedAt`):
+   * a time Teller computes is a number; a date the line itself holds (`expires`) is a Date.
    */
-  expiresAt?: Date;
+  expiresAt?: number;
   /** The last valid Max-Age attribute, in seconds as written (before the cap). */
   maxAge?: number;
   /** The last valid Expires attribute, as parsed (before the cap). */
@@ -447,7 +449,7 @@ function parse(
       return cookie;
     }
     if (!Number.isNaN(expiresMs)) cookie.expires = new Date(expiresMs);
-    cookie.expiresAt = new Date(at);
+    cookie.expiresAt = at;
   } else if (expiry !== undefined) {
     expiry.at = Number.POSITIVE_INFINITY;
   }
@@ -464,7 +466,7 @@ export interface Expiry {
 
 /**
  * {@link parseSetCookieDetailed} for the jar, which reads the effective expiry as a number: the cookie
- * without `expiresAt`, `expires` and `maxAge` (no Dates built), its expiry in `expiry.at`, or the reason
+ * without `expiresAt`, `expires` and `maxAge` (no Date built), its expiry in `expiry.at`, or the reason
  * it is ignored. @internal
  */
 export function parseSetCookieInternal(

@@ -15,12 +15,9 @@ import {
 } from '../../src/cookie/index.js';
 import { decodeOctets, utf8Length } from '../../src/cookie/utf8.js';
 
-/** "jan".."dec" packed as three lower-case char codes -> month index. */
+/** "jan".."dec" -> month index. */
 const MONTHS = new Map(
-  ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'].map((m, i) => [
-    (m.charCodeAt(0) << 16) | (m.charCodeAt(1) << 8) | m.charCodeAt(2),
-    i,
-  ]),
+  ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'].map((m, i) => [m, i]),
 );
 
 /** Days per month in a non-leap year. */
@@ -86,11 +83,8 @@ function parseTime(text: string, start: number, end: number): number {
 /** `month = ( "jan" / ... / "dec" ) *OCTET` on text[start, end): 0-11, or -1. */
 function parseMonth(text: string, start: number, end: number): number {
   if (end - start < 3) return -1;
-  // OR-ing 0x20 lower-cases A-Z; no other octet lands on a-z that way.
-  const key =
-    ((text.charCodeAt(start) | 0x20) << 16) |
-    ((text.charCodeAt(start + 1) | 0x20) << 8) |
-    (text.charCodeAt(start + 2) | 0x20);
+  // The RFC's case-insensitive match is ASCII only: lower-case A-Z and nothing else.
+  const key = text.slice(start, start + 3).replace(/[A-Z]/g, (c) => c.toLowerCase());
   return MONTHS.get(key) ?? -1;
 }
 
@@ -332,7 +326,7 @@ export function referenceParseSetCookie(line: string, options?: ParseSetCookieOp
       at = Math.min(expires!.getTime(), limitMs);
     }
     if (expires !== undefined) cookie.expires = expires;
-    cookie.expiresAt = new Date(at);
+    cookie.expiresAt = at;
   }
   return { ok: true, cookie };
 }

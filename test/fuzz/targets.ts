@@ -175,7 +175,7 @@ function checkParsedSetCookie(line: string, octets: boolean): void {
     fail('expiresAt without Max-Age or Expires, or the reverse');
   }
   if (c.expiresAt !== undefined) {
-    const at = c.expiresAt.getTime();
+    const at = c.expiresAt;
     if (Number.isNaN(at) || at > NOW + MAX_COOKIE_AGE_SECONDS * 1000) fail('an expiry past 400 days', at);
   }
   if (c.expires !== undefined && Number.isNaN(c.expires.getTime())) fail('an invalid Expires date');

@@ -126,8 +126,7 @@ export class Browser {
     for (const cookie of this.last) {
       if (cookie === undefined)
         throw new Error(`unparseable Set-Cookie from the manager: ${lines.join(' | ')}`);
-      if (cookie.expiresAt !== undefined && cookie.expiresAt.getTime() <= now)
-        this.cookies.delete(cookie.name);
+      if (cookie.expiresAt !== undefined && cookie.expiresAt <= now) this.cookies.delete(cookie.name);
       else this.cookies.set(cookie.name, cookie.value);
     }
   }
