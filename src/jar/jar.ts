@@ -22,6 +22,7 @@ import {
   PARTITIONED,
   packFlags,
   priorityOf,
+  SAME_SITE_DEFAULT,
   SAME_SITE_MASK,
   SAME_SITE_NONE,
   SAME_SITE_STRICT,
@@ -51,6 +52,7 @@ import {
   globalTarget,
   globalVictims,
   INVALID_UTF8,
+  LAX_ALLOW_UNSAFE_MS,
   profileOption,
   type Site,
 } from './profile.js';
@@ -154,6 +156,12 @@ interface Pick {
   readonly http: boolean;
   readonly crossSite: boolean;
   readonly laxAllowed: boolean;
+  /**
+   * Chromium profile, Lax-allowing-unsafe: a cross-site top-level navigation with an unsafe method still
+   * carries a cookie without a SameSite attribute created at or after this time (epoch ms); +Infinity
+   * when the exception does not apply.
+   */
+  readonly laxUnsafeSince: number;
   readonly found: Entry[];
 }
 
@@ -632,10 +640,14 @@ export class CookieJar {
     const http = options?.http !== false;
     const crossSite = options?.sameSiteContext === 'cross-site';
     // 5.8.3 step 3, last bullet: the Lax exception for cross-site top-level safe-method requests.
-    const laxAllowed =
-      crossSite && http && options?.topLevelNavigation === true && isSafeMethod(options?.method ?? 'GET');
+    const topLevel = crossSite && http && options?.topLevelNavigation === true;
+    const safe = isSafeMethod(options?.method ?? 'GET');
+    const laxAllowed = topLevel && safe;
+    // Chromium: "Lax + POST", the cookies without SameSite created in the last 2 minutes (see LAX_ALLOW_UNSAFE_MS).
+    const laxUnsafeSince =
+      this.#chromium && topLevel && !safe ? now - LAX_ALLOW_UNSAFE_MS : Number.POSITIVE_INFINITY;
     // Step 3.
-    const pick: Pick = { target, now, http, crossSite, laxAllowed, found };
+    const pick: Pick = { target, now, http, crossSite, laxAllowed, laxUnsafeSince, found };
     this.#gather(this.#buckets, pick);
     // CHIPS: the cookies of the request's partition too, if the jar has any partition.
     if (this.#partitions.size !== 0 || options?.topLevelSite !== undefined) {
@@ -703,7 +715,7 @@ export class CookieJar {
 
   /** Adds the cookies of `bucket` that go with the request to `pick.found` (5.8.3 step 3); evicts expired ones. */
   #scan(bucket: Entry[], isHost: boolean, pick: Pick): void {
-    const { target, now, http, crossSite, laxAllowed, found } = pick;
+    const { target, now, http, crossSite, laxAllowed, laxUnsafeSince, found } = pick;
     // Buckets are kept in retrieval order: the first with matches needs no sorting.
     const first = found.length === 0;
     let expired = false;
@@ -720,7 +732,13 @@ export class CookieJar {
       if ((f & HTTP_ONLY) !== 0 && !http) continue;
       if (crossSite) {
         const sameSite = f & SAME_SITE_MASK;
-        if (sameSite !== SAME_SITE_NONE && !(laxAllowed && sameSite !== SAME_SITE_STRICT)) continue;
+        if (
+          sameSite !== SAME_SITE_NONE &&
+          !(laxAllowed && sameSite !== SAME_SITE_STRICT) &&
+          !(sameSite === SAME_SITE_DEFAULT && e.creation >= laxUnsafeSince)
+        ) {
+          continue;
+        }
       }
       if (first) found.push(e);
       else insertSorted(found, e);
