@@ -186,7 +186,11 @@ export class CookieJar {
   #lastUrl = '';
   #lastTarget: RequestTarget | undefined;
   /** The codec's answer for the effective expiry of the cookie being set (no Dates built for it). */
-  readonly #expiry: Expiry = { at: Number.POSITIVE_INFINITY, invalidUtf8: false };
+  readonly #expiry: Expiry = {
+    at: Number.POSITIVE_INFINITY,
+    invalidUtf8: false,
+    pairOctets: '',
+  };
 
   constructor(options?: CookieJarOptions) {
     this.#chromium = profileOption(options?.profile) === 'chromium';
@@ -306,6 +310,7 @@ export class CookieJar {
       lastAccess: now,
       seq: 0,
       partitionKey,
+      octets: undefined,
       flags: packFlags({
         hostOnly,
         secure,
@@ -315,7 +320,10 @@ export class CookieJar {
         priority: parsed.priority,
       }),
     };
-    if (this.#chromium && this.#expiry.invalidUtf8) entry.flags |= INVALID_UTF8;
+    if (this.#chromium && this.#expiry.invalidUtf8) {
+      entry.flags |= INVALID_UTF8;
+      entry.octets = this.#expiry.pairOctets;
+    }
     return this.#store(entry, http, now);
   }
 
@@ -385,7 +393,7 @@ export class CookieJar {
         if (!http && (old.flags & HTTP_ONLY) !== 0) {
           return new Refusal('5.7 step 23.2', 'a non-HTTP API cannot overwrite an HttpOnly cookie');
         }
-        if (this.#chromium && old.value !== entry.value) {
+        if (this.#chromium && (old.value !== entry.value || old.octets !== entry.octets)) {
           // Chromium keeps the creation-time only when the value is unchanged
           // (`CookieMonster::MaybeDeleteEquivalentCookieAndUpdateStatus`: `creation_date_to_inherit`
           // is set when `deletion_candidate->Value() == cookie_being_set.Value()`); otherwise the
@@ -767,7 +775,11 @@ export class CookieJar {
    */
   getCookieHeader(url: string | URL, options?: CookieHeaderOptions): string {
     const found = this.#retrieve(url, options);
-    if (this.#chromium && options?.http === false && hidesAll(found)) return '';
+    if (this.#chromium && hasInvalidUtf8(found)) {
+      // Blink's document.cookie shows nothing; the Cookie header carries the octets as they came.
+      if (options?.http === false) return '';
+      if (options?.octets === true) return headerOctets(found);
+    }
     let out = '';
     for (let i = 0; i < found.length; i++) {
       const e = found[i]!;
@@ -932,6 +944,7 @@ export class CookieJar {
         lastAccess: c.lastAccess ?? now,
         seq: 0,
         partitionKey: c.partitionKey,
+        octets: undefined,
         flags: packFlags(c),
       };
       this.#store(entry, true, now);
@@ -940,13 +953,29 @@ export class CookieJar {
 }
 
 /**
- * Chromium profile, `document.cookie`: Blink turns the cookie line into a string with
- * `String::FromUTF8`, which fails on invalid UTF-8, and the getter then returns `""`: one cookie whose
- * octets (received with `octets: true`) were not UTF-8 hides them all.
+ * Chromium profile: does a cookie hold octets (received with `octets: true`) that are not UTF-8? Then
+ * `document.cookie` returns `""` (Blink turns the cookie line into a string with `String::FromUTF8`,
+ * which fails on invalid UTF-8, so one such cookie hides them all), and the Cookie header in octets
+ * sends that cookie's octets as they came ({@link headerOctets}).
  */
-function hidesAll(found: Entry[]): boolean {
+function hasInvalidUtf8(found: Entry[]): boolean {
   for (const e of found) if ((e.flags & INVALID_UTF8) !== 0) return true;
   return false;
+}
+
+/**
+ * Chromium profile, the Cookie header in octets when a cookie's octets are not UTF-8: Chromium stores a
+ * cookie's name and value as the octets it received (`ParsedCookie` works on the header's bytes; nothing
+ * decodes them) and sends them back as they came, where the jar's text would send U+FFFD's UTF-8.
+ */
+function headerOctets(found: Entry[]): string {
+  let out = '';
+  for (let i = 0; i < found.length; i++) {
+    const e = found[i]!;
+    if (i > 0) out += '; ';
+    out += e.octets ?? encodeOctets(e.name === '' ? e.value : `${e.name}=${e.value}`);
+  }
+  return out;
 }
 
 function isLessRecent(a: Entry, b: Entry): boolean {

@@ -336,6 +336,41 @@ describe('document.cookie and invalid UTF-8', () => {
       expect(header(other, URL_, NOW, { http: false })).toBe('c=\ufffd; d=\ufffd');
     }
   });
+
+  it('Chromium sends the octets of a value that is not UTF-8 back unchanged; RFC sends the U+FFFD', () => {
+    for (const make of [rfc, chromium]) {
+      const jar = make();
+      set(jar, 'na me=\xc3', URL_, NOW, { octets: true });
+      set(jar, asOctets('b=ü'), URL_, NOW, { octets: true });
+      set(jar, '\xff\xfe', URL_, NOW, { octets: true });
+      const octets = header(jar, URL_, NOW, { octets: true });
+      expect(octets).toBe(
+        make === rfc
+          ? asOctets('na me=\ufffd; b=ü; \ufffd\ufffd')
+          : `na me=\xc3; ${asOctets('b=ü')}; \xff\xfe`,
+      );
+      // The text forms (header as text, the store, JSON) hold U+FFFD in both profiles.
+      expect(header(jar)).toBe('na me=\ufffd; b=ü; \ufffd\ufffd');
+      expect(jar.getAllCookies({ now: NOW }).map((c) => c.value)).toEqual(['\ufffd', 'ü', '\ufffd\ufffd']);
+      expect(JSON.stringify(jar.toJSON({ now: NOW }))).toContain('"value":"\ufffd"');
+    }
+  });
+
+  it('Chromium: octets that differ are a new value (a new creation-time), the same octets are not', () => {
+    const jar = chromium();
+    set(jar, 'a=\xc3', URL_, NOW, { octets: true });
+    set(jar, 'b=1', URL_, NOW + SECOND);
+    // Another invalid octet decodes to the same U+FFFD, but it is another value: a: new, after b.
+    set(jar, 'a=\xc4', URL_, NOW + 2 * SECOND, { octets: true });
+    expect(header(jar, URL_, NOW + 3 * SECOND, { octets: true })).toBe('b=1; a=\xc4');
+    // The same octets again keep a's creation-time.
+    set(jar, 'a=\xc4', URL_, NOW + 4 * SECOND, { octets: true });
+    expect(header(jar, URL_, NOW + 5 * SECOND, { octets: true })).toBe('b=1; a=\xc4');
+    // A valid value replaces the octets.
+    set(jar, 'a=ok', URL_, NOW + 6 * SECOND, { octets: true });
+    expect(header(jar, URL_, NOW + 7 * SECOND, { octets: true })).toBe('b=1; a=ok');
+    expect(header(jar, URL_, NOW + 7 * SECOND, { http: false })).toBe('b=1; a=ok');
+  });
 });
 
 describe('last-access-time', () => {
