@@ -20,12 +20,6 @@ export interface Entry {
   seq: number;
   /** The CHIPS partition key (`https://example.com`) of a partitioned cookie; undefined otherwise. */
   partitionKey: string | undefined;
-  /**
-   * Chromium profile: the cookie's pair (`name=value`, or the bare value) in the octets it came in, when
-   * they are not UTF-8 (`name` and `value` hold their text, each invalid sequence as U+FFFD); the Cookie
-   * header sends these octets back. Undefined otherwise. In memory only: JSON and cookies.txt keep the text.
-   */
-  octets: string | undefined;
   /** {@link HOST_ONLY} | {@link SECURE} | {@link HTTP_ONLY} | {@link PARTITIONED} | SameSite << 4 | Priority << 6. */
   flags: number;
 }

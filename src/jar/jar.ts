@@ -185,6 +185,13 @@ export class CookieJar {
   /** The last URL string parsed, and its target: a response's Set-Cookie lines share one URL. */
   #lastUrl = '';
   #lastTarget: RequestTarget | undefined;
+  /**
+   * Chromium profile: the pair (`name=value`, or the bare value) of each cookie flagged INVALID_UTF8 in the
+   * octets it came in (its `name` and `value` hold the text, each invalid sequence as U+FFFD); the Cookie
+   * header in octets sends them back. Kept beside the entries (a rare case, made at its first use) so that
+   * an entry stays small.
+   */
+  #octets: WeakMap<Entry, string> | undefined;
   /** The codec's answer for the effective expiry of the cookie being set (no Dates built for it). */
   readonly #expiry: Expiry = {
     at: Number.POSITIVE_INFINITY,
@@ -310,7 +317,6 @@ export class CookieJar {
       lastAccess: now,
       seq: 0,
       partitionKey,
-      octets: undefined,
       flags: packFlags({
         hostOnly,
         secure,
@@ -322,7 +328,7 @@ export class CookieJar {
     };
     if (this.#chromium && this.#expiry.invalidUtf8) {
       entry.flags |= INVALID_UTF8;
-      entry.octets = this.#expiry.pairOctets;
+      (this.#octets ??= new WeakMap()).set(entry, this.#expiry.pairOctets);
     }
     return this.#store(entry, http, now);
   }
@@ -393,7 +399,12 @@ export class CookieJar {
         if (!http && (old.flags & HTTP_ONLY) !== 0) {
           return new Refusal('5.7 step 23.2', 'a non-HTTP API cannot overwrite an HttpOnly cookie');
         }
-        if (this.#chromium && (old.value !== entry.value || old.octets !== entry.octets)) {
+        if (
+          this.#chromium &&
+          (old.value !== entry.value ||
+            (((old.flags | entry.flags) & INVALID_UTF8) !== 0 &&
+              this.#octets?.get(old) !== this.#octets?.get(entry)))
+        ) {
           // Chromium keeps the creation-time only when the value is unchanged
           // (`CookieMonster::MaybeDeleteEquivalentCookieAndUpdateStatus`: `creation_date_to_inherit`
           // is set when `deletion_candidate->Value() == cookie_being_set.Value()`); otherwise the
@@ -778,7 +789,7 @@ export class CookieJar {
     if (this.#chromium && hasInvalidUtf8(found)) {
       // Blink's document.cookie shows nothing; the Cookie header carries the octets as they came.
       if (options?.http === false) return '';
-      if (options?.octets === true) return headerOctets(found);
+      if (options?.octets === true) return headerOctets(found, this.#octets!);
     }
     let out = '';
     for (let i = 0; i < found.length; i++) {
@@ -944,7 +955,6 @@ export class CookieJar {
         lastAccess: c.lastAccess ?? now,
         seq: 0,
         partitionKey: c.partitionKey,
-        octets: undefined,
         flags: packFlags(c),
       };
       this.#store(entry, true, now);
@@ -968,12 +978,12 @@ function hasInvalidUtf8(found: Entry[]): boolean {
  * cookie's name and value as the octets it received (`ParsedCookie` works on the header's bytes; nothing
  * decodes them) and sends them back as they came, where the jar's text would send U+FFFD's UTF-8.
  */
-function headerOctets(found: Entry[]): string {
+function headerOctets(found: Entry[], octets: WeakMap<Entry, string>): string {
   let out = '';
   for (let i = 0; i < found.length; i++) {
     const e = found[i]!;
     if (i > 0) out += '; ';
-    out += e.octets ?? encodeOctets(e.name === '' ? e.value : `${e.name}=${e.value}`);
+    out += octets.get(e) ?? encodeOctets(e.name === '' ? e.value : `${e.name}=${e.value}`);
   }
   return out;
 }
