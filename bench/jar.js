@@ -1,7 +1,8 @@
 /**
  * The cookie jar side by side with tough-cookie (its synchronous API, the same `now`): storing 1,000
  * cookies across 100 domains, the Cookie header for 1,000 URLs (10 of the 1,000 cookies match each),
- * serializing and deserializing that jar, and the heap it takes. Run with `node --expose-gc` for the
+ * serializing and deserializing that jar, and the heap it takes; the first two again with the jar's Chromium
+ * profile (`profile: 'chromium'`, issue 18) beside the RFC rows, against the same tough-cookie. Run with `node --expose-gc` for the
  * memory row (without it, the flag is switched on at run time).
  * `TELLER_JAR_DIST=/path/to/dist/jar/index.js` measures another build (default: ../dist/jar/index.js).
  */
@@ -49,8 +50,8 @@ function workload() {
   return { sets, urls };
 }
 
-function fillTeller(sets, now) {
-  const jar = new CookieJar();
+function fillTeller(sets, now, profile = 'rfc') {
+  const jar = new CookieJar({ profile });
   for (const [line, url] of sets) jar.setCookie(line, url, { now });
   return jar;
 }
@@ -110,6 +111,12 @@ export async function run() {
     if (a.split('; ').length !== 10) throw new Error(`bench/jar: expected 10 cookies for ${url}, got ${a}`);
   }
   if (tellerJar.size !== DOMAINS * PER_DOMAIN) throw new Error('bench/jar: teller stored the wrong number');
+  // The Chromium profile gives the same headers on this workload (nothing in it is a case where they differ).
+  const chromiumJar = fillTeller(sets, now, 'chromium');
+  for (const url of urls) {
+    if (chromiumJar.getCookieHeader(url, { now }) !== tellerJar.getCookieHeader(url, { now }))
+      throw new Error(`bench/jar: the Chromium profile disagrees for ${url}`);
+  }
 
   const store = compare(
     { teller: () => fillTeller(sets, now), peer: () => fillTough(sets, nowDate) },
@@ -127,6 +134,30 @@ export async function run() {
     options,
   );
   rows.push(row('Cookie header for 1,000 URLs, 10 of 1,000 match (headers/s)', headers));
+
+  const chromiumStore = compare(
+    { teller: () => fillTeller(sets, now, 'chromium'), peer: () => fillTough(sets, nowDate) },
+    options,
+  );
+  rows.push(
+    row(
+      'store 1,000 cookies, 100 domains, Chromium profile (cookies/s)',
+      chromiumStore,
+      'ops/s',
+      true,
+      sets.length,
+    ),
+  );
+  let k = 0;
+  let l = 0;
+  const chromiumHeaders = compare(
+    {
+      teller: () => chromiumJar.getCookieHeader(urls[k++ % urls.length], { now }),
+      peer: () => toughJar.getCookieStringSync(urls[l++ % urls.length], { now: nowDate }),
+    },
+    options,
+  );
+  rows.push(row('Cookie header for 1,000 URLs, Chromium profile (headers/s)', chromiumHeaders));
 
   const tellerText = JSON.stringify(tellerJar);
   const toughText = JSON.stringify(toughJar.serializeSync());

@@ -46,7 +46,7 @@ function leadingNumber(text: string, start: number, end: number, min: number, ma
  * `time-field = 1*2DIGIT` on text[start, end): seconds since midnight, or -1 when the token does not
  * match. Each field is returned scaled so the caller can check the ranges: h*10000 + m*100 + s.
  */
-function parseTime(text: string, start: number, end: number, anythingAfter = false): number {
+function parseTime(text: string, start: number, end: number): number {
   let i = start;
   let packed = 0;
   for (let field = 0; field < 3; field++) {
@@ -63,8 +63,8 @@ function parseTime(text: string, start: number, end: number, anythingAfter = fal
       i++;
     }
   }
-  // After the third field: the end of the token, or a non-digit followed by anything (Chromium: anything).
-  if (!anythingAfter && i < end && isDigit(text.charCodeAt(i))) return -1;
+  // After the third field: the end of the token, or a non-digit followed by anything.
+  if (i < end && isDigit(text.charCodeAt(i))) return -1;
   return packed;
 }
 
@@ -283,11 +283,18 @@ function atoi(text: string, start: number, end: number): number {
 }
 
 /**
- * `sscanf(token, "%2u:%2u:%2u")` on text[start, end) read as Chromium does: three fields of one or two
- * digits separated by `:`, anything after the third field ignored. h*10000 + m*100 + s, or -1.
+ * Chromium's time token on text[start, end): three fields of one or two digits separated by `:`, and
+ * nothing after the third field: h*10000 + m*100 + s, or -1. Its source reads the token with
+ * `sscanf(token, "%2u:%2u:%2u")`, which would ignore a suffix, but Chromium 156 ignores the whole date
+ * when the time holds one (`00:00:00Z`: a session cookie, measured by the differential run of issue 18),
+ * so the token must end after the seconds.
  */
 function chromiumTime(text: string, start: number, end: number): number {
-  return parseTime(text, start, end, true);
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c !== 0x3a && !isDigit(c)) return -1;
+  }
+  return parseTime(text, start, end);
 }
 
 /**
@@ -296,8 +303,8 @@ function chromiumTime(text: string, start: number, end: number): number {
  * RFC 6265bis 5.1.1 algorithm:
  * - a token starting with a letter is the month when it begins with a month's three letters (case
  *   aside), any later one is ignored;
- * - a token starting with a digit and holding a `:` is the time when `%2u:%2u:%2u` reads three fields
- *   (so `00:00:00Z` is a time), never a day or a year;
+ * - a token starting with a digit and holding a `:` is the time when it is three fields of one or two
+ *   digits and nothing else (so `00:00:00Z` is no time: see {@link chromiumTime}), never a day or a year;
  * - any other token starting with a digit is the day when no day was found and it has at most 2
  *   characters (so `6th` is no day), else the year when no year was found and it has at most 5
  *   characters (`12abc` is the year 12), read by `atoi`;

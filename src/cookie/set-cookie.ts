@@ -331,7 +331,11 @@ function parse(
     // A nameless cookie would be sent as its bare value, which would read as another cookie's
     // name=value (Chromium measures it as "Cookie.Parse.EmptyNameAmbiguousValue" and refuses it).
     if (name === '' && value.includes('=')) return 'Chromium: a nameless cookie whose value holds "="';
-    if (expiry !== undefined) expiry.invalidUtf8 = octets && !(isUtf8Octets(name) && isUtf8Octets(value));
+    if (expiry !== undefined) {
+      expiry.invalidUtf8 = octets && !(isUtf8Octets(name) && isUtf8Octets(value));
+      // Chromium keeps such a cookie's octets as they came and sends them back unchanged.
+      if (expiry.invalidUtf8) expiry.pairOctets = name === '' ? value : `${name}=${value}`;
+    }
   }
   // One literal (one object shape for both forms); octets are decoded in place.
   const cookie: ParsedSetCookie = { name, value, secure: false, httpOnly: false, partitioned: false };
@@ -462,6 +466,8 @@ export interface Expiry {
   at: number;
   /** Chromium mode with octets: the name or value octets are not valid UTF-8. */
   invalidUtf8: boolean;
+  /** When `invalidUtf8`: the cookie's pair as it comes in the Cookie header, in octets (`name=value`, or the bare value). */
+  pairOctets: string;
 }
 
 /**

@@ -32,6 +32,8 @@ const SAME_SITE_SHIFT = 4;
 const PRIORITY_SHIFT = 6;
 /** The same-site-flag in bits 4-5. */
 export const SAME_SITE_MASK = 3 << SAME_SITE_SHIFT;
+/** No SameSite attribute (or an unknown value): "Default", Lax by default. */
+export const SAME_SITE_DEFAULT = 0;
 export const SAME_SITE_STRICT = 1 << SAME_SITE_SHIFT;
 export const SAME_SITE_NONE = 3 << SAME_SITE_SHIFT;
 

@@ -22,6 +22,7 @@ import {
   PARTITIONED,
   packFlags,
   priorityOf,
+  SAME_SITE_DEFAULT,
   SAME_SITE_MASK,
   SAME_SITE_NONE,
   SAME_SITE_STRICT,
@@ -51,6 +52,7 @@ import {
   globalTarget,
   globalVictims,
   INVALID_UTF8,
+  LAX_ALLOW_UNSAFE_MS,
   profileOption,
   type Site,
 } from './profile.js';
@@ -154,6 +156,12 @@ interface Pick {
   readonly http: boolean;
   readonly crossSite: boolean;
   readonly laxAllowed: boolean;
+  /**
+   * Chromium profile, Lax-allowing-unsafe: a cross-site top-level navigation with an unsafe method still
+   * carries a cookie without a SameSite attribute created at or after this time (epoch ms); +Infinity
+   * when the exception does not apply.
+   */
+  readonly laxUnsafeSince: number;
   readonly found: Entry[];
 }
 
@@ -177,8 +185,19 @@ export class CookieJar {
   /** The last URL string parsed, and its target: a response's Set-Cookie lines share one URL. */
   #lastUrl = '';
   #lastTarget: RequestTarget | undefined;
+  /**
+   * Chromium profile: the pair (`name=value`, or the bare value) of each cookie flagged INVALID_UTF8 in the
+   * octets it came in (its `name` and `value` hold the text, each invalid sequence as U+FFFD); the Cookie
+   * header in octets sends them back. Kept beside the entries (a rare case, made at its first use) so that
+   * an entry stays small.
+   */
+  #octets: WeakMap<Entry, string> | undefined;
   /** The codec's answer for the effective expiry of the cookie being set (no Dates built for it). */
-  readonly #expiry: Expiry = { at: Number.POSITIVE_INFINITY, invalidUtf8: false };
+  readonly #expiry: Expiry = {
+    at: Number.POSITIVE_INFINITY,
+    invalidUtf8: false,
+    pairOctets: '',
+  };
 
   constructor(options?: CookieJarOptions) {
     this.#chromium = profileOption(options?.profile) === 'chromium';
@@ -307,7 +326,10 @@ export class CookieJar {
         priority: parsed.priority,
       }),
     };
-    if (this.#chromium && this.#expiry.invalidUtf8) entry.flags |= INVALID_UTF8;
+    if (this.#chromium && this.#expiry.invalidUtf8) {
+      entry.flags |= INVALID_UTF8;
+      (this.#octets ??= new WeakMap()).set(entry, this.#expiry.pairOctets);
+    }
     return this.#store(entry, http, now);
   }
 
@@ -377,7 +399,12 @@ export class CookieJar {
         if (!http && (old.flags & HTTP_ONLY) !== 0) {
           return new Refusal('5.7 step 23.2', 'a non-HTTP API cannot overwrite an HttpOnly cookie');
         }
-        if (this.#chromium && old.value !== entry.value) {
+        if (
+          this.#chromium &&
+          (old.value !== entry.value ||
+            (((old.flags | entry.flags) & INVALID_UTF8) !== 0 &&
+              this.#octets?.get(old) !== this.#octets?.get(entry)))
+        ) {
           // Chromium keeps the creation-time only when the value is unchanged
           // (`CookieMonster::MaybeDeleteEquivalentCookieAndUpdateStatus`: `creation_date_to_inherit`
           // is set when `deletion_candidate->Value() == cookie_being_set.Value()`); otherwise the
@@ -632,10 +659,14 @@ export class CookieJar {
     const http = options?.http !== false;
     const crossSite = options?.sameSiteContext === 'cross-site';
     // 5.8.3 step 3, last bullet: the Lax exception for cross-site top-level safe-method requests.
-    const laxAllowed =
-      crossSite && http && options?.topLevelNavigation === true && isSafeMethod(options?.method ?? 'GET');
+    const topLevel = crossSite && http && options?.topLevelNavigation === true;
+    const safe = isSafeMethod(options?.method ?? 'GET');
+    const laxAllowed = topLevel && safe;
+    // Chromium: "Lax + POST", the cookies without SameSite created in the last 2 minutes (see LAX_ALLOW_UNSAFE_MS).
+    const laxUnsafeSince =
+      this.#chromium && topLevel && !safe ? now - LAX_ALLOW_UNSAFE_MS : Number.POSITIVE_INFINITY;
     // Step 3.
-    const pick: Pick = { target, now, http, crossSite, laxAllowed, found };
+    const pick: Pick = { target, now, http, crossSite, laxAllowed, laxUnsafeSince, found };
     this.#gather(this.#buckets, pick);
     // CHIPS: the cookies of the request's partition too, if the jar has any partition.
     if (this.#partitions.size !== 0 || options?.topLevelSite !== undefined) {
@@ -703,7 +734,7 @@ export class CookieJar {
 
   /** Adds the cookies of `bucket` that go with the request to `pick.found` (5.8.3 step 3); evicts expired ones. */
   #scan(bucket: Entry[], isHost: boolean, pick: Pick): void {
-    const { target, now, http, crossSite, laxAllowed, found } = pick;
+    const { target, now, http, crossSite, laxAllowed, laxUnsafeSince, found } = pick;
     // Buckets are kept in retrieval order: the first with matches needs no sorting.
     const first = found.length === 0;
     let expired = false;
@@ -720,7 +751,13 @@ export class CookieJar {
       if ((f & HTTP_ONLY) !== 0 && !http) continue;
       if (crossSite) {
         const sameSite = f & SAME_SITE_MASK;
-        if (sameSite !== SAME_SITE_NONE && !(laxAllowed && sameSite !== SAME_SITE_STRICT)) continue;
+        if (
+          sameSite !== SAME_SITE_NONE &&
+          !(laxAllowed && sameSite !== SAME_SITE_STRICT) &&
+          !(sameSite === SAME_SITE_DEFAULT && e.creation >= laxUnsafeSince)
+        ) {
+          continue;
+        }
       }
       if (first) found.push(e);
       else insertSorted(found, e);
@@ -749,7 +786,11 @@ export class CookieJar {
    */
   getCookieHeader(url: string | URL, options?: CookieHeaderOptions): string {
     const found = this.#retrieve(url, options);
-    if (this.#chromium && options?.http === false && hidesAll(found)) return '';
+    if (this.#chromium && hasInvalidUtf8(found)) {
+      // Blink's document.cookie shows nothing; the Cookie header carries the octets as they came.
+      if (options?.http === false) return '';
+      if (options?.octets === true) return headerOctets(found, this.#octets!);
+    }
     let out = '';
     for (let i = 0; i < found.length; i++) {
       const e = found[i]!;
@@ -922,13 +963,29 @@ export class CookieJar {
 }
 
 /**
- * Chromium profile, `document.cookie`: Blink turns the cookie line into a string with
- * `String::FromUTF8`, which fails on invalid UTF-8, and the getter then returns `""`: one cookie whose
- * octets (received with `octets: true`) were not UTF-8 hides them all.
+ * Chromium profile: does a cookie hold octets (received with `octets: true`) that are not UTF-8? Then
+ * `document.cookie` returns `""` (Blink turns the cookie line into a string with `String::FromUTF8`,
+ * which fails on invalid UTF-8, so one such cookie hides them all), and the Cookie header in octets
+ * sends that cookie's octets as they came ({@link headerOctets}).
  */
-function hidesAll(found: Entry[]): boolean {
+function hasInvalidUtf8(found: Entry[]): boolean {
   for (const e of found) if ((e.flags & INVALID_UTF8) !== 0) return true;
   return false;
+}
+
+/**
+ * Chromium profile, the Cookie header in octets when a cookie's octets are not UTF-8: Chromium stores a
+ * cookie's name and value as the octets it received (`ParsedCookie` works on the header's bytes; nothing
+ * decodes them) and sends them back as they came, where the jar's text would send U+FFFD's UTF-8.
+ */
+function headerOctets(found: Entry[], octets: WeakMap<Entry, string>): string {
+  let out = '';
+  for (let i = 0; i < found.length; i++) {
+    const e = found[i]!;
+    if (i > 0) out += '; ';
+    out += octets.get(e) ?? encodeOctets(e.name === '' ? e.value : `${e.name}=${e.value}`);
+  }
+  return out;
 }
 
 function isLessRecent(a: Entry, b: Entry): boolean {

@@ -56,6 +56,16 @@ export function chromiumCookieDomain(
  */
 export const INVALID_UTF8 = 1 << 8;
 
+/**
+ * kLaxAllowUnsafeMaxAge (2 minutes): Chromium's "Lax + POST" mitigation. A cookie without a SameSite
+ * attribute is Lax by default, but while it is at most this old (`CanonicalCookie::IsRecentlyCreated`,
+ * `Now() - creation_date <= age`) its effective SameSite is `LAX_MODE_ALLOW_UNSAFE`
+ * (`CanonicalCookie::GetEffectiveSameSite`), which a cross-site top-level navigation with an unsafe
+ * method (the context `SAME_SITE_LAX_METHOD_UNSAFE`, a cross-site form POST) still carries
+ * (`CanonicalCookie::IncludeForRequestURL`). An explicit `SameSite=Lax` never gets it.
+ */
+export const LAX_ALLOW_UNSAFE_MS = 120_000;
+
 /** kDefaultAccessUpdateThresholdSeconds: a retrieval updates a last-access-time at most once a minute. */
 export const ACCESS_UPDATE_THRESHOLD_MS = 60_000;
 /** kMaxCookies: the most unpartitioned cookies before a global purge. */

@@ -123,7 +123,9 @@ export interface SetCookieOptions extends CookieContextOptions {
    * The line is header octets, one character per octet, as Node's `fetch` and `node:http` hand
    * header values over (`u=ä` arrives as `u=Ã¤`): the 4096-octet limit counts them as they are, and
    * the jar stores the text they encode as UTF-8 (see the codec's `ParseSetCookieOptions.octets`).
-   * Without it, the line is text, measured as UTF-8.
+   * Without it, the line is text, measured as UTF-8. In the Chromium profile, a name or value whose
+   * octets are not UTF-8 is also kept as those octets, which `getCookieHeader(url, { octets: true })`
+   * sends back unchanged, as Chromium does.
    * @default false
    */
   octets?: boolean;
@@ -133,7 +135,8 @@ export interface SetCookieOptions extends CookieContextOptions {
 export interface GetCookiesOptions extends CookieContextOptions {
   /**
    * The request method: a cross-site top-level navigation carries Lax cookies only with a safe method
-   * (GET, HEAD, OPTIONS, TRACE; 5.8.3 step 3).
+   * (GET, HEAD, OPTIONS, TRACE; 5.8.3 step 3). In the Chromium profile, with another method it still
+   * carries the cookies without a SameSite attribute at most 2 minutes old ("Lax + POST").
    * @default 'GET'
    */
   method?: string;

@@ -162,12 +162,14 @@ describe('parsing differences', () => {
       expect((expected as Date).getTime(), date).toBeLessThanOrEqual(cap.getTime());
       expect(set(chromium(), `a=1; Expires=${date}`), date).toMatchObject({ expires: undefined });
     }
-    // A suffix after the time is read by both (Chromium's sscanf("%2u:%2u:%2u") stops after the seconds).
-    for (const make of [rfc, chromium]) {
-      expect(set(make(), 'a=1; Expires=Jan 01 2027 00:00:00Z')).toMatchObject({
-        expires: new Date('2027-01-01T00:00:00Z'),
-      });
-    }
+    // A suffix after the time: the RFC reads the time, Chromium 156 ignores the date (measured).
+    expect(set(rfc(), 'a=1; Expires=Jan 01 2027 00:00:00Z')).toMatchObject({
+      expires: new Date('2027-01-01T00:00:00Z'),
+    });
+    expect(set(chromium(), 'a=1; Expires=Jan 01 2027 00:00:00Z')).toMatchObject({ expires: undefined });
+    expect(set(chromium(), 'a=1; Expires=Jan 01 2027 00:00:00 GMT')).toMatchObject({
+      expires: new Date('2027-01-01T00:00:00Z'),
+    });
     // A five-digit year is a year to Chromium (capped at 400 days), no date to the RFC.
     expect(set(chromium(), 'a=1; Expires=Jan 01 20270 00:00:00')).toMatchObject({ expires: cap });
     expect(set(rfc(), 'a=1; Expires=Jan 01 20270 00:00:00')).toMatchObject({ expires: undefined });
@@ -284,6 +286,41 @@ describe('order after an overwrite', () => {
   });
 });
 
+describe('Lax + POST: a cross-site top-level POST navigation', () => {
+  const POST = { sameSiteContext: 'cross-site', topLevelNavigation: true, method: 'POST' };
+  it('Chromium sends a cookie without SameSite for 2 minutes after its creation; RFC never', () => {
+    for (const make of [rfc, chromium]) {
+      const jar = make();
+      set(jar, 'd=1');
+      set(jar, 'lax=1; SameSite=Lax');
+      set(jar, 'strict=1; SameSite=Strict');
+      set(jar, 'odd=1; SameSite=Odd');
+      set(jar, 'none=1; SameSite=None; Secure');
+      const young = make === chromium ? 'd=1; odd=1; none=1' : 'none=1';
+      expect(header(jar, URL_, NOW, POST)).toBe(young);
+      expect(header(jar, URL_, NOW + 120 * SECOND, POST)).toBe(young);
+      expect(header(jar, URL_, NOW + 120 * SECOND + 1, POST)).toBe('none=1');
+      // A safe method carries every Lax and Default cookie, however old (both profiles, 5.8.3 step 3).
+      const get = { ...POST, method: 'GET' };
+      expect(header(jar, URL_, NOW + DAY, get)).toBe('d=1; lax=1; odd=1; none=1');
+      // Not a top-level navigation (a cross-site subresource POST): nothing but None.
+      expect(header(jar, URL_, NOW, { ...POST, topLevelNavigation: false })).toBe('none=1');
+    }
+  });
+
+  it('Chromium counts from the creation-time an overwrite keeps or renews', () => {
+    const jar = chromium();
+    set(jar, 'd=1');
+    // The same value keeps the creation-time (Chromium inherits it): still old at NOW + 3 min.
+    set(jar, 'd=1', URL_, NOW + 150 * SECOND);
+    const POST_ = { sameSiteContext: 'cross-site', topLevelNavigation: true, method: 'POST' };
+    expect(header(jar, URL_, NOW + 180 * SECOND, POST_)).toBe('');
+    // A new value is a new cookie, created now.
+    set(jar, 'd=2', URL_, NOW + 180 * SECOND);
+    expect(header(jar, URL_, NOW + 200 * SECOND, POST_)).toBe('d=2');
+  });
+});
+
 describe('document.cookie and invalid UTF-8', () => {
   it("Chromium's non-HTTP read shows nothing when one cookie's octets are not UTF-8; RFC shows U+FFFD", () => {
     for (const make of [rfc, chromium]) {
@@ -298,6 +335,41 @@ describe('document.cookie and invalid UTF-8', () => {
       set(other, asOctets('d=\ufffd'), URL_, NOW, { octets: true });
       expect(header(other, URL_, NOW, { http: false })).toBe('c=\ufffd; d=\ufffd');
     }
+  });
+
+  it('Chromium sends the octets of a value that is not UTF-8 back unchanged; RFC sends the U+FFFD', () => {
+    for (const make of [rfc, chromium]) {
+      const jar = make();
+      set(jar, 'na me=\xc3', URL_, NOW, { octets: true });
+      set(jar, asOctets('b=ü'), URL_, NOW, { octets: true });
+      set(jar, '\xff\xfe', URL_, NOW, { octets: true });
+      const octets = header(jar, URL_, NOW, { octets: true });
+      expect(octets).toBe(
+        make === rfc
+          ? asOctets('na me=\ufffd; b=ü; \ufffd\ufffd')
+          : `na me=\xc3; ${asOctets('b=ü')}; \xff\xfe`,
+      );
+      // The text forms (header as text, the store, JSON) hold U+FFFD in both profiles.
+      expect(header(jar)).toBe('na me=\ufffd; b=ü; \ufffd\ufffd');
+      expect(jar.getAllCookies({ now: NOW }).map((c) => c.value)).toEqual(['\ufffd', 'ü', '\ufffd\ufffd']);
+      expect(JSON.stringify(jar.toJSON({ now: NOW }))).toContain('"value":"\ufffd"');
+    }
+  });
+
+  it('Chromium: octets that differ are a new value (a new creation-time), the same octets are not', () => {
+    const jar = chromium();
+    set(jar, 'a=\xc3', URL_, NOW, { octets: true });
+    set(jar, 'b=1', URL_, NOW + SECOND);
+    // Another invalid octet decodes to the same U+FFFD, but it is another value: a: new, after b.
+    set(jar, 'a=\xc4', URL_, NOW + 2 * SECOND, { octets: true });
+    expect(header(jar, URL_, NOW + 3 * SECOND, { octets: true })).toBe('b=1; a=\xc4');
+    // The same octets again keep a's creation-time.
+    set(jar, 'a=\xc4', URL_, NOW + 4 * SECOND, { octets: true });
+    expect(header(jar, URL_, NOW + 5 * SECOND, { octets: true })).toBe('b=1; a=\xc4');
+    // A valid value replaces the octets.
+    set(jar, 'a=ok', URL_, NOW + 6 * SECOND, { octets: true });
+    expect(header(jar, URL_, NOW + 7 * SECOND, { octets: true })).toBe('b=1; a=ok');
+    expect(header(jar, URL_, NOW + 7 * SECOND, { http: false })).toBe('b=1; a=ok');
   });
 });
 

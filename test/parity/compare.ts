@@ -17,6 +17,8 @@ export interface Difference {
   /** A scenario's size: its lines and steps, to pick the smallest example of a class. */
   size: number;
   detail: string;
+  /** The size of the example this one was shrunk from (test/parity/shrink.ts), if it was. */
+  shrunkFrom?: number;
 }
 
 export interface Tally {
@@ -409,7 +411,8 @@ export function report(profile: Profile, t: Tally, examples = true): string {
     out.push(`  ${String(count).padStart(6)}  ${cls}`);
     if (!examples) continue;
     out.push(
-      `      e.g. scenario ${example.scenario.id} (${example.scenario.kind}, size ${example.size}): ${example.detail}`,
+      `      e.g. scenario ${example.scenario.id} (${example.scenario.kind}, size ${example.size}` +
+        `${example.shrunkFrom === undefined ? '' : `, shrunk from size ${example.shrunkFrom}`}): ${example.detail}`,
     );
     if (example.size <= 24) out.push(...describe(example.scenario).map((l) => `        ${l}`));
   }

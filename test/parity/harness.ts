@@ -6,6 +6,7 @@ import { ParityBrowser, type Trace } from './browser.js';
 import { compareTrace, emptyTally, type Profile, type Tally } from './compare.js';
 import { generateScenario } from './generator.js';
 import { ParityServer } from './server.js';
+import { shrinkExample } from './shrink.js';
 
 export interface RunOptions {
   scenarios: number;
@@ -21,6 +22,13 @@ export interface RunOptions {
   onTrace?: (trace: Trace) => void;
   /** Progress lines. */
   log?: (line: string) => void;
+  /**
+   * After the run, shrink each class's example with at most this many Chromium re-runs per class
+   * (test/parity/shrink.ts); 0 or absent: no shrinking (the CI short run).
+   */
+  shrinkRuns?: number;
+  /** Epoch ms after which no shrinking run starts. @default deadline + 15 minutes */
+  shrinkDeadline?: number;
 }
 
 export interface RunResult {
@@ -57,6 +65,26 @@ export async function runParity(options: RunOptions): Promise<RunResult> {
       options.onTrace?.(trace);
       for (const [profile, tally] of tallies) compareTrace(trace, profile, tally);
       if (options.log && ran % 100 === 0) options.log(`${ran} scenarios`);
+    }
+    if ((options.shrinkRuns ?? 0) > 0) {
+      const until = options.shrinkDeadline ?? options.deadline + 15 * 60_000;
+      let runs = 0;
+      for (const [profile, tally] of tallies) {
+        for (const [cls, entry] of tally.differences) {
+          const from = entry.example;
+          const shrunk = await shrinkExample(
+            browser,
+            profile,
+            cls,
+            from,
+            options.shrinkRuns,
+            () => Date.now() > until,
+          );
+          runs += shrunk.runs;
+          if (shrunk.example !== from) entry.example = { ...shrunk.example, shrunkFrom: from.size };
+        }
+      }
+      options.log?.(`examples shrunk with ${runs} Chromium re-runs`);
     }
   } finally {
     await browser.dispose();

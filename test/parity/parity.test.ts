@@ -30,11 +30,14 @@ const MIN_SCENARIOS = 15;
  * (both profiles then behave as 'rfc'), Chromium 156: seed 18, 40 scenarios: set-equal 96.71%, order-equal
  * 84.72% (72 requests), store-equal 62.50%; 21 scenarios: 97.94%, 91.67%, 61.90%; seed 7, 200 scenarios:
  * 95.77%, 88.10%, 53.00%. The store floor is low because the partition key and the per-domain limits make
- * most stores differ until the CHIPS and profile work lands.
+ * most stores differ until the CHIPS and profile work lands. The Chromium profile, once finished (Lax + POST,
+ * invalid UTF-8 octets, `00:00:00Z`), measured 100.00% set-, order- and store-equal on seed 18 (150 scenarios,
+ * 1,389 requests), seed 7 (100), seed 11 (150) and seed 23 (150): its floors guard that, with a margin of a few
+ * scenarios.
  */
 const FLOORS = {
   rfc: { setEqual: 90, orderEqual: 70, storeEqual: 35 },
-  chromium: { setEqual: 90, orderEqual: 70, storeEqual: 35 },
+  chromium: { setEqual: 99, orderEqual: 97, storeEqual: 95 },
 } as const;
 
 /**

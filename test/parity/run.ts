@@ -10,11 +10,13 @@
  *   --minutes 90       the time bound
  *   --no-total-limit   leave out the total-limit scenario (3,750 cookies over 25 sites)
  *   --only 12,40       run only these scenarios, and print their traces
+ *   --shrink 30        Chromium re-runs per class to shrink its example (0: none; test/parity/shrink.ts)
  */
 import { existsSync } from 'node:fs';
 import { CHROMIUM } from './browser.js';
 import { describe, type Profile, report } from './compare.js';
 import { runParity } from './harness.js';
+import { SHRINK_RUNS } from './shrink.js';
 
 function option(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -37,6 +39,7 @@ if (!existsSync(CHROMIUM)) {
 const scenarios = positive('scenarios', 5000);
 const seed = positive('seed', 1);
 const minutes = positive('minutes', 90);
+const shrinkRuns = positive('shrink', SHRINK_RUNS);
 const profiles = option('profile', 'rfc,chromium').split(',') as Profile[];
 for (const p of profiles) {
   if (p !== 'rfc' && p !== 'chromium') {
@@ -74,6 +77,7 @@ const result = await runParity({
   deadline: Date.now() + minutes * 60_000,
   totalLimit: !process.argv.includes('--no-total-limit'),
   log: (line) => console.log(`parity: ${line}`),
+  shrinkRuns,
 });
 console.log(
   `parity: ${result.ran} scenarios run, ${result.errors.length} failed steps, ${result.stray} stray requests, ` +
