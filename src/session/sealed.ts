@@ -185,18 +185,20 @@ export class SealedBackend implements SessionBackend {
     if (record.persistent) payload.p = 1;
     const name = state.cookieName;
     const text = JSON.stringify(payload);
-    let values = [seal(text, this.#keys, name)];
-    const names = partNames(name, this.#maxParts);
+    const value = seal(text, this.#keys, name);
     // The browser keeps a cookie whose name + value fit in 4096 octets (RFC 6265bis 5.6 step 4): a larger
-    // seal is sealed again for its part count and split (sealed-parts.ts). Within the Cookie header's limit.
-    if (name.length + values[0]!.length > LIMITS.maxCookieOctets) {
-      const count = partCount(name, values[0]!.length, this.#maxParts);
-      values =
-        count === undefined ? values : splitSeal(name, seal(text, this.#keys, partsAad(name, count)), count);
+    // seal is sealed again for its part count and split (sealed-parts.ts), within the Cookie header's limit.
+    let parts: string[] | undefined;
+    let size = name.length + 1 + value.length;
+    if (size > LIMITS.maxCookieOctets + 1) {
+      const count = partCount(name, value.length, this.#maxParts);
+      if (count !== undefined) {
+        parts = splitSeal(name, seal(text, this.#keys, partsAad(name, count)), count);
+        size = headerBytes(partNames(name, this.#maxParts), parts);
+      }
     }
-    const size = headerBytes(names, values);
     const limit = options.sealedMaxBytes;
-    if (size > limit || name.length + values[0]!.length > LIMITS.maxCookieOctets) {
+    if (size > limit || (parts === undefined && size > LIMITS.maxCookieOctets + 1)) {
       throw new SessionTooLargeError(
         tellerMessage(
           'session',
@@ -217,9 +219,11 @@ export class SealedBackend implements SessionBackend {
     state.storedKey = key; // the session's handle from now on (revokeSessions keeps it by this key)
     if (origin === null) ctx.report.emit('created', now, key, { userId: record.userId });
     ctx.report.lifecycle(state, key);
-    const lines = values.map((value, i) => cookieFor(ctx, state, record, value, names[i]));
+    if (parts === undefined) return this.#deleteParts(state, 1, [cookieFor(ctx, state, record, value)]);
+    const names = partNames(name, this.#maxParts);
+    const lines = parts.map((part, i) => cookieFor(ctx, state, record, part, names[i]));
     // The parts the request carried that this seal does not use (it shrank): deleted in this response.
-    return this.#deleteParts(state, values.length, lines);
+    return this.#deleteParts(state, parts.length, lines);
   }
 
   /**
