@@ -27,6 +27,30 @@ export interface RequestContext {
 export interface AdapterManager<S extends AnySession = Session> {
   load(cookieHeader: string | undefined, context: RequestContext, options?: RequestOptions): Promise<S>;
   commit(session: S, options: CommitOptions): Promise<CommitResult>;
+  /** Sealed sessions: the Cookie header bytes their cookies may take (checked against `maxHeaderSize`). */
+  readonly sealedMaxBytes?: number | undefined;
+}
+
+/** What a request's other headers (request line, Host, User-Agent, Accept..., other cookies) are given. */
+export const OTHER_HEADERS_BYTES = 4096;
+
+/**
+ * Throws at setup when a sealed session's cookies (`sealedMaxBytes`) with {@link OTHER_HEADERS_BYTES} for the
+ * rest would pass node's `maxHeaderSize`: node:http answers 431 to such a request before any handler runs,
+ * logout included, so the browser holding them could never be rid of them.
+ */
+export function checkHeaderRoom(
+  manager: AdapterManager<AnySession>,
+  maxHeaderSize: unknown,
+  adapter: string,
+): void {
+  const sealed = manager.sealedMaxBytes;
+  if (typeof sealed !== 'number' || typeof maxHeaderSize !== 'number') return;
+  if (sealed + OTHER_HEADERS_BYTES > maxHeaderSize) {
+    throw new TypeError(
+      `[teller] [${adapter}] sealedMaxBytes (${sealed}) with ${OTHER_HEADERS_BYTES} bytes for the other headers exceeds node's maxHeaderSize (${maxHeaderSize}): node:http would answer 431 to every request of a browser holding such cookies, logout included. Lower sealedMaxBytes or raise maxHeaderSize (--max-http-header-size, or the server's option, given to the adapter too)`,
+    );
+  }
 }
 
 /**
@@ -206,4 +230,28 @@ export function errorResponse(error: unknown): Response {
     status,
     headers: { 'Content-Type': TEXT_PLAIN, 'Cache-Control': 'no-store', ...headersForError(error) },
   });
+}
+
+/**
+ * For sealed sessions: a check of the server each request came through, run once per server (the last one
+ * is remembered), that reports to `onError` a server whose own `maxHeaderSize` leaves too little room;
+ * undefined for sessions in a store.
+ */
+export function serverCheck(
+  manager: AdapterManager<AnySession>,
+  onError: (error: unknown) => void,
+  adapter: string,
+): ((req: { socket: unknown }) => void) | undefined {
+  if (typeof manager.sealedMaxBytes !== 'number') return undefined;
+  let checked: unknown;
+  return (req) => {
+    const server = (req.socket as { server?: { maxHeaderSize?: unknown } }).server;
+    if (server === checked || server === undefined) return;
+    checked = server;
+    try {
+      checkHeaderRoom(manager, server.maxHeaderSize, adapter);
+    } catch (error) {
+      onError(error);
+    }
+  };
 }

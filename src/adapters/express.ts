@@ -22,12 +22,12 @@
  *   interface ExpressSessionTypes { session: Session<{ cart: string[] }> }
  * }
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type IncomingMessage, maxHeaderSize as nodeMaxHeaderSize, type ServerResponse } from 'node:http';
 import { statusForError } from '../session/errors.js';
 import type { RequestOptions } from '../session/manager.js';
 import type { AnySession, Session } from '../session/session.js';
 import type { AdapterManager, RequestContext } from './_shared.js';
-import { requestOptionsOf, SessionHttpError, safeReporter } from './_shared.js';
+import { checkHeaderRoom, requestOptionsOf, SessionHttpError, safeReporter, serverCheck } from './_shared.js';
 import { type Adapter, hook } from './node/hooks.js';
 
 export type { RequestOptions } from '../session/manager.js';
@@ -73,6 +73,14 @@ export interface ExpressSessionsOptions extends RequestOptions {
    * failed commits answered 5xx or 409. @default console.error (one line for Teller's own errors)
    */
   onError?: (error: unknown) => void;
+  /**
+   * The server's `maxHeaderSize`, when it was created with one: sealed sessions' `sealedMaxBytes` with 4 KB
+   * for the other headers must fit in it, or this throws (node:http would answer 431 to every request of a
+   * browser holding such cookies, logout included). A server whose own limit is smaller is reported to
+   * `onError` at its first request.
+   * @default http.maxHeaderSize (16 KB unless --max-http-header-size says otherwise)
+   */
+  maxHeaderSize?: number;
 }
 
 /** What the middleware reads of Express's request (`req.secure` and `req.ip` honour `trust proxy`). */
@@ -101,8 +109,11 @@ export function expressSessions<S extends AnySession>(
   const onError = safeReporter(options.onError);
   const adapter: Adapter = { manager: manager as AdapterManager<AnySession>, onError };
   const requestOptions = requestOptionsOf(options);
+  checkHeaderRoom(adapter.manager, options.maxHeaderSize ?? nodeMaxHeaderSize, 'express');
+  const checkServer = serverCheck(adapter.manager, onError, 'express');
 
   return async function tellerSession(req, res, next) {
+    if (checkServer !== undefined) checkServer(req);
     let session: S;
     try {
       session = await manager.load(req.headers.cookie, requestContext(req), requestOptions);

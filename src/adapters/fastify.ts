@@ -12,13 +12,21 @@
  * await app.register(fastifySessions, { manager });
  * app.get('/', async (request) => ({ user: request.session.userId ?? null }));
  */
+
+import { maxHeaderSize as nodeMaxHeaderSize } from 'node:http';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { statusForError } from '../session/errors.js';
 import type { CommitResult, RequestOptions } from '../session/manager.js';
 import type { AnySession, Session } from '../session/session.js';
 import type { AdapterManager, HeaderTarget, RequestContext } from './_shared.js';
-import { addSessionHeaders, requestOptionsOf, SessionHttpError, safeReporter } from './_shared.js';
+import {
+  addSessionHeaders,
+  checkHeaderRoom,
+  requestOptionsOf,
+  SessionHttpError,
+  safeReporter,
+} from './_shared.js';
 
 export type { RequestOptions } from '../session/manager.js';
 export type { AdapterManager, RequestContext } from './_shared.js';
@@ -74,6 +82,9 @@ const plugin: FastifyPluginAsync<FastifySessionsOptions> = async (fastify, optio
     );
   const onError = safeReporter(options.onError);
   const requestOptions = requestOptionsOf(options);
+  // Sealed sessions' cookies must fit in what the server accepts (its own maxHeaderSize, else node's).
+  const server = (fastify as FastifyInstance).server as { maxHeaderSize?: number } | undefined;
+  checkHeaderRoom(manager, server?.maxHeaderSize ?? nodeMaxHeaderSize, 'fastify');
   const fail = (error: unknown): never => {
     onError(error);
     throw new SessionHttpError(statusForError(error), error);

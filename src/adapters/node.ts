@@ -7,10 +7,10 @@
  * any Set-Cookie (RFC 9111 5.2.2.5; RFC 6265bis 7.1 on caching Set-Cookie). Session errors become short plain
  * answers (503, 409), never a stack trace or a crash. The response's methods are hooked by `./node/hooks.ts`.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type IncomingMessage, maxHeaderSize as nodeMaxHeaderSize, type ServerResponse } from 'node:http';
 import type { RequestOptions } from '../session/manager.js';
 import type { AdapterManager, RequestContext } from './_shared.js';
-import { forwardedHeaders, safeReporter } from './_shared.js';
+import { checkHeaderRoom, forwardedHeaders, safeReporter, serverCheck } from './_shared.js';
 import { type Adapter, type AnySession, hook, sendError } from './node/hooks.js';
 
 export type { RequestOptions } from '../session/manager.js';
@@ -26,6 +26,14 @@ export interface NodeSessionsOptions {
   trustProxy?: boolean;
   /** Told of every error answered with a 5xx or 409 (and of handler errors after the headers went out). @default console.error */
   onError?: (error: unknown) => void;
+  /**
+   * The server's `maxHeaderSize`, when it was created with one (`http.createServer({ maxHeaderSize })`):
+   * sealed sessions' `sealedMaxBytes` with 4 KB for the other headers must fit in it, or this throws (node:http
+   * would answer 431 to every request of a browser holding such cookies, logout included). A server whose
+   * own limit is smaller than this is reported to `onError` at its first request.
+   * @default http.maxHeaderSize (16 KB unless --max-http-header-size says otherwise)
+   */
+  maxHeaderSize?: number;
 }
 
 export type SessionRequest<S> = IncomingMessage & { session: S };
@@ -65,6 +73,8 @@ export function createNodeSessions<S extends AnySession>(
   const { trustProxy = false } = options;
   const onError = safeReporter(options.onError);
   const adapter: Adapter = { manager: manager as AdapterManager<AnySession>, onError };
+  checkHeaderRoom(adapter.manager, options.maxHeaderSize ?? nodeMaxHeaderSize, 'node');
+  const checkServer = serverCheck(adapter.manager, onError, 'node');
 
   /**
    * Loads the session, puts it on the request and hooks the response, then runs the handler (or `next`).
@@ -79,6 +89,7 @@ export function createNodeSessions<S extends AnySession>(
     requestOptions: RequestOptions | undefined,
   ): Promise<void> {
     try {
+      if (checkServer !== undefined) checkServer(req);
       let session: S;
       try {
         session = await manager.load(req.headers.cookie, requestContext(req, trustProxy), requestOptions);

@@ -106,13 +106,17 @@ export function loadedState(
   });
 }
 
-/** The Set-Cookie line carrying `value` for a session whose record is `record`. */
+/**
+ * The Set-Cookie line carrying `value` for a session whose record is `record`, under the session cookie's
+ * name (or `name`: a part of a sealed session split across cookies, `sealed-parts.ts`).
+ */
 export function cookieFor(
   ctx: ManagerContext,
   state: SessionState,
   record: Pick<SessionRecord, 'persistent' | 'expiresAt'>,
   value: string,
+  name = state.cookieName,
 ): string {
   const maxAge = record.persistent ? record.expiresAt - state.now : undefined;
-  return sessionCookieLine(ctx.options.policy, state.secure, state.cookieName, value, maxAge);
+  return sessionCookieLine(ctx.options.policy, state.secure, name, value, maxAge);
 }

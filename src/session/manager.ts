@@ -151,6 +151,12 @@ export interface SessionManager<Data extends object = SessionData, Format extend
   revokeSessions(userId: string, options?: RevokeOptions<Data, Format>): Promise<number>;
   /** The cookie name this manager uses for a request. */
   cookieName(context?: Pick<LoadContext, 'secure' | 'host'>): string;
+  /**
+   * Sealed sessions: the Cookie header bytes the session's cookies may take (`sealedMaxBytes`), which the
+   * node, Express and Fastify adapters check against node's `maxHeaderSize` at setup; undefined for
+   * sessions in a store.
+   */
+  readonly sealedMaxBytes: number | undefined;
   /** Closes the store (when it can be closed); later loads throw. */
   close(): Promise<void>;
 }
@@ -334,6 +340,10 @@ class Manager<Data extends object, Format extends SessionFormat> implements Sess
     const count = await this.#backend.revokeSessions(userId, exceptKey, now);
     this.#ctx.report.emit('revoked', now, undefined, { userId, detail: String(count) });
     return count;
+  }
+
+  get sealedMaxBytes(): number | undefined {
+    return this.#options.sealKeys === undefined ? undefined : this.#options.sealedMaxBytes;
   }
 
   cookieName(context: Pick<LoadContext, 'secure' | 'host'> = {}): string {

@@ -53,6 +53,7 @@ export const OPTION_NAMES: ReadonlySet<string> = new Set([
   'legacyCookies',
   'serializer',
   'maxDataBytes',
+  'sealedMaxBytes',
   'storeTimeout',
   'lockTimeout',
   'touchInterval',

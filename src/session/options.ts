@@ -162,6 +162,18 @@ export interface SessionManagerOptions {
   /** The largest serialized data (bytes) a commit accepts; larger is SessionTooLargeError. @default 65_536 */
   maxDataBytes?: number;
   /**
+   * Sealed sessions (`seal`): the most bytes the session's cookies may take in the Cookie header the browser
+   * sends (names, `=`, values and the `; ` between them). A seal too large for one cookie (name and value over
+   * 4,096 bytes) is split across numbered cookies `<name>`, `<name>.1`, ... (bound together: a part altered,
+   * missing, swapped or from an earlier seal gives a fresh session), and the parts a smaller session no longer
+   * uses are deleted in the same response. Past this limit a commit throws SessionTooLargeError. The default
+   * fits what common proxies accept (nginx's 8 KB header buffer); keep it, with room for the request's other
+   * headers, under your server's limit: the node, Express and Fastify adapters refuse at setup a limit that,
+   * with 4 KB for the other headers, exceeds node's `maxHeaderSize` (16 KB by default), since node:http answers
+   * 431 to every request of such a browser, logout included. @default 8_192
+   */
+  sealedMaxBytes?: number;
+  /**
    * ms a load, a commit (all its store calls and merge retries together) or another manager call may
    * wait for the store before failing with SessionStoreError (answered 503). @default 1_000
    */
@@ -211,6 +223,7 @@ export const DEFAULTS = {
   rememberMe: 30 * DAY,
   rememberMeAbsolute: 90 * DAY,
   maxDataBytes: 64 * 1024,
+  sealedMaxBytes: 8 * 1024,
   storeTimeout: 1_000,
   lockTimeout: 250,
   touchInterval: MINUTE,
@@ -281,6 +294,8 @@ export interface ResolvedOptions {
   readonly renewAfter: number | undefined;
   readonly renewGrace: number;
   readonly maxDataBytes: number;
+  /** The Cookie header bytes a sealed session's cookies may take (`sealed-parts.ts`). */
+  readonly sealedMaxBytes: number;
   readonly storeTimeout: number;
   readonly lockTimeout: number;
   readonly touchInterval: number;
@@ -360,6 +375,7 @@ export function resolveOptions(options: SessionManagerOptions): ResolvedOptions 
     renewAfter,
     renewGrace,
     maxDataBytes: byteCount('maxDataBytes', options.maxDataBytes, DEFAULTS.maxDataBytes),
+    sealedMaxBytes: sealedMaxBytes(options.sealedMaxBytes, sealKeys),
     storeTimeout: duration('storeTimeout', options.storeTimeout, DEFAULTS.storeTimeout, MAX_TIMER_MS),
     lockTimeout: duration('lockTimeout', options.lockTimeout, DEFAULTS.lockTimeout, MAX_TIMER_MS),
     touchInterval: duration('touchInterval', options.touchInterval, DEFAULTS.touchInterval),
@@ -389,6 +405,18 @@ function duration(name: string, value: unknown, fallback: number, max = Number.M
 /** Checks a size option: a positive whole number of bytes. */
 function byteCount(name: string, value: unknown, fallback: number): number {
   return count(name, value, fallback, ' of bytes');
+}
+
+/** `sealedMaxBytes`, checked: only with `seal`, and room for at least one cookie's worth of seal. */
+function sealedMaxBytes(value: unknown, sealKeys: SealKeys | undefined): number {
+  if (value !== undefined && sealKeys === undefined) {
+    throw new TypeError(tellerMessage('session', 'sealedMaxBytes applies to sealed sessions (seal)'));
+  }
+  const bytes = byteCount('sealedMaxBytes', value, DEFAULTS.sealedMaxBytes);
+  if (bytes < 1024) {
+    throw new TypeError(tellerMessage('session', 'sealedMaxBytes must be at least 1024 bytes'));
+  }
+  return bytes;
 }
 
 /** The signing secrets, each checked now (empty: an error; shorter than 32 bytes: a warning), not at the first commit. */

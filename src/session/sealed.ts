@@ -24,6 +24,15 @@ import {
   touchDue,
 } from './records.js';
 import { type SealKeys, seal, unseal } from './seal.js';
+import {
+  headerBytes,
+  joinParts,
+  maxPartsFor,
+  partCount,
+  partNames,
+  partsAad,
+  splitSeal,
+} from './sealed-parts.js';
 import type { SealedRevocations } from './sealed-revocation.js';
 import { Session } from './session.js';
 import {
@@ -73,18 +82,30 @@ export class SealedBackend implements SessionBackend {
   readonly #keys: SealKeys;
   /** Without a store: undefined, and nothing on the server remembers an ended cookie. */
   readonly #revocations: SealedRevocations | undefined;
+  /** The most parts a session's cookies are split in (see `sealed-parts.ts`). */
+  readonly #maxParts: number;
 
   constructor(ctx: ManagerContext, keys: SealKeys, revocations: SealedRevocations | undefined) {
     this.#ctx = ctx;
     this.#keys = keys;
     this.#revocations = revocations;
+    this.#maxParts = maxPartsFor(ctx.options.sealedMaxBytes);
   }
 
   async load(raw: string, facts: RequestFacts): Promise<Session> {
     const ctx = this.#ctx;
     const { now, cookieName, movedFrom } = facts;
     // Sealed for the name it was sent under (a former name's cookie is moved, resealed, at commit).
-    const text = unseal(raw, this.#keys, movedFrom ?? cookieName);
+    const name = movedFrom ?? cookieName;
+    let text: string | undefined;
+    const first = raw.charCodeAt(0);
+    if (first >= 0x31 && first <= 0x39) {
+      // `<count>.`: a seal split across cookies (one cookie's seal begins with its version's `A`).
+      const joined = joinParts(raw, partNames(name, this.#maxParts), facts.cookies, this.#maxParts);
+      text = joined && unseal(joined.sealed, this.#keys, partsAad(name, joined.count));
+    } else {
+      text = unseal(raw, this.#keys, name);
+    }
     let payload: unknown;
     try {
       payload = text === undefined ? undefined : JSON.parse(text);
@@ -131,7 +152,9 @@ export class SealedBackend implements SessionBackend {
     if (origin === null && !worthStoring(state)) {
       if (revocations !== undefined) await revocations.commit(state, undefined);
       ctx.report.lifecycle(state, state.discarded[0]?.key);
-      return clearsCookie(state) ? [deleteCookieLine(options.policy, state.secure, carriedName(state))] : [];
+      return clearsCookie(state)
+        ? this.#deleteParts(state, 1, [deleteCookieLine(options.policy, state.secure, carriedName(state))])
+        : [];
     }
     const data =
       origin === null || (state.ops !== undefined && state.ops.size > 0)
@@ -160,14 +183,26 @@ export class SealedBackend implements SessionBackend {
     };
     if (record.userId !== undefined) payload.u = record.userId;
     if (record.persistent) payload.p = 1;
-    const value = seal(JSON.stringify(payload), this.#keys, state.cookieName);
-    // The browser limit is name + value <= 4096 octets (RFC 6265bis 5.6 step 4).
-    const size = state.cookieName.length + value.length;
-    if (size > LIMITS.maxCookieOctets) {
+    const name = state.cookieName;
+    const text = JSON.stringify(payload);
+    const value = seal(text, this.#keys, name);
+    // The browser keeps a cookie whose name + value fit in 4096 octets (RFC 6265bis 5.6 step 4): a larger
+    // seal is sealed again for its part count and split (sealed-parts.ts), within the Cookie header's limit.
+    let parts: string[] | undefined;
+    let size = name.length + 1 + value.length;
+    if (size > LIMITS.maxCookieOctets + 1) {
+      const count = partCount(name, value.length, this.#maxParts);
+      if (count !== undefined) {
+        parts = splitSeal(name, seal(text, this.#keys, partsAad(name, count)), count);
+        size = headerBytes(partNames(name, this.#maxParts), parts);
+      }
+    }
+    const limit = options.sealedMaxBytes;
+    if (size > limit || (parts === undefined && size > LIMITS.maxCookieOctets + 1)) {
       throw new SessionTooLargeError(
         tellerMessage(
           'session',
-          `the sealed session cookie would be ${size} bytes, more than ${LIMITS.maxCookieOctets}; keep less in a sealed session`,
+          `the sealed session cookies would be ${size} bytes of Cookie header, more than ${limit} (sealedMaxBytes); keep less in a sealed session`,
         ),
       );
     }
@@ -184,7 +219,27 @@ export class SealedBackend implements SessionBackend {
     state.storedKey = key; // the session's handle from now on (revokeSessions keeps it by this key)
     if (origin === null) ctx.report.emit('created', now, key, { userId: record.userId });
     ctx.report.lifecycle(state, key);
-    return [cookieFor(ctx, state, record, value)];
+    if (parts === undefined) return this.#deleteParts(state, 1, [cookieFor(ctx, state, record, value)]);
+    const names = partNames(name, this.#maxParts);
+    const lines = parts.map((part, i) => cookieFor(ctx, state, record, part, names[i]));
+    // The parts the request carried that this seal does not use (it shrank): deleted in this response.
+    return this.#deleteParts(state, parts.length, lines);
+  }
+
+  /**
+   * `lines` with the deletion of each part of the session cookie, from index `from` on, that the request
+   * carried (a few lookups in its parsed Cookie header; none without one).
+   */
+  #deleteParts(state: SessionState, from: number, lines: string[]): string[] {
+    const cookies = state.cookies;
+    if (cookies === undefined) return lines;
+    const names = partNames(state.cookieName, this.#maxParts);
+    for (let i = Math.max(1, from); i < names.length; i++) {
+      if (cookies[names[i]!] !== undefined) {
+        lines.push(deleteCookieLine(this.#ctx.options.policy, state.secure, names[i]!));
+      }
+    }
+    return lines;
   }
 
   async reload(state: SessionState): Promise<void> {

@@ -503,6 +503,31 @@ export async function passiveRouteScenario(
 }
 
 /**
+ * A sealed session split across cookies (issue 19), through the adapter: `POST /add` with long keys grows it
+ * from one cookie to two (`sid`, `sid.1`), every part is sent back and read, a login re-seals both parts, and
+ * a logout deletes both in the same answer.
+ */
+export async function sealedSplitScenario(call: AdapterCall): Promise<void> {
+  const jar = new TinyJar();
+  const key = (i: number) => `k${i}-${createHash('sha256').update(String(i)).digest('hex').repeat(20)}`;
+  expect((await call('POST', `/add?key=${key(1)}`, { jar })).status).toBeLessThan(400);
+  expect([...jar.cookies.keys()]).toEqual(['sid']);
+  for (let i = 2; i <= 4; i++)
+    expect((await call('POST', `/add?key=${key(i)}`, { jar })).status).toBeLessThan(400);
+  expect([...jar.cookies.keys()].sort()).toEqual(['sid', 'sid.1']);
+  const read = bodyOf<{ data: Record<string, unknown> }>(await call('GET', '/', { jar }));
+  expect(Object.keys(read.data).sort()).toEqual([1, 2, 3, 4].map(key).sort());
+  const login = await call('POST', '/login?user=sam', { jar });
+  expect(login.setCookie.map((line) => line.split('=')[0]).sort()).toEqual(['sid', 'sid.1']);
+  expect(bodyOf<{ user: string; data: object }>(await call('GET', '/', { jar }))).toMatchObject({
+    user: 'sam',
+  });
+  const logout = await call('POST', '/logout', { jar });
+  expect(logout.setCookie.map((line) => line.split('=')[0]).sort()).toEqual(['sid', 'sid.1']);
+  expect(jar.cookies.size).toBe(0);
+}
+
+/**
  * THE adapter scenario suite, run by every adapter's test file with its own app ({@link ScenarioApp}) over
  * real HTTP on loopback: first visit, login, read, 50 concurrent writes, logout, replay of the old cookie
  * ({@link loginLogoutScenario}); a store that is down (failing, or hanging past its timeout) -> 503
@@ -613,6 +638,26 @@ export function adapterScenarios(name: string, start: ScenarioApp, options: Scen
           httpCaller(() => renamedServer?.port ?? 0),
           renamedStore,
         );
+        expect(errors).toEqual([]);
+      });
+    });
+
+    describe('sealed sessions', () => {
+      const sealedManager = createSessionManager({
+        seal: { secrets: ['a-sealing-secret-of-32-bytes-or-more'] },
+      });
+      let sealedServer: ScenarioServer | undefined;
+      beforeAll(async () => {
+        sealedServer = await start(sealedManager, (error) => errors.push(error));
+      });
+      afterAll(async () => {
+        await sealedServer?.close();
+        await sealedManager.close();
+      });
+
+      it('a session past 4 KB travels in two cookies, every part sent and read; logout deletes both', async () => {
+        errors.length = 0;
+        await sealedSplitScenario(httpCaller(() => sealedServer?.port ?? 0));
         expect(errors).toEqual([]);
       });
     });

@@ -51,6 +51,7 @@ describe("the README's options table", () => {
       legacyCookies: true,
       serializer: true,
       maxDataBytes: true,
+      sealedMaxBytes: true,
       storeTimeout: true,
       lockTimeout: true,
       touchInterval: true,

@@ -122,17 +122,21 @@ describe('sealed sessions (no store)', () => {
     expect((await other.load(`other=${value}`, { now: T0 })).userId).toBeUndefined();
   });
 
-  it('refuses to build a cookie over 4096 bytes (SessionTooLargeError at commit)', async () => {
+  it('refuses cookies over sealedMaxBytes of Cookie header (SessionTooLargeError at commit); splits past 4096 bytes', async () => {
     const manager = sealed();
     const ok = await manager.load(undefined, { now: T0 });
     ok.set('blob', 'x'.repeat(2500));
     const [line] = (await manager.commit(ok)).setCookie;
     expect(line!.split(';')[0]!.length).toBeLessThanOrEqual(4096);
+    // Past one cookie: two parts (sealed-split.test.ts).
+    const two = await manager.load(undefined, { now: T0 });
+    two.set('blob', 'x'.repeat(3200));
+    expect((await manager.commit(two)).setCookie.map((l) => l.split('=')[0])).toEqual(['sid', 'sid.1']);
     const big = await manager.load(undefined, { now: T0 });
-    big.set('blob', 'x'.repeat(3200));
+    big.set('blob', 'x'.repeat(6500));
     const error = await manager.commit(big).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SessionTooLargeError);
-    expect((error as Error).message).toMatch(/more than 4096/);
+    expect((error as Error).message).toMatch(/more than 8192/);
   });
 
   it('logout clears the cookie', async () => {
