@@ -214,7 +214,7 @@ export interface SessionManagerOptions {
   /** Called for each {@link SessionEvent}; exceptions it throws are logged and ignored. */
   onEvent?: (event: SessionEvent) => void;
   /**
-   * Stolen-id detection (needs a store: stored sessions, or sealed ones with a store). An id retired by
+   * Stolen-id detection (stored sessions). An id retired by
    * `login()`, `regenerate()`, renewal, `logout()`, `destroy()` or `revokeSessions` leaves a small record
    * (until the retired session's own absolute expiry, at most 30 days). A request presenting it gets a fresh
    * session as always, and a `reuse` event when the evidence is unambiguous: for an id retired by a rotation
@@ -222,7 +222,8 @@ export interface SessionManagerOptions {
    * holds the new id, so someone else holds the old one); for an id retired by logout, destroy or
    * revocation, always (its browser may have missed the answer that cleared it). With `'revoke'`, a rotation
    * reuse also ends every session of that user (`revokeSessions`: a store with `deleteByUser` or
-   * `listByUser`, or sealed sessions with a store); a logout, destroy or revocation reuse never does.
+   * `listByUser`); a logout, destroy or revocation reuse never does. Stored sessions only for now: sealed
+   * sessions raise no `reuse` event yet, and take `'event'` only.
    * @default 'event'
    */
   reuse?: 'event' | 'revoke';
@@ -497,19 +498,17 @@ function reusePolicy(
 ): 'event' | 'revoke' {
   if (value === undefined || value === 'event') return 'event';
   if (value !== 'revoke') throw new TypeError(tellerMessage('session', "reuse must be 'event' or 'revoke'"));
-  if (
-    store !== undefined &&
-    sealKeys === undefined &&
-    typeof store.deleteByUser !== 'function' &&
-    typeof store.listByUser !== 'function'
-  ) {
+  if (store === undefined || sealKeys !== undefined) {
     throw new TypeError(
-      tellerMessage('session', "reuse: 'revoke' needs a store with deleteByUser or listByUser"),
+      tellerMessage(
+        'session',
+        "reuse: 'revoke' needs stored sessions (sealed sessions raise no reuse event yet)",
+      ),
     );
   }
-  if (store === undefined) {
+  if (typeof store.deleteByUser !== 'function' && typeof store.listByUser !== 'function') {
     throw new TypeError(
-      tellerMessage('session', "reuse: 'revoke' needs a store (sealed sessions: for revocation)"),
+      tellerMessage('session', "reuse: 'revoke' needs a store with deleteByUser or listByUser"),
     );
   }
   return 'revoke';
