@@ -30,6 +30,7 @@ export type {
 export { createSessionManager } from './manager.js';
 export type {
   ClearSiteDataOptions,
+  RetiredBy,
   SessionEvent,
   SessionEventType,
   SessionLogger,
@@ -39,6 +40,13 @@ export type { SessionSerializer } from './serializer.js';
 export { jsonSerializer } from './serializer.js';
 export type { AnySession, LoginOptions, ReadonlyData, SessionData } from './session.js';
 export { Session } from './session.js';
-export type { PurgeOptions, ScanPage, SessionMeta, SessionRecord, SessionStore } from './store.js';
+export type {
+  PurgeOptions,
+  RetiredInfo,
+  ScanPage,
+  SessionMeta,
+  SessionRecord,
+  SessionStore,
+} from './store.js';
 export { assertScanArguments, assertSetArguments, RECORD_FORMAT } from './store.js';
 export type { DeepReadonly, SessionFormat } from './values.js';

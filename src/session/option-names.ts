@@ -61,6 +61,7 @@ export const OPTION_NAMES: ReadonlySet<string> = new Set([
   'bruteForce',
   'clearSiteData',
   'onEvent',
+  'reuse',
   'clock',
   'random',
 ]);

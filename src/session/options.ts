@@ -67,7 +67,16 @@ export type SessionEventType =
    * A client (`ip`) sent `bruteForce.threshold` distinct unknown session ids within `bruteForce.window`: one
    * event per burst (see `bruteForce`).
    */
-  | 'brute-force';
+  | 'brute-force'
+  /**
+   * Stolen-id detection: a request presented an id that was retired, and the evidence that two parties hold
+   * it is unambiguous (see the manager's `reuse` option). Carries `userId`, `retiredBy`, `retiredAgoMs` and
+   * the request's `userAgent` and `ip` as the adapter gave them; never an id, a key or a `ref`.
+   */
+  | 'reuse';
+
+/** What retired a session id (a `reuse` event's `retiredBy`). */
+export type RetiredBy = 'login' | 'regenerate' | 'renewal' | 'logout' | 'destroy' | 'revoke';
 
 /** An event for audit logs and metrics. `ref` is a prefix of the store key (a hash), never the id. */
 export interface SessionEvent {
@@ -76,8 +85,14 @@ export interface SessionEvent {
   at: number;
   ref?: string;
   userId?: string;
-  /** The client's address, on `brute-force` events. */
+  /** The client's address, on `brute-force` and `reuse` events. */
   ip?: string;
+  /** The request's user agent as given, on `reuse` events. */
+  userAgent?: string;
+  /** On `reuse` events: what retired the id the request presented. */
+  retiredBy?: RetiredBy;
+  /** On `reuse` events: how long ago (ms, by the manager's clock) the id was retired. */
+  retiredAgoMs?: number;
   /** A short human explanation, e.g. the rejection reason or the count revoked. */
   detail?: string;
 }
@@ -210,6 +225,20 @@ export interface SessionManagerOptions {
   clearSiteData?: ClearSiteDataOptions | false;
   /** Called for each {@link SessionEvent}; exceptions it throws are logged and ignored. */
   onEvent?: (event: SessionEvent) => void;
+  /**
+   * Stolen-id detection (stored sessions). An id retired by
+   * `login()`, `regenerate()`, renewal, `logout()`, `destroy()` or `revokeSessions` leaves a small record
+   * (until the retired session's own absolute expiry, at most 30 days). A request presenting it gets a fresh
+   * session as always, and a `reuse` event when the evidence is unambiguous: for an id retired by a rotation
+   * (login, regenerate, renewal) only once its successor was used by a later request (the rightful browser
+   * holds the new id, so someone else holds the old one); for an id retired by logout, destroy or
+   * revocation, always (its browser may have missed the answer that cleared it). With `'revoke'`, a rotation
+   * reuse also ends every session of that user (`revokeSessions`: a store with `deleteByUser` or
+   * `listByUser`); a logout, destroy or revocation reuse never does. Stored sessions only for now: sealed
+   * sessions raise no `reuse` event yet, and take `'event'` only.
+   * @default 'event'
+   */
+  reuse?: 'event' | 'revoke';
   /** The manager's clock (epoch ms), used when `load` gets no `context.now`. @default Date.now */
   clock?: () => number;
   /** Random bytes for ids. @default crypto.randomBytes */
@@ -267,6 +296,12 @@ export const LIMITS = {
    */
   retiredTtlMs: 30 * DAY,
   /**
+   * Requests in flight across a rotation: a request with the retired id within this long after the rotation
+   * is never a reuse, even once the successor was used (a slow request sent before the browser had the new
+   * id may arrive after one sent with it).
+   */
+  reuseSettleMs: 10_000,
+  /**
    * Ended sealed sessions a user's not-before record lists at most (it is read on each of the user's
    * requests). Beyond, the record falls back to a not-before time: all older cookies of the user end.
    */
@@ -309,6 +344,7 @@ export interface ResolvedOptions {
   readonly onEvent: ((event: SessionEvent) => void) | undefined;
   readonly bruteForce: ResolvedBruteForce | undefined;
   readonly clearSiteData: Required<ClearSiteDataOptions>;
+  readonly reuse: 'event' | 'revoke';
 }
 
 /** Checks `options` once and applies the defaults; a TypeError names the first bad option. */
@@ -388,6 +424,7 @@ export function resolveOptions(options: SessionManagerOptions): ResolvedOptions 
     onEvent: options.onEvent,
     bruteForce: bruteForceOptions(options.bruteForce),
     clearSiteData: clearSiteDataOptions(options.clearSiteData),
+    reuse: reusePolicy(options.reuse, store, sealKeys),
   };
 }
 
@@ -479,6 +516,30 @@ function bruteForceOptions(value: unknown): ResolvedBruteForce | undefined {
     maxClients: count('bruteForce.maxClients', given.maxClients, BRUTE_FORCE_DEFAULTS.maxClients),
     policy,
   };
+}
+
+/** `reuse`, checked: 'revoke' needs a way to end a user's sessions. */
+function reusePolicy(
+  value: unknown,
+  store: SessionStore | undefined,
+  sealKeys: SealKeys | undefined,
+): 'event' | 'revoke' {
+  if (value === undefined || value === 'event') return 'event';
+  if (value !== 'revoke') throw new TypeError(tellerMessage('session', "reuse must be 'event' or 'revoke'"));
+  if (store === undefined || sealKeys !== undefined) {
+    throw new TypeError(
+      tellerMessage(
+        'session',
+        "reuse: 'revoke' needs stored sessions (sealed sessions raise no reuse event yet)",
+      ),
+    );
+  }
+  if (typeof store.deleteByUser !== 'function' && typeof store.listByUser !== 'function') {
+    throw new TypeError(
+      tellerMessage('session', "reuse: 'revoke' needs a store with deleteByUser or listByUser"),
+    );
+  }
+  return 'revoke';
 }
 
 /** `clearSiteData`, checked, with its defaults. */

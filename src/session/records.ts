@@ -8,7 +8,7 @@ import { SessionTooLargeError, tellerMessage } from './errors.js';
 import { LIMITS, type ResolvedOptions } from './options.js';
 import { fromValueMap, jsonSerializer, toValueMap } from './serializer.js';
 import { ISSUED_AT_KEY, type Origin, type SessionState } from './state.js';
-import { RECORD_FORMAT, type SessionRecord } from './store.js';
+import { RECORD_FORMAT, type RetiredInfo, type SessionRecord } from './store.js';
 
 /** A record of the current format; the optional fields (userId, persistent, movedTo, meta) are added by callers. */
 export function makeRecord(
@@ -144,4 +144,29 @@ export function sameValue(options: ResolvedOptions, a: unknown, b: unknown): boo
   if (a === b) return true;
   if (a === undefined || b === undefined) return false;
   return options.serializer.stringify({ v: a }) === options.serializer.stringify({ v: b });
+}
+
+/** A retirement record's fields and store ttl (see {@link SessionRecord.retired}). */
+export interface Retirement {
+  retired: RetiredInfo;
+  ttl: number;
+}
+
+/**
+ * What a record retired by `by` at `now` leaves: who held the session (`user`, else the record's user), what
+ * retired it and when, kept until the retired session's absolute expiry would have come (at least the
+ * tombstone's time, at most `retiredTtlMs`).
+ */
+export function retirement(
+  options: ResolvedOptions,
+  base: SessionRecord,
+  by: RetiredInfo['by'],
+  now: number,
+  user = base.userId,
+): Retirement {
+  const retired: RetiredInfo = { by, at: now };
+  if (user !== undefined) retired.user = user;
+  const end = base.createdAt + recordLifetimes(options, base).absolute;
+  const keep = Math.min(Math.max(LIMITS.tombstoneTtlMs, end - now), LIMITS.retiredTtlMs);
+  return { retired, ttl: keep + LIMITS.ttlSlackMs };
 }

@@ -49,7 +49,29 @@ export interface SessionRecord {
    * destroy carrying the retired id ends that successor too.
    */
   rotatedTo?: string;
+  /**
+   * On a record left under a retired id (an ended record, or a renewal pointer): who held the session, what
+   * retired it and when (epoch ms), for stolen-id detection (the manager's `reuse` option). Such a record is
+   * kept until the retired session's own absolute expiry would have come, and at most 30 days.
+   */
+  retired?: RetiredInfo;
+  /**
+   * Set on the record a rotation (login, regenerate, renewal) wrote under a new id, until a request that
+   * presents that id loads it (its commit writes the record without it, once per rotation): while set, the
+   * browser has not been seen holding the new id, so the old one presented again is no proof of theft.
+   */
+  unconfirmed?: true;
   meta?: SessionMeta;
+}
+
+/** What {@link SessionRecord.retired} holds. */
+export interface RetiredInfo {
+  /** What retired the id. */
+  by: 'login' | 'regenerate' | 'renewal' | 'logout' | 'destroy' | 'revoke';
+  /** Epoch ms (the manager's clock). */
+  at: number;
+  /** The session's user when it was retired (not `userId`: a retired record stays out of the user index). */
+  user?: string;
 }
 
 /**

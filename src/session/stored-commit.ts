@@ -25,6 +25,8 @@ import {
   isUsable,
   makeRecord,
   parseValues,
+  type Retirement,
+  retirement,
   sameValue,
   serializeValues,
   touchDue,
@@ -66,9 +68,16 @@ export async function commitStored(
   )
     return unstored(ctx, state);
   const b = calls.budget(now);
-  for (const ended of state.discarded) {
-    await retire(calls, ended.key, ended.record.version, b, 0);
-    if (ended.pointerKey !== undefined) await calls.delete(ended.pointerKey, b);
+  if (state.discarded.length > 0) {
+    // The ids logout or destroy ended leave a retirement record (stolen-id detection, the `reuse` option).
+    const by = state.lifecycle.includes('logout') ? 'logout' : 'destroy';
+    const keepsRetired = calls.store.lockOnly !== true;
+    for (const ended of state.discarded) {
+      // Not in an express-session store (lockOnly): its apps expect a destroyed session to be gone.
+      const mark = keepsRetired ? retirement(ctx.options, ended.record, by, now) : undefined;
+      await retire(calls, ended.key, ended.record.version, b, 0, mark);
+      if (ended.pointerKey !== undefined) await calls.delete(ended.pointerKey, b);
+    }
   }
   // The cookie named an id that login or regenerate retired: its logout or destroy ends the successor.
   if (state.retiredTo !== undefined && clearsCookie(state)) await retire(calls, state.retiredTo, null, b, 0);
@@ -97,9 +106,13 @@ export async function commitStored(
   // retired the id: the new name must not carry it). Not for an id loaded through a renewal pointer. A
   // passive request (a poll) never touches otherwise: not the throttled touch, not `session.touch()`.
   const moving = state.movedFrom !== undefined && origin.pointerKey === undefined;
+  // The first request that presents a rotated id writes its record once without `unconfirmed`: the browser
+  // holds the new id (stolen-id detection). Not a request that came through a renewal pointer (the old id).
   if (
     mode === undefined &&
-    (moving || (!state.passive && (state.touchRequested || touchDue(options, origin.record, now))))
+    (moving ||
+      (origin.record.unconfirmed === true && origin.pointerKey === undefined) ||
+      (!state.passive && (state.touchRequested || touchDue(options, origin.record, now))))
   ) {
     mode = 'touch';
   }
@@ -115,6 +128,8 @@ export async function commitStored(
       // The common case awaits the store here rather than in a further async function: a promise turn
       // and a settled promise less per commit.
       const record = inPlaceRecord(options, state, mode, base, values, data);
+      // A request with the old id (through a renewal pointer) proves nothing about who holds the new one.
+      if (base.unconfirmed === true && origin.pointerKey !== undefined) record.unconfirmed = true;
       written = (await calls.set(baseKey, record, base.version, ttlOf(record, now), b)) ? record : null;
     } else written = await rotateOnce(ctx, calls, state, mode, baseKey, base, values, b);
     if (written !== null) {
@@ -244,24 +259,25 @@ async function rotateOnce(
   if (options.renewAfter !== undefined && !state.restartLifetime) next.set(ISSUED_AT_KEY, now);
   else next.delete(ISSUED_AT_KEY);
   const record = buildRecord(options, state, base, serializeValues(options, next), 1);
+  // Until a request presents the new id, the old one presented again is no proof that two parties hold it.
+  record.unconfirmed = true;
   const created = await calls.set(newKey, record, null, ttlOf(record, now), b);
   if (!created)
     throw new SessionStoreError(tellerMessage('session', 'the store refused a new session (key in use)'));
   // The old key: a pointer to the new record for the grace window (renew), or an ended record linking to
   // its successor (rotate), kept while the retired session could have lived, so that a logout carrying the
   // old id, now or racing this commit, ends the successor too.
+  // Both are kept until the retired session's absolute expiry would have come (at most 30 days), with
+  // what retired the id and when, for stolen-id detection (the `reuse` option).
   const retired = makeRecord('', base.version + 1, base.createdAt, now, 0);
-  let ttl: number;
+  const by = mode === 'renew' ? 'renewal' : state.lifecycle.includes('login') ? 'login' : 'regenerate';
+  const mark = retirement(options, base, by, now, record.userId);
+  retired.retired = mark.retired;
+  const ttl = mark.ttl;
   if (mode === 'renew') {
     retired.expiresAt = Math.min(now + options.renewGrace, record.expiresAt);
     retired.movedTo = newKey;
-    ttl = options.renewGrace + LIMITS.ttlSlackMs;
-  } else {
-    retired.rotatedTo = newKey;
-    ttl =
-      Math.min(Math.max(LIMITS.tombstoneTtlMs, base.expiresAt - now), LIMITS.retiredTtlMs) +
-      LIMITS.ttlSlackMs;
-  }
+  } else retired.rotatedTo = newKey;
   let ok: boolean;
   try {
     ok = await calls.set(baseKey, retired, base.version, ttl, b);
@@ -306,12 +322,19 @@ async function retire(
   expected: number | null,
   b: Budget,
   depth: number,
+  mark?: Retirement,
 ): Promise<void> {
   let version = expected;
   for (let attempt = 0; ; attempt++) {
     if (version !== null) {
       const ended = makeRecord('', version + 1, 0, 0, 0);
-      if (await calls.set(key, ended, version, LIMITS.tombstoneTtlMs, b)) break;
+      // With `mark`, the ended record stays as the id's retirement record (no delete).
+      if (mark !== undefined) ended.retired = mark.retired;
+      const ttl = mark === undefined ? LIMITS.tombstoneTtlMs : mark.ttl;
+      if (await calls.set(key, ended, version, ttl, b)) {
+        if (mark !== undefined) return;
+        break;
+      }
     }
     if (attempt >= LIMITS.maxMerges) {
       throw new SessionConflictError(

@@ -18,6 +18,7 @@ import type { Release, WaitTimedOut } from './lock.js';
 import { LIMITS } from './options.js';
 import { isLive, isUsable, parseValues } from './records.js';
 import { reportLockWait } from './report.js';
+import { checkReuse, isRetirement } from './reuse.js';
 import { Session, stateOf } from './session.js';
 import { type Origin, resetChanges, resetToFresh, type SessionState } from './state.js';
 import type { SessionRecord } from './store.js';
@@ -25,8 +26,15 @@ import type { Budget, StoreCalls } from './store-calls.js';
 import { commitStored } from './stored-commit.js';
 import { listUserSessions, revokeUserSessions } from './users.js';
 
-/** What a cookie's key names: a session, an id retired by login/regenerate, an ended record, nothing. */
-type Found = Origin | { retiredTo: string } | 'expired' | null;
+/**
+ * What a cookie's key names: a session, an id retired by login/regenerate (`retiredTo`) or carrying a
+ * retirement record (`retired`: the record under the cookie's own key), an ended record, nothing.
+ */
+type Found =
+  | Origin
+  | { retiredTo: string | undefined; retired: SessionRecord | undefined }
+  | 'expired'
+  | null;
 
 function isOrigin(found: Found): found is Origin {
   return found !== null && typeof found === 'object' && 'record' in found;
@@ -106,8 +114,12 @@ export class StoredBackend implements SessionBackend {
           ctx.guard?.miss(facts.meta?.ip, raw, now);
         } else ctx.report.emit('expired', now, key);
         const fresh = freshSession(ctx, facts, true);
-        // An id retired by login or regenerate: its logout or destroy must reach the successor.
-        if (found !== null && found !== 'expired') stateOf(fresh).retiredTo = found.retiredTo;
+        if (found !== null && found !== 'expired') {
+          // An id retired by login or regenerate: its logout or destroy must reach the successor.
+          stateOf(fresh).retiredTo = found.retiredTo;
+          // Off the ordinary path: an id presented after it was retired (stolen-id detection).
+          if (found.retired !== undefined) await checkReuse(ctx, this.#calls, found.retired, facts, b);
+        }
         return fresh;
       }
       let values: Map<string, unknown>;
@@ -193,8 +205,10 @@ export class StoredBackend implements SessionBackend {
       if (!usable) {
         // Retired by login or regenerate (the cookie's id itself, or the record it was renewed into): the
         // session goes on under `rotatedTo`, which a logout or destroy with this cookie must reach.
-        const retiredTo = record.rotatedTo;
-        return typeof retiredTo === 'string' ? { retiredTo } : 'expired';
+        const retiredTo = typeof record.rotatedTo === 'string' ? record.rotatedTo : undefined;
+        // The cookie's own id retired (not a record reached through a pointer still in its grace).
+        const retired = hop === 0 && isRetirement(record) ? record : undefined;
+        return retiredTo !== undefined || retired !== undefined ? { retiredTo, retired } : 'expired';
       }
       if (record.movedTo === undefined) return { key: at, pointerKey: hop === 0 ? undefined : key, record };
       if (hop === LIMITS.maxPointerHops) return 'expired';
@@ -238,7 +252,7 @@ export class StoredBackend implements SessionBackend {
   }
 
   revokeSessions(userId: string, exceptKey: string | undefined, now: number): Promise<number> {
-    return revokeUserSessions(this.#calls, userId, exceptKey, this.#calls.budget(now));
+    return revokeUserSessions(this.#calls, userId, exceptKey, this.#calls.budget(now), this.#ctx.options);
   }
 
   close(now: number): Promise<void> {

@@ -265,6 +265,24 @@ export function runStoreContract(
         expect(got?.data).toBe(data);
       });
 
+      it('keeps the fields of retired ids intact: a retirement record, a pointer, an unconfirmed record', async () => {
+        // Stolen-id detection (the manager's `reuse` option) reads these back; a store must keep them as written.
+        const tomb = minimalRecord({
+          data: '',
+          version: 2,
+          expiresAt: 0,
+          rotatedTo: 'successor-key',
+          retired: { by: 'login', at: T0 + 5, user: 'user-1' },
+        });
+        const pointer = minimalRecord({ data: '', movedTo: 'next-key', retired: { by: 'renewal', at: T0 } });
+        const unconfirmed = fullRecord({ unconfirmed: true });
+        for (const record of [tomb, pointer, unconfirmed]) {
+          const key = newKey();
+          await store.set(key, record, null, MINUTE);
+          expect(await store.get(key)).toStrictEqual(record);
+        }
+      });
+
       it('returns a copy: changing the returned record or the written one changes nothing stored', async () => {
         const key = newKey();
         const record = fullRecord();

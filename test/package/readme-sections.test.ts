@@ -59,6 +59,7 @@ describe("the README's options table", () => {
       bruteForce: true,
       clearSiteData: true,
       onEvent: true,
+      reuse: true,
       clock: true,
       random: true,
     } satisfies Record<keyof SessionManagerOptions, true>;
@@ -125,6 +126,9 @@ describe("the README's options table", () => {
             typeof value === 'string' ? `'${value}'` : String(value).replace(/(\d)(?=(\d{3})+$)/g, '$1_');
           expect(stated, `${name}.${field}`).toContain(`${field}: ${literal}`);
         }
+      } else if (name === 'reuse') {
+        expect(resolved.reuse).toBe('event');
+        expect(stated).toMatch(/^`'event'`/);
       } else if (name === 'serializer') {
         expect(resolved.serializer).toBe(jsonSerializer);
         expect(stated).toBe('JSON');

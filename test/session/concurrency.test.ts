@@ -244,7 +244,12 @@ describe('a write racing a logout', () => {
     expect(error).toBeInstanceOf(SessionDestroyedError);
     expect((error as SessionDestroyedError).status).toBe(409);
     expect((error as Error).message).toMatch(/ended .* by another request; nothing was saved/);
-    expect(store.records.has(key)).toBe(false);
+    // Under the key, only the id's retirement record (no data, never live again).
+    expect(store.records.get(key)?.record).toMatchObject({
+      data: '',
+      expiresAt: 0,
+      retired: { by: 'logout' },
+    });
     expect(store.sessions()).toHaveLength(0);
   });
 

@@ -4,6 +4,7 @@
  */
 import { expect } from 'vitest';
 import { parseSetCookie } from '../../src/cookie/index.js';
+import { storeKeyOf } from '../../src/session/ids.js';
 import type {
   CommitOptions,
   LoadContext,
@@ -11,6 +12,7 @@ import type {
   SessionManager,
 } from '../../src/session/manager.js';
 import { createSessionManager } from '../../src/session/manager.js';
+import type { SessionEvent } from '../../src/session/options.js';
 import type { Session } from '../../src/session/session.js';
 import type { SessionRecord, SessionStore } from '../../src/session/store.js';
 
@@ -381,4 +383,166 @@ export async function passiveScenario(store: SessionStore): Promise<void> {
   expect(read.result).toEqual(['alice', 1]);
   const ordinary = await visit(manager, browser, (s) => s.set('seen', 2), minute(7));
   expect(ordinary.setCookie).toHaveLength(1); // an ordinary write re-sends it (its Max-Age follows the session)
+}
+
+/**
+ * Stolen-id detection on `store` (run by the session tests of every store): two managers (two processes, the
+ * second on `other`, a second client of the same backend when given) serve one victim's browser in turn, and
+ * a thief holds a copy of the victim's cookie. Checked: the thief's copy used after the victim logged in again,
+ * after a renewal and after a logout raises one `reuse` event each, with who, what and when and the thief's
+ * user agent and ip, and gets a fresh anonymous session; requests in flight across a rotation, an aborted
+ * rotation (the new id never presented) and the renewal grace raise nothing; an id ended by `revokeSessions`
+ * raises one; with `reuse: 'revoke'` a rotation reuse ends every session of the user; no event carries an id,
+ * a key or a ref.
+ */
+export async function reuseScenario(store: SessionStore, other: SessionStore = store): Promise<void> {
+  const events: SessionEvent[] = [];
+  const onEvent = (event: SessionEvent) => events.push(event);
+  const options = { renewAfter: 10 * MINUTE, onEvent } as const;
+  const m1 = createSessionManager<{ cart: string[] }>({ store, ...options });
+  const m2 = createSessionManager<{ cart: string[] }>({ store: other, ...options });
+  const ids = new Set<string>();
+  const keep = (b: Browser) => {
+    const id = b.value();
+    if (id !== undefined) ids.add(id);
+  };
+  const at = (minutes: number, thief = false): LoadContext => ({
+    now: T0 + minutes * MINUTE,
+    ...(thief
+      ? { userAgent: 'ThiefBrowser/1', ip: '203.0.113.9' }
+      : { userAgent: 'VictimUA/1', ip: '10.0.0.1' }),
+  });
+  const reuses = () => events.filter((e) => e.type === 'reuse');
+  const userOf = async (m: typeof m1, b: Browser, ctx: LoadContext) => {
+    const { result } = await visit(m, b, (s) => s.userId, ctx);
+    keep(b);
+    return result;
+  };
+
+  // Login: the thief copied the anonymous id before the victim logged in (on the other process).
+  const victim = new Browser();
+  await visit(m1, victim, (s) => s.set('cart', ['apple']), at(0));
+  keep(victim);
+  const beforeLogin = copyOf(victim);
+  await visit(m2, victim, (s) => s.login('alice'), at(1));
+  keep(victim);
+  // In flight across the rotation: the old id, before and after the settle window, while the new id was
+  // never presented yet (the browser may not have the answer): nothing.
+  expect(await userOf(m1, copyOf(beforeLogin), { now: T0 + MINUTE + 50 })).toBeUndefined();
+  expect(await userOf(m2, copyOf(beforeLogin), at(1.5))).toBeUndefined();
+  expect(reuses()).toEqual([]);
+  // The victim's browser presents the new id (the rightful browser holds it), on the other process.
+  expect(await userOf(m1, victim, at(2))).toBe('alice');
+  expect(await userOf(m2, beforeLogin, at(3, true))).toBeUndefined();
+  expect(reuses()).toEqual([
+    {
+      type: 'reuse',
+      at: T0 + 3 * MINUTE,
+      userId: 'alice',
+      retiredBy: 'login',
+      retiredAgoMs: 2 * MINUTE,
+      userAgent: 'ThiefBrowser/1',
+      ip: '203.0.113.9',
+    },
+  ]);
+  // The thief's fresh session is not alice's, and alice's goes on.
+  expect(await userOf(m1, victim, at(4))).toBe('alice');
+
+  // Renewal (renewAfter 10 minutes after the login): the thief's copy of the logged-in id.
+  const beforeRenewal = copyOf(victim);
+  const old = victim.value();
+  await visit(m2, victim, (s) => s.get('cart'), at(11.5));
+  keep(victim);
+  expect(victim.value()).not.toBe(old);
+  // Within the renewal grace the old id still reaches the session (requests in flight): nothing.
+  // (It writes: a write through the old id does not count as the new id presented.)
+  const inGrace = await visit(
+    m1,
+    copyOf(beforeRenewal),
+    (s) => {
+      s.set('cart', ['apple', 'pear']);
+      return s.userId;
+    },
+    { now: T0 + 11.5 * MINUTE + 20_000 },
+  );
+  expect(inGrace.result).toBe('alice');
+  // Past the grace, the new id not presented yet (the grace request above came with the old id): nothing.
+  expect(await userOf(m2, copyOf(beforeRenewal), at(13))).toBeUndefined();
+  expect(reuses()).toHaveLength(1);
+  expect(await userOf(m1, victim, at(13.5))).toBe('alice');
+  expect(await userOf(m2, beforeRenewal, at(14, true))).toBeUndefined();
+  expect(reuses().slice(1)).toEqual([
+    expect.objectContaining({ userId: 'alice', retiredBy: 'renewal', retiredAgoMs: 2.5 * MINUTE }),
+  ]);
+
+  // Logout: the thief's copy of the live id, presented after the victim logged out.
+  const beforeLogout = copyOf(victim);
+  await visit(m1, victim, (s) => s.logout(), at(15));
+  expect(victim.value()).toBeUndefined();
+  expect(await userOf(m2, beforeLogout, at(16, true))).toBeUndefined();
+  expect(reuses().slice(2)).toEqual([
+    expect.objectContaining({ userId: 'alice', retiredBy: 'logout', retiredAgoMs: MINUTE }),
+  ]);
+
+  // An aborted rotation: the regenerate's answer never reached the browser, which goes on with the old id.
+  const bob = new Browser();
+  await visit(m1, bob, (s) => s.login('bob'), at(20));
+  keep(bob);
+  await visit(m2, copyOf(bob), (s) => s.get('cart'), at(20.5)); // confirms bob's login id
+  const lost = await m2.load(bob.header(), at(21));
+  lost.regenerate();
+  await m2.commit(lost); // the Set-Cookie is dropped
+  expect(await userOf(m1, copyOf(bob), at(22))).toBeUndefined();
+  expect(await userOf(m2, copyOf(bob), at(40))).toBeUndefined();
+  expect(reuses()).toHaveLength(3);
+
+  // revokeSessions leaves retirement records too.
+  const dave = new Browser();
+  await visit(m1, dave, (s) => s.login('dave'), at(30));
+  keep(dave);
+  const daveCopy = copyOf(dave);
+  expect(await m2.revokeSessions('dave', { now: T0 + 31 * MINUTE })).toBe(1);
+  expect(await userOf(m1, daveCopy, at(32, true))).toBeUndefined();
+  expect(reuses().slice(3)).toEqual([
+    expect.objectContaining({ userId: 'dave', retiredBy: 'revoke', retiredAgoMs: MINUTE }),
+  ]);
+
+  // reuse: 'revoke': carol's phone and laptop; a copy of the laptop's id from before its regenerate.
+  const r1 = createSessionManager<{ cart: string[] }>({ store, ...options, reuse: 'revoke' });
+  const r2 = createSessionManager<{ cart: string[] }>({ store: other, ...options, reuse: 'revoke' });
+  const laptop = new Browser();
+  const phone = new Browser();
+  await visit(r1, laptop, (s) => s.login('carol'), at(50));
+  await visit(r2, phone, (s) => s.login('carol'), at(50));
+  keep(laptop);
+  keep(phone);
+  const beforeRegenerate = copyOf(laptop);
+  await visit(r2, laptop, (s) => s.regenerate(), at(51));
+  keep(laptop);
+  expect(await userOf(r1, laptop, at(52))).toBe('carol');
+  expect(await userOf(r2, phone, at(52))).toBe('carol');
+  expect(await userOf(r1, beforeRegenerate, at(53, true))).toBeUndefined();
+  expect(reuses().slice(4)).toEqual([
+    expect.objectContaining({ userId: 'carol', retiredBy: 'regenerate', retiredAgoMs: 2 * MINUTE }),
+  ]);
+  expect(events.filter((e) => e.type === 'revoked').at(-1)).toMatchObject({ userId: 'carol', detail: '2' });
+  expect(await userOf(r2, laptop, at(54))).toBeUndefined();
+  expect(await userOf(r1, phone, at(54))).toBeUndefined();
+  expect(await r1.listSessions('carol', { now: T0 + 54 * MINUTE })).toEqual([]);
+  // A rotation reuse of an id whose user is gone, and a revocation reuse, revoke nothing more.
+  expect(reuses()).toHaveLength(7);
+  expect(
+    reuses()
+      .slice(5)
+      .map((e) => e.retiredBy),
+  ).toEqual(['revoke', 'revoke']);
+
+  // No event carries an id, a key, or a ref.
+  const text = JSON.stringify(reuses());
+  expect(ids.size).toBeGreaterThanOrEqual(8);
+  for (const id of ids) {
+    expect(text).not.toContain(id);
+    expect(text).not.toContain(storeKeyOf(id));
+  }
+  for (const event of reuses()) expect(event.ref).toBeUndefined();
 }

@@ -69,7 +69,12 @@ describe('logout', () => {
     expect(setCookie).toHaveLength(1);
     expect(setCookie[0]).toMatch(/^sid=; Max-Age=0;/);
     expect(browser.cookies.size).toBe(0);
-    expect(store.records.size).toBe(0);
+    // Only the id's retirement record stays (stolen-id detection): ended, no data, not the user's.
+    expect(store.sessions()).toHaveLength(0);
+    expect([...store.records.values()].map((e) => e.record)).toEqual([
+      expect.objectContaining({ data: '', expiresAt: 0, retired: { by: 'logout', at: T0, user: 'alice' } }),
+    ]);
+    expect([...store.records.values()][0]!.record.userId).toBeUndefined();
 
     const replay = new Browser();
     replay.cookies.set('sid', stolen);
@@ -78,7 +83,7 @@ describe('logout', () => {
     // Writing on the replayed cookie creates a new, unrelated session.
     await visit(manager, replay, (s) => s.set('n', 1));
     expect(replay.value()).not.toBe(stolen);
-    expect(store.records.has(storeKeyOf(stolen))).toBe(false);
+    expect(store.records.get(storeKeyOf(stolen))?.record).toMatchObject({ data: '', expiresAt: 0 });
     expect(session.userId).toBeUndefined();
   });
 
@@ -107,7 +112,8 @@ describe('logout', () => {
     const { store, manager, browser } = setup();
     await visit(manager, browser, (s) => s.set('n', 1));
     await visit(manager, browser, (s) => s.destroy());
-    expect(store.records.size).toBe(0);
+    expect(store.sessions()).toHaveLength(0);
+    expect([...store.records.values()].map((e) => e.record.retired?.by)).toEqual(['destroy']);
     expect(browser.cookies.size).toBe(0);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createSessionManager } from '../../src/index.js';
+import { createSessionManager, type SessionStore } from '../../src/index.js';
 import { TestStore } from './helpers.js';
 
 describe('options checked at construction', () => {
@@ -14,5 +14,35 @@ describe('options checked at construction', () => {
 
   it('a good maxDataBytes is taken', () => {
     expect(() => createSessionManager({ store: new TestStore(), maxDataBytes: 1024 })).not.toThrow();
+  });
+});
+
+describe('reuse (stolen-id detection)', () => {
+  it("takes 'event' (the default) and 'revoke'; anything else is a TypeError naming it", () => {
+    expect(() => createSessionManager({ store: new TestStore(), reuse: 'event' })).not.toThrow();
+    expect(() => createSessionManager({ store: new TestStore(), reuse: 'revoke' })).not.toThrow();
+    for (const bad of ['Revoke', 'block', true, 1]) {
+      expect(() => createSessionManager({ store: new TestStore(), reuse: bad as 'event' })).toThrow(
+        /^\[teller\] \[session\] reuse must be 'event' or 'revoke'$/,
+      );
+    }
+  });
+
+  it("'revoke' needs a store that can end a user's sessions, and stored sessions", () => {
+    const inner = new TestStore();
+    const bare: SessionStore = {
+      get: (key) => inner.get(key),
+      set: (key, record, expected, ttlMs) => inner.set(key, record, expected, ttlMs),
+      delete: (key) => inner.delete(key),
+    };
+    expect(() => createSessionManager({ store: bare, reuse: 'revoke' })).toThrow(
+      /deleteByUser or listByUser/,
+    );
+    expect(() => createSessionManager({ store: bare })).not.toThrow();
+    const seal = { secrets: ['s'.repeat(32)] };
+    expect(() => createSessionManager({ seal, reuse: 'revoke' })).toThrow(/needs stored sessions/);
+    expect(() => createSessionManager({ seal, store: new TestStore(), reuse: 'revoke' })).toThrow(
+      /needs stored sessions/,
+    );
   });
 });

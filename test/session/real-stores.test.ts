@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { createSessionManager, type SessionStore } from '../../src/index.js';
 import { createMemoryStore } from '../../src/stores/memory.js';
 import { createSqliteStore } from '../../src/stores/sqlite.js';
-import { Browser, freshnessScenario, MINUTE, passiveScenario, T0, visit } from './helpers.js';
+import { Browser, freshnessScenario, MINUTE, passiveScenario, reuseScenario, T0, visit } from './helpers.js';
 
 const stores: Array<[string, () => SessionStore]> = [
   ['memory', () => createMemoryStore()],
@@ -55,6 +55,12 @@ for (const [name, make] of stores) {
     it('passive requests: polled every minute (reading, writing, touching) the session ends at its idle timeout', async () => {
       const store = make();
       await passiveScenario(store);
+      await store.close?.();
+    });
+
+    it("stolen-id detection: a thief's copy after login, renewal, logout, revocation; nothing in flight or aborted; the revoke policy", async () => {
+      const store = make();
+      await reuseScenario(store);
       await store.close?.();
     });
 

@@ -23,6 +23,25 @@ describe('store round trips', () => {
     expect(setCookie).toEqual([]);
   });
 
+  it('stolen-id detection adds no round trip: after a rotation, one write once, then one read per request (either policy)', async () => {
+    for (const reuse of ['event', 'revoke'] as const) {
+      const store = new TestStore();
+      const manager = createSessionManager({ store, reuse });
+      const browser = new Browser();
+      await visit(manager, browser, (s) => s.set('n', 1));
+      await visit(manager, browser, (s) => s.login('alice'), { now: T0 + 1000 });
+      store.resetCounts();
+      // The first request presenting the new id writes its record once without `unconfirmed` (no cookie).
+      const first = await visit(manager, browser, (s) => s.get('n'), { now: T0 + 2000 });
+      expect(store.log).toEqual(['get', 'set']);
+      expect(first.setCookie).toEqual([]);
+      expect([...store.records.values()].some((e) => e.record.unconfirmed === true)).toBe(false);
+      store.resetCounts();
+      for (let i = 0; i < 5; i++) await visit(manager, browser, (s) => s.get('n'), { now: T0 + 3000 + i });
+      expect(store.log).toEqual(['get', 'get', 'get', 'get', 'get']);
+    }
+  });
+
   it('touches at most once per minute: the idle expiry moves, then stays until a minute passed', async () => {
     const { store, manager, browser } = await loggedIn();
     const key = [...store.records.keys()][0]!;

@@ -44,10 +44,8 @@ function sessionHeaderBytes(browser: Browser, name = 'sid'): number {
 function namesOf(lines: readonly string[], now = T0) {
   const parsed = lines.map((line) => parseSetCookie(line, { now })!);
   return {
-    set: parsed.filter((c) => c.expiresAt === undefined || c.expiresAt.getTime() > now).map((c) => c.name),
-    deleted: parsed
-      .filter((c) => c.expiresAt !== undefined && c.expiresAt.getTime() <= now)
-      .map((c) => c.name),
+    set: parsed.filter((c) => c.expiresAt === undefined || c.expiresAt > now).map((c) => c.name),
+    deleted: parsed.filter((c) => c.expiresAt !== undefined && c.expiresAt <= now).map((c) => c.name),
   };
 }
 

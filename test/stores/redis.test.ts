@@ -12,7 +12,14 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createSessionManager } from '../../src/index.js';
 import { SessionStoreError } from '../../src/session/errors.js';
 import { createRedisStore, type RedisClientLike } from '../../src/stores/redis.js';
-import { Browser, cartThroughLogin, freshnessScenario, passiveScenario, visit } from '../session/helpers.js';
+import {
+  Browser,
+  cartThroughLogin,
+  freshnessScenario,
+  passiveScenario,
+  reuseScenario,
+  visit,
+} from '../session/helpers.js';
 import { reachable } from '../support/net.js';
 import { redisServerAvailable, startRedisServer } from '../support/redis-server.js';
 import { fullRecord, minimalRecord, runStoreContract } from './contract.js';
@@ -351,6 +358,21 @@ describe.skipIf(!up)('the session manager over the redis store', () => {
         }
       });
     }
+
+    it(`${name}: stolen-id detection, two processes (two clients) on one prefix`, async () => {
+      const [c1, c2] = [await connect(), await connect()];
+      const prefix = newPrefix();
+      const store = createRedisStore({ client: c1 as RedisClientLike, prefix });
+      const other = createRedisStore({ client: c2 as RedisClientLike, prefix });
+      try {
+        await reuseScenario(store, other);
+      } finally {
+        for (const client of [c1, c2]) {
+          if ('destroy' in client) client.destroy();
+          else client.disconnect();
+        }
+      }
+    });
 
     it(`${name}: 20 parallel updates from two managers on one store all count (compare-and-set)`, async () => {
       const client = await connect();

@@ -8,6 +8,7 @@ import { SessionStoreError } from '../../src/session/errors.js';
 import { createSessionManager } from '../../src/session/manager.js';
 import type { SessionRecord, SessionStore } from '../../src/session/store.js';
 import { createSqliteStore, type SqliteDatabase, type SqliteStatement } from '../../src/stores/sqlite.js';
+import { reuseScenario } from '../session/helpers.js';
 import { fullRecord, minimalRecord, runStoreContract } from './contract.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'teller-sqlite-'));
@@ -788,5 +789,19 @@ describe('sqlite store: WAL checkpoints in a worker thread (a file it opened)', 
     expect(sizeOf(file)).toBeLessThan(500_000);
     expect(sizeOf(`${file}-wal`)).toBeGreaterThan(1_000_000);
     await store.close();
+  });
+});
+
+describe('stolen-id detection over one SQLite file', () => {
+  it('two processes (two stores on one file): reuse events, the revoke policy', async () => {
+    const filename = newFile();
+    const store = createSqliteStore({ filename });
+    const other = createSqliteStore({ filename });
+    try {
+      await reuseScenario(store, other);
+    } finally {
+      await store.close();
+      await other.close();
+    }
   });
 });

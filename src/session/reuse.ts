@@ -1,0 +1,81 @@
+/**
+ * Stolen-id detection (the manager's `reuse` option). An id retired by login, regenerate, renewal, logout,
+ * destroy or revocation leaves a retirement record (`SessionRecord.retired`); a request that presents it
+ * again gets a fresh session as always, and this module decides whether it is a reuse worth a `reuse`
+ * event: for a rotation, only once the successor was loaded by a request presenting the new id (its record
+ * no longer `unconfirmed`) and the rotation is older than the requests in flight across it. Only this
+ * path (a retired id, rare) reads anything more: the ordinary request pays nothing.
+ */
+import type { ManagerContext, RequestFacts } from './context.js';
+import { tellerMessage } from './errors.js';
+import { LIMITS } from './options.js';
+import type { RetiredInfo, SessionRecord } from './store.js';
+import type { Budget, StoreCalls } from './store-calls.js';
+import { revokeUserSessions } from './users.js';
+
+/** Whether a record carries a well-formed retirement (`retired`). */
+export function isRetirement(record: SessionRecord): boolean {
+  const retired = record.retired as RetiredInfo | undefined | null;
+  return (
+    retired !== undefined &&
+    retired !== null &&
+    typeof retired === 'object' &&
+    typeof retired.by === 'string' &&
+    typeof retired.at === 'number'
+  );
+}
+
+/** Whether `by` rotated the id (the session went on under a successor). */
+export function isRotation(by: RetiredInfo['by']): boolean {
+  return by === 'login' || by === 'regenerate' || by === 'renewal';
+}
+
+/** The `reuse` event: who, what retired the id, how long ago, the request's user agent and ip; never an id. */
+export function emitReuse(ctx: ManagerContext, retired: RetiredInfo, facts: RequestFacts): void {
+  const extra: Parameters<ManagerContext['report']['emit']>[3] = {
+    retiredBy: retired.by,
+    retiredAgoMs: Math.max(0, facts.now - retired.at),
+  };
+  if (typeof retired.user === 'string') extra.userId = retired.user;
+  const meta = facts.meta;
+  if (meta?.userAgent !== undefined) extra.userAgent = meta.userAgent;
+  if (meta?.ip !== undefined) extra.ip = meta.ip;
+  ctx.report.emit('reuse', facts.now, undefined, extra);
+}
+
+/**
+ * A stored session's retired id presented again (`tomb`: the record under its key): the `reuse` event when
+ * the evidence is unambiguous, and with `reuse: 'revoke'` every session of the user ended after a rotation
+ * reuse. A store failure here is logged, never the request's failure (it gets its fresh session).
+ */
+export async function checkReuse(
+  ctx: ManagerContext,
+  calls: StoreCalls,
+  tomb: SessionRecord,
+  facts: RequestFacts,
+  b: Budget,
+): Promise<void> {
+  const retired = tomb.retired!;
+  const rotation = isRotation(retired.by);
+  try {
+    if (rotation) {
+      // Requests in flight across the rotation (sent before the browser had the new id) are no reuse.
+      if (facts.now - retired.at < LIMITS.reuseSettleMs) return;
+      const next = tomb.rotatedTo ?? tomb.movedTo;
+      if (typeof next !== 'string') return;
+      // The rightful browser must have presented the successor since (an aborted rotation never did).
+      const successor = await calls.get(next, b);
+      if (successor === null || successor === undefined || successor.unconfirmed === true) return;
+    }
+    emitReuse(ctx, retired, facts);
+    const user = retired.user;
+    if (rotation && ctx.options.reuse === 'revoke' && typeof user === 'string') {
+      const count = await revokeUserSessions(calls, user, undefined, b, ctx.options);
+      ctx.report.emit('revoked', facts.now, undefined, { userId: user, detail: String(count) });
+    }
+  } catch (error) {
+    ctx.report.log('warn', tellerMessage('session', 'stolen-id detection could not complete'), {
+      error: error instanceof Error ? error.message : String(error),
+    });
+  }
+}
