@@ -9,9 +9,13 @@
  */
 import { type IncomingMessage, maxHeaderSize as nodeMaxHeaderSize, type ServerResponse } from 'node:http';
 import type { RequestOptions } from '../session/manager.js';
+import { COMMIT_NOW, LOAD_NOW, type ManagerNow } from '../session/sync.js';
 import type { AdapterManager, RequestContext } from './_shared.js';
 import { checkHeaderRoom, forwardedHeaders, safeReporter, serverCheck } from './_shared.js';
-import { type Adapter, type AnySession, hook, sendError } from './node/hooks.js';
+import { type Adapter, type AnySession, type Hooks, hook, sendError } from './node/hooks.js';
+
+/** What a listener returns when the request was served synchronously (one settled promise, shared). */
+const DONE: Promise<void> = Promise.resolve();
 
 export type { RequestOptions } from '../session/manager.js';
 export type { AdapterManager, RequestContext } from './_shared.js';
@@ -72,16 +76,30 @@ export function createNodeSessions<S extends AnySession>(
 ): NodeSessions<S> {
   const { trustProxy = false } = options;
   const onError = safeReporter(options.onError);
-  const adapter: Adapter = { manager: manager as AdapterManager<AnySession>, onError };
+  // A Teller manager's synchronous entry points (session/sync.ts), when the manager passed is one: a request
+  // whose store answers synchronously then loads and commits without a promise turn. Anything else is used
+  // through `load` and `commit`.
+  const now =
+    (manager as Partial<ManagerNow<S>>)[LOAD_NOW] === undefined
+      ? undefined
+      : (manager as unknown as ManagerNow<S>);
+  const adapter: Adapter = {
+    manager: manager as AdapterManager<AnySession>,
+    onError,
+    commitNow:
+      now === undefined
+        ? undefined
+        : (session, commitOptions) => now[COMMIT_NOW](session as S, commitOptions),
+  };
   checkHeaderRoom(adapter.manager, options.maxHeaderSize ?? nodeMaxHeaderSize, 'node');
   const checkServer = serverCheck(adapter.manager, onError, 'node');
 
   /**
    * Loads the session, puts it on the request and hooks the response, then runs the handler (or `next`).
    * A load error is answered here; an error escaping the adapter itself is reported and its response cut,
-   * never a crash.
+   * never a crash. A session had without waiting is served at once (see `serve`).
    */
-  async function run(
+  function run(
     req: IncomingMessage,
     res: ServerResponse,
     handler: NodeHandler<S> | undefined,
@@ -90,9 +108,76 @@ export function createNodeSessions<S extends AnySession>(
   ): Promise<void> {
     try {
       if (checkServer !== undefined) checkServer(req);
+      let loaded: S | Promise<S>;
+      try {
+        const context = requestContext(req, trustProxy);
+        loaded =
+          now === undefined
+            ? manager.load(req.headers.cookie, context, requestOptions)
+            : now[LOAD_NOW](req.headers.cookie, context, requestOptions);
+      } catch (error) {
+        onError(error);
+        sendError(res, error);
+        return DONE;
+      }
+      if (now === undefined || loaded instanceof Promise) return runLater(loaded, req, res, handler, next);
+      return serve(req, res, loaded, handler, next) ?? DONE;
+    } catch (error) {
+      onError(error);
+      res.destroy();
+      return DONE;
+    }
+  }
+
+  /** {@link run} once the session was loaded: the handler run, its promise (if any) settled. */
+  function serve(
+    req: IncomingMessage,
+    res: ServerResponse,
+    session: S,
+    handler: NodeHandler<S> | undefined,
+    next: (() => void) | undefined,
+  ): Promise<void> | undefined {
+    (req as SessionRequest<S>).session = session;
+    const hooks = hook(adapter, session, res);
+    try {
+      if (handler === undefined) (next as () => void)();
+      else {
+        const result = handler(req as SessionRequest<S>, res);
+        // Only a promise is awaited: a handler that answered synchronously costs no further tick.
+        if (isThenable(result)) return settle(result, hooks, res);
+      }
+    } catch (error) {
+      hooks.fail(error);
+    }
+    return undefined;
+  }
+
+  /** An asynchronous handler's outcome: its failure answered as a synchronous one's. */
+  async function settle(result: PromiseLike<unknown>, hooks: Hooks, res: ServerResponse): Promise<void> {
+    try {
+      try {
+        await result;
+      } catch (error) {
+        hooks.fail(error);
+      }
+    } catch (error) {
+      onError(error);
+      res.destroy();
+    }
+  }
+
+  /** {@link run} with a session still being loaded (the same steps, awaited). */
+  async function runLater(
+    loading: S | Promise<S>,
+    req: IncomingMessage,
+    res: ServerResponse,
+    handler: NodeHandler<S> | undefined,
+    next: (() => void) | undefined,
+  ): Promise<void> {
+    try {
       let session: S;
       try {
-        session = await manager.load(req.headers.cookie, requestContext(req, trustProxy), requestOptions);
+        session = await loading;
       } catch (error) {
         onError(error);
         sendError(res, error);

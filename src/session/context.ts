@@ -58,10 +58,16 @@ export interface SessionInfo {
 
 /** Where sessions live: in a store (stored sessions), or in the cookie (sealed sessions). */
 export interface SessionBackend {
-  /** The session a (non-empty) cookie value names, or a fresh one; throws SessionStoreError. */
-  load(raw: string, facts: RequestFacts): Promise<Session>;
-  /** Persists what the request did (its status is below 500); the Set-Cookie lines to send. */
-  commit(state: SessionState): Promise<string[]>;
+  /**
+   * The session a (non-empty) cookie value names, or a fresh one; throws SessionStoreError. The Session
+   * itself when it was had without waiting (a store that answers synchronously), else a promise of it.
+   */
+  load(raw: string, facts: RequestFacts): Session | Promise<Session>;
+  /**
+   * Persists what the request did (its status is below 500); the Set-Cookie lines to send, or a promise of
+   * them when the store did not answer synchronously.
+   */
+  commit(state: SessionState): string[] | Promise<string[]>;
   /** `session.reload()`: the origin record read again, the request's changes dropped. */
   reload(state: SessionState): Promise<void>;
   /** The handle `revokeSessions({ except: session })` keeps for this session. */

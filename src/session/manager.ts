@@ -46,6 +46,7 @@ import type { SessionData, SessionHost, SessionState } from './state.js';
 import type { SessionMeta } from './store.js';
 import { StoreCalls } from './store-calls.js';
 import { StoredBackend } from './stored.js';
+import { COMMIT_NOW, LOAD_NOW, type ManagerNow } from './sync.js';
 import type { SessionFormat } from './values.js';
 
 export type { SessionInfo } from './context.js';
@@ -216,7 +217,9 @@ export function createSessionManager<
 }
 
 /** The facade: what every request and call does whichever backend keeps the sessions. */
-class Manager<Data extends object, Format extends SessionFormat> implements SessionManager<Data, Format> {
+class Manager<Data extends object, Format extends SessionFormat>
+  implements SessionManager<Data, Format>, ManagerNow<Session<Data, Format>>
+{
   readonly #ctx: ManagerContext;
   readonly #options: ResolvedOptions;
   readonly #backend: SessionBackend;
@@ -236,78 +239,142 @@ class Manager<Data extends object, Format extends SessionFormat> implements Sess
     options?: RequestOptions,
   ): Promise<Session<Data, Format>> {
     try {
-      // Shutting down: a request that still arrives is answered 503, like a store that is down.
-      if (this.#closed)
-        throw new SessionStoreError(tellerMessage('session', 'the session manager is closed'));
-      const policy = this.#options.policy;
-      const secure = isSecureRequest(policy, context);
-      const cookies = cookieHeader ? parseCookie(cookieHeader) : undefined;
-      const cookieName = cookieNameFor(policy, secure);
-      const facts: RequestFacts = {
-        now: toMs(context.now, this.#options.clock),
-        secure,
-        cookieName,
-        // Only a request without the cookie under its name looks for it under a former one (legacy.ts).
-        movedFrom: cookies?.[cookieName] === undefined ? formerCookieOf(policy, secure, cookies) : undefined,
-        meta: metaOf(context),
-        cookies,
-        route: typeof context.route === 'string' ? context.route : undefined,
-        lock: options?.lock !== false,
-        passive: options?.passive === true,
-      };
-      // Only with the CSRF key in the store, until this process has read it: a CSRF cookie must be
-      // checked synchronously by the handler, so its key is read first (once; then cached).
-      if (this.#csrf.current === undefined && cookies?.[csrfCookieName(secure)] !== undefined) {
-        return this.#csrf.read(facts.now).then(() => this.#open(facts));
-      }
-      return this.#open(facts);
+      const loaded = this[LOAD_NOW](cookieHeader, context, options);
+      return loaded instanceof Promise ? loaded : Promise.resolve(loaded);
     } catch (error) {
       return Promise.reject(error);
     }
   }
 
-  #open(facts: RequestFacts): Promise<Session<Data, Format>> {
-    const raw = facts.cookies?.[facts.movedFrom ?? facts.cookieName];
-    // The backend's promise is returned as it is: no further promise turn on the request's path.
-    const loaded =
-      raw === undefined || raw === ''
-        ? Promise.resolve(freshSession(this.#ctx, facts, raw !== undefined))
-        : this.#backend.load(raw, facts);
-    return loaded as Promise<Session<Data, Format>>;
+  /** {@link load}: the Session itself when nothing had to be waited for (see `sync.ts`); throws its errors. */
+  [LOAD_NOW](
+    cookieHeader: string | undefined | null,
+    context: LoadContext = {},
+    options?: RequestOptions,
+  ): Session<Data, Format> | Promise<Session<Data, Format>> {
+    // Shutting down: a request that still arrives is answered 503, like a store that is down.
+    if (this.#closed) throw new SessionStoreError(tellerMessage('session', 'the session manager is closed'));
+    const policy = this.#options.policy;
+    const secure = isSecureRequest(policy, context);
+    const cookies = cookieHeader ? parseCookie(cookieHeader) : undefined;
+    const cookieName = cookieNameFor(policy, secure);
+    const facts: RequestFacts = {
+      now: toMs(context.now, this.#options.clock),
+      secure,
+      cookieName,
+      // Only a request without the cookie under its name looks for it under a former one (legacy.ts).
+      movedFrom: cookies?.[cookieName] === undefined ? formerCookieOf(policy, secure, cookies) : undefined,
+      meta: metaOf(context),
+      cookies,
+      route: typeof context.route === 'string' ? context.route : undefined,
+      lock: options?.lock !== false,
+      passive: options?.passive === true,
+    };
+    // Only with the CSRF key in the store, until this process has read it: a CSRF cookie must be
+    // checked synchronously by the handler, so its key is read first (once; then cached).
+    if (this.#csrf.current === undefined && cookies?.[csrfCookieName(secure)] !== undefined) {
+      return this.#csrf.read(facts.now).then(() => this.#open(facts));
+    }
+    return this.#open(facts);
   }
 
-  async commit(session: Session<Data, Format>, commitOptions: CommitOptions = {}): Promise<CommitResult> {
+  #open(facts: RequestFacts): Session<Data, Format> | Promise<Session<Data, Format>> {
+    const raw = facts.cookies?.[facts.movedFrom ?? facts.cookieName];
+    // The backend's answer is returned as it is: no further promise turn on the request's path.
+    const loaded =
+      raw === undefined || raw === ''
+        ? freshSession(this.#ctx, facts, raw !== undefined)
+        : this.#backend.load(raw, facts);
+    return loaded as Session<Data, Format> | Promise<Session<Data, Format>>;
+  }
+
+  commit(session: Session<Data, Format>, commitOptions: CommitOptions = {}): Promise<CommitResult> {
+    try {
+      const result = this[COMMIT_NOW](session, commitOptions);
+      return result instanceof Promise ? result : Promise.resolve(result);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** {@link commit}: the result itself when nothing had to be waited for (see `sync.ts`); throws its errors. */
+  [COMMIT_NOW](
+    session: Session<Data, Format>,
+    commitOptions: CommitOptions = {},
+  ): CommitResult | Promise<CommitResult> {
     const state = stateOf(session);
     if (state.committed) throw new TypeError(tellerMessage('session', 'the session was already committed'));
     state.committed = true;
+    let later = false;
     try {
       const status = commitOptions.status ?? 200;
       if (status >= 500) return { setCookie: [] };
       // An anonymous CSRF token was rendered and the request carried no valid cookie: send one, with a key
       // read before anything is written (a failure to read it then writes nothing).
       const nonce = state.csrfIssued;
-      const keys =
-        nonce === undefined ? undefined : (this.#csrf.current ?? (await this.#csrf.read(state.now)));
-      const committed = await this.#backend.commit(state);
-      // A session read under a former cookie name: the former cookie goes once the new one is set.
-      const setCookie =
-        state.movedFrom === undefined ? committed : movedCookieLines(this.#options.policy, state, committed);
-      const result: CommitResult =
-        nonce === undefined || keys === undefined
-          ? { setCookie }
-          : { setCookie: [...setCookie, csrfCookieLine(state.secure, csrfCookieValue(nonce, keys))] };
-      if (state.lifecycle.length > 0 && nonce === undefined && this.#clearsSiteData(state)) {
-        result.clearSiteData = true;
+      const keys = nonce === undefined ? undefined : this.#csrf.current;
+      if (nonce !== undefined && keys === undefined) {
+        later = true;
+        return this.#commitLater(session, state, nonce, undefined, undefined);
       }
-      return result;
+      const committed = this.#backend.commit(state);
+      if (committed instanceof Promise) {
+        later = true;
+        return this.#commitLater(session, state, nonce, keys, committed);
+      }
+      return this.#result(state, committed, nonce, keys);
     } catch (error) {
-      // The store is not answering: the requests queued on this session would each wait for it in turn.
-      if (error instanceof SessionStoreTimeoutError && state.lockKey !== undefined && state.release) {
-        this.#ctx.lock.fail(state.lockKey, error, state.release);
-      }
+      this.#failWaiters(state, error);
+      throw error;
+    } finally {
+      if (!later) session.release();
+    }
+  }
+
+  /** {@link COMMIT_NOW} once something has to be waited for: the CSRF key (`keys` undefined), or the store. */
+  async #commitLater(
+    session: Session<Data, Format>,
+    state: SessionState,
+    nonce: SessionState['csrfIssued'],
+    known: CsrfKeys['current'],
+    committing: Promise<string[]> | undefined,
+  ): Promise<CommitResult> {
+    try {
+      const keys = nonce === undefined ? undefined : (known ?? (await this.#csrf.read(state.now)));
+      const committed = await (committing ?? this.#backend.commit(state));
+      return this.#result(state, committed, nonce, keys);
+    } catch (error) {
+      this.#failWaiters(state, error);
       throw error;
     } finally {
       session.release();
+    }
+  }
+
+  /** What a commit answers once its writes are done (`committed`: the backend's Set-Cookie lines). */
+  #result(
+    state: SessionState,
+    committed: string[],
+    nonce: SessionState['csrfIssued'],
+    keys: CsrfKeys['current'],
+  ): CommitResult {
+    // A session read under a former cookie name: the former cookie goes once the new one is set.
+    const setCookie =
+      state.movedFrom === undefined ? committed : movedCookieLines(this.#options.policy, state, committed);
+    const result: CommitResult =
+      nonce === undefined || keys === undefined
+        ? { setCookie }
+        : { setCookie: [...setCookie, csrfCookieLine(state.secure, csrfCookieValue(nonce, keys))] };
+    if (state.lifecycle.length > 0 && nonce === undefined && this.#clearsSiteData(state)) {
+      result.clearSiteData = true;
+    }
+    return result;
+  }
+
+  /** The store is not answering: the requests queued on this session would each wait for it in turn. */
+  #failWaiters(state: SessionState, error: unknown): void {
+    if (error instanceof SessionStoreTimeoutError && state.lockKey !== undefined && state.release) {
+      this.#ctx.lock.fail(state.lockKey, error, state.release);
     }
   }
 

@@ -22,10 +22,48 @@ export class StoreCalls {
   readonly #report: Reporter;
   readonly #watch = new DeadlineWatch();
 
+  /**
+   * The store answers the request path's calls synchronously (`immediate`, with `getNow`, `setNow` and
+   * `deleteNow`): the manager then uses {@link getNow}, {@link setNow} and {@link deleteNow}, with no promise.
+   */
+  readonly sync: boolean;
+
   constructor(store: SessionStore, timeout: number, report: Reporter) {
     this.store = store;
     this.#timeout = timeout;
     this.#report = report;
+    this.sync =
+      store.immediate === true &&
+      typeof store.getNow === 'function' &&
+      typeof store.setNow === 'function' &&
+      typeof store.deleteNow === 'function';
+  }
+
+  // The synchronous calls (only when `sync`): a store's throw becomes the same SessionStoreError, reported
+  // the same way, as its rejection would through the calls below; no deadline (such a store cannot hang).
+
+  getNow(key: string, b: Budget): SessionRecord | null {
+    try {
+      return this.store.getNow!(key);
+    } catch (cause) {
+      throw this.#failed('get', cause, b);
+    }
+  }
+
+  setNow(key: string, record: SessionRecord, expected: number | null, ttlMs: number, b: Budget): boolean {
+    try {
+      return this.store.setNow!(key, record, expected, ttlMs);
+    } catch (cause) {
+      throw this.#failed('set', cause, b);
+    }
+  }
+
+  deleteNow(key: string, b: Budget): void {
+    try {
+      this.store.deleteNow!(key);
+    } catch (cause) {
+      throw this.#failed('delete', cause, b);
+    }
   }
 
   /** The time one load, commit or other manager call may spend waiting for the store, in total. */

@@ -132,6 +132,19 @@ export interface SessionStore {
    */
   scan?(cursor: string | null, limit: number): Promise<ScanPage>;
   /**
+   * Optional, with {@link SessionStore.immediate} only: {@link SessionStore.get} answered synchronously (the
+   * same record or null, the same failures thrown rather than rejected). With all three of `getNow`, `setNow`
+   * and `deleteNow` on an `immediate` store, the manager makes its request-path calls through them and so
+   * completes a load or a commit without a promise turn. An in-process store (the memory store) defines them
+   * as non-enumerable properties, so that a wrapper made by spreading the store (`{ ...store, get }`) does not
+   * inherit them and bypass its own `get`, `set` or `delete`.
+   */
+  getNow?(key: string): SessionRecord | null;
+  /** Optional, with `immediate` only: {@link SessionStore.set} answered synchronously (see `getNow`). */
+  setNow?(key: string, record: SessionRecord, expected: number | null, ttlMs: number): boolean;
+  /** Optional, with `immediate` only: {@link SessionStore.delete} done synchronously (see `getNow`). */
+  deleteNow?(key: string): void;
+  /**
    * Optional: declares that every promise of the calls the manager makes (`get`, `set`, `delete`,
    * `listByUser`, `deleteByUser`, `close`) is already settled when it is returned (an in-process store such as
    * the memory store). The manager then arms no `storeTimeout` timer for its calls, since they cannot hang.

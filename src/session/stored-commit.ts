@@ -50,13 +50,25 @@ type WriteMode = 'write' | 'touch' | 'rotate' | 'renew';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Persists what the request did; the Set-Cookie lines to send. */
-export async function commitStored(
+/** What a commit of a loaded session does: its write mode (none: nothing to do), the data serialized for it. */
+interface Plan {
+  mode: WriteMode | undefined;
+  data: string | undefined;
+  /** The cookie moves to its new name (legacy.ts). */
+  moving: boolean;
+}
+
+/**
+ * Persists what the request did; the Set-Cookie lines to send. With a store that answers synchronously
+ * (`StoreCalls.sync`), the common commits (nothing to do, a first write, a write or touch that lands) are
+ * done without a promise and the lines returned as they are; the rest (retiring records, rotation and
+ * renewal, merging after a conflict, a store that answers later) goes on asynchronously.
+ */
+export function commitStored(
   ctx: ManagerContext,
   calls: StoreCalls,
   state: SessionState,
-): Promise<string[]> {
-  const now = state.now;
+): string[] | Promise<string[]> {
   const origin = state.origin;
   // A fresh session that ends with nothing to store, retire or delete (most first requests): no store
   // call, so no deadline to start and no promise turn through commitNew.
@@ -67,24 +79,128 @@ export async function commitStored(
     !worthStoring(state)
   )
     return unstored(ctx, state);
+  if (!calls.sync || state.discarded.length > 0 || state.retiredTo !== undefined)
+    return commitLater(ctx, calls, state, undefined);
+  const now = state.now;
   const b = calls.budget(now);
-  if (state.discarded.length > 0) {
-    // The ids logout or destroy ended leave a retirement record (stolen-id detection, the `reuse` option).
-    const by = state.lifecycle.includes('logout') ? 'logout' : 'destroy';
-    const keepsRetired = calls.store.lockOnly !== true;
-    for (const ended of state.discarded) {
-      // Not in an express-session store (lockOnly): its apps expect a destroyed session to be gone.
-      const mark = keepsRetired ? retirement(ctx.options, ended.record, by, now) : undefined;
-      await retire(calls, ended.key, ended.record.version, b, 0, mark);
-      if (ended.pointerKey !== undefined) await calls.delete(ended.pointerKey, b);
-    }
+  if (origin === null) {
+    const { id, key, record } = newRecord(ctx, state);
+    if (!calls.setNow(key, record, null, ttlOf(record, now), b)) throw keyInUse();
+    return created(ctx, state, id, key, record);
   }
-  // The cookie named an id that login or regenerate retired: its logout or destroy ends the successor.
-  if (state.retiredTo !== undefined && clearsCookie(state)) await retire(calls, state.retiredTo, null, b, 0);
-  // Awaited, not returned: an async function returning a promise costs two more promise turns.
-  if (origin === null) return await commitNew(ctx, calls, state, b);
+  const plan = planOf(ctx.options, state, origin);
+  const mode = plan.mode;
+  if (mode === undefined) return [];
+  if (mode !== 'write' && mode !== 'touch')
+    return commitLater(ctx, calls, state, { b, plan, lost: false, roundStarted: performance.now() });
+  const roundStarted = performance.now();
+  const base = origin.record;
+  const record = inPlaceRecord(ctx.options, state, mode, base, state.values, plan.data);
+  // A request with the old id (through a renewal pointer) proves nothing about who holds the new one.
+  if (base.unconfirmed === true && origin.pointerKey !== undefined) record.unconfirmed = true;
+  if (calls.setNow(origin.key, record, base.version, ttlOf(record, now), b))
+    return writtenLines(ctx, state, origin, mode, plan.moving, origin.key, record, 0);
+  if (mode === 'touch') return []; // someone else wrote (and so touched) the session meanwhile
+  return commitLater(ctx, calls, state, { b, plan, lost: true, roundStarted });
+}
 
+/** How {@link commitLater} goes on from a commit begun synchronously: its budget, plan, first write's outcome. */
+interface Resumed {
+  b: Budget;
+  plan: Plan;
+  /** The first write was made and lost its compare-and-set. */
+  lost: boolean;
+  roundStarted: number;
+}
+
+/** {@link commitStored}'s asynchronous path (from the start, or `resumed` after its synchronous first step). */
+async function commitLater(
+  ctx: ManagerContext,
+  calls: StoreCalls,
+  state: SessionState,
+  resumed: Resumed | undefined,
+): Promise<string[]> {
+  const now = state.now;
+  const origin = state.origin;
+  let b: Budget;
+  let plan: Plan;
+  if (resumed === undefined) {
+    b = calls.budget(now);
+    if (state.discarded.length > 0) {
+      // The ids logout or destroy ended leave a retirement record (stolen-id detection, the `reuse` option).
+      const by = state.lifecycle.includes('logout') ? 'logout' : 'destroy';
+      const keepsRetired = calls.store.lockOnly !== true;
+      for (const ended of state.discarded) {
+        // Not in an express-session store (lockOnly): its apps expect a destroyed session to be gone.
+        const mark = keepsRetired ? retirement(ctx.options, ended.record, by, now) : undefined;
+        await retire(calls, ended.key, ended.record.version, b, 0, mark);
+        if (ended.pointerKey !== undefined) await calls.delete(ended.pointerKey, b);
+      }
+    }
+    // The cookie named an id that login or regenerate retired: its logout or destroy ends the successor.
+    if (state.retiredTo !== undefined && clearsCookie(state))
+      await retire(calls, state.retiredTo, null, b, 0);
+    // Awaited, not returned: an async function returning a promise costs two more promise turns.
+    if (origin === null) return await commitNew(ctx, calls, state, b);
+    plan = planOf(ctx.options, state, origin);
+    if (plan.mode === undefined) return [];
+  } else {
+    b = resumed.b;
+    plan = resumed.plan;
+  }
   const options = ctx.options;
+  const loaded = origin!;
+  const moving = plan.moving;
+  let mode = plan.mode as WriteMode;
+  let data = plan.data;
+  let base = loaded.record;
+  let baseKey = loaded.key;
+  let values = state.values;
+  let roundStarted = resumed?.roundStarted ?? performance.now();
+  for (let attempt = 0; ; attempt++) {
+    let written: SessionRecord | null;
+    if (attempt === 0 && resumed?.lost === true) written = null;
+    else if (mode === 'write' || mode === 'touch') {
+      // The common case awaits the store here rather than in a further async function: a promise turn
+      // and a settled promise less per commit.
+      const record = inPlaceRecord(options, state, mode, base, values, data);
+      if (base.unconfirmed === true && loaded.pointerKey !== undefined) record.unconfirmed = true;
+      written = (await calls.set(baseKey, record, base.version, ttlOf(record, now), b)) ? record : null;
+    } else written = await rotateOnce(ctx, calls, state, mode, baseKey, base, values, b);
+    if (written !== null) return writtenLines(ctx, state, loaded, mode, moving, baseKey, written, attempt);
+    if (mode === 'touch') return []; // someone else wrote (and so touched) the session meanwhile
+    // Writes that do not truly conflict keep merging for as long as the store time budget lasts, stopping
+    // while a round (a read and a write) still fits: a budget spent on merges is a 409, not a store timeout.
+    // Jittered backoff from the second conflict on, so writers in lock-step cannot starve one another.
+    const pause = attempt > 0 ? Math.random() * Math.min(2 ** attempt, 50) : 0;
+    const round = performance.now() - roundStarted;
+    if (performance.now() + pause + 2 * round >= b.deadline) {
+      throw new SessionConflictError(
+        tellerMessage(
+          'session',
+          `the session kept changing for storeTimeout (${attempt + 1} merges); nothing was saved`,
+        ),
+      );
+    }
+    if (pause > 0) await sleep(pause);
+    roundStarted = performance.now();
+    let newest = await calls.get(baseKey, b);
+    for (let hop = 0; hop < LIMITS.maxPointerHops && isUsable(newest, now) && newest.movedTo; hop++) {
+      // Another process renewed the id meanwhile: write to the new record, keep the client's id.
+      baseKey = newest.movedTo;
+      newest = await calls.get(baseKey, b);
+    }
+    if (!isLive(newest, now)) throw destroyedError(ctx, state, baseKey);
+    if (mode === 'renew') mode = 'write'; // someone else wrote; renew on a later request
+    values = reapply(ctx, state, loaded, parseValues(options, newest.data));
+    data = undefined;
+    base = newest;
+  }
+}
+
+/** What the commit of a loaded session is to do. */
+function planOf(options: ResolvedOptions, state: SessionState, origin: Origin): Plan {
+  const now = state.now;
   let mode: WriteMode | undefined;
   if (state.rotate) mode = 'rotate';
   else if (
@@ -116,72 +232,41 @@ export async function commitStored(
   ) {
     mode = 'touch';
   }
-  if (mode === undefined) return [];
+  return { mode, data, moving };
+}
 
-  let base = origin.record;
-  let baseKey = origin.key;
-  let values = state.values;
-  let roundStarted = performance.now();
-  for (let attempt = 0; ; attempt++) {
-    let written: SessionRecord | null;
-    if (mode === 'write' || mode === 'touch') {
-      // The common case awaits the store here rather than in a further async function: a promise turn
-      // and a settled promise less per commit.
-      const record = inPlaceRecord(options, state, mode, base, values, data);
-      // A request with the old id (through a renewal pointer) proves nothing about who holds the new one.
-      if (base.unconfirmed === true && origin.pointerKey !== undefined) record.unconfirmed = true;
-      written = (await calls.set(baseKey, record, base.version, ttlOf(record, now), b)) ? record : null;
-    } else written = await rotateOnce(ctx, calls, state, mode, baseKey, base, values, b);
-    if (written !== null) {
-      const rotated = mode === 'rotate' || mode === 'renew';
-      state.storedKey = rotated ? state.key : baseKey;
-      if (attempt > 0) ctx.report.emit('merged', now, baseKey, { detail: String(attempt) });
-      const out: string[] = [];
-      // A persistent cookie's Max-Age follows the session's lifetime: re-sent on every write, unless the
-      // id was renewed meanwhile (the client has the new one from that response; this one's is retired),
-      // or the request is passive (its write extended nothing, so there is nothing to tell the browser);
-      // a cookie moved to its new name is always sent.
-      if (
-        rotated ||
-        (((written.persistent && !state.passive) || moving) &&
-          origin.pointerKey === undefined &&
-          baseKey === origin.key)
-      ) {
-        out.push(cookieFor(ctx, state, written, idCookieValue(ctx, state)));
-      }
-      if (mode === 'renew') ctx.report.emit('renewed', now, state.key, { userId: written.userId });
-      if (mode === 'touch') ctx.report.emit('touched', now, baseKey);
-      ctx.report.lifecycle(state, state.key);
-      return out;
-    }
-    if (mode === 'touch') return []; // someone else wrote (and so touched) the session meanwhile
-    // Writes that do not truly conflict keep merging for as long as the store time budget lasts, stopping
-    // while a round (a read and a write) still fits: a budget spent on merges is a 409, not a store timeout.
-    // Jittered backoff from the second conflict on, so writers in lock-step cannot starve one another.
-    const pause = attempt > 0 ? Math.random() * Math.min(2 ** attempt, 50) : 0;
-    const round = performance.now() - roundStarted;
-    if (performance.now() + pause + 2 * round >= b.deadline) {
-      throw new SessionConflictError(
-        tellerMessage(
-          'session',
-          `the session kept changing for storeTimeout (${attempt + 1} merges); nothing was saved`,
-        ),
-      );
-    }
-    if (pause > 0) await sleep(pause);
-    roundStarted = performance.now();
-    let newest = await calls.get(baseKey, b);
-    for (let hop = 0; hop < LIMITS.maxPointerHops && isUsable(newest, now) && newest.movedTo; hop++) {
-      // Another process renewed the id meanwhile: write to the new record, keep the client's id.
-      baseKey = newest.movedTo;
-      newest = await calls.get(baseKey, b);
-    }
-    if (!isLive(newest, now)) throw destroyedError(ctx, state, baseKey);
-    if (mode === 'renew') mode = 'write'; // someone else wrote; renew on a later request
-    values = reapply(ctx, state, origin, parseValues(options, newest.data));
-    data = undefined;
-    base = newest;
+/** A write landed (`written`, under `baseKey`, after `attempt` merges): its events and the cookie to send. */
+function writtenLines(
+  ctx: ManagerContext,
+  state: SessionState,
+  origin: Origin,
+  mode: WriteMode,
+  moving: boolean,
+  baseKey: string,
+  written: SessionRecord,
+  attempt: number,
+): string[] {
+  const now = state.now;
+  const rotated = mode === 'rotate' || mode === 'renew';
+  state.storedKey = rotated ? state.key : baseKey;
+  if (attempt > 0) ctx.report.emit('merged', now, baseKey, { detail: String(attempt) });
+  const out: string[] = [];
+  // A persistent cookie's Max-Age follows the session's lifetime: re-sent on every write, unless the
+  // id was renewed meanwhile (the client has the new one from that response; this one's is retired),
+  // or the request is passive (its write extended nothing, so there is nothing to tell the browser);
+  // a cookie moved to its new name is always sent.
+  if (
+    rotated ||
+    (((written.persistent && !state.passive) || moving) &&
+      origin.pointerKey === undefined &&
+      baseKey === origin.key)
+  ) {
+    out.push(cookieFor(ctx, state, written, idCookieValue(ctx, state)));
   }
+  if (mode === 'renew') ctx.report.emit('renewed', now, state.key, { userId: written.userId });
+  if (mode === 'touch') ctx.report.emit('touched', now, baseKey);
+  ctx.report.lifecycle(state, state.key);
+  return out;
 }
 
 /**
@@ -202,14 +287,37 @@ async function commitNew(
   b: Budget,
 ): Promise<string[]> {
   if (!worthStoring(state)) return unstored(ctx, state);
+  const { id, key, record } = newRecord(ctx, state);
+  const ok = await calls.set(key, record, null, ttlOf(record, state.now), b);
+  if (!ok) throw keyInUse();
+  return created(ctx, state, id, key, record);
+}
+
+/** The first record of a new session, under its (new) id's key. */
+function newRecord(
+  ctx: ManagerContext,
+  state: SessionState,
+): { id: string; key: string; record: SessionRecord } {
   const id = ensureId(state);
   const key = state.key!;
   const values = state.values;
   values.delete(ISSUED_AT_KEY);
   const record = buildRecord(ctx.options, state, null, serializeValues(ctx.options, values), 1);
-  const ok = await calls.set(key, record, null, ttlOf(record, state.now), b);
-  if (!ok)
-    throw new SessionStoreError(tellerMessage('session', 'the store refused a new session (key in use)'));
+  return { id, key, record };
+}
+
+function keyInUse(): SessionStoreError {
+  return new SessionStoreError(tellerMessage('session', 'the store refused a new session (key in use)'));
+}
+
+/** A new session's record was stored: its events, and its cookie. */
+function created(
+  ctx: ManagerContext,
+  state: SessionState,
+  id: string,
+  key: string,
+  record: SessionRecord,
+): string[] {
   state.storedKey = key;
   ctx.report.emit('created', state.now, key, { userId: record.userId });
   ctx.report.lifecycle(state, key);
@@ -261,9 +369,7 @@ async function rotateOnce(
   const record = buildRecord(options, state, base, serializeValues(options, next), 1);
   // Until a request presents the new id, the old one presented again is no proof that two parties hold it.
   record.unconfirmed = true;
-  const created = await calls.set(newKey, record, null, ttlOf(record, now), b);
-  if (!created)
-    throw new SessionStoreError(tellerMessage('session', 'the store refused a new session (key in use)'));
+  if (!(await calls.set(newKey, record, null, ttlOf(record, now), b))) throw keyInUse();
   // The old key: a pointer to the new record for the grace window (renew), or an ended record linking to
   // its successor (rotate), kept while the retired session could have lived, so that a logout carrying the
   // old id, now or racing this commit, ends the successor too.

@@ -49,7 +49,13 @@ export class StoredBackend implements SessionBackend {
     this.#calls = calls;
   }
 
-  async load(raw: string, facts: RequestFacts): Promise<Session> {
+  /**
+   * The session the cookie names. With a store that answers synchronously (`StoreCalls.sync`) and the lock
+   * free, the common case (a live record under the cookie's key) completes without a promise: the Session
+   * itself is returned. Anything else (a wait for the lock, a pointer, a legacy id, an ended record, a store
+   * that answers later) goes on asynchronously, exactly as before.
+   */
+  load(raw: string, facts: RequestFacts): Session | Promise<Session> {
     const ctx = this.#ctx;
     const { now } = facts;
     const secrets = ctx.options.secrets;
@@ -69,23 +75,104 @@ export class StoredBackend implements SessionBackend {
       return freshSession(ctx, facts, true);
     }
     const key = storeKeyOf(id);
-    let lockKey: string | undefined = key;
     // Uncontended (or not wanted), the lock costs no await.
     const held = this.#lock(key, facts);
-    let release =
-      typeof held === 'function' || held === undefined ? held : this.#granted(await held, key, now);
-    if (release === undefined) lockKey = undefined;
-    // One budget for every store call of this load. It starts once the lock is settled: time spent
-    // waiting behind a slow handler is bounded by lockTimeout, and a holder whose store call timed
-    // out fails its waiters at once (below), so a hung store answers every queued request in time.
-    const b = this.#calls.budget(now);
+    if (typeof held === 'function' || held === undefined)
+      return this.#read(raw, facts, id, legacy, key, held);
+    return this.#readAfterWait(raw, facts, id, legacy, key, held);
+  }
+
+  /** {@link load} once the lock was waited for. */
+  async #readAfterWait(
+    raw: string,
+    facts: RequestFacts,
+    id: string,
+    legacy: boolean,
+    key: string,
+    held: Promise<Release | WaitTimedOut>,
+  ): Promise<Session> {
+    const release = this.#granted(await held, key, facts.now);
+    return this.#read(raw, facts, id, legacy, key, release);
+  }
+
+  /**
+   * {@link load} under the lock (`release`; undefined: without it). One budget for every store call of this
+   * load. It starts once the lock is settled: time spent waiting behind a slow handler is bounded by
+   * lockTimeout, and a holder whose store call timed out fails its waiters at once, so a hung store answers
+   * every queued request in time.
+   */
+  #read(
+    raw: string,
+    facts: RequestFacts,
+    id: string,
+    legacy: boolean,
+    key: string,
+    release: Release | undefined,
+  ): Session | Promise<Session> {
+    const calls = this.#calls;
+    const b = calls.budget(facts.now);
+    if (!calls.sync) return this.#readLater(raw, facts, id, legacy, key, release, b);
+    let record: SessionRecord | null;
+    try {
+      record = calls.getNow(key, b);
+    } catch (error) {
+      this.#abandon(error, key, release);
+      throw error;
+    }
+    if (isLive(record, facts.now))
+      return this.#opened(facts, id, legacy, { key, pointerKey: undefined, record }, release, key);
+    return this.#resolveRest(raw, facts, id, legacy, key, release, b, record);
+  }
+
+  /** {@link #read} with a store that answers later. */
+  async #readLater(
+    raw: string,
+    facts: RequestFacts,
+    id: string,
+    legacy: boolean,
+    key: string,
+    release: Release | undefined,
+    b: Budget,
+  ): Promise<Session> {
+    let record: SessionRecord | null;
     try {
       // The live record read here, not in a further async function: a promise turn and a settled promise
       // less per request (pointers, legacy ids and ended records go the long way).
-      const record = await this.#calls.get(key, b);
-      let found: Found = isLive(record, now)
-        ? { key, pointerKey: undefined, record }
-        : await this.#resolveFrom(key, record, b, legacy ? id : undefined, facts);
+      record = await this.#calls.get(key, b);
+    } catch (error) {
+      this.#abandon(error, key, release);
+      throw error;
+    }
+    if (isLive(record, facts.now))
+      return this.#opened(facts, id, legacy, { key, pointerKey: undefined, record }, release, key);
+    return await this.#resolveRest(raw, facts, id, legacy, key, release, b, record);
+  }
+
+  /** A load failed: its lock released (and, when the store timed out, the requests queued on it failed too). */
+  #abandon(error: unknown, lockKey: string | undefined, release: Release | undefined): void {
+    if (error instanceof SessionStoreTimeoutError && lockKey !== undefined && release !== undefined) {
+      this.#ctx.lock.fail(lockKey, error, release);
+    }
+    release?.();
+  }
+
+  /** {@link load} when the record under the cookie's key is not live: pointers, legacy ids, ended records. */
+  async #resolveRest(
+    raw: string,
+    facts: RequestFacts,
+    id: string,
+    legacy: boolean,
+    key: string,
+    held: Release | undefined,
+    b: Budget,
+    record: SessionRecord | null,
+  ): Promise<Session> {
+    const ctx = this.#ctx;
+    const { now } = facts;
+    let release = held;
+    let lockKey: string | undefined = release === undefined ? undefined : key;
+    try {
+      let found: Found = await this.#resolveFrom(key, record, b, legacy ? id : undefined, facts);
       for (let hops = 0; isOrigin(found) && found.pointerKey !== undefined && release !== undefined; hops++) {
         // An old, renewed id: requests with the old and the new cookie must wait for one another, so
         // hold the live record's lock instead of the pointer's, and resolve again under it (the holder
@@ -122,33 +209,43 @@ export class StoredBackend implements SessionBackend {
         }
         return fresh;
       }
-      let values: Map<string, unknown>;
-      try {
-        values = parseValues(ctx.options, found.record.data);
-      } catch (error) {
-        release?.();
-        ctx.report.log(
-          'warn',
-          tellerMessage('session', 'a stored session could not be parsed; starting a fresh one'),
-          {
-            ref: refOf(found.key),
-            error: error instanceof Error ? error.message : String(error),
-          },
-        );
-        return freshSession(ctx, facts, true);
-      }
-      const state = loadedState(ctx, facts, id, found, values);
-      if (legacy) state.legacyId = id;
-      state.release = release;
-      state.lockKey = lockKey;
-      return new Session(state);
+      return this.#opened(facts, id, legacy, found, release, lockKey);
     } catch (error) {
-      if (error instanceof SessionStoreTimeoutError && lockKey !== undefined && release !== undefined) {
-        ctx.lock.fail(lockKey, error, release);
-      }
-      release?.();
+      this.#abandon(error, lockKey, release);
       throw error;
     }
+  }
+
+  /** The session of a live record found under the lock (`release`, of `lockKey`); fresh when unreadable. */
+  #opened(
+    facts: RequestFacts,
+    id: string,
+    legacy: boolean,
+    found: Origin,
+    release: Release | undefined,
+    lockKey: string | undefined,
+  ): Session {
+    const ctx = this.#ctx;
+    let values: Map<string, unknown>;
+    try {
+      values = parseValues(ctx.options, found.record.data);
+    } catch (error) {
+      release?.();
+      ctx.report.log(
+        'warn',
+        tellerMessage('session', 'a stored session could not be parsed; starting a fresh one'),
+        {
+          ref: refOf(found.key),
+          error: error instanceof Error ? error.message : String(error),
+        },
+      );
+      return freshSession(ctx, facts, true);
+    }
+    const state = loadedState(ctx, facts, id, found, values);
+    if (legacy) state.legacyId = id;
+    state.release = release;
+    state.lockKey = release === undefined ? undefined : lockKey;
+    return new Session(state);
   }
 
   /**
@@ -218,7 +315,7 @@ export class StoredBackend implements SessionBackend {
     }
   }
 
-  commit(state: SessionState): Promise<string[]> {
+  commit(state: SessionState): string[] | Promise<string[]> {
     return commitStored(this.#ctx, this.#calls, state);
   }
 

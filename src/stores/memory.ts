@@ -329,45 +329,55 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
       : undefined;
   timer?.unref();
 
-  return {
+  const getNow = (key: string): SessionRecord | null => {
+    open();
+    const entry = live(key, clock());
+    return entry === undefined ? null : toRecord(entry);
+  };
+  const setNow = (key: string, record: SessionRecord, expected: number | null, ttlMs: number): boolean => {
+    open();
+    assertSetArguments(MEMORY_STORE_NAME, key, record, expected, ttlMs);
+    const now = clock();
+    // The key is hashed once per call: its shard serves the lookup and the write.
+    const shard = shardOf(key);
+    const current = live(key, now, shard);
+    if (expected === null ? current !== undefined : current?.version !== expected) return false;
+    if (current === undefined) makeRoom(now);
+    const entry = toEntry(key, record);
+    // Setting a key the shard holds replaces its value in place: no new slot in the Map's table.
+    shard.set(key, entry);
+    if (current === undefined) {
+      expiry.push(entry, now + ttlMs);
+      index(key, entry.userId);
+    } else {
+      expiry.replace(current, entry, now + ttlMs);
+      if (current.userId !== entry.userId) {
+        unindex(key, current.userId);
+        index(key, entry.userId);
+      }
+    }
+    return true;
+  };
+  const deleteNow = (key: string): void => {
+    open();
+    const entry = shardOf(key).get(key);
+    if (entry !== undefined) remove(entry);
+  };
+
+  const store: Omit<MemoryStore, 'getNow' | 'setNow' | 'deleteNow'> = {
     immediate: true,
     settlesInTurn: true,
     lockOnly: false,
     async get(key) {
-      open();
-      const entry = live(key, clock());
-      return entry === undefined ? null : toRecord(entry);
+      return getNow(key);
     },
 
     async set(key, record, expected, ttlMs) {
-      open();
-      assertSetArguments(MEMORY_STORE_NAME, key, record, expected, ttlMs);
-      const now = clock();
-      // The key is hashed once per call: its shard serves the lookup and the write.
-      const shard = shardOf(key);
-      const current = live(key, now, shard);
-      if (expected === null ? current !== undefined : current?.version !== expected) return false;
-      if (current === undefined) makeRoom(now);
-      const entry = toEntry(key, record);
-      // Setting a key the shard holds replaces its value in place: no new slot in the Map's table.
-      shard.set(key, entry);
-      if (current === undefined) {
-        expiry.push(entry, now + ttlMs);
-        index(key, entry.userId);
-      } else {
-        expiry.replace(current, entry, now + ttlMs);
-        if (current.userId !== entry.userId) {
-          unindex(key, current.userId);
-          index(key, entry.userId);
-        }
-      }
-      return true;
+      return setNow(key, record, expected, ttlMs);
     },
 
     async delete(key) {
-      open();
-      const entry = shardOf(key).get(key);
-      if (entry !== undefined) remove(entry);
+      deleteNow(key);
     },
 
     async listByUser(userId) {
@@ -458,4 +468,12 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
       expiry.clear();
     },
   };
+  // The synchronous forms the manager uses on its request path (store.ts): not enumerable, so that a wrapper
+  // spread from this store (`{ ...store, set }`) keeps its own methods on every call rather than these.
+  const hidden = { enumerable: false, writable: false, configurable: false } as const;
+  return Object.defineProperties(store, {
+    getNow: { ...hidden, value: getNow },
+    setNow: { ...hidden, value: setNow },
+    deleteNow: { ...hidden, value: deleteNow },
+  }) as MemoryStore;
 }

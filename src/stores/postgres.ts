@@ -79,7 +79,8 @@ export interface PostgresStoreOptions {
 }
 
 /** The PostgreSQL store: the contract plus its optional abilities, all present, and `migrate()`. */
-export interface PostgresStore extends Required<Omit<SessionStore, 'migrateLegacy'>> {
+export interface PostgresStore
+  extends Required<Omit<SessionStore, 'migrateLegacy' | 'getNow' | 'setNow' | 'deleteNow'>> {
   /** Creates the table and its indexes when missing; safe to run from several processes at once. */
   migrate(): Promise<void>;
 }

@@ -70,7 +70,10 @@ export interface RedisStoreOptions {
 }
 
 /** The Redis store: the contract with the user index and `count`; Redis expires records itself. */
-export interface RedisStore extends Required<Omit<SessionStore, 'purgeExpired' | 'migrateLegacy'>> {}
+export interface RedisStore
+  extends Required<
+    Omit<SessionStore, 'purgeExpired' | 'migrateLegacy' | 'getNow' | 'setNow' | 'deleteNow'>
+  > {}
 
 /**
  * How far (ms) an index entry's score may lie in the past before a read prunes it: scores come from the clocks

@@ -139,7 +139,8 @@ export interface SqliteStoreDatabaseOptions extends CommonOptions {
 export type SqliteStoreOptions = SqliteStoreFileOptions | SqliteStoreDatabaseOptions;
 
 /** The SQLite store: the contract plus its optional abilities, all present. */
-export interface SqliteStore extends Required<Omit<SessionStore, 'migrateLegacy'>> {}
+export interface SqliteStore
+  extends Required<Omit<SessionStore, 'migrateLegacy' | 'getNow' | 'setNow' | 'deleteNow'>> {}
 
 /** Rows in the first batch of a purge or a revocation; later batches are sized by time (`_batches.ts`). */
 const FIRST_BATCH = 200;

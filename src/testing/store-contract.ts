@@ -176,6 +176,33 @@ export function runStoreContract(
       expect(await state(store.get('absent'))).toBe('settled');
     });
 
+    it('answers getNow, setNow and deleteNow as get, set and delete, when it has them (with immediate only)', async () => {
+      const { getNow, setNow, deleteNow } = store;
+      if (getNow === undefined && setNow === undefined && deleteNow === undefined) return;
+      expect(store.immediate, 'synchronous methods are for an immediate store').toBe(true);
+      expect([typeof getNow, typeof setNow, typeof deleteNow]).toEqual(['function', 'function', 'function']);
+      const key = newKey('now');
+      expect(store.getNow!(key)).toBeNull();
+      const record = minimalRecord();
+      expect(store.setNow!(key, record, null, 60_000)).toBe(true);
+      // Compare-and-set, as set: absent-only and version checks lose without writing.
+      expect(store.setNow!(key, minimalRecord({ data: '{"x":1}' }), null, 60_000)).toBe(false);
+      expect(store.setNow!(key, minimalRecord({ version: 3 }), 2, 60_000)).toBe(false);
+      expect(store.getNow!(key)).toStrictEqual(record);
+      expect(await store.get(key)).toStrictEqual(record);
+      const next = minimalRecord({ version: 2, data: '{"n":2}' });
+      expect(store.setNow!(key, next, 1, 60_000)).toBe(true);
+      expect(await store.get(key)).toStrictEqual(next);
+      expect(await store.set(key, minimalRecord({ version: 3 }), 1, 60_000)).toBe(false);
+      expect(store.getNow!(key)).toStrictEqual(next);
+      // A caller's mistake is thrown, not written.
+      expect(() => store.setNow!('', record, null, 60_000)).toThrow(TypeError);
+      expect(store.deleteNow!(key)).toBeUndefined();
+      expect(store.getNow!(key)).toBeNull();
+      expect(await store.get(key)).toBeNull();
+      store.deleteNow!(key); // absent: a no-op
+    });
+
     it('settles every promise within its turn when it declares settlesInTurn', async () => {
       if (store.settlesInTurn !== true) return;
       /** 'settled' when the promise settled before a setImmediate callback scheduled after the call. */

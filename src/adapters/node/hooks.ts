@@ -11,6 +11,7 @@
  */
 import { ServerResponse, validateHeaderName, validateHeaderValue } from 'node:http';
 import { headersForError, statusForError } from '../../session/errors.js';
+import type { CommitOptions, CommitResult } from '../../session/manager.js';
 import type { AnySession } from '../../session/session.js';
 import type { AdapterManager, HeaderTarget } from '../_shared.js';
 import { addSessionHeaders, errorBody, SessionHttpError, TEXT_PLAIN } from '../_shared.js';
@@ -50,6 +51,11 @@ export type { AnySession };
 export interface Adapter {
   manager: AdapterManager<AnySession>;
   onError: (error: unknown) => void;
+  /**
+   * The manager's `commit` that answers without a promise when nothing had to be waited for (session/sync.ts),
+   * when the manager is Teller's; it throws what `commit` would reject with.
+   */
+  commitNow?: (session: AnySession, options: CommitOptions) => CommitResult | Promise<CommitResult>;
 }
 
 /** The first manager's hooks on a response; a second manager's are its `inner`, and so on. */
@@ -161,7 +167,7 @@ function onClose(this: Hooked): void {
  * the {@link HeaderTarget} the commit adds the session's headers to: the copy of `writeHead`'s headers when
  * there is one, else the response.
  */
-class Hooks implements HeaderTarget {
+export class Hooks implements HeaderTarget {
   phase = OPEN;
   /** The handler failed: the error answer may be a 409 or 503, but nothing of the request persists. */
   failed = false;
@@ -223,7 +229,7 @@ class Hooks implements HeaderTarget {
     let queue = this.queue;
     if (queue === undefined) queue = this.queue = [];
     queue.push(method, count, a, b, c);
-    if (phase === OPEN) void this.commit(status);
+    if (phase === OPEN) this.commit(status);
     return method === WRITE ? true : res;
   }
 
@@ -265,14 +271,49 @@ class Hooks implements HeaderTarget {
     return true;
   }
 
-  /** Commits the session, adds its headers, then replays the queued calls in order. */
-  private async commit(status: number): Promise<void> {
+  /**
+   * Commits the session, adds its headers, then replays the queued calls in order. A commit that answered
+   * synchronously (`commitNow`) is still applied in a microtask, as a promise's answer would be: the calls
+   * the handler makes meanwhile queue behind the one that started the commit, exactly as with any store.
+   */
+  private commit(status: number): void {
     this.phase = COMMITTING;
+    const adapter = this.adapter;
+    const options = { status: this.failed ? 500 : status };
+    const commitNow = adapter.commitNow;
+    if (commitNow === undefined) {
+      let pending: Promise<CommitResult>;
+      try {
+        pending = Promise.resolve(adapter.manager.commit(this.session, options));
+      } catch (error) {
+        this.refused(error);
+        return;
+      }
+      pending.then(
+        (result) => this.committed(result),
+        (error: unknown) => this.refused(error),
+      );
+      return;
+    }
+    let result: CommitResult | Promise<CommitResult>;
+    try {
+      result = commitNow(this.session, options);
+    } catch (error) {
+      queueMicrotask(() => this.refused(error));
+      return;
+    }
+    if (result instanceof Promise) {
+      result.then(
+        (answer) => this.committed(answer),
+        (error: unknown) => this.refused(error),
+      );
+    } else queueMicrotask(() => this.committed(result));
+  }
+
+  /** The commit succeeded: its headers added, the queued calls replayed (a failure there answered as a refusal). */
+  private committed({ setCookie, clearSiteData }: CommitResult): void {
     const res = this.res;
     try {
-      const { setCookie, clearSiteData } = await this.adapter.manager.commit(this.session, {
-        status: this.failed ? 500 : status,
-      });
       const queue = this.queue as unknown[];
       addSessionHeaders(this, this.session, setCookie, clearSiteData);
       this.phase = DONE;
@@ -286,23 +327,29 @@ class Hooks implements HeaderTarget {
       // The handler failed while the commit ran, after it had started its answer: cut it, never leave it hanging.
       if (this.failed && !res.writableEnded) res.destroy();
     } catch (error) {
-      const queue = this.queue;
-      this.queue = undefined;
-      this.head = undefined;
-      this.adapter.onError(error);
-      const next = this.next;
-      // The handler ended its answer (its last call was `end`): the framework's error path answers instead,
-      // through the original methods, on a response cleared of the handler's headers.
-      const ended = queue !== undefined && queue[queue.length - ENTRY] === END;
-      if (next !== undefined && ended && !res.headersSent && !this.failed) {
-        this.phase = DONE;
-        for (const name of res.getHeaderNames()) res.removeHeader(name);
-        next(new SessionHttpError(statusForError(error), error));
-        return;
-      }
-      this.phase = FAILED;
-      sendError(res, error, this.originals[WRITE_HEAD], this.originals[END]);
+      this.refused(error);
     }
+  }
+
+  /** The commit (or the replay of the queued calls) failed: the error answer, or the framework's error path. */
+  private refused(error: unknown): void {
+    const res = this.res;
+    const queue = this.queue;
+    this.queue = undefined;
+    this.head = undefined;
+    this.adapter.onError(error);
+    const next = this.next;
+    // The handler ended its answer (its last call was `end`): the framework's error path answers instead,
+    // through the original methods, on a response cleared of the handler's headers.
+    const ended = queue !== undefined && queue[queue.length - ENTRY] === END;
+    if (next !== undefined && ended && !res.headersSent && !this.failed) {
+      this.phase = DONE;
+      for (const name of res.getHeaderNames()) res.removeHeader(name);
+      next(new SessionHttpError(statusForError(error), error));
+      return;
+    }
+    this.phase = FAILED;
+    sendError(res, error, this.originals[WRITE_HEAD], this.originals[END]);
   }
 
   // HeaderTarget, for addSessionHeaders: the copied head (in the handler's spelling), else the response.
