@@ -166,7 +166,7 @@ export function createNodeSessions<S extends AnySession>(
     }
   }
 
-  /** {@link run} with a session still being loaded (the same steps, awaited). */
+  /** {@link run} with a session still being loaded: once it is, served as {@link run} serves it. */
   async function runLater(
     loading: S | Promise<S>,
     req: IncomingMessage,
@@ -183,18 +183,8 @@ export function createNodeSessions<S extends AnySession>(
         sendError(res, error);
         return;
       }
-      (req as SessionRequest<S>).session = session;
-      const hooks = hook(adapter, session, res);
-      try {
-        if (handler === undefined) (next as () => void)();
-        else {
-          const result = handler(req as SessionRequest<S>, res);
-          // Only a promise is awaited: a handler that answered synchronously costs no further tick.
-          if (isThenable(result)) await result;
-        }
-      } catch (error) {
-        hooks.fail(error);
-      }
+      const pending = serve(req, res, session, handler, next);
+      if (pending !== undefined) await pending;
     } catch (error) {
       onError(error);
       res.destroy();
