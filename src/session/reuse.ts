@@ -70,7 +70,7 @@ export async function checkReuse(
     emitReuse(ctx, retired, facts);
     const user = retired.user;
     if (rotation && ctx.options.reuse === 'revoke' && typeof user === 'string') {
-      const count = await revokeUserSessions(calls, user, undefined, b, ctx.options);
+      const count = await revokeUserSessions(calls, user, undefined, b);
       ctx.report.emit('revoked', facts.now, undefined, { userId: user, detail: String(count) });
     }
   } catch (error) {

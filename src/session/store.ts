@@ -67,7 +67,7 @@ export interface SessionRecord {
 /** What {@link SessionRecord.retired} holds. */
 export interface RetiredInfo {
   /** What retired the id. */
-  by: 'login' | 'regenerate' | 'renewal' | 'logout' | 'destroy' | 'revoke';
+  by: 'login' | 'regenerate' | 'renewal' | 'logout' | 'destroy';
   /** Epoch ms (the manager's clock). */
   at: number;
   /** The session's user when it was retired (not `userId`: a retired record stays out of the user index). */

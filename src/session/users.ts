@@ -4,8 +4,7 @@
  */
 import type { SessionInfo } from './context.js';
 import { tellerMessage } from './errors.js';
-import type { ResolvedOptions } from './options.js';
-import { isLive, makeRecord, retirement } from './records.js';
+import { isLive } from './records.js';
 import type { Budget, StoreCalls } from './store-calls.js';
 
 /** A user's live sessions, the most recently seen first. */
@@ -33,35 +32,14 @@ export async function listUserSessions(calls: StoreCalls, userId: string, b: Bud
   return out.sort((x, y) => y.lastSeenAt - x.lastSeenAt);
 }
 
-/**
- * Ends every record of a user but `exceptKey`; how many were ended. With `options` and a store that lists a
- * user's records, each live one is replaced by its retirement record (`retired.by: 'revoke'`, for stolen-id
- * detection) by compare-and-set, or deleted when it changed meanwhile; else (and in an express-session store,
- * `lockOnly`, whose apps expect ended sessions gone) they are deleted.
- */
+/** Deletes every record of a user but `exceptKey`; how many were deleted. */
 export async function revokeUserSessions(
   calls: StoreCalls,
   userId: string,
   exceptKey: string | undefined,
   b: Budget,
-  options?: ResolvedOptions,
 ): Promise<number> {
   const store = calls.store;
-  if (options !== undefined && store.listByUser !== undefined && store.lockOnly !== true) {
-    let ended = 0;
-    for (const { key, record } of await calls.listByUser(userId, b)) {
-      if (key === exceptKey) continue;
-      ended++;
-      if (isLive(record, b.now) && record.userId === userId) {
-        const mark = retirement(options, record, 'revoke', b.now);
-        const tomb = makeRecord('', record.version + 1, 0, 0, 0);
-        tomb.retired = mark.retired;
-        if (await calls.set(key, tomb, record.version, mark.ttl, b)) continue;
-      }
-      await calls.delete(key, b);
-    }
-    return ended;
-  }
   if (store.deleteByUser !== undefined) return calls.deleteByUser(userId, exceptKey, b);
   if (store.listByUser === undefined) {
     throw new TypeError(
