@@ -544,11 +544,15 @@ async function checkSealed(input: SealedInput): Promise<void> {
       try {
         ({ setCookie } = await sealedManager.commit(s));
       } catch (error) {
-        if (error instanceof SessionTooLargeError) return; // a long user id: refused at commit, as documented
+        if (error instanceof SessionTooLargeError) return; // past sealedMaxBytes: refused at commit, as documented
         throw error;
       }
-      const value = parseSetCookie(setCookie[0]!)!.value;
-      const back = await sealedManager.load(`sid=${value}`, { now: NOW });
+      // A long user id splits the seal across cookies (sid, sid.1, ...): the browser sends them all back.
+      const header = setCookie
+        .map((line) => parseSetCookie(line)!)
+        .map((c) => `${c.name}=${c.value}`)
+        .join('; ');
+      const back = await sealedManager.load(header, { now: NOW });
       if (back.isNew || back.get('fuzz') !== 1 || back.userId !== want.userId)
         fail('the re-sealed session differs');
       return;
