@@ -1,6 +1,6 @@
 /**
- * Stolen-id detection (the manager's `reuse` option). An id retired by login, regenerate, renewal, logout,
- * destroy or revocation leaves a retirement record (`SessionRecord.retired`); a request that presents it
+ * Stolen-id detection (the manager's `reuse` option). An id retired by login, regenerate, renewal, logout
+ * or destroy (not `revokeSessions`, which deletes in one call) leaves a retirement record (`SessionRecord.retired`); a request that presents it
  * again gets a fresh session as always, and this module decides whether it is a reuse worth a `reuse`
  * event: for a rotation, only once the successor was loaded by a request presenting the new id (its record
  * no longer `unconfirmed`) and the rotation is older than the requests in flight across it. Only this
