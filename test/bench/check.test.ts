@@ -50,6 +50,24 @@ describe('npm run bench:check', () => {
     expect(below.out.match(/^ {2}FAIL/gm)).toHaveLength(GOALS.length);
   });
 
+  it("--against-from: compares with another build's results taken beside these, not the baseline file", () => {
+    // Far below the baseline recorded above (a slower machine), but within 15% of the other build run beside.
+    const mine = [results('g.json', 0.5), results('h.json', 0.52)].join(',');
+    expect(check('--from', mine).status).toBe(1);
+    const beside = check('--from', mine, '--against-from', results('i.json', 0.55));
+    expect(beside.status, beside.out).toBe(0);
+    expect(beside.out).toMatch(/run beside them/);
+    const slower = check('--from', mine, '--against-from', results('j.json', 0.7));
+    expect(slower.status, slower.out).toBe(1);
+    expect(slower.out.match(/^ {2}FAIL/gm)).toHaveLength(GOALS.length);
+    expect(check('--update', '--from', mine, '--against-from', results('k.json', 1)).status).toBe(2);
+  });
+
+  it('--update records the commit, which --against baseline then names', () => {
+    expect(check('--update', '--from', results('l.json', 1)).status).toBe(0);
+    expect(JSON.parse(readFileSync(baseline, 'utf8')).commit).toMatch(/^[0-9a-f]{40}$/);
+  });
+
   it('refuses a results file without one of the guarded rows', () => {
     const run = check('--from', results('f.json', 1, 0));
     expect(run.status).toBe(2);
