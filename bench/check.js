@@ -11,7 +11,7 @@
  *   node bench/check.js --from a.json,... --against-from c.json,...   the same from results files
  *
  * Why `--against`: the ratios to a peer or to the ceiling move between machines and days, not only between
- * builds. On 2026-12-03 the commit the baseline was recorded from (e6735cf, two comment-level edits after it)
+ * builds. On 2026-12-03 the commit the baseline was recorded from (e6735cf: only review edits after it)
  * measured own/first/shared 0.50/0.41/0.41x against its own recorded 0.62/0.55/0.61x, alone, medians of 3: the
  * plain check failed on unchanged code. `--against <rev>` builds `<rev>` in a temporary git worktree (node_modules
  * linked, `npm run build`), runs its bench and this one's alternately (`--runs` each), and fails when a ratio here
