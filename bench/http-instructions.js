@@ -15,7 +15,8 @@
  * compiler's and the collector's functions (callgrind_annotate). The load generator
  * (bench/http/load.js, autocannon) runs outside the tool. Default cases: bare/hello, teller-memory/own,
  * teller-sqlite/own, teller-sqlite/shared, teller-sqlite/first. Servers are killed at the end, even on failure.
- * Env: TELLER_DIST (the built package, default ../dist from here).
+ * Env: TELLER_DIST (the built package, default ../dist from here); BENCH_CALLGRIND_OUT=<dir> keeps callgrind's
+ * per-function counts of each run there.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -87,6 +88,16 @@ function runLoad(config) {
   });
 }
 
+/**
+ * Where callgrind writes its per-function counts: nowhere, or with BENCH_CALLGRIND_OUT=<dir> a file per run
+ * (`<kind>-<mode>-<n>.out`) for callgrind_annotate; the difference of a function's counts between the N and 3N
+ * runs is its cost over 2N requests.
+ */
+function keptOut(kind, mode, n) {
+  const keep = process.env.BENCH_CALLGRIND_OUT;
+  return keep ? resolve(keep, `${kind}-${mode}-${n}.out`) : '/dev/null';
+}
+
 /** One server run serving `n` requests of the mode; resolves with the tool's count(s). */
 async function count(kind, mode, n) {
   const dir = mkdtempSync(join(tmpdir(), 'teller-http-count-'));
@@ -95,7 +106,15 @@ async function count(kind, mode, n) {
   const [command, toolArgs] =
     tool === 'strace'
       ? ['strace', ['-f', '-c', '-o', out, ...server]]
-      : ['valgrind', ['--tool=callgrind', '--callgrind-out-file=/dev/null', `--log-file=${out}`, ...server]];
+      : [
+          'valgrind',
+          [
+            '--tool=callgrind',
+            `--callgrind-out-file=${keptOut(kind, mode, n)}`,
+            `--log-file=${out}`,
+            ...server,
+          ],
+        ];
   const child = spawn(command, toolArgs, {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     env: { ...process.env, TELLER_DIST: dist, NODE_ENV: 'production', BENCH_SLOW: '1' },
