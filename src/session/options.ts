@@ -76,7 +76,7 @@ export type SessionEventType =
   | 'reuse';
 
 /** What retired a session id (a `reuse` event's `retiredBy`). */
-export type RetiredBy = 'login' | 'regenerate' | 'renewal' | 'logout' | 'destroy';
+export type RetiredBy = 'login' | 'regenerate' | 'renewal' | 'logout' | 'destroy' | 'revoke';
 
 /** An event for audit logs and metrics. `ref` is a prefix of the store key (a hash), never the id. */
 export interface SessionEvent {

@@ -142,7 +142,14 @@ function storeOf(name: ClientName, prefix = newPrefix()): RedisStore {
   return createRedisStore({ client: (clients.get(name) as Connected).client, prefix });
 }
 
-const abilities = { userIndex: true, purgeExpired: false, count: true, scan: true, clock: 'real' } as const;
+const abilities = {
+  userIndex: true,
+  retireByUser: true,
+  purgeExpired: false,
+  count: true,
+  scan: true,
+  clock: 'real',
+} as const;
 
 if (installed) {
   for (const name of CLIENT_NAMES) {
