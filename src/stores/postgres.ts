@@ -20,7 +20,7 @@ import {
   assertRetireArguments,
   assertScanArguments,
   assertSetArguments,
-  RECORD_FORMAT,
+  retiredRecordOf,
   type SessionStore,
 } from '../session/store.js';
 import { OneAtATime } from './_batches.js';
@@ -164,16 +164,14 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
     scan: `SELECT key, ${columns} FROM ${t} WHERE key > $1 AND expires_at >= $2 ORDER BY key LIMIT $3`,
     deleteByUser: `DELETE FROM ${t} WHERE user_id = $1 AND key IS DISTINCT FROM $2 AND expires_at >= $3`,
     // The rows deleteByUser would delete, each turned into its retirement record (retiredRecordOf: the next
-    // version, out of the user index, empty, never live) kept retiredTtlOf ms. SET reads the old row.
-    // Parameters: the user, the key kept (or null), now, format, by, at, absoluteMs, rememberMeAbsoluteMs,
-    // minMs, maxMs, slackMs.
+    // version, out of the user index, empty, never live; its meta column the same for every row, $4) kept
+    // retiredTtlOf ms. SET reads the old row. Parameters: the user, the key kept (or null), now, the meta
+    // column, at, absoluteMs, rememberMeAbsoluteMs, minMs, maxMs, slackMs.
     retireByUser: `UPDATE ${t} SET version = version + 1, user_id = NULL, data = '', created_at = 0,
-        last_seen_at = 0,
-        meta = json_build_object('format', $4::int, 'expiresAt', 0,
-          'retired', json_build_object('by', $5::text, 'at', $6::float8, 'user', $1::text)),
-        expires_at = $3::bigint + ceil(least(greatest($9::float8, created_at
-          + CASE WHEN (meta->>'persistent') = 'true' THEN $8::float8 ELSE $7::float8 END - $6::float8),
-          $10::float8) + $11::float8)::bigint
+        last_seen_at = 0, meta = $4::json,
+        expires_at = $3::bigint + ceil(least(greatest($8::float8, created_at
+          + CASE WHEN (meta->>'persistent') = 'true' THEN $7::float8 ELSE $6::float8 END - $5::float8),
+          $9::float8) + $10::float8)::bigint
       WHERE user_id = $1 AND key IS DISTINCT FROM $2 AND expires_at >= $3`,
     // SKIP LOCKED: a row a request is writing is left for the next purge instead of waited for. The rows are
     // deleted by their ctid (a TID scan: the heap page straight away), not looked up again through the index
@@ -357,8 +355,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
         userId,
         retireOptions.exceptKey ?? null,
         nowMs(),
-        RECORD_FORMAT,
-        retireOptions.by,
+        restOf(retiredRecordOf({ version: 0 }, userId, retireOptions)),
         retireOptions.at,
         retireOptions.absoluteMs,
         retireOptions.rememberMeAbsoluteMs,
