@@ -42,11 +42,19 @@ export type { AnySession, LoginOptions, ReadonlyData, SessionData } from './sess
 export { Session } from './session.js';
 export type {
   PurgeOptions,
+  RetireByUserOptions,
   RetiredInfo,
   ScanPage,
   SessionMeta,
   SessionRecord,
   SessionStore,
 } from './store.js';
-export { assertScanArguments, assertSetArguments, RECORD_FORMAT } from './store.js';
+export {
+  assertRetireArguments,
+  assertScanArguments,
+  assertSetArguments,
+  RECORD_FORMAT,
+  retiredRecordOf,
+  retiredTtlOf,
+} from './store.js';
 export type { DeepReadonly, SessionFormat } from './values.js';

@@ -76,7 +76,7 @@ export type SessionEventType =
   | 'reuse';
 
 /** What retired a session id (a `reuse` event's `retiredBy`). */
-export type RetiredBy = 'login' | 'regenerate' | 'renewal' | 'logout' | 'destroy';
+export type RetiredBy = 'login' | 'regenerate' | 'renewal' | 'logout' | 'destroy' | 'revoke';
 
 /** An event for audit logs and metrics. `ref` is a prefix of the store key (a hash), never the id. */
 export interface SessionEvent {
@@ -226,17 +226,18 @@ export interface SessionManagerOptions {
   /** Called for each {@link SessionEvent}; exceptions it throws are logged and ignored. */
   onEvent?: (event: SessionEvent) => void;
   /**
-   * Stolen-id detection (stored sessions). An id retired by
-   * `login()`, `regenerate()`, renewal, `logout()` or `destroy()` leaves a small record (until the retired
-   * session's own absolute expiry, at most 30 days); `revokeSessions` deletes in one store call and leaves
-   * none, so a revoked id gets a fresh session and no event. A request presenting it gets a fresh
-   * session as always, and a `reuse` event when the evidence is unambiguous: for an id retired by a rotation
-   * (login, regenerate, renewal) only once its successor was used by a later request (the rightful browser
-   * holds the new id, so someone else holds the old one); for an id retired by logout or destroy, always
-   * (its browser may have missed the answer that cleared it). With `'revoke'`, a rotation
-   * reuse also ends every session of that user (`revokeSessions`: a store with `deleteByUser` or
-   * `listByUser`); a logout or destroy reuse never does. Stored sessions only for now: sealed
-   * sessions raise no `reuse` event yet, and take `'event'` only.
+   * Stolen-id detection (stored sessions). An id retired by `login()`, `regenerate()`, renewal, `logout()`,
+   * `destroy()` or `revokeSessions` leaves a small record (until the retired session's own absolute expiry,
+   * at most 30 days); `revokeSessions` writes its records in one store call (the store's `retireByUser`,
+   * which every store Teller ships has; with a store without it, it deletes, and a revoked id gets a fresh
+   * session and no event). A request presenting it gets a fresh session as always, and a `reuse` event when
+   * the evidence is unambiguous: for an id retired by a rotation (login, regenerate, renewal) only once its
+   * successor was used by a later request (the rightful browser holds the new id, so someone else holds the
+   * old one); for an id retired by logout, destroy or revocation, always (its browser may have missed the
+   * answer that cleared it). With `'revoke'`, a rotation reuse also ends every session of that user
+   * (`revokeSessions`: a store with `deleteByUser` or `listByUser`); a logout, destroy or revocation reuse
+   * never does. Stored sessions only for now: sealed sessions raise no `reuse` event yet, and take `'event'`
+   * only.
    * @default 'event'
    */
   reuse?: 'event' | 'revoke';

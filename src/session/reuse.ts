@@ -1,6 +1,7 @@
 /**
- * Stolen-id detection (the manager's `reuse` option). An id retired by login, regenerate, renewal, logout
- * or destroy (not `revokeSessions`, which deletes in one call) leaves a retirement record (`SessionRecord.retired`); a request that presents it
+ * Stolen-id detection (the manager's `reuse` option). An id retired by login, regenerate, renewal, logout,
+ * destroy or `revokeSessions` (with a store that has `retireByUser`: every store Teller ships) leaves a
+ * retirement record (`SessionRecord.retired`); a request that presents it
  * again gets a fresh session as always, and this module decides whether it is a reuse worth a `reuse`
  * event: for a rotation, only once the successor was loaded by a request presenting the new id (its record
  * no longer `unconfirmed`) and the rotation is older than the requests in flight across it. Only this
@@ -70,7 +71,8 @@ export async function checkReuse(
     emitReuse(ctx, retired, facts);
     const user = retired.user;
     if (rotation && ctx.options.reuse === 'revoke' && typeof user === 'string') {
-      const count = await revokeUserSessions(calls, user, undefined, b);
+      // The ended ids leave retirement records too: presented again, each raises its own event (never more).
+      const count = await revokeUserSessions(calls, user, undefined, b, ctx.options);
       ctx.report.emit('revoked', facts.now, undefined, { userId: user, detail: String(count) });
     }
   } catch (error) {

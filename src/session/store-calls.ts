@@ -8,7 +8,7 @@
  */
 import { SessionStoreError, SessionStoreTimeoutError, tellerMessage } from './errors.js';
 import type { Reporter } from './report.js';
-import type { LegacyAdopter, SessionRecord, SessionStore } from './store.js';
+import type { LegacyAdopter, RetireByUserOptions, SessionRecord, SessionStore } from './store.js';
 
 /** The request time (for events) and the monotonic deadline (performance.now()) of an operation's store calls. */
 export interface Budget {
@@ -126,6 +126,15 @@ export class StoreCalls {
       return this.#bound('deleteByUser', this.store.deleteByUser!(userId, options), b);
     } catch (cause) {
       return this.#thrown('deleteByUser', cause, b);
+    }
+  }
+
+  /** Needs the store's `retireByUser` (checked by the caller). */
+  retireByUser(userId: string, options: RetireByUserOptions, b: Budget): Promise<number> {
+    try {
+      return this.#bound('retireByUser', this.store.retireByUser!(userId, options), b);
+    } catch (cause) {
+      return this.#thrown('retireByUser', cause, b);
     }
   }
 

@@ -67,7 +67,7 @@ export interface SessionRecord {
 /** What {@link SessionRecord.retired} holds. */
 export interface RetiredInfo {
   /** What retired the id. */
-  by: 'login' | 'regenerate' | 'renewal' | 'logout' | 'destroy';
+  by: 'login' | 'regenerate' | 'renewal' | 'logout' | 'destroy' | 'revoke';
   /** Epoch ms (the manager's clock). */
   at: number;
   /** The session's user when it was retired (not `userId`: a retired record stays out of the user index). */
@@ -80,6 +80,65 @@ export interface RetiredInfo {
  * (expired by the manager's clock, unreadable, too large). Synchronous, and it never throws.
  */
 export type LegacyAdopter = (session: unknown) => { record: SessionRecord; ttlMs: number } | null;
+
+/**
+ * Options of {@link SessionStore.retireByUser}: what the retirement records say and how long they are kept.
+ * Each record of the user but `exceptKey` is replaced by what a logout leaves (see {@link retiredRecordOf}),
+ * kept for {@link retiredTtlOf} ms by the store's clock.
+ */
+export interface RetireByUserOptions {
+  /** The record kept ("log out my other sessions"). */
+  exceptKey?: string;
+  /** What retired the ids. */
+  by: 'revoke';
+  /** When (epoch ms, the manager's clock): `retired.at`, and the time the keeping is reckoned from. */
+  at: number;
+  /** The absolute lifetime (ms) of a session with a session cookie (a record without `persistent: true`). */
+  absoluteMs: number;
+  /** The absolute lifetime (ms) of a remembered session (`persistent: true`). */
+  rememberMeAbsoluteMs: number;
+  /** Kept at least this long (ms), before `slackMs`. */
+  minMs: number;
+  /** Kept at most this long (ms), before `slackMs`. */
+  maxMs: number;
+  /** Added to every ttl (ms): the store may drop a record no sooner than the manager stops looking for it. */
+  slackMs: number;
+}
+
+/**
+ * For store authors: the retirement record {@link SessionStore.retireByUser} writes in place of `record`, a
+ * record of `userId`: what a logout leaves under the ended id (empty data, the next version, no `userId`, so
+ * out of the user index; times 0, so never live; `retired` saying who, what and when).
+ */
+export function retiredRecordOf(
+  record: Pick<SessionRecord, 'version'>,
+  userId: string,
+  options: Pick<RetireByUserOptions, 'by' | 'at'>,
+): SessionRecord {
+  return {
+    format: RECORD_FORMAT,
+    data: '',
+    version: record.version + 1,
+    createdAt: 0,
+    lastSeenAt: 0,
+    expiresAt: 0,
+    retired: { by: options.by, at: options.at, user: userId },
+  };
+}
+
+/**
+ * For store authors: how long (ms) {@link SessionStore.retireByUser} keeps the retirement record of `record`:
+ * until the retired session's own absolute expiry would have come (`createdAt` plus the absolute lifetime of
+ * its kind), within `minMs` and `maxMs`, plus `slackMs`: the ttl the manager's own retirements use.
+ */
+export function retiredTtlOf(
+  record: Pick<SessionRecord, 'createdAt' | 'persistent'>,
+  options: RetireByUserOptions,
+): number {
+  const absolute = record.persistent === true ? options.rememberMeAbsoluteMs : options.absoluteMs;
+  const left = record.createdAt + absolute - options.at;
+  return Math.min(Math.max(options.minMs, left), options.maxMs) + options.slackMs;
+}
 
 /** Options of {@link SessionStore.purgeExpired}. */
 export interface PurgeOptions {
@@ -112,6 +171,15 @@ export interface SessionStore {
   listByUser?(userId: string): Promise<Array<{ key: string; record: SessionRecord }>>;
   /** Optional: deletes every record of a user except `exceptKey`; returns how many were deleted. */
   deleteByUser?(userId: string, options?: { exceptKey?: string }): Promise<number>;
+  /**
+   * Optional, with the user index: what `deleteByUser` does, but each record of the user except
+   * `options.exceptKey` is replaced by its retirement record ({@link retiredRecordOf}: out of the user index,
+   * never live) kept {@link retiredTtlOf} ms, instead of deleted; returns how many were retired (the count
+   * `deleteByUser` would give). In one call whatever the count, each record's replacement atomic (a
+   * compare-and-set racing it against the version it read fails). The manager's `revokeSessions` uses it
+   * so that a revoked id presented again raises a `reuse` event; without it, it deletes (`deleteByUser`).
+   */
+  retireByUser?(userId: string, options: RetireByUserOptions): Promise<number>;
   /**
    * Optional: physically removes records whose lifetime ended before `now` (epoch ms); returns the count. A store
    * that purges in batches may call `options.onProgress` after each batch with the records removed so far (for a
@@ -229,4 +297,28 @@ export function assertScanArguments(part: string, cursor: string | null, limit: 
     throw new TypeError(tellerMessage(part, `cursor must be a string or null`));
   if (!Number.isSafeInteger(limit) || limit < 1)
     throw new TypeError(tellerMessage(part, `limit must be an integer >= 1`));
+}
+
+/**
+ * For store authors: checks the arguments of {@link SessionStore.retireByUser} (a non-empty user id; `by`
+ * `'revoke'`; `at`, the lifetimes and `slackMs` finite numbers, the lifetimes, `minMs <= maxMs` and `slackMs`
+ * not negative; `exceptKey` a string when given) and throws a `TypeError` prefixed `[teller] [<part>]`.
+ */
+export function assertRetireArguments(part: string, userId: string, options: RetireByUserOptions): void {
+  if (typeof userId !== 'string' || userId.length === 0)
+    throw new TypeError(tellerMessage(part, `userId must be a non-empty string`));
+  if (options === null || typeof options !== 'object')
+    throw new TypeError(tellerMessage(part, `retireByUser needs its options`));
+  if (options.by !== 'revoke') throw new TypeError(tellerMessage(part, `retire.by must be 'revoke'`));
+  if (options.exceptKey !== undefined && typeof options.exceptKey !== 'string')
+    throw new TypeError(tellerMessage(part, `exceptKey must be a string`));
+  const finite = (value: unknown) => typeof value === 'number' && Number.isFinite(value);
+  if (!finite(options.at)) throw new TypeError(tellerMessage(part, `retire.at must be a finite number`));
+  for (const name of ['absoluteMs', 'rememberMeAbsoluteMs', 'minMs', 'maxMs', 'slackMs'] as const) {
+    const value = options[name];
+    if (!finite(value) || value < 0)
+      throw new TypeError(tellerMessage(part, `retire.${name} must be a finite number >= 0`));
+  }
+  if (options.minMs > options.maxMs)
+    throw new TypeError(tellerMessage(part, `retire.minMs must be at most retire.maxMs`));
 }

@@ -349,7 +349,7 @@ export class StoredBackend implements SessionBackend {
   }
 
   revokeSessions(userId: string, exceptKey: string | undefined, now: number): Promise<number> {
-    return revokeUserSessions(this.#calls, userId, exceptKey, this.#calls.budget(now));
+    return revokeUserSessions(this.#calls, userId, exceptKey, this.#calls.budget(now), this.#ctx.options);
   }
 
   close(now: number): Promise<void> {

@@ -74,7 +74,10 @@ export interface ExpressSessionData {
  * No user index, no `purgeExpired`, no `count` (see the module's documentation).
  */
 export interface ExpressBridgeStore
-  extends Omit<SessionStore, 'listByUser' | 'deleteByUser' | 'purgeExpired' | 'count' | 'lockOnly'> {
+  extends Omit<
+    SessionStore,
+    'listByUser' | 'deleteByUser' | 'retireByUser' | 'purgeExpired' | 'count' | 'lockOnly'
+  > {
   /** Always true: the express store cannot compare-and-set, the manager's strict lock is its protection. */
   readonly lockOnly: true;
   /**
@@ -85,6 +88,7 @@ export interface ExpressBridgeStore
   readonly immediate: false;
   listByUser?: never;
   deleteByUser?: never;
+  retireByUser?: never;
   purgeExpired?: never;
   count?: never;
 }

@@ -17,8 +17,11 @@
 
 import { SessionStoreError, tellerMessage } from '../session/errors.js';
 import {
+  assertRetireArguments,
   assertScanArguments,
   assertSetArguments,
+  retiredRecordOf,
+  retiredTtlOf,
   type SessionMeta,
   type SessionRecord,
   type SessionStore,
@@ -407,6 +410,33 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
         deleted++;
       }
       return deleted;
+    },
+
+    /** As deleteByUser, each record replaced by its retirement record (out of the user index) in place. */
+    async retireByUser(userId, retireOptions) {
+      open();
+      assertRetireArguments(MEMORY_STORE_NAME, userId, retireOptions);
+      const keys = usersOf(userId).get(userId);
+      if (keys === undefined) return 0;
+      const now = clock();
+      let retired = 0;
+      for (const key of [...keys]) {
+        if (key === retireOptions.exceptKey) continue;
+        const shard = shardOf(key);
+        const entry = live(key, now, shard);
+        if (entry === undefined) continue;
+        const record = retiredRecordOf(entry, userId, retireOptions);
+        const ttl = retiredTtlOf(
+          { createdAt: entry.createdAt, persistent: (entry.flags & PERSISTENT_TRUE) !== 0 },
+          retireOptions,
+        );
+        const next = toEntry(key, record);
+        shard.set(key, next);
+        expiry.replace(entry, next, now + ttl);
+        unindex(key, entry.userId);
+        retired++;
+      }
+      return retired;
     },
 
     /**

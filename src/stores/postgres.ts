@@ -16,7 +16,13 @@
 
 import { hash } from 'node:crypto';
 import { SessionStoreError, tellerMessage } from '../session/errors.js';
-import { assertScanArguments, assertSetArguments, type SessionStore } from '../session/store.js';
+import {
+  assertRetireArguments,
+  assertScanArguments,
+  assertSetArguments,
+  retiredRecordOf,
+  type SessionStore,
+} from '../session/store.js';
 import { OneAtATime } from './_batches.js';
 import { assertTableName, type RecordRow as Row, restOf, toRecord } from './_record.js';
 
@@ -157,6 +163,16 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
     // Keyset pagination on the primary key (its index gives the order): after the last key returned ('' first).
     scan: `SELECT key, ${columns} FROM ${t} WHERE key > $1 AND expires_at >= $2 ORDER BY key LIMIT $3`,
     deleteByUser: `DELETE FROM ${t} WHERE user_id = $1 AND key IS DISTINCT FROM $2 AND expires_at >= $3`,
+    // The rows deleteByUser would delete, each turned into its retirement record (retiredRecordOf: the next
+    // version, out of the user index, empty, never live; its meta column the same for every row, $4) kept
+    // retiredTtlOf ms. SET reads the old row. Parameters: the user, the key kept (or null), now, the meta
+    // column, at, absoluteMs, rememberMeAbsoluteMs, minMs, maxMs, slackMs.
+    retireByUser: `UPDATE ${t} SET version = version + 1, user_id = NULL, data = '', created_at = 0,
+        last_seen_at = 0, meta = $4::json,
+        expires_at = $3::bigint + ceil(least(greatest($8::float8, created_at
+          + CASE WHEN (meta->>'persistent') = 'true' THEN $7::float8 ELSE $6::float8 END - $5::float8),
+          $9::float8) + $10::float8)::bigint
+      WHERE user_id = $1 AND key IS DISTINCT FROM $2 AND expires_at >= $3`,
     // SKIP LOCKED: a row a request is writing is left for the next purge instead of waited for. The rows are
     // deleted by their ctid (a TID scan: the heap page straight away), not looked up again through the index
     // on the random keys; the ctids hold, the rows being locked by the same statement.
@@ -329,6 +345,23 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
         userId,
         deleteOptions.exceptKey ?? null,
         nowMs(),
+      ]);
+      return rowCount ?? 0;
+    },
+
+    async retireByUser(userId, retireOptions) {
+      assertRetireArguments(POSTGRES_STORE_NAME, userId, retireOptions);
+      const { rowCount } = await run('retireByUser', sql.retireByUser, [
+        userId,
+        retireOptions.exceptKey ?? null,
+        nowMs(),
+        restOf(retiredRecordOf({ version: 0 }, userId, retireOptions)),
+        retireOptions.at,
+        retireOptions.absoluteMs,
+        retireOptions.rememberMeAbsoluteMs,
+        retireOptions.minMs,
+        retireOptions.maxMs,
+        retireOptions.slackMs,
       ]);
       return rowCount ?? 0;
     },

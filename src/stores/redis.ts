@@ -34,8 +34,10 @@
 import { hash } from 'node:crypto';
 import { SessionStoreError, tellerMessage } from '../session/errors.js';
 import {
+  assertRetireArguments,
   assertScanArguments,
   assertSetArguments,
+  retiredRecordOf,
   type SessionRecord,
   type SessionStore,
 } from '../session/store.js';
@@ -110,6 +112,31 @@ return 0
 `;
 
 /**
+ * Replaces KEYS[1], while it belongs to user ARGV[1], by its retirement record (retiredRecordOf): the JSON
+ * ARGV[2] .. the next version .. ARGV[3], no `u` (out of the index), kept retiredTtlOf ms by PEXPIRE. ARGV[4..9]:
+ * at, absoluteMs, rememberMeAbsoluteMs, minMs, maxMs, slackMs. Reads the record's createdAt and persistent from
+ * its JSON (an unreadable one is kept as if created at `at`). Returns 1 when retired.
+ */
+const RETIRE_IF_USER_SCRIPT = `
+local fields = redis.call('HMGET', KEYS[1], 'u', 'v', 'r')
+if fields[1] ~= ARGV[1] then return 0 end
+local at = tonumber(ARGV[4])
+local createdAt = at
+local absolute = tonumber(ARGV[5])
+local ok, record = pcall(cjson.decode, fields[3])
+if ok and type(record) == 'table' then
+  if type(record.createdAt) == 'number' then createdAt = record.createdAt end
+  if record.persistent == true then absolute = tonumber(ARGV[6]) end
+end
+local ttl = math.min(math.max(tonumber(ARGV[7]), createdAt + absolute - at), tonumber(ARGV[8])) + tonumber(ARGV[9])
+local version = string.format('%d', tonumber(fields[2]) + 1)
+redis.call('HDEL', KEYS[1], 'u')
+redis.call('HSET', KEYS[1], 'v', version, 'r', ARGV[2] .. version .. ARGV[3])
+redis.call('PEXPIRE', KEYS[1], math.max(1, math.ceil(ttl)))
+return 1
+`;
+
+/**
  * Adds to a user's index. KEYS[1] the index; ARGV: member, score (expiry), prune before. Prunes, adds, and keeps
  * the index itself until its last member's expiry (plus the skew margin).
  */
@@ -179,6 +206,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   const scripts = {
     set: withSha(SET_SCRIPT),
     deleteIfUser: withSha(DELETE_IF_USER_SCRIPT),
+    retireIfUser: withSha(RETIRE_IF_USER_SCRIPT),
     indexAdd: withSha(INDEX_ADD_SCRIPT),
     indexRead: withSha(INDEX_READ_SCRIPT),
   };
@@ -298,6 +326,26 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
         );
         if (keys.length > 0) await send(indexKey(userId), ['ZREM', indexKey(userId), ...keys]);
         return deleted.reduce<number>((sum, n) => sum + Number(n), 0);
+      });
+    },
+
+    retireByUser(userId, retireOptions) {
+      assertRetireArguments(REDIS_STORE_NAME, userId, retireOptions);
+      // The retirement record's JSON around its version (each record's own, set by the script).
+      const parts = JSON.stringify(retiredRecordOf({ version: 0 }, userId, retireOptions)).split(
+        '"version":1',
+      );
+      const { at, absoluteMs, rememberMeAbsoluteMs, minMs, maxMs, slackMs } = retireOptions;
+      const args = [userId, `${parts[0]}"version":`, parts[1] as string];
+      for (const n of [at, absoluteMs, rememberMeAbsoluteMs, minMs, maxMs, slackMs]) args.push(String(n));
+      return run('retireByUser', async () => {
+        // As deleteByUser: one script per record on its own key (its slot in a cluster), sent together.
+        const keys = (await members(userId)).filter((key) => key !== retireOptions.exceptKey);
+        const retired = await Promise.all(
+          keys.map((key) => evalScript(scripts.retireIfUser, recordKey(key), args)),
+        );
+        if (keys.length > 0) await send(indexKey(userId), ['ZREM', indexKey(userId), ...keys]);
+        return retired.reduce<number>((sum, n) => sum + Number(n), 0);
       });
     },
 

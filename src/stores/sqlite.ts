@@ -39,8 +39,10 @@ import { createRequire } from 'node:module';
 import { resolve as resolvePath } from 'node:path';
 import { SessionStoreError, tellerMessage } from '../session/errors.js';
 import {
+  assertRetireArguments,
   assertScanArguments,
   assertSetArguments,
+  retiredRecordOf,
   type SessionRecord,
   type SessionStore,
 } from '../session/store.js';
@@ -320,6 +322,18 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       deleteByUser: database.prepare(
         `DELETE FROM ${t} WHERE rowid IN (SELECT rowid FROM ${t}
            WHERE user_id = ? AND key IS NOT ? AND expires_at >= ? LIMIT ?)`,
+      ),
+      // One batch of a revocation that leaves retirement records: the rows deleteByUser's batch would delete,
+      // each turned into its retirement record (retiredRecordOf: the next version, out of the user index, so
+      // out of the next batch; empty; never live; its meta column the same for every row) kept retiredTtlOf
+      // ms, its drop time rounded up. SET reads the old row. Parameters: now, minMs, rememberMeAbsoluteMs,
+      // absoluteMs, at, maxMs, slackMs, the meta column; then the user, the key kept (or null), now, the
+      // batch's size.
+      retireByUser: database.prepare(
+        `UPDATE ${t} SET expires_at = ceil(? + min(max(?, created_at
+             + (CASE WHEN json_extract(meta, '$.persistent') IS 1 THEN ? ELSE ? END) - ?), ?) + ?),
+           version = version + 1, user_id = NULL, data = '', created_at = 0, last_seen_at = 0, meta = ?
+         WHERE rowid IN (SELECT rowid FROM ${t} WHERE user_id = ? AND key IS NOT ? AND expires_at >= ? LIMIT ?)`,
       ),
       // One batch of a purge. Parameters: now, the batch's size.
       purge: database.prepare(
@@ -670,6 +684,22 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
         revokeSizer,
         (s, size) =>
           s.deleteByUser.run(userId as never, except as never, now as never, size as never).changes,
+      );
+    },
+
+    async retireByUser(userId, retireOptions) {
+      assertRetireArguments(SQLITE_STORE_NAME, userId, retireOptions);
+      const now = clock();
+      const { at, minMs, maxMs, slackMs, rememberMeAbsoluteMs, absoluteMs } = retireOptions;
+      const except = retireOptions.exceptKey ?? null;
+      const meta = restOf(retiredRecordOf({ version: 0 }, userId, retireOptions));
+      const params = [now, minMs, rememberMeAbsoluteMs, absoluteMs, at, maxMs, slackMs, meta];
+      const where = [userId, except, now];
+      // In batches of one UPDATE each, as deleteByUser (no row passes through JavaScript).
+      return inBatches(
+        'retireByUser',
+        revokeSizer,
+        (s, size) => s.retireByUser.run(...(params as never[]), ...(where as never[]), size as never).changes,
       );
     },
 

@@ -11,11 +11,25 @@
  * fails the "declares its abilities" test).
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { RECORD_FORMAT, type SessionRecord, type SessionStore } from '../session/store.js';
+import { isLive } from '../session/records.js';
+import {
+  RECORD_FORMAT,
+  type RetireByUserOptions,
+  retiredRecordOf,
+  retiredTtlOf,
+  type SessionRecord,
+  type SessionStore,
+} from '../session/store.js';
 
 export interface StoreAbilities {
   /** `listByUser` and `deleteByUser`. */
   userIndex: boolean;
+  /**
+   * `retireByUser` (with `userIndex`): a revocation that leaves retirement records in one call. `true` runs its
+   * tests, `false` checks that the store has no `retireByUser`; left out, its tests are skipped and the store is
+   * not checked either way (a suite written before this ability runs as it did).
+   */
+  retireByUser?: boolean;
   purgeExpired: boolean;
   count: boolean;
   /**
@@ -151,6 +165,7 @@ export function runStoreContract(
       expect(has('count')).toBe(abilities.count);
       expect(has('migrateLegacy')).toBe(abilities.migrateLegacy ?? false);
       if (abilities.scan !== undefined) expect(has('scan')).toBe(abilities.scan);
+      if (abilities.retireByUser !== undefined) expect(has('retireByUser')).toBe(abilities.retireByUser);
       if (abilities.migrateLegacy === true) expect(legacy, 'the harness gives legacy').toBeDefined();
     });
 
@@ -592,6 +607,169 @@ export function runStoreContract(
         expect(await store.set(keys.a1, fullRecord({ userId: 'alice', version: 2 }), 1, MINUTE)).toBe(false);
         expect(await store.get(keys.a1)).toBeNull();
         expect(await store.listByUser!('alice')).toEqual([]);
+      });
+    });
+
+    describe('retireByUser: a revocation that leaves retirement records', () => {
+      const skip = abilities.retireByUser !== true;
+      // With a real clock (Redis) the lifetimes are short enough to wait for; with a fake one, minutes.
+      const u = abilities.clock === 'fake' ? MINUTE : 100;
+      const retire = (overrides: Partial<RetireByUserOptions> = {}): RetireByUserOptions => ({
+        by: 'revoke',
+        at: clock(),
+        absoluteMs: 10 * u,
+        rememberMeAbsoluteMs: 1_000 * u,
+        minMs: 2 * u,
+        maxMs: 15 * u,
+        slackMs: u,
+        ...overrides,
+      });
+      const seed = async () => {
+        const keys = {
+          a1: newKey('ra'),
+          a2: newKey('ra'),
+          a3: newKey('ra'),
+          b1: newKey('rb'),
+          anon: newKey('rn'),
+        };
+        const at = clock();
+        await store.set(keys.a1, fullRecord({ userId: 'alice', data: '"a1"', createdAt: at }), null, MINUTE);
+        await store.set(keys.a2, fullRecord({ userId: 'alice', data: '"a2"', createdAt: at }), null, MINUTE);
+        await store.set(keys.a3, fullRecord({ userId: 'alice', data: '"a3"', createdAt: at }), null, MINUTE);
+        await store.set(keys.b1, fullRecord({ userId: 'bob', data: '"b1"' }), null, MINUTE);
+        await store.set(keys.anon, minimalRecord(), null, MINUTE);
+        return keys;
+      };
+
+      it.skipIf(skip)(
+        'replaces every record of the user by its retirement record (not deleted), returns the count, leaves others',
+        async () => {
+          const keys = await seed();
+          const options = retire();
+          expect(await store.retireByUser!('alice', options)).toBe(3);
+          for (const key of [keys.a1, keys.a2, keys.a3]) {
+            const record = await store.get(key);
+            // What a logout leaves: the next version, empty, no user, never live, who/what/when.
+            expect(record).toStrictEqual(retiredRecordOf({ version: 1 }, 'alice', options));
+            expect(record).toStrictEqual({
+              format: RECORD_FORMAT,
+              data: '',
+              version: 2,
+              createdAt: 0,
+              lastSeenAt: 0,
+              expiresAt: 0,
+              retired: { by: 'revoke', at: options.at, user: 'alice' },
+            });
+            expect(isLive(record, options.at)).toBe(false);
+          }
+          expect(await store.get(keys.b1)).toStrictEqual(fullRecord({ userId: 'bob', data: '"b1"' }));
+          expect(await store.get(keys.anon)).toStrictEqual(minimalRecord());
+          // Out of the user index: neither listed nor revoked again.
+          expect(await store.listByUser!('alice')).toEqual([]);
+          expect(await store.deleteByUser!('alice')).toBe(0);
+          expect(await store.retireByUser!('alice', retire())).toBe(0);
+          expect((await store.get(keys.a1))?.version).toBe(2);
+          expect((await store.listByUser!('bob')).map((e) => e.key)).toEqual([keys.b1]);
+        },
+      );
+
+      it.skipIf(skip)('keeps exceptKey as it was ("log out my other sessions")', async () => {
+        const keys = await seed();
+        expect(await store.retireByUser!('alice', retire({ exceptKey: keys.a2 }))).toBe(2);
+        expect((await store.listByUser!('alice')).map((e) => e.key)).toEqual([keys.a2]);
+        expect((await store.get(keys.a2))?.data).toBe('"a2"');
+        expect((await store.get(keys.a1))?.retired?.by).toBe('revoke');
+        expect((await store.get(keys.a3))?.retired?.by).toBe('revoke');
+      });
+
+      it.skipIf(skip)('returns 0 for a user without records, and counts only that user', async () => {
+        await seed();
+        expect(await store.retireByUser!('nobody', retire())).toBe(0);
+        expect(await store.retireByUser!('bob', retire({ exceptKey: newKey() }))).toBe(1);
+        expect(await store.listByUser!('bob')).toEqual([]);
+        expect((await store.listByUser!('alice')).length).toBe(3);
+      });
+
+      it.skipIf(skip)(
+        'keeps each record until its absolute expiry would have come, within minMs and maxMs, plus slackMs',
+        async () => {
+          const at = clock();
+          const keys = { session: newKey('rs'), remembered: newKey('rr'), old: newKey('ro') };
+          const record = (createdAt: number, persistent: boolean) =>
+            minimalRecord({ userId: 'carol', createdAt, persistent });
+          await store.set(keys.session, record(at, false), null, MINUTE);
+          await store.set(keys.remembered, record(at, true), null, MINUTE);
+          await store.set(keys.old, record(at - 100 * u, false), null, MINUTE);
+          const options = retire({ at });
+          // session cookie: 10u left, +u; remembered: 1000u left, capped at 15u, +u; old: none left, 2u, +u.
+          expect(retiredTtlOf(record(at, false), options)).toBe(11 * u);
+          expect(retiredTtlOf(record(at, true), options)).toBe(16 * u);
+          expect(retiredTtlOf(record(at - 100 * u, false), options)).toBe(3 * u);
+          expect(await store.retireByUser!('carol', options)).toBe(3);
+          const present = async () => {
+            const out: string[] = [];
+            for (const [name, key] of Object.entries(keys))
+              if ((await store.get(key)) !== null) out.push(name);
+            return out;
+          };
+          if (abilities.clock === 'fake') {
+            await advance(3 * u);
+            expect(await present()).toEqual(['session', 'remembered', 'old']);
+            await advance(1);
+            expect(await present()).toEqual(['session', 'remembered']);
+            await advance(8 * u - 1);
+            expect(await present()).toEqual(['session', 'remembered']);
+            await advance(1);
+            expect(await present()).toEqual(['remembered']);
+            await advance(5 * u - 1);
+            expect(await present()).toEqual(['remembered']);
+            await advance(1);
+            expect(await present()).toEqual([]);
+          } else {
+            // 300, 1100 and 1600 ms: looked at well between them.
+            await advance(7 * u);
+            expect(await present()).toEqual(['session', 'remembered']);
+            await advance(7 * u);
+            expect(await present()).toEqual(['remembered']);
+            await advance(6 * u);
+            expect(await present()).toEqual([]);
+          }
+        },
+      );
+
+      it.skipIf(skip || (abilities.atomicCompareAndSet ?? true) === false)(
+        'a compare-and-set against the version before the retirement fails, racing or after it',
+        async () => {
+          const keys = await seed();
+          const [retired, wrote] = await Promise.all([
+            store.retireByUser!('alice', retire()),
+            store.set(keys.a1, fullRecord({ userId: 'alice', version: 2, createdAt: clock() }), 1, MINUTE),
+          ]);
+          expect(retired).toBe(3);
+          // Either the write came first and was retired (version 3), or it lost to the retirement.
+          const a1 = await store.get(keys.a1);
+          expect(a1?.retired?.by).toBe('revoke');
+          expect(a1?.version).toBe(wrote ? 3 : 2);
+          const after = fullRecord({ userId: 'alice', version: 2 });
+          expect(await store.set(keys.a2, after, 1, MINUTE)).toBe(false);
+          expect((await store.get(keys.a2))?.retired?.by).toBe('revoke');
+          expect(await store.listByUser!('alice')).toEqual([]);
+        },
+      );
+
+      it.skipIf(skip)('refuses bad arguments with a TypeError, writing nothing', async () => {
+        const keys = await seed();
+        const bad: Array<[string, Partial<RetireByUserOptions>]> = [
+          ['', {}],
+          ['alice', { by: 'logout' as 'revoke' }],
+          ['alice', { at: Number.NaN }],
+          ['alice', { maxMs: -1 }],
+          ['alice', { minMs: 20 * u, maxMs: 10 * u }],
+        ];
+        for (const [userId, overrides] of bad) {
+          await expect(async () => store.retireByUser!(userId, retire(overrides))).rejects.toThrow(TypeError);
+        }
+        expect((await store.get(keys.a1))?.data).toBe('"a1"');
       });
     });
 

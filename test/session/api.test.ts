@@ -8,6 +8,7 @@ describe('the teller entry point', () => {
     expect(Object.keys(teller).sort()).toEqual(
       [
         'RECORD_FORMAT',
+        'assertRetireArguments',
         'assertScanArguments',
         'assertSetArguments',
         'Session',
@@ -23,6 +24,8 @@ describe('the teller entry point', () => {
         'generateId',
         'isLoopbackHost',
         'jsonSerializer',
+        'retiredRecordOf',
+        'retiredTtlOf',
         'statusForError',
         'storeKeyOf',
       ].sort(),

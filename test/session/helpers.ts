@@ -392,8 +392,8 @@ export async function passiveScenario(store: SessionStore): Promise<void> {
  * after a renewal and after a logout raises one `reuse` event each, with who, what and when and the thief's
  * user agent and ip, and gets a fresh anonymous session; requests in flight across a rotation, an aborted
  * rotation (the new id never presented) and the renewal grace raise nothing; an id ended by `revokeSessions`
- * (deleted, no retirement record) raises none; with `reuse: 'revoke'` a rotation reuse ends every session of the user; no event carries an id,
- * a key or a ref.
+ * (a retirement record, left in one store call) raises one, and never a further revocation; with `reuse:
+ * 'revoke'` a rotation reuse ends every session of the user; no event carries an id, a key or a ref.
  */
 export async function reuseScenario(store: SessionStore, other: SessionStore = store): Promise<void> {
   const events: SessionEvent[] = [];
@@ -496,14 +496,25 @@ export async function reuseScenario(store: SessionStore, other: SessionStore = s
   expect(await userOf(m2, copyOf(bob), at(40))).toBeUndefined();
   expect(reuses()).toHaveLength(3);
 
-  // revokeSessions deletes in one call and leaves no retirement record: a revoked id gets a fresh session, no event.
+  // revokeSessions leaves retirement records too (one store call): a revoked id gets a fresh session and an
+  // event, never a further revocation; the session kept by `except` goes on.
   const dave = new Browser();
+  const davePhone = new Browser();
   await visit(m1, dave, (s) => s.login('dave'), at(30));
+  await visit(m2, davePhone, (s) => s.login('dave'), at(30));
   keep(dave);
+  keep(davePhone);
   const daveCopy = copyOf(dave);
-  expect(await m2.revokeSessions('dave', { now: T0 + 31 * MINUTE })).toBe(1);
+  const { result: phoneHandle } = await visit(m2, davePhone, (s) => s.handle, at(30));
+  expect(typeof phoneHandle).toBe('string');
+  const revokedBefore = events.filter((e) => e.type === 'revoked').length;
+  expect(await m2.revokeSessions('dave', { now: T0 + 31 * MINUTE, except: phoneHandle as string })).toBe(1);
   expect(await userOf(m1, daveCopy, at(32, true))).toBeUndefined();
-  expect(reuses()).toHaveLength(3);
+  expect(reuses().slice(3)).toEqual([
+    expect.objectContaining({ userId: 'dave', retiredBy: 'revoke', retiredAgoMs: MINUTE }),
+  ]);
+  expect(await userOf(m1, davePhone, at(33))).toBe('dave');
+  expect(events.filter((e) => e.type === 'revoked').length).toBe(revokedBefore + 1);
 
   // reuse: 'revoke': carol's phone and laptop; a copy of the laptop's id from before its regenerate.
   const r1 = createSessionManager<{ cart: string[] }>({ store, ...options, reuse: 'revoke' });
@@ -520,15 +531,21 @@ export async function reuseScenario(store: SessionStore, other: SessionStore = s
   expect(await userOf(r1, laptop, at(52))).toBe('carol');
   expect(await userOf(r2, phone, at(52))).toBe('carol');
   expect(await userOf(r1, beforeRegenerate, at(53, true))).toBeUndefined();
-  expect(reuses().slice(3)).toEqual([
+  expect(reuses().slice(4)).toEqual([
     expect.objectContaining({ userId: 'carol', retiredBy: 'regenerate', retiredAgoMs: 2 * MINUTE }),
   ]);
   expect(events.filter((e) => e.type === 'revoked').at(-1)).toMatchObject({ userId: 'carol', detail: '2' });
   expect(await userOf(r2, laptop, at(54))).toBeUndefined();
   expect(await userOf(r1, phone, at(54))).toBeUndefined();
   expect(await r1.listSessions('carol', { now: T0 + 54 * MINUTE })).toEqual([]);
-  // The revoked ids presented again (revokeSessions leaves no retirement record) raise nothing more.
-  expect(reuses()).toHaveLength(4);
+  // A rotation reuse of an id whose user is gone, and a revocation reuse, revoke nothing more.
+  expect(reuses()).toHaveLength(7);
+  expect(
+    reuses()
+      .slice(5)
+      .map((e) => e.retiredBy),
+  ).toEqual(['revoke', 'revoke']);
+  expect(events.filter((e) => e.type === 'revoked').length).toBe(revokedBefore + 2);
 
   // No event carries an id, a key, or a ref.
   const text = JSON.stringify(reuses());

@@ -58,7 +58,7 @@ for (const [name, make] of stores) {
       await store.close?.();
     });
 
-    it("stolen-id detection: a thief's copy after login, renewal, logout (revocation leaves no record); nothing in flight or aborted; the revoke policy", async () => {
+    it("stolen-id detection: a thief's copy after login, renewal, logout, revocation; nothing in flight or aborted; the revoke policy", async () => {
       const store = make();
       await reuseScenario(store);
       await store.close?.();

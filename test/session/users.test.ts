@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { createSessionManager } from '../../src/index.js';
-import type { SessionStore } from '../../src/session/store.js';
+import { createSessionManager, SessionStoreError, storeKeyOf } from '../../src/index.js';
+import type { RetireByUserOptions, SessionStore } from '../../src/session/store.js';
 import { createMemoryStore } from '../../src/stores/memory.js';
-import { Browser, MINUTE, T0, TestStore, visit } from './helpers.js';
+import { Browser, HOUR, MINUTE, T0, TestStore, visit } from './helpers.js';
+
+const DAY = 24 * HOUR;
 
 const stores: Array<[string, () => SessionStore]> = [
   ['test store', () => new TestStore()],
@@ -121,5 +123,102 @@ describe('revoking from the request that logs in', () => {
     const current = await manager.load(laptop.header(), { now: T0 });
     expect(current.handle).toBe(only!.handle);
     await manager.commit(current);
+  });
+});
+
+describe('revokeSessions leaves retirement records in one store call (retireByUser)', () => {
+  /** A memory store on a fake clock, wrapped to log every call (not spread: its own methods only). */
+  function logged(extra: Partial<SessionStore> = {}) {
+    let now = T0;
+    const inner = createMemoryStore({ clock: () => now });
+    const log: string[] = [];
+    const retires: RetireByUserOptions[] = [];
+    const call = <T>(name: string, result: () => T): T => {
+      log.push(name);
+      return result();
+    };
+    const store: SessionStore = {
+      get: (key) => call('get', () => inner.get(key)),
+      set: (key, record, expected, ttlMs) => call('set', () => inner.set(key, record, expected, ttlMs)),
+      delete: (key) => call('delete', () => inner.delete(key)),
+      listByUser: (userId) => call('listByUser', () => inner.listByUser(userId)),
+      deleteByUser: (userId, options) => call('deleteByUser', () => inner.deleteByUser(userId, options)),
+      retireByUser: (userId, options) => {
+        log.push('retireByUser');
+        retires.push(options);
+        return inner.retireByUser(userId, options);
+      },
+      ...extra,
+    };
+    return { store, inner, log, retires, at: (t: number) => (now = t) };
+  }
+
+  it('one call, no per-session write; each record kept until its absolute expiry would have come', async () => {
+    const { store, inner, log, retires, at } = logged();
+    const manager = createSessionManager({ store });
+    const laptop = new Browser();
+    const phone = new Browser();
+    const current = await visit(manager, laptop, (s) => s.login('alice'), { now: T0 });
+    await visit(manager, phone, (s) => s.login('alice', { remember: true }), { now: T0 });
+    const tablet = new Browser();
+    await visit(manager, tablet, (s) => s.login('alice'), { now: T0 });
+    const phoneKey = storeKeyOf(phone.value()!);
+    const tabletKey = storeKeyOf(tablet.value()!);
+    log.length = 0;
+    const now = T0 + 2 * MINUTE;
+    at(now);
+    expect(await manager.revokeSessions('alice', { except: current.session, now })).toBe(2);
+    expect(log).toEqual(['retireByUser']);
+    expect(retires).toEqual([
+      {
+        by: 'revoke',
+        at: now,
+        exceptKey: current.session.handle,
+        absoluteMs: 12 * HOUR,
+        rememberMeAbsoluteMs: 90 * DAY,
+        minMs: 10_000,
+        maxMs: 30 * DAY,
+        slackMs: MINUTE,
+      },
+    ]);
+    for (const key of [phoneKey, tabletKey]) {
+      expect(await inner.get(key)).toMatchObject({
+        data: '',
+        expiresAt: 0,
+        retired: { by: 'revoke', at: now, user: 'alice' },
+      });
+    }
+    expect((await visit(manager, laptop, (s) => s.userId, { now })).result).toBe('alice');
+    // The session cookie's: 12 h from its creation (plus the slack); the remembered one's: capped at 30 days.
+    at(T0 + 12 * HOUR + MINUTE);
+    expect(await inner.get(tabletKey)).not.toBeNull();
+    at(T0 + 12 * HOUR + MINUTE + 1);
+    expect(await inner.get(tabletKey)).toBeNull();
+    at(now + 30 * DAY + MINUTE);
+    expect(await inner.get(phoneKey)).not.toBeNull();
+    at(now + 30 * DAY + MINUTE + 1);
+    expect(await inner.get(phoneKey)).toBeNull();
+  });
+
+  it('a lockOnly store, and a store without retireByUser, get deletes as before', async () => {
+    for (const extra of [{ lockOnly: true }, { retireByUser: undefined }] as Array<Partial<SessionStore>>) {
+      const { store, inner, log } = logged(extra);
+      const manager = createSessionManager({ store });
+      const phone = new Browser();
+      await visit(manager, phone, (s) => s.login('alice'), { now: T0 });
+      log.length = 0;
+      expect(await manager.revokeSessions('alice', { now: T0 + MINUTE })).toBe(1);
+      expect(log).toEqual(['deleteByUser']);
+      expect(await inner.get(storeKeyOf(phone.value()!))).toBeNull();
+    }
+  });
+
+  it("a failing retireByUser is the revocation's SessionStoreError", async () => {
+    const { store } = logged({ retireByUser: () => Promise.reject(new Error('ECONNRESET')) });
+    const manager = createSessionManager({ store });
+    await visit(manager, new Browser(), (s) => s.login('alice'), { now: T0 });
+    await expect(manager.revokeSessions('alice', { now: T0 + MINUTE })).rejects.toBeInstanceOf(
+      SessionStoreError,
+    );
   });
 });

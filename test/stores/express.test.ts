@@ -40,6 +40,7 @@ import { fullRecord, minimalRecord, runStoreContract } from './contract.js';
  */
 const abilities = {
   userIndex: false,
+  retireByUser: false,
   purgeExpired: false,
   count: false,
   clock: 'real',

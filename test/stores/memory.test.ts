@@ -13,7 +13,16 @@ runStoreContract(
     const store = createMemoryStore({ clock });
     return { store, cleanup: () => store.close() };
   },
-  { abilities: { userIndex: true, purgeExpired: true, count: true, scan: true, clock: 'fake' } },
+  {
+    abilities: {
+      userIndex: true,
+      retireByUser: true,
+      purgeExpired: true,
+      count: true,
+      scan: true,
+      clock: 'fake',
+    },
+  },
 );
 
 describe('memory store: its own behaviour', () => {

@@ -86,7 +86,16 @@ if (reachable) {
         },
       };
     },
-    { abilities: { userIndex: true, purgeExpired: true, count: true, scan: true, clock: 'fake' } },
+    {
+      abilities: {
+        userIndex: true,
+        retireByUser: true,
+        purgeExpired: true,
+        count: true,
+        scan: true,
+        clock: 'fake',
+      },
+    },
   );
 }
 

@@ -10,8 +10,16 @@ import { createCluster } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSessionManager } from '../../src/index.js';
 import { SessionStoreError } from '../../src/session/errors.js';
+import { retiredRecordOf } from '../../src/session/store.js';
 import { createRedisStore, type RedisClientLike, type RedisStore } from '../../src/stores/redis.js';
-import { Browser, cartThroughLogin, freshnessScenario, passiveScenario, visit } from '../session/helpers.js';
+import {
+  Browser,
+  cartThroughLogin,
+  freshnessScenario,
+  passiveScenario,
+  reuseScenario,
+  visit,
+} from '../session/helpers.js';
 import {
   cli,
   keySlot,
@@ -142,7 +150,14 @@ function storeOf(name: ClientName, prefix = newPrefix()): RedisStore {
   return createRedisStore({ client: (clients.get(name) as Connected).client, prefix });
 }
 
-const abilities = { userIndex: true, purgeExpired: false, count: true, scan: true, clock: 'real' } as const;
+const abilities = {
+  userIndex: true,
+  retireByUser: true,
+  purgeExpired: false,
+  count: true,
+  scan: true,
+  clock: 'real',
+} as const;
 
 if (installed) {
   for (const name of CLIENT_NAMES) {
@@ -184,6 +199,37 @@ describe.skipIf(!installed)('redis store on a cluster', () => {
       for (const key of keys.slice(1)) expect(await store.get(key)).toBeNull();
       expect(await store.get('bob-1')).not.toBeNull();
       await store.close();
+    });
+
+    it(`${name}: one user's sessions on every master are all retired in one call (retireByUser)`, async () => {
+      const prefix = newPrefix();
+      const store = storeOf(name, prefix);
+      const keys = own().ports.flatMap((port) => keysOn(own(), port, 2, 'r', (key) => `${prefix}s:${key}`));
+      expect(new Set(keys.map((key) => keySlot(`${prefix}s:${key}`))).size).toBe(6);
+      for (const key of keys)
+        expect(await store.set(key, fullRecord({ userId: 'alice' }), null, 60_000)).toBe(true);
+      await store.set('bob-1', fullRecord({ userId: 'bob' }), null, 60_000);
+      const retire = {
+        by: 'revoke',
+        at: Date.now(),
+        absoluteMs: 60_000,
+        rememberMeAbsoluteMs: 120_000,
+        minMs: 1_000,
+        maxMs: 60_000,
+        slackMs: 1_000,
+        exceptKey: keys[0] as string,
+      } as const;
+      expect(await store.retireByUser('alice', retire)).toBe(5);
+      expect((await store.listByUser('alice')).map((e) => e.key)).toEqual([keys[0]]);
+      for (const key of keys.slice(1))
+        expect(await store.get(key)).toStrictEqual(retiredRecordOf({ version: 1 }, 'alice', retire));
+      expect(await store.get('bob-1')).toStrictEqual(fullRecord({ userId: 'bob' }));
+      await store.close();
+    });
+
+    it(`${name}: stolen-id detection, two processes (two stores) on one prefix across the cluster`, async () => {
+      const prefix = newPrefix();
+      await reuseScenario(storeOf(name, prefix), storeOf(name, prefix));
     });
 
     it(`${name}: the index sits on another master than the record, where one script over both fails (CROSSSLOT)`, async () => {

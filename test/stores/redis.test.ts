@@ -80,7 +80,14 @@ afterAll(async () => {
   }
 });
 
-const abilities = { userIndex: true, purgeExpired: false, count: true, scan: true, clock: 'real' } as const;
+const abilities = {
+  userIndex: true,
+  retireByUser: true,
+  purgeExpired: false,
+  count: true,
+  scan: true,
+  clock: 'real',
+} as const;
 
 if (up) {
   const node = await nodeClient();

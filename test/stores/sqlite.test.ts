@@ -45,7 +45,16 @@ runStoreContract(
       },
     };
   },
-  { abilities: { userIndex: true, purgeExpired: true, count: true, scan: true, clock: 'fake' } },
+  {
+    abilities: {
+      userIndex: true,
+      retireByUser: true,
+      purgeExpired: true,
+      count: true,
+      scan: true,
+      clock: 'fake',
+    },
+  },
 );
 
 runStoreContract(
@@ -54,7 +63,16 @@ runStoreContract(
     const store = createSqliteStore({ filename: newFile(), clock });
     return { store, cleanup: () => store.close() };
   },
-  { abilities: { userIndex: true, purgeExpired: true, count: true, scan: true, clock: 'fake' } },
+  {
+    abilities: {
+      userIndex: true,
+      retireByUser: true,
+      purgeExpired: true,
+      count: true,
+      scan: true,
+      clock: 'fake',
+    },
+  },
 );
 
 describe('sqlite store: its own behaviour', () => {
