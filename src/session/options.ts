@@ -527,14 +527,14 @@ function reusePolicy(
 ): 'event' | 'revoke' {
   if (value === undefined || value === 'event') return 'event';
   if (value !== 'revoke') throw new TypeError(tellerMessage('session', "reuse must be 'event' or 'revoke'"));
-  if (store === undefined || sealKeys !== undefined) {
+  if (store === undefined) {
+    // Sealed sessions without a store: nothing on the server remembers an ended cookie.
     throw new TypeError(
-      tellerMessage(
-        'session',
-        "reuse: 'revoke' needs stored sessions (sealed sessions raise no reuse event yet)",
-      ),
+      tellerMessage('session', "reuse: 'revoke' needs a store (sealed sessions: for their deny records)"),
     );
   }
+  // Sealed sessions end a user's cookies with the not-before record: any store will do.
+  if (sealKeys !== undefined) return 'revoke';
   if (typeof store.deleteByUser !== 'function' && typeof store.listByUser !== 'function') {
     throw new TypeError(
       tellerMessage('session', "reuse: 'revoke' needs a store with deleteByUser or listByUser"),
