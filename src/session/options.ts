@@ -226,7 +226,7 @@ export interface SessionManagerOptions {
   /** Called for each {@link SessionEvent}; exceptions it throws are logged and ignored. */
   onEvent?: (event: SessionEvent) => void;
   /**
-   * Stolen-id detection (stored sessions). An id retired by
+   * Stolen-id detection (stored sessions, and sealed sessions with a store). An id retired by
    * `login()`, `regenerate()`, renewal, `logout()` or `destroy()` leaves a small record (until the retired
    * session's own absolute expiry, at most 30 days); `revokeSessions` deletes in one store call and leaves
    * none, so a revoked id gets a fresh session and no event. A request presenting it gets a fresh
@@ -235,8 +235,10 @@ export interface SessionManagerOptions {
    * holds the new id, so someone else holds the old one); for an id retired by logout or destroy, always
    * (its browser may have missed the answer that cleared it). With `'revoke'`, a rotation
    * reuse also ends every session of that user (`revokeSessions`: a store with `deleteByUser` or
-   * `listByUser`); a logout or destroy reuse never does. Stored sessions only for now: sealed
-   * sessions raise no `reuse` event yet, and take `'event'` only.
+   * `listByUser`); a logout or destroy reuse never does. Sealed sessions with a store keep what ended a
+   * cookie in their deny and not-before records (they have no renewal), and `'revoke'` ends the user's
+   * sealed sessions with a not-before time (any store); without a store a sealed session has no server-side
+   * memory, nothing is detected, and `'revoke'` is refused.
    * @default 'event'
    */
   reuse?: 'event' | 'revoke';

@@ -5,6 +5,10 @@
  * - a user's sessions: one not-before record per user (read on each of the user's requests), listing the
  *   user's ended sessions until they expire, and, after `revokeSessions`, a not-before time (every older
  *   cookie of the user is refused, except the session it kept).
+ * Both say what ended each cookie and when, and the successor of a login or regenerate is marked pending
+ * where its own requests read (the user's record; an anonymous one's own deny key) until the first request
+ * presenting it clears the mark: a refused cookie presented again is then a reuse (stolen-id detection,
+ * the `reuse` option) when the evidence is unambiguous, at no cost to the ordinary request.
  */
 import type { ManagerContext, RequestFacts } from './context.js';
 import { SessionConflictError, tellerMessage } from './errors.js';
