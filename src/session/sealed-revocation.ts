@@ -34,7 +34,12 @@ const PENDING = '{"p":1}';
 /** Under `dn.<key>` of an anonymous successor that a request presented (not a denial). */
 const CONFIRMED = '{"c":1}';
 /** What #changeUser writes for a user with nothing denied, pending or revoked (accepted without parsing). */
-const EMPTY_USER = '{"n":0}';
+const EMPTY_USER = '{"n":0,"v":2}';
+/**
+ * `v` of a user's record written by this version: one without it was written, or rewritten, by an earlier
+ * version, which drops the pending marks (`p`), so its absence of a mark proves nothing.
+ */
+const USER_FORMAT = 2;
 
 /** What ended a sealed session that a reuse event can name (revokeSessions raises none). */
 type EndedBy = Exclude<RetiredInfo['by'], 'renewal'>;
@@ -47,7 +52,8 @@ const ENDED_BY: ReadonlySet<string> = new Set<EndedBy>(['login', 'regenerate', '
  * For stolen-id detection: `w` what ended each of them (key -> [by, at] or, when a rotation moved the
  * session to another user, [by, at, that user]), `p` the successors of a rotation no request has presented
  * yet (successor key -> [until, the key it succeeded]), `o` when pending successors were last dropped
- * unconfirmed (the list was full): a rotation at or before it, or before `n`, proves nothing.
+ * unconfirmed (the list was full): a rotation at or before it, or before `n`, proves nothing; `v` the
+ * format ({@link USER_FORMAT}).
  */
 interface UserRevocations {
   n?: number;
@@ -56,6 +62,7 @@ interface UserRevocations {
   w?: Record<string, Ended>;
   p?: Record<string, Pending>;
   o?: number;
+  v?: number;
 }
 
 /** A `w` entry: what ended the session, when, and the successor's user when not this one. */
@@ -132,7 +139,7 @@ function parseRevocations(record: SessionRecord, now: number): UserRevocations {
   const data = record.data;
   // The first format: the kept handle only, the not-before time in createdAt.
   if (data !== '' && !data.startsWith('{')) return { n: record.createdAt, x: data };
-  const { n, x, d, w, p, o } = jsonObject(data);
+  const { n, x, d, w, p, o, v } = jsonObject(data);
   const out: UserRevocations = {};
   // Records of this format always carry `n`; earlier ones kept the not-before time in createdAt.
   out.n = typeof n === 'number' ? n : record.createdAt;
@@ -142,6 +149,7 @@ function parseRevocations(record: SessionRecord, now: number): UserRevocations {
   if (w !== undefined) out.w = endedOf(w, out.d);
   if (p !== undefined) out.p = pendingOf(p, now);
   if (typeof o === 'number') out.o = o;
+  if (typeof v === 'number') out.v = v;
   return out;
 }
 
@@ -376,8 +384,9 @@ export class SealedRevocations {
       if (found === null || found === undefined) return false;
       body = parseRevocations(found, b.now);
     }
-    // Pending marks dropped since the rotation (revokeSessions, a full list): nothing is known.
-    if (retired.at <= Math.max(body.n ?? 0, body.o ?? 0)) return false;
+    // Pending marks dropped since the rotation (revokeSessions, a full list, an earlier version's
+    // rewrite): nothing is known.
+    if (body.v !== USER_FORMAT || retired.at <= Math.max(body.n ?? 0, body.o ?? 0)) return false;
     return !hasPendingSuccessor(body.p, refusal.key);
   }
 
@@ -560,5 +569,6 @@ function userData(body: UserRevocations): string {
   }
   if (body.p !== undefined && Object.keys(body.p).length > 0) out.p = body.p;
   if (body.o !== undefined) out.o = body.o;
+  out.v = USER_FORMAT;
   return JSON.stringify(out);
 }

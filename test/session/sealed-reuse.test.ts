@@ -127,7 +127,7 @@ describe('sealed sessions with a store: stolen-id detection', () => {
     ]);
     store.ticks = 0;
     expect([a.result, b.result]).toEqual(['alice', 'alice']);
-    expect(dataUnder(store, 'nb.')).toEqual({ n: 0 });
+    expect(dataUnder(store, 'nb.')).toEqual({ n: 0, v: 2 });
     expect(warnings).toEqual([]);
     await visit(manager, old, (s) => s.userId, later(MINUTE));
     expect(reuses()).toEqual([expect.objectContaining({ userId: 'alice', retiredBy: 'login' })]);
@@ -147,6 +147,20 @@ describe('sealed sessions with a store: stolen-id detection', () => {
     expect(reuses()).toEqual([
       expect.objectContaining({ userId: 'bob', retiredBy: 'login', retiredAgoMs: 2 * MINUTE - 2000 }),
     ]);
+  });
+
+  it("a user's record rewritten by an earlier version (its pending marks dropped) proves nothing", async () => {
+    const { store, manager, reuses } = setup();
+    const browser = new Browser();
+    await visit(manager, browser, (s) => s.set('cart', ['apple']));
+    const old = copyOf(browser);
+    await visit(manager, browser, (s) => s.login('alice'), later(1000));
+    const [nbKey, nb] = [...store.records].find(([key]) => key.startsWith('nb.'))!;
+    expect(Object.keys(JSON.parse(nb.record.data) as object)).toEqual(['n', 'p', 'v']);
+    // An earlier version rewrites it with the fields it knows (n, x, d), the successor never presented.
+    store.records.set(nbKey, { ...nb, record: { ...nb.record, data: '{"n":0}' } });
+    await visit(manager, old, (s) => s.userId, later(MINUTE));
+    expect(reuses()).toEqual([]);
   });
 
   it('records of the earlier format (a deny record without a reason, denials as plain numbers) still refuse, with no event', async () => {
