@@ -5,10 +5,12 @@
  * - a user's sessions: one not-before record per user (read on each of the user's requests), listing the
  *   user's ended sessions until they expire, and, after `revokeSessions`, a not-before time (every older
  *   cookie of the user is refused, except the session it kept).
- * Both say what ended each cookie and when, and the successor of a login or regenerate is marked pending
- * where its own requests read (the user's record; an anonymous one's own deny key) until the first request
- * presenting it clears the mark: a refused cookie presented again is then a reuse (stolen-id detection,
- * the `reuse` option) when the evidence is unambiguous, at no cost to the ordinary request.
+ * A deny record under each ended cookie's key says what ended it and when (for a user's cookie, beside its
+ * entry in the user's record, read only when the cookie comes back), and the successor of a login or
+ * regenerate is marked pending where its own requests read (the user's record; an anonymous one's own deny
+ * key) until the first request presenting it clears the mark: a refused cookie presented again is then a
+ * reuse (stolen-id detection, the `reuse` option) when the evidence is unambiguous, at no cost to the
+ * ordinary request.
  */
 import type { ManagerContext, RequestFacts } from './context.js';
 import { SessionConflictError, tellerMessage } from './errors.js';
@@ -49,9 +51,9 @@ const ENDED_BY: ReadonlySet<string> = new Set<EndedBy>(['login', 'regenerate', '
  * The data of a user's not-before record: `n` the not-before time (`revokeSessions`: sealed cookies of
  * the user created before it are refused), `x` the handle `revokeSessions` kept, `d` the sealed sessions
  * of this user ended by logout/login/regenerate/destroy (key -> until when they are refused, epoch ms).
- * For stolen-id detection: `w` what ended each of them (key -> [by, at] or, when a rotation moved the
- * session to another user, [by, at, that user]), `p` the successors of a rotation no request has presented
- * yet (successor key -> [until, the key it succeeded]), `o` when pending successors were last dropped
+ * For stolen-id detection (what ended each of them is in a deny record of its own, read only when such a
+ * cookie comes back, so that this record, read on each of the user's requests, stays small): `p` the
+ * successors of a rotation no request has presented yet (successor key -> [until, the key it succeeded]), `o` when pending successors were last dropped
  * unconfirmed (the list was full): a rotation at or before it, or before `n`, proves nothing; `v` the
  * format ({@link USER_FORMAT}).
  */
@@ -59,14 +61,11 @@ interface UserRevocations {
   n?: number;
   x?: string;
   d?: Record<string, number>;
-  w?: Record<string, Ended>;
   p?: Record<string, Pending>;
   o?: number;
   v?: number;
 }
 
-/** A `w` entry: what ended the session, when, and the successor's user when not this one. */
-type Ended = [by: EndedBy, at: number, user?: string];
 /** A `p` entry: until when the successor can live, and the key of the session it succeeded. */
 type Pending = [until: number, predecessor: string];
 
@@ -75,12 +74,14 @@ type Pending = [until: number, predecessor: string];
  * refusal by the not-before time, knows nothing): the input of the reuse check.
  */
 export interface Refusal {
-  /** What ended it; undefined: nothing to report. */
+  /** What ended it (an anonymous cookie's; a user's is looked up, see `lookup`); undefined: nothing known. */
   retired: RetiredInfo | undefined;
   /** Its key. */
   key: string;
   /** Its successor's key, for an anonymous successor of `regenerate()` (a user's is found by its user). */
   successor?: string;
+  /** A user's cookie in the user's deny list: what ended it is in its own deny record. */
+  lookup?: boolean;
   /** The not-before record that refused it, parsed (a user's cookie). */
   body?: UserRevocations;
   /** That record's user. */
@@ -108,19 +109,6 @@ function entriesAfter(value: unknown, now: number): Record<string, number> {
   return out;
 }
 
-/** The well-formed `w` entries of the keys still denied (`denied`), null-prototype. */
-function endedOf(value: unknown, denied: Record<string, number> | undefined): Record<string, Ended> {
-  const out: Record<string, Ended> = Object.create(null);
-  if (value === null || typeof value !== 'object' || denied === undefined) return out;
-  for (const [k, e] of Object.entries(value)) {
-    if (!Object.hasOwn(denied, k) || !Array.isArray(e)) continue;
-    const [by, at, user] = e as unknown[];
-    if (typeof by !== 'string' || !ENDED_BY.has(by) || typeof at !== 'number') continue;
-    out[k] = typeof user === 'string' ? [by as EndedBy, at, user] : [by as EndedBy, at];
-  }
-  return out;
-}
-
 /** The well-formed `p` entries still in force at `now`, null-prototype. */
 function pendingOf(value: unknown, now: number): Record<string, Pending> {
   const out: Record<string, Pending> = Object.create(null);
@@ -139,14 +127,13 @@ function parseRevocations(record: SessionRecord, now: number): UserRevocations {
   const data = record.data;
   // The first format: the kept handle only, the not-before time in createdAt.
   if (data !== '' && !data.startsWith('{')) return { n: record.createdAt, x: data };
-  const { n, x, d, w, p, o, v } = jsonObject(data);
+  const { n, x, d, p, o, v } = jsonObject(data);
   const out: UserRevocations = {};
   // Records of this format always carry `n`; earlier ones kept the not-before time in createdAt.
   out.n = typeof n === 'number' ? n : record.createdAt;
   if (typeof x === 'string') out.x = x;
   if (d !== null && typeof d === 'object') out.d = d as Record<string, number>;
-  // Written by this version only (an earlier one rewriting the record drops them: no event, nothing more).
-  if (w !== undefined) out.w = endedOf(w, out.d);
+  // Written by this version only (an earlier one rewriting the record drops them: see USER_FORMAT).
   if (p !== undefined) out.p = pendingOf(p, now);
   if (typeof o === 'number') out.o = o;
   if (typeof v === 'number') out.v = v;
@@ -217,13 +204,8 @@ export class SealedRevocations {
     const { n = 0, x, d } = body;
     const denied = d !== undefined && Object.hasOwn(d, key);
     if (denied || (createdAt < n && x !== key)) {
-      const ended = denied ? body.w?.[key] : undefined;
-      const retired: RetiredInfo | undefined = ended && {
-        by: ended[0],
-        at: ended[1],
-        user: ended[2] ?? userId,
-      };
-      return { key, retired, body, owner: userId };
+      // What ended it is in its deny record, read by the reuse check (revokeSessions writes none).
+      return { key, retired: undefined, lookup: denied, body, owner: userId };
     }
     if (body.p !== undefined && Object.hasOwn(body.p, key)) {
       await this.#confirm(() =>
@@ -245,21 +227,29 @@ export class SealedRevocations {
    * A refused cookie (`refusal`) presented again: the `reuse` event when the evidence is unambiguous (an
    * end by logout or destroy; a rotation at least `reuseSettleMs` ago whose successor a request has
    * presented), and with `reuse: 'revoke'` every session of the user ended after a rotation reuse. Off the
-   * ordinary path (a refused cookie); at most one more read. A store failure is logged, never the
-   * request's failure (it gets its fresh session).
+   * ordinary path (a refused cookie): at most two more reads (its deny record, the successor's record). A
+   * store failure is logged, never the request's failure (it gets its fresh session).
    */
   async reuse(refusal: Refusal, facts: RequestFacts): Promise<void> {
-    const retired = refusal.retired;
-    if (retired === undefined) return;
+    if (refusal.retired === undefined && refusal.lookup !== true) return;
     const ctx = this.#ctx;
     const now = facts.now;
-    const rotation = isRotation(retired.by);
     try {
+      let { retired, successor } = refusal;
+      if (refusal.lookup === true) {
+        // A user's cookie: what ended it (a cookie ended by an earlier version has no such record).
+        const found = await this.#calls.get(DENY_PREFIX + refusal.key, this.#calls.budget(now));
+        if (found === null || found === undefined) return;
+        ({ retired, successor } = denyReason(found.data));
+      }
+      if (retired === undefined) return;
+      const rotation = isRotation(retired.by);
       if (rotation) {
         // Requests in flight across the rotation (sent before the browser had the new cookie) are no reuse.
         if (now - retired.at < LIMITS.reuseSettleMs) return;
         // The rightful browser must have presented the successor since (an aborted rotation never did).
-        if (!(await this.#successorSeen(refusal, retired, this.#calls.budget(now)))) return;
+        const b = this.#calls.budget(now);
+        if (!(await this.#successorSeen(refusal, retired, successor, b))) return;
       }
       emitReuse(ctx, retired, facts);
       const user = retired.user;
@@ -312,22 +302,23 @@ export class SealedRevocations {
         const reason: { b: EndedBy; a: number; u?: string; s?: string } = { b: by, a: now };
         if (isRotated && successor?.userId !== undefined) reason.u = successor.userId;
         else if (isRotated && successor !== undefined) reason.s = successor.key;
-        await this.#denyAnonymous(origin.key, JSON.stringify(reason), until, b);
+        await this.#writeDeny(origin.key, JSON.stringify(reason), until, b);
         continue;
       }
       // The session revokeSessions kept stays kept through its own regenerations.
       const keep = isRotated && successor?.userId === userId ? successor.key : undefined;
-      // A rotation's reason names the successor's user when another (no successor known: no reason).
-      let reason: Ended | undefined = [by, now];
-      if (isRotated && successor?.userId === undefined) reason = undefined;
-      else if (isRotated && successor?.userId !== userId) reason = [by, now, successor!.userId!];
       await this.#changeUser(userId, b, (body) => {
         if (keep !== undefined && body.x === origin.key) body.x = keep;
-        const keepUntil = this.#deny(body, origin.key, until, now, keep, reason);
+        const keepUntil = this.#deny(body, origin.key, until, now, keep);
         if (keep === undefined) return keepUntil;
         return Math.max(keepUntil, this.#pend(body, keep, origin.key, successor!.until, now));
       });
       if (keep === undefined) await this.#changeLive(userId, b, (live) => delete live[origin.key]);
+      // What ended it, beside (read only if the cookie comes back): the user whose sessions a reuse
+      // concerns (a rotation's successor's); a rotation without a successor's user proves nothing.
+      if (isRotated && successor?.userId === undefined) continue;
+      const reason = { b: by, a: now, u: isRotated ? successor!.userId! : userId };
+      await this.#writeDeny(origin.key, JSON.stringify(reason), until, b);
     }
     // A user's cookie under a new id joins the user's live sessions.
     if (next === undefined || next.userId === undefined || next.key === state.origin?.key) return;
@@ -370,10 +361,15 @@ export class SealedRevocations {
   }
 
   /** Whether the successor of the rotation that ended `refusal`'s cookie was presented by a request. */
-  async #successorSeen(refusal: Refusal, retired: RetiredInfo, b: Budget): Promise<boolean> {
-    if (refusal.successor !== undefined) {
+  async #successorSeen(
+    refusal: Refusal,
+    retired: RetiredInfo,
+    successor: string | undefined,
+    b: Budget,
+  ): Promise<boolean> {
+    if (successor !== undefined) {
       // An anonymous successor: its mark confirmed, or since ended (by a request that presented it).
-      const found = await this.#calls.get(DENY_PREFIX + refusal.successor, b);
+      const found = await this.#calls.get(DENY_PREFIX + successor, b);
       return found !== null && found !== undefined && found.data !== PENDING;
     }
     const user = retired.user;
@@ -421,8 +417,11 @@ export class SealedRevocations {
     await this.#calls.set(DENY_PREFIX + key, mark, null, until - now + LIMITS.ttlSlackMs, b);
   }
 
-  /** An anonymous session's deny record (`data`: its reason), replacing a successor's mark if it had one. */
-  async #denyAnonymous(key: string, data: string, until: number, b: Budget): Promise<void> {
+  /**
+   * The deny record under a cookie's key (`data`: what ended it): an anonymous session's refusal, a user's
+   * reason only (its refusal is the user's record). It replaces an anonymous successor's mark.
+   */
+  async #writeDeny(key: string, data: string, until: number, b: Budget): Promise<void> {
     const now = b.now;
     const deny = makeRecord(data, 1, now, now, until);
     if (await this.#calls.set(DENY_PREFIX + key, deny, null, until - now + LIMITS.ttlSlackMs, b)) return;
@@ -436,24 +435,15 @@ export class SealedRevocations {
   }
 
   /**
-   * Adds one ended session to the user's deny list (with what ended it, `reason`); until when the record
-   * must be kept. When the list is full, every older cookie of the user ends instead, but `keep` (the
+   * Adds one ended session to the user's deny list; until when the record must be kept. When the list is full, every older cookie of the user ends instead, but `keep` (the
    * cookie issued in this response).
    */
-  #deny(
-    body: UserRevocations,
-    key: string,
-    until: number,
-    now: number,
-    keep: string | undefined,
-    reason: Ended | undefined,
-  ): number {
+  #deny(body: UserRevocations, key: string, until: number, now: number, keep: string | undefined): number {
     const denied = body.d ?? Object.create(null);
     let keepUntil = until;
     if (Object.keys(denied).length >= LIMITS.maxDenied) {
       // Too many to list: every sealed cookie of this user from before now ends (fail closed).
       for (const k of Object.keys(denied)) delete denied[k];
-      body.w = undefined;
       body.p = undefined;
       body.n = now;
       body.x = keep;
@@ -461,10 +451,6 @@ export class SealedRevocations {
     }
     denied[key] = until;
     body.d = denied;
-    if (reason !== undefined) {
-      body.w ??= Object.create(null) as Record<string, Ended>;
-      body.w[key] = reason;
-    }
     return keepUntil;
   }
 
@@ -562,11 +548,7 @@ function userData(body: UserRevocations): string {
   const out: Record<string, unknown> = { n: body.n ?? 0 };
   if (body.x !== undefined) out.x = body.x;
   const d = body.d;
-  if (d !== undefined && Object.keys(d).length > 0) {
-    out.d = d;
-    const w = endedOf(body.w, d);
-    if (Object.keys(w).length > 0) out.w = w;
-  }
+  if (d !== undefined && Object.keys(d).length > 0) out.d = d;
   if (body.p !== undefined && Object.keys(body.p).length > 0) out.p = body.p;
   if (body.o !== undefined) out.o = body.o;
   out.v = USER_FORMAT;

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createSessionManager } from '../../src/index.js';
 import type { SessionEvent } from '../../src/session/options.js';
 import type { SessionRecord } from '../../src/session/store.js';
-import { Browser, copyOf, MINUTE, sealedReuseScenario, T0, TestStore, visit } from './helpers.js';
+import { Browser, copyOf, HOUR, MINUTE, sealedReuseScenario, T0, TestStore, visit } from './helpers.js';
 
 const S1 = 'first-sealing-secret-of-32-bytes-or-more';
 const later = (ms: number) => ({ now: T0 + ms });
@@ -173,15 +173,24 @@ describe('sealed sessions with a store: stolen-id detection', () => {
     const [denyKey, deny] = [...store.records].find(([key]) => key.startsWith('dn.'))!;
     expect(JSON.parse(deny.record.data)).toEqual({ b: 'destroy', a: T0 + 1000 });
     store.records.set(denyKey, { ...deny, record: { ...deny.record, data: '' } });
-    // A user's: logged out, then its record rewritten without the reasons.
+    // A user's: logged out, its key listed in the user's record (as before) and what ended it in a deny record
+    // of its own, which the earlier version did not write.
     const user = new Browser();
     await visit(manager, user, (s) => s.login('alice'), later(2000));
     const userCopy = copyOf(user);
+    const userKey = (await visit(manager, copyOf(user), (s) => s.handle, later(2500))).result;
     await visit(manager, user, (s) => s.logout(), later(3000));
     const [nbKey, nb] = [...store.records].find(([key]) => key.startsWith('nb.'))!;
-    const { n, d, w } = JSON.parse(nb.record.data) as { n: number; d: object; w: object };
-    expect(Object.values(w)).toEqual([['logout', T0 + 3000]]);
-    store.records.set(nbKey, { ...nb, record: { ...nb.record, data: JSON.stringify({ n, d }) } });
+    expect(JSON.parse(nb.record.data)).toEqual({ n: 0, d: { [userKey]: T0 + 2000 + 12 * HOUR }, v: 2 });
+    expect(JSON.parse(store.records.get(`dn.${userKey}`)!.record.data)).toEqual({
+      b: 'logout',
+      a: T0 + 3000,
+      u: 'alice',
+    });
+    store.records.delete(`dn.${userKey}`);
+    // And the user's record as the earlier version wrote it (no format mark).
+    const earlier = JSON.stringify({ n: 0, d: { [userKey]: T0 + 2000 + 12 * HOUR } });
+    store.records.set(nbKey, { ...nb, record: { ...nb.record, data: earlier } });
     expect((await visit(manager, anonCopy, (s) => s.get('cart'), later(MINUTE))).result).toBeUndefined();
     expect((await visit(manager, userCopy, (s) => s.userId, later(MINUTE))).result).toBeUndefined();
     expect(reuses()).toEqual([]);
