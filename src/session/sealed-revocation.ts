@@ -278,8 +278,9 @@ export class SealedRevocations {
     const rotatedBy: EndedBy = state.lifecycle.includes('login') ? 'login' : 'regenerate';
     const successor =
       rotated !== undefined && next !== undefined && next.key !== rotated.key ? next : undefined;
-    // The successor's pending mark first: were the denial written without it, a failed commit would leave
-    // the old cookie looking succeeded by a cookie presented (a false reuse when its browser comes back).
+    // The successor's pending mark first: had the old cookie's denial been written and not the mark (the
+    // commit failing between), the successor would look presented, and the old cookie's own browser, which
+    // never got the new one, would raise a false reuse when it came back.
     if (successor !== undefined) {
       const succUser = successor.userId;
       if (succUser === undefined) await this.#pendAnonymous(successor.key, successor.until, b);
