@@ -226,18 +226,21 @@ export interface SessionManagerOptions {
   /** Called for each {@link SessionEvent}; exceptions it throws are logged and ignored. */
   onEvent?: (event: SessionEvent) => void;
   /**
-   * Stolen-id detection (stored sessions). An id retired by `login()`, `regenerate()`, renewal, `logout()`,
-   * `destroy()` or `revokeSessions` leaves a small record (until the retired session's own absolute expiry,
-   * at most 30 days); `revokeSessions` writes its records in one store call (the store's `retireByUser`,
-   * which every store Teller ships has; with a store without it, it deletes, and a revoked id gets a fresh
-   * session and no event). A request presenting it gets a fresh session as always, and a `reuse` event when
-   * the evidence is unambiguous: for an id retired by a rotation (login, regenerate, renewal) only once its
-   * successor was used by a later request (the rightful browser holds the new id, so someone else holds the
-   * old one); for an id retired by logout, destroy or revocation, always (its browser may have missed the
-   * answer that cleared it). With `'revoke'`, a rotation reuse also ends every session of that user
-   * (`revokeSessions`: a store with `deleteByUser` or `listByUser`); a logout, destroy or revocation reuse
-   * never does. Stored sessions only for now: sealed sessions raise no `reuse` event yet, and take `'event'`
-   * only.
+   * Stolen-id detection (stored sessions, and sealed sessions with a store). An id retired by `login()`,
+   * `regenerate()`, renewal, `logout()`, `destroy()` or `revokeSessions` leaves a small record (until the
+   * retired session's own absolute expiry, at most 30 days); `revokeSessions` writes its records in one store
+   * call (the store's `retireByUser`, which every store Teller ships has; with a store without it, it deletes,
+   * and a revoked id gets a fresh session and no event). A request presenting it gets a fresh session as
+   * always, and a `reuse` event when the evidence is unambiguous: for an id retired by a rotation (login,
+   * regenerate, renewal) only once its successor was used by a later request (the rightful browser holds the
+   * new id, so someone else holds the old one); for an id retired by logout, destroy or revocation, always
+   * (its browser may have missed the answer that cleared it). With `'revoke'`, a rotation reuse also ends
+   * every session of that user (`revokeSessions`: a store with `deleteByUser` or `listByUser`); a logout,
+   * destroy or revocation reuse never does. Sealed sessions with a store keep what ended a cookie in their
+   * deny and not-before records (they have no renewal; a cookie refused by `revokeSessions`' not-before time
+   * raises no event), and `'revoke'` ends the user's sealed sessions with a not-before time (any store);
+   * without a store a sealed session has no server-side memory, nothing is detected, and `'revoke'` is
+   * refused.
    * @default 'event'
    */
   reuse?: 'event' | 'revoke';
@@ -528,14 +531,14 @@ function reusePolicy(
 ): 'event' | 'revoke' {
   if (value === undefined || value === 'event') return 'event';
   if (value !== 'revoke') throw new TypeError(tellerMessage('session', "reuse must be 'event' or 'revoke'"));
-  if (store === undefined || sealKeys !== undefined) {
+  if (store === undefined) {
+    // Sealed sessions without a store: nothing on the server remembers an ended cookie.
     throw new TypeError(
-      tellerMessage(
-        'session',
-        "reuse: 'revoke' needs stored sessions (sealed sessions raise no reuse event yet)",
-      ),
+      tellerMessage('session', "reuse: 'revoke' needs a store (sealed sessions: for their deny records)"),
     );
   }
+  // Sealed sessions end a user's cookies with the not-before record: any store will do.
+  if (sealKeys !== undefined) return 'revoke';
   if (typeof store.deleteByUser !== 'function' && typeof store.listByUser !== 'function') {
     throw new TypeError(
       tellerMessage('session', "reuse: 'revoke' needs a store with deleteByUser or listByUser"),

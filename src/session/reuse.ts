@@ -5,7 +5,8 @@
  * again gets a fresh session as always, and this module decides whether it is a reuse worth a `reuse`
  * event: for a rotation, only once the successor was loaded by a request presenting the new id (its record
  * no longer `unconfirmed`) and the rotation is older than the requests in flight across it. Only this
- * path (a retired id, rare) reads anything more: the ordinary request pays nothing.
+ * path (a retired id, rare) reads anything more: the ordinary request pays nothing. Sealed sessions with a
+ * store apply the same rules to their deny and not-before records (`sealed-revocation.ts`, with `emitReuse`).
  */
 import type { ManagerContext, RequestFacts } from './context.js';
 import { tellerMessage } from './errors.js';

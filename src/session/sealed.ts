@@ -122,13 +122,16 @@ export class SealedBackend implements SessionBackend {
       ctx.report.emit('expired', now, key);
       return freshSession(ctx, facts, true);
     }
-    if (
-      this.#revocations !== undefined &&
-      (await this.#revocations.refuses(key, payload.u, payload.c, now))
-    ) {
-      ctx.report.emit('rejected', now, key, { detail: 'revoked', userId: payload.u });
-      ctx.guard?.miss(facts.meta?.ip, raw, now);
-      return freshSession(ctx, facts, true);
+    const revocations = this.#revocations;
+    if (revocations !== undefined) {
+      const refusal = await revocations.refusal(key, payload.u, payload.c, now);
+      if (refusal !== undefined) {
+        ctx.report.emit('rejected', now, key, { detail: 'revoked', userId: payload.u });
+        ctx.guard?.miss(facts.meta?.ip, raw, now);
+        // Off the ordinary path: a cookie presented after it was ended (stolen-id detection).
+        await revocations.reuse(refusal, facts);
+        return freshSession(ctx, facts, true);
+      }
     }
     const record = makeRecord(payload.d, 0, payload.c, payload.l, payload.e);
     if (payload.u !== undefined) record.userId = payload.u;
@@ -208,13 +211,10 @@ export class SealedBackend implements SessionBackend {
     }
     const key = state.key!;
     if (revocations !== undefined) {
-      // A user's cookie under a new id joins the user's live sessions, until its absolute lifetime ends.
-      const isNewId = record.userId !== undefined && key !== origin?.key;
-      const absolute = recordLifetimes(options, record).absolute;
-      const issued = isNewId
-        ? { key, userId: record.userId!, until: record.createdAt + absolute }
-        : undefined;
-      await revocations.commit(state, issued);
+      // The session this cookie carries, until its absolute lifetime ends: a user's cookie under a new id
+      // joins the user's live sessions; the successor of a login or regenerate is pending until presented.
+      const until = record.createdAt + recordLifetimes(options, record).absolute;
+      await revocations.commit(state, { key, userId: record.userId, until });
     }
     state.storedKey = key; // the session's handle from now on (revokeSessions keeps it by this key)
     if (origin === null) ctx.report.emit('created', now, key, { userId: record.userId });

@@ -556,3 +556,163 @@ export async function reuseScenario(store: SessionStore, other: SessionStore = s
   }
   for (const event of reuses()) expect(event.ref).toBeUndefined();
 }
+
+/**
+ * Stolen-id detection of sealed sessions with a store (the deny and not-before records), on two managers
+ * (two processes) sharing `store` (or `store` and `other`, two connections to one database): login,
+ * regenerate, logout, an anonymous regenerate and destroy, an aborted rotation, revokeSessions, and the
+ * `'revoke'` policy. Sealed sessions have no renewal.
+ */
+export async function sealedReuseScenario(store: SessionStore, other: SessionStore = store): Promise<void> {
+  const events: SessionEvent[] = [];
+  const onEvent = (event: SessionEvent) => events.push(event);
+  const options = { seal: { secrets: ['a-sealing-secret-for-reuse-tests-32b+'] }, onEvent } as const;
+  const m1 = createSessionManager<{ cart: string[] }>({ store, ...options });
+  const m2 = createSessionManager<{ cart: string[] }>({ store: other, ...options });
+  const keys = new Set<string>();
+  /** The handles (store keys) of the sessions seen, which no event may carry. */
+  const keep = (s: Session<{ cart: string[] }>) => {
+    if (!s.isNew || s.userId !== undefined) keys.add(s.handle);
+  };
+  const at = (minutes: number, thief = false): LoadContext => ({
+    now: T0 + minutes * MINUTE,
+    ...(thief
+      ? { userAgent: 'ThiefBrowser/1', ip: '203.0.113.9' }
+      : { userAgent: 'VictimUA/1', ip: '10.0.0.1' }),
+  });
+  const reuses = () => events.filter((e) => e.type === 'reuse');
+  const userOf = async (m: typeof m1, b: Browser, ctx: LoadContext) => {
+    const { result, session } = await visit(m, b, (s) => s.userId, ctx);
+    keep(session);
+    return result;
+  };
+
+  // Login: the thief copied the anonymous cookie before the victim logged in (on the other process).
+  const victim = new Browser();
+  keep((await visit(m1, victim, (s) => s.set('cart', ['apple']), at(0))).session);
+  const beforeLogin = copyOf(victim);
+  keep((await visit(m2, victim, (s) => s.login('alice'), at(1))).session);
+  // The successor never presented yet (the browser may not have the answer): nothing, in flight or later.
+  expect(await userOf(m1, copyOf(beforeLogin), { now: T0 + MINUTE + 50 })).toBeUndefined();
+  expect(await userOf(m2, copyOf(beforeLogin), at(1.5))).toBeUndefined();
+  // The victim's browser presents the new cookie; a request sent before it had it arrives after: nothing.
+  expect(await userOf(m1, victim, at(1.6))).toBe('alice');
+  expect(await userOf(m2, copyOf(beforeLogin), { now: T0 + MINUTE + 9_000 })).toBeUndefined();
+  expect(reuses()).toEqual([]);
+  expect(await userOf(m2, beforeLogin, at(3, true))).toBeUndefined();
+  expect(reuses()).toEqual([
+    {
+      type: 'reuse',
+      at: T0 + 3 * MINUTE,
+      userId: 'alice',
+      retiredBy: 'login',
+      retiredAgoMs: 2 * MINUTE,
+      userAgent: 'ThiefBrowser/1',
+      ip: '203.0.113.9',
+    },
+  ]);
+  // The thief's fresh session is not alice's, and alice's goes on.
+  expect(await userOf(m1, victim, at(4))).toBe('alice');
+
+  // Regenerate of a logged-in session: a copy of it, before and after the successor was presented.
+  const beforeRegenerate = copyOf(victim);
+  keep((await visit(m1, victim, (s) => s.regenerate(), at(5))).session);
+  expect(await userOf(m2, copyOf(beforeRegenerate), at(6, true))).toBeUndefined();
+  expect(reuses()).toHaveLength(1);
+  expect(await userOf(m2, victim, at(7))).toBe('alice');
+  expect(await userOf(m1, beforeRegenerate, at(8, true))).toBeUndefined();
+  expect(reuses().slice(1)).toEqual([
+    expect.objectContaining({ userId: 'alice', retiredBy: 'regenerate', retiredAgoMs: 3 * MINUTE }),
+  ]);
+
+  // Logout: the thief's copy of the live cookie, presented after the victim logged out (no settle time).
+  const beforeLogout = copyOf(victim);
+  await visit(m2, victim, (s) => s.logout(), at(10));
+  expect(victim.value()).toBeUndefined();
+  expect(await userOf(m1, beforeLogout, { ...at(10, true), now: T0 + 10 * MINUTE + 1 })).toBeUndefined();
+  expect(reuses().slice(2)).toEqual([
+    expect.objectContaining({ userId: 'alice', retiredBy: 'logout', retiredAgoMs: 1 }),
+  ]);
+
+  // An anonymous session: regenerate (its successor marked in a record of its own), then destroy.
+  const anon = new Browser();
+  keep((await visit(m1, anon, (s) => s.set('cart', ['pear']), at(20))).session);
+  const beforeAnonRegenerate = copyOf(anon);
+  keep((await visit(m2, anon, (s) => s.regenerate(), at(21))).session);
+  expect(
+    (await visit(m1, copyOf(beforeAnonRegenerate), (s) => s.get('cart'), at(22))).result,
+  ).toBeUndefined();
+  expect(reuses()).toHaveLength(3);
+  expect((await visit(m1, anon, (s) => s.get('cart'), at(23))).result).toEqual(['pear']);
+  expect((await visit(m2, anon, (s) => s.get('cart'), at(23.5))).result).toEqual(['pear']);
+  expect(await userOf(m2, beforeAnonRegenerate, at(24, true))).toBeUndefined();
+  expect(reuses().slice(3)).toEqual([
+    expect.objectContaining({ retiredBy: 'regenerate', retiredAgoMs: 3 * MINUTE, ip: '203.0.113.9' }),
+  ]);
+  expect(reuses()[3]).not.toHaveProperty('userId');
+  const beforeDestroy = copyOf(anon);
+  await visit(m1, anon, (s) => s.destroy(), at(25));
+  expect((await visit(m2, beforeDestroy, (s) => s.get('cart'), at(26, true))).result).toBeUndefined();
+  expect(reuses().slice(4)).toEqual([
+    expect.objectContaining({ retiredBy: 'destroy', retiredAgoMs: MINUTE }),
+  ]);
+
+  // An aborted rotation: the regenerate's answer never reached the browser, which goes on with the old cookie.
+  const bob = new Browser();
+  keep((await visit(m1, bob, (s) => s.login('bob'), at(30))).session);
+  const lost = await m2.load(bob.header(), at(31));
+  lost.regenerate();
+  await m2.commit(lost); // the Set-Cookie is dropped
+  expect(await userOf(m1, copyOf(bob), at(32))).toBeUndefined();
+  expect(await userOf(m2, copyOf(bob), at(40))).toBeUndefined();
+  expect(reuses()).toHaveLength(5);
+
+  // revokeSessions ends everything at once: a revoked cookie gets a fresh session, no event.
+  const dave = new Browser();
+  keep((await visit(m1, dave, (s) => s.login('dave'), at(50))).session);
+  const daveCopy = copyOf(dave);
+  expect(await m2.revokeSessions('dave', { now: T0 + 51 * MINUTE })).toBe(1);
+  expect(await userOf(m1, daveCopy, at(52, true))).toBeUndefined();
+  expect(reuses()).toHaveLength(5);
+
+  // reuse: 'revoke': carol's phone and laptop; a copy of the laptop's cookie from before its regenerate.
+  const r1 = createSessionManager<{ cart: string[] }>({ store, ...options, reuse: 'revoke' });
+  const r2 = createSessionManager<{ cart: string[] }>({ store: other, ...options, reuse: 'revoke' });
+  const laptop = new Browser();
+  const phone = new Browser();
+  keep((await visit(r1, laptop, (s) => s.login('carol'), at(60))).session);
+  keep((await visit(r2, phone, (s) => s.login('carol'), at(60))).session);
+  const laptopBefore = copyOf(laptop);
+  keep((await visit(r2, laptop, (s) => s.regenerate(), at(61))).session);
+  expect(await userOf(r1, laptop, at(62))).toBe('carol');
+  expect(await userOf(r2, phone, at(62))).toBe('carol');
+  expect(await userOf(r1, laptopBefore, at(63, true))).toBeUndefined();
+  expect(reuses().slice(5)).toEqual([
+    expect.objectContaining({ userId: 'carol', retiredBy: 'regenerate', retiredAgoMs: 2 * MINUTE }),
+  ]);
+  expect(events.filter((e) => e.type === 'revoked').at(-1)).toMatchObject({ userId: 'carol', detail: '2' });
+  expect(await userOf(r2, laptop, at(64))).toBeUndefined();
+  expect(await userOf(r1, phone, at(64))).toBeUndefined();
+  // The laptop's cookie from before, presented again: refused, no second revoke (its rotation predates it).
+  const revokes = events.filter((e) => e.type === 'revoked').length;
+  expect(await userOf(r2, copyOf(laptopBefore), at(65, true))).toBeUndefined();
+  expect(reuses()).toHaveLength(6);
+  expect(events.filter((e) => e.type === 'revoked')).toHaveLength(revokes);
+  // A logout reuse never revokes, even with 'revoke': erin's other device stays logged in.
+  const erin = new Browser();
+  const erinPhone = new Browser();
+  keep((await visit(r1, erin, (s) => s.login('erin'), at(70))).session);
+  keep((await visit(r1, erinPhone, (s) => s.login('erin'), at(70))).session);
+  const erinCopy = copyOf(erin);
+  await visit(r2, erin, (s) => s.logout(), at(71));
+  expect(await userOf(r1, erinCopy, at(72, true))).toBeUndefined();
+  expect(reuses().slice(6)).toEqual([expect.objectContaining({ userId: 'erin', retiredBy: 'logout' })]);
+  expect(events.filter((e) => e.type === 'revoked')).toHaveLength(revokes);
+  expect(await userOf(r2, erinPhone, at(73))).toBe('erin');
+
+  // No event carries a key (a sealed cookie's id never leaves it), nor a ref.
+  const text = JSON.stringify(reuses());
+  expect(keys.size).toBeGreaterThanOrEqual(8);
+  for (const key of keys) expect(text).not.toContain(key);
+  for (const event of reuses()) expect(event.ref).toBeUndefined();
+}

@@ -8,7 +8,16 @@ import { describe, expect, it } from 'vitest';
 import { createSessionManager, type SessionStore } from '../../src/index.js';
 import { createMemoryStore } from '../../src/stores/memory.js';
 import { createSqliteStore } from '../../src/stores/sqlite.js';
-import { Browser, freshnessScenario, MINUTE, passiveScenario, reuseScenario, T0, visit } from './helpers.js';
+import {
+  Browser,
+  freshnessScenario,
+  MINUTE,
+  passiveScenario,
+  reuseScenario,
+  sealedReuseScenario,
+  T0,
+  visit,
+} from './helpers.js';
 
 const stores: Array<[string, () => SessionStore]> = [
   ['memory', () => createMemoryStore()],
@@ -61,6 +70,12 @@ for (const [name, make] of stores) {
     it("stolen-id detection: a thief's copy after login, renewal, logout, revocation; nothing in flight or aborted; the revoke policy", async () => {
       const store = make();
       await reuseScenario(store);
+      await store.close?.();
+    });
+
+    it('stolen-id detection of sealed sessions: login, regenerate, logout, anonymous regenerate and destroy; nothing in flight or aborted; the revoke policy', async () => {
+      const store = make();
+      await sealedReuseScenario(store);
       await store.close?.();
     });
 

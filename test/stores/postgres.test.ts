@@ -10,7 +10,15 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createSessionManager } from '../../src/index.js';
 import { SessionStoreError } from '../../src/session/errors.js';
 import { createPostgresStore, type PostgresQuery, type PostgresStore } from '../../src/stores/postgres.js';
-import { Browser, freshnessScenario, passiveScenario, reuseScenario, T0, visit } from '../session/helpers.js';
+import {
+  Browser,
+  freshnessScenario,
+  passiveScenario,
+  reuseScenario,
+  sealedReuseScenario,
+  T0,
+  visit,
+} from '../session/helpers.js';
 import { fullRecord, minimalRecord, runStoreContract } from './contract.js';
 
 const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -395,6 +403,21 @@ describe.skipIf(!reachable)('the session manager over the postgres store', () =>
     const other = createPostgresStore({ pool: second, table, cleanupInterval: 0 });
     try {
       await reuseScenario(store, other);
+    } finally {
+      await store.close();
+      await other.close();
+    }
+  });
+
+  it('stolen-id detection of sealed sessions, two processes (two pools) on one table', async () => {
+    const table = newTable();
+    const second = newPool(`${app}_second_sealed`);
+    pools.push(second);
+    const store = createPostgresStore({ pool, table, cleanupInterval: 0 });
+    await store.migrate();
+    const other = createPostgresStore({ pool: second, table, cleanupInterval: 0 });
+    try {
+      await sealedReuseScenario(store, other);
     } finally {
       await store.close();
       await other.close();

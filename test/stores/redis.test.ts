@@ -18,6 +18,7 @@ import {
   freshnessScenario,
   passiveScenario,
   reuseScenario,
+  sealedReuseScenario,
   visit,
 } from '../session/helpers.js';
 import { reachable } from '../support/net.js';
@@ -373,6 +374,21 @@ describe.skipIf(!up)('the session manager over the redis store', () => {
       const other = createRedisStore({ client: c2 as RedisClientLike, prefix });
       try {
         await reuseScenario(store, other);
+      } finally {
+        for (const client of [c1, c2]) {
+          if ('destroy' in client) client.destroy();
+          else client.disconnect();
+        }
+      }
+    });
+
+    it(`${name}: stolen-id detection of sealed sessions, two processes (two clients) on one prefix`, async () => {
+      const [c1, c2] = [await connect(), await connect()];
+      const prefix = newPrefix();
+      const store = createRedisStore({ client: c1 as RedisClientLike, prefix });
+      const other = createRedisStore({ client: c2 as RedisClientLike, prefix });
+      try {
+        await sealedReuseScenario(store, other);
       } finally {
         for (const client of [c1, c2]) {
           if ('destroy' in client) client.destroy();

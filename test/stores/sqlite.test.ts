@@ -8,7 +8,7 @@ import { SessionStoreError } from '../../src/session/errors.js';
 import { createSessionManager } from '../../src/session/manager.js';
 import type { SessionRecord, SessionStore } from '../../src/session/store.js';
 import { createSqliteStore, type SqliteDatabase, type SqliteStatement } from '../../src/stores/sqlite.js';
-import { reuseScenario } from '../session/helpers.js';
+import { reuseScenario, sealedReuseScenario } from '../session/helpers.js';
 import { fullRecord, minimalRecord, runStoreContract } from './contract.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'teller-sqlite-'));
@@ -817,6 +817,18 @@ describe('stolen-id detection over one SQLite file', () => {
     const other = createSqliteStore({ filename });
     try {
       await reuseScenario(store, other);
+    } finally {
+      await store.close();
+      await other.close();
+    }
+  });
+
+  it('two processes (two stores on one file), sealed sessions: reuse events, the revoke policy', async () => {
+    const filename = newFile();
+    const store = createSqliteStore({ filename });
+    const other = createSqliteStore({ filename });
+    try {
+      await sealedReuseScenario(store, other);
     } finally {
       await store.close();
       await other.close();
