@@ -281,12 +281,22 @@ export class SealedRevocations {
     // The successor's pending mark first: had the old cookie's denial been written and not the mark (the
     // commit failing between), the successor would look presented, and the old cookie's own browser, which
     // never got the new one, would raise a false reuse when it came back.
+    // The mark lasts as long as the old cookie is refused (its absolute lifetime), were the successor's own
+    // shorter: a mark gone is a successor presented, and the old cookie's browser, back after the successor
+    // could have ended, would raise a false reuse.
+    const pendUntil =
+      successor === undefined
+        ? 0
+        : Math.max(
+            successor.until,
+            rotated!.record.createdAt + recordLifetimes(this.#ctx.options, rotated!.record).absolute,
+          );
     if (successor !== undefined) {
       const succUser = successor.userId;
-      if (succUser === undefined) await this.#pendAnonymous(successor.key, successor.until, b);
+      if (succUser === undefined) await this.#pendAnonymous(successor.key, pendUntil, b);
       else if (succUser !== rotated!.record.userId) {
         await this.#changeUser(succUser, b, (body) =>
-          this.#pend(body, successor.key, rotated!.key, successor.until, now),
+          this.#pend(body, successor.key, rotated!.key, pendUntil, now),
         );
       }
     }
@@ -312,7 +322,7 @@ export class SealedRevocations {
         if (keep !== undefined && body.x === origin.key) body.x = keep;
         const keepUntil = this.#deny(body, origin.key, until, now, keep);
         if (keep === undefined) return keepUntil;
-        return Math.max(keepUntil, this.#pend(body, keep, origin.key, successor!.until, now));
+        return Math.max(keepUntil, this.#pend(body, keep, origin.key, pendUntil, now));
       });
       if (keep === undefined) await this.#changeLive(userId, b, (live) => delete live[origin.key]);
       // What ended it, beside (read only if the cookie comes back): the user whose sessions a reuse
