@@ -66,7 +66,10 @@ interface UserRevocations {
   v?: number;
 }
 
-/** A `p` entry: until when the successor can live, and the key of the session it succeeded. */
+/**
+ * A `p` entry: until when it is kept (the later of the successor's and its predecessor's absolute expiry), and
+ * the key of the session it succeeded.
+ */
 type Pending = [until: number, predecessor: string];
 
 /**
