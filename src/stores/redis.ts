@@ -329,7 +329,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       });
     },
 
-    retireByUser(userId, retireOptions) {
+    async retireByUser(userId, retireOptions) {
       assertRetireArguments(REDIS_STORE_NAME, userId, retireOptions);
       // The retirement record's JSON around its version (each record's own, set by the script).
       const parts = JSON.stringify(retiredRecordOf({ version: 0 }, userId, retireOptions)).split(
