@@ -59,6 +59,8 @@ const ENDED_BY: ReadonlySet<string> = new Set<EndedBy>(['login', 'regenerate', '
  */
 interface UserRevocations {
   n?: number;
+  /** 1: `n` is `revokeSessions`' (a cookie it refuses is a revocation reuse); absent: a full deny list's, or unknown. */
+  r?: 1;
   x?: string;
   d?: Record<string, number>;
   p?: Record<string, Pending>;
@@ -130,10 +132,11 @@ function parseRevocations(record: SessionRecord, now: number): UserRevocations {
   const data = record.data;
   // The first format: the kept handle only, the not-before time in createdAt.
   if (data !== '' && !data.startsWith('{')) return { n: record.createdAt, x: data };
-  const { n, x, d, p, o, v } = jsonObject(data);
+  const { n, r, x, d, p, o, v } = jsonObject(data);
   const out: UserRevocations = {};
   // Records of this format always carry `n`; earlier ones kept the not-before time in createdAt.
   out.n = typeof n === 'number' ? n : record.createdAt;
+  if (r === 1) out.r = 1;
   if (typeof x === 'string') out.x = x;
   if (d !== null && typeof d === 'object') out.d = d as Record<string, number>;
   // Written by this version only (an earlier one rewriting the record drops them: see USER_FORMAT).
@@ -207,7 +210,11 @@ export class SealedRevocations {
     const { n = 0, x, d } = body;
     const denied = d !== undefined && Object.hasOwn(d, key);
     if (denied || (createdAt < n && x !== key)) {
-      // What ended it is in its deny record, read by the reuse check (revokeSessions writes none).
+      // Ended by revokeSessions: its not-before time says when (a full deny list's says nothing: no `r`).
+      if (!denied && body.r === 1) {
+        return { key, retired: { by: 'revoke', at: n, user: userId }, body, owner: userId };
+      }
+      // What ended it is in its deny record, read by the reuse check.
       return { key, retired: undefined, lookup: denied, body, owner: userId };
     }
     if (body.p !== undefined && Object.hasOwn(body.p, key)) {
@@ -353,6 +360,7 @@ export class SealedRevocations {
     // ASVS 5.0 7.4.1: the sessions end on the server, not only in the browser that asked.
     await this.#changeUser(userId, b, (body) => {
       body.n = now;
+      body.r = 1;
       body.x = exceptKey;
       // The pending successors are refused now (but the kept one); a rotation before `n` proves nothing.
       body.p = undefined;
@@ -460,6 +468,7 @@ export class SealedRevocations {
       for (const k of Object.keys(denied)) delete denied[k];
       body.p = undefined;
       body.n = now;
+      body.r = undefined; // a cookie it refuses was not revoked: no event
       body.x = keep;
       keepUntil = now + this.#ctx.options.longestLifetime;
     }
@@ -560,6 +569,7 @@ export class SealedRevocations {
 /** The data of a user's not-before record (`n` always, the rest when not empty). */
 function userData(body: UserRevocations): string {
   const out: Record<string, unknown> = { n: body.n ?? 0 };
+  if (body.r === 1) out.r = 1;
   if (body.x !== undefined) out.x = body.x;
   const d = body.d;
   if (d !== undefined && Object.keys(d).length > 0) out.d = d;

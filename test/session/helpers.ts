@@ -667,13 +667,16 @@ export async function sealedReuseScenario(store: SessionStore, other: SessionSto
   expect(await userOf(m2, copyOf(bob), at(40))).toBeUndefined();
   expect(reuses()).toHaveLength(5);
 
-  // revokeSessions ends everything at once: a revoked cookie gets a fresh session, no event.
+  // revokeSessions ends everything at once: a revoked cookie gets a fresh session and the event (its
+  // not-before time says when), never a further revocation.
   const dave = new Browser();
   keep((await visit(m1, dave, (s) => s.login('dave'), at(50))).session);
   const daveCopy = copyOf(dave);
   expect(await m2.revokeSessions('dave', { now: T0 + 51 * MINUTE })).toBe(1);
   expect(await userOf(m1, daveCopy, at(52, true))).toBeUndefined();
-  expect(reuses()).toHaveLength(5);
+  expect(reuses().slice(5)).toEqual([
+    expect.objectContaining({ userId: 'dave', retiredBy: 'revoke', retiredAgoMs: MINUTE }),
+  ]);
 
   // reuse: 'revoke': carol's phone and laptop; a copy of the laptop's cookie from before its regenerate.
   const r1 = createSessionManager<{ cart: string[] }>({ store, ...options, reuse: 'revoke' });
@@ -687,16 +690,25 @@ export async function sealedReuseScenario(store: SessionStore, other: SessionSto
   expect(await userOf(r1, laptop, at(62))).toBe('carol');
   expect(await userOf(r2, phone, at(62))).toBe('carol');
   expect(await userOf(r1, laptopBefore, at(63, true))).toBeUndefined();
-  expect(reuses().slice(5)).toEqual([
+  expect(reuses().slice(6)).toEqual([
     expect.objectContaining({ userId: 'carol', retiredBy: 'regenerate', retiredAgoMs: 2 * MINUTE }),
   ]);
   expect(events.filter((e) => e.type === 'revoked').at(-1)).toMatchObject({ userId: 'carol', detail: '2' });
+  // The victim's own cookies, ended by that revocation: each raises a revocation reuse, and no further revoke.
   expect(await userOf(r2, laptop, at(64))).toBeUndefined();
   expect(await userOf(r1, phone, at(64))).toBeUndefined();
+  expect(
+    reuses()
+      .slice(7)
+      .map((e) => [e.userId, e.retiredBy]),
+  ).toEqual([
+    ['carol', 'revoke'],
+    ['carol', 'revoke'],
+  ]);
   // The laptop's cookie from before, presented again: refused, no second revoke (its rotation predates it).
   const revokes = events.filter((e) => e.type === 'revoked').length;
   expect(await userOf(r2, copyOf(laptopBefore), at(65, true))).toBeUndefined();
-  expect(reuses()).toHaveLength(6);
+  expect(reuses()).toHaveLength(9);
   expect(events.filter((e) => e.type === 'revoked')).toHaveLength(revokes);
   // A logout reuse never revokes, even with 'revoke': erin's other device stays logged in.
   const erin = new Browser();
@@ -706,7 +718,7 @@ export async function sealedReuseScenario(store: SessionStore, other: SessionSto
   const erinCopy = copyOf(erin);
   await visit(r2, erin, (s) => s.logout(), at(71));
   expect(await userOf(r1, erinCopy, at(72, true))).toBeUndefined();
-  expect(reuses().slice(6)).toEqual([expect.objectContaining({ userId: 'erin', retiredBy: 'logout' })]);
+  expect(reuses().slice(9)).toEqual([expect.objectContaining({ userId: 'erin', retiredBy: 'logout' })]);
   expect(events.filter((e) => e.type === 'revoked')).toHaveLength(revokes);
   expect(await userOf(r2, erinPhone, at(73))).toBe('erin');
 

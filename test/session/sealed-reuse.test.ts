@@ -52,6 +52,36 @@ describe('sealed sessions with a store: stolen-id detection', () => {
     await sealedReuseScenario(new TestStore());
   });
 
+  it('a cookie refused by revokeSessions raises the event; one refused by a full deny list does not', async () => {
+    const { store, manager, reuses } = setup();
+    // revokeSessions marks its not-before time (r: 1): a cookie it ended raises the event, and no revoke.
+    const laptop = new Browser();
+    await visit(manager, laptop, (s) => s.login('zoe'));
+    const laptopCopy = copyOf(laptop);
+    await manager.revokeSessions('zoe', later(MINUTE));
+    expect(dataUnder(store, 'nb.').r).toBe(1);
+    expect((await manager.load(laptopCopy.header(), later(2 * MINUTE))).userId).toBeUndefined();
+    expect(reuses()).toEqual([
+      expect.objectContaining({ userId: 'zoe', retiredBy: 'revoke', retiredAgoMs: MINUTE }),
+    ]);
+    // A later phone; then 256 ended sessions fill zoe's deny list, and the next ending sets a not-before time
+    // instead (fail closed), which is no revocation: the mark goes.
+    const phone = new Browser();
+    await visit(manager, phone, (s) => s.login('zoe'), later(3 * MINUTE));
+    const phoneCopy = copyOf(phone);
+    for (let i = 0; i <= 256; i++) {
+      const other = new Browser();
+      await visit(manager, other, (s) => s.login('zoe'), later(4 * MINUTE + i * 1000));
+      await visit(manager, other, (s) => s.logout(), later(4 * MINUTE + i * 1000 + 500));
+    }
+    const body = dataUnder(store, 'nb.');
+    expect(body.n).toBeGreaterThan(T0 + 4 * MINUTE);
+    expect(body.r).toBeUndefined();
+    // The phone's cookie, older than that time: refused, but nothing says it was stolen.
+    expect((await manager.load(phoneCopy.header(), later(20 * MINUTE))).userId).toBeUndefined();
+    expect(reuses()).toHaveLength(1);
+  });
+
   it('costs the ordinary request nothing: one read; the first request presenting a successor writes once', async () => {
     const { store, manager } = setup();
     const browser = new Browser();
