@@ -4,8 +4,9 @@
  * month and a year among delimiter-separated tokens, in any order.
  *
  * Real Expires values are nearly all IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) or its dashed
- * variant (`Sun, 06-Nov-1994 08:49:37 GMT`): {@link fixdateMs} reads that shape at fixed positions and
- * gives way to the token algorithm for anything else (a property test checks both agree).
+ * variant (`Sun, 06-Nov-1994 08:49:37 GMT`), a few what `Date.prototype.toString` writes: {@link fixdateMs}
+ * and {@link ctimeMs} read those shapes at fixed positions and give way to the token algorithm for
+ * anything else (property tests check they agree).
  */
 
 /** Days per month in a non-leap year. */
@@ -24,6 +25,11 @@ function isDelimiter(c: number): boolean {
 
 function isDigit(c: number): boolean {
   return c >= 0x30 && c <= 0x39;
+}
+
+/** An ASCII letter? */
+function isLetter(c: number): boolean {
+  return (c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a;
 }
 
 /**
@@ -78,7 +84,12 @@ function monthAt(text: string, start: number): number {
   const c = text.charCodeAt(start + 2) | 0x20;
   // A character past ASCII would spill into its neighbour's byte (`h\u0261n` packs as `jan`).
   if ((a | b | c) > 0x7f) return -1;
-  switch ((a << 16) | (b << 8) | c) {
+  return monthOf((a << 16) | (b << 8) | c);
+}
+
+/** The month three lower-case ASCII letters packed in one number name (`jan` is 0x6a616e): 0-11, or -1. */
+function monthOf(packed: number): number {
+  switch (packed) {
     case 0x6a616e: // jan
       return 0;
     case 0x666562: // feb
@@ -152,16 +163,74 @@ function daysFromCivil(year: number, month: number, day: number): number {
   return era * 146097 + dayOfEra - 719468;
 }
 
-/** The two digits at text[i] as a number, or -1. */
-function twoDigits(text: string, i: number): number {
-  const a = text.charCodeAt(i) - 0x30;
-  const b = text.charCodeAt(i + 1) - 0x30;
-  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;
+/** Character classes for the fixed-position readings (ASCII only: every class they want is ASCII). */
+const LETTER = 1;
+const DELIMITER = 2;
+const DIGIT = 4;
+const COLON = 8;
+
+/** The class bits of each ASCII character; a character from U+0080 up has none. */
+const CLASS = new Uint8Array(128);
+for (let c = 0; c < 128; c++) {
+  CLASS[c] =
+    (isLetter(c) ? LETTER : 0) |
+    (isDelimiter(c) ? DELIMITER : 0) |
+    (isDigit(c) ? DIGIT : 0) |
+    (c === 0x3a ? COLON : 0);
 }
 
-/** An ASCII letter? */
-function isLetter(c: number): boolean {
-  return (c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a;
+/** A shape written with `L` (letter), `_` (delimiter), `9` (digit) and `:` as the class each position wants. */
+function shapeOf(pattern: string): Uint8Array {
+  const wants: Record<string, number> = { L: LETTER, _: DELIMITER, '9': DIGIT, ':': COLON };
+  return Uint8Array.from(pattern, (c) => wants[c] as number);
+}
+
+/** IMF-fixdate and its dashed variant: `Www,_DD_Mmm_YYYY_HH:MM:SS`. */
+const FIXDATE = shapeOf('LLL__99_LLL_9999_99:99:99');
+/** What `Date.prototype.toString` writes (some servers send it): `Www_Mmm_DD_YYYY_HH:MM:SS`. */
+const CTIME = shapeOf('LLL_LLL_99_9999_99:99:99');
+
+/**
+ * text[start, end) read against `shape` at fixed positions, then the end or a delimiter and anything:
+ * epoch ms, or NaN for any other text (and for a date that does not exist). The first three letters
+ * must name no month (they are the weekday) and the second three a month; the twelve digits are the
+ * day, the year and the time, in that order, in both shapes. One loop over a table keeps the machine
+ * code small (this runs on nearly every Expires value).
+ */
+function shapeMs(text: string, start: number, end: number, shape: Uint8Array): number {
+  const n = shape.length;
+  if (end - start < n) return Number.NaN;
+  if (end - start > n) {
+    const c = text.charCodeAt(start + n);
+    if (c > 0x7f || ((CLASS[c] as number) & DELIMITER) === 0) return Number.NaN;
+  }
+  let weekday = 0;
+  let month = 0;
+  let letters = 0;
+  let date = 0;
+  let time = 0;
+  let digits = 0;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(start + i);
+    const want = shape[i] as number;
+    if (c > 0x7f || ((CLASS[c] as number) & want) === 0) return Number.NaN;
+    if (want === DIGIT) {
+      if (digits < 6) date = date * 10 + (c - 0x30);
+      else time = time * 10 + (c - 0x30);
+      digits++;
+    } else if (want === LETTER) {
+      if (letters < 3) weekday = (weekday << 8) | (c | 0x20);
+      else month = (month << 8) | (c | 0x20);
+      letters++;
+    }
+  }
+  if (monthOf(weekday) !== -1) return Number.NaN;
+  const m = monthOf(month);
+  if (m === -1) return Number.NaN;
+  const day = (date / 10000) | 0;
+  const hour = (time / 10000) | 0;
+  const minute = ((time / 100) | 0) % 100;
+  return compose(hour, minute, time % 100, day, m, date % 10000);
 }
 
 /**
@@ -174,37 +243,17 @@ function isLetter(c: number): boolean {
  * `HH:MM:SS` the time. Everything after is ignored once all four are found.
  */
 function fixdateMs(text: string, start: number, end: number): number {
-  if (end - start < 25) return Number.NaN;
-  const s = start;
-  if (
-    !isLetter(text.charCodeAt(s)) ||
-    !isLetter(text.charCodeAt(s + 1)) ||
-    !isLetter(text.charCodeAt(s + 2)) ||
-    !isDelimiter(text.charCodeAt(s + 3)) ||
-    !isDelimiter(text.charCodeAt(s + 4)) ||
-    !isDelimiter(text.charCodeAt(s + 7)) ||
-    !isLetter(text.charCodeAt(s + 8)) ||
-    !isLetter(text.charCodeAt(s + 9)) ||
-    !isLetter(text.charCodeAt(s + 10)) ||
-    !isDelimiter(text.charCodeAt(s + 11)) ||
-    !isDelimiter(text.charCodeAt(s + 16)) ||
-    text.charCodeAt(s + 19) !== 0x3a ||
-    text.charCodeAt(s + 22) !== 0x3a ||
-    (end - start > 25 && !isDelimiter(text.charCodeAt(s + 25))) ||
-    monthAt(text, s) !== -1
-  ) {
-    return Number.NaN;
-  }
-  const day = twoDigits(text, s + 5);
-  const month = monthAt(text, s + 8);
-  const century = twoDigits(text, s + 12);
-  const years = twoDigits(text, s + 14);
-  const hour = twoDigits(text, s + 17);
-  const minute = twoDigits(text, s + 20);
-  const second = twoDigits(text, s + 23);
-  if (day === -1 || month === -1 || century === -1 || years === -1) return Number.NaN;
-  if (hour === -1 || minute === -1 || second === -1) return Number.NaN;
-  return compose(hour, minute, second, day, month, century * 100 + years);
+  return shapeMs(text, start, end, FIXDATE);
+}
+
+/**
+ * `Www_Mmm_DD_YYYY_HH:MM:SS` at fixed positions (`Sat Jul 24 2027 22:30:27 GMT+0000 (…)`), as
+ * {@link fixdateMs} reads its shape. The token algorithm reads the same: `Www` is nothing, `Mmm` the
+ * month, `DD` no time so the day, `YYYY` too long for a day so the year, then the time; all four
+ * found, the rest is ignored.
+ */
+function ctimeMs(text: string, start: number, end: number): number {
+  return shapeMs(text, start, end, CTIME);
 }
 
 /** The token algorithm (5.1.1 steps 1-2) on text[start, end), then {@link compose}: epoch ms or NaN. */
@@ -257,7 +306,8 @@ function tokensMs(text: string, start: number, end: number): number {
  * @internal
  */
 export function cookieDateMs(text: string, start: number, end: number): number {
-  const ms = fixdateMs(text, start, end);
+  let ms = fixdateMs(text, start, end);
+  if (Number.isNaN(ms)) ms = ctimeMs(text, start, end);
   return Number.isNaN(ms) ? tokensMs(text, start, end) : ms;
 }
 
@@ -352,7 +402,7 @@ export function chromiumCookieDateMs(text: string, start: number, end: number): 
 }
 
 /** The two readings apart, for the property test that checks they agree. @internal */
-export const cookieDateReadings = { fixdateMs, tokensMs };
+export const cookieDateReadings = { fixdateMs, ctimeMs, tokensMs };
 
 /**
  * Parses a cookie-date (RFC 6265bis section 5.1.1). Returns undefined when the text does not parse

@@ -162,6 +162,34 @@ const dateText = fc.oneof(
   { arbitrary: fc.array(dateChar, { maxLength: 40 }).map((a) => a.join('')), weight: 1 },
 );
 
+/** What `Date.prototype.toString` writes, near and exact: `Www Mmm DD YYYY HH:MM:SS GMT+0000 (…)`. */
+const exactCtime = fc
+  .tuple(
+    weekday,
+    pick(' ', ' ', '-', ',', '  '),
+    month,
+    pick(' ', ' ', '-', '/'),
+    fc.oneof(
+      { arbitrary: field(31), weight: 9 },
+      { arbitrary: pick('00', '29', '30', '31', '1', '123'), weight: 2 },
+    ),
+    pick(' ', ' ', '-'),
+    year,
+    pick(' ', ' ', ','),
+    field(24),
+    field(60),
+    field(60),
+    pick(' GMT+0000 (Coordinated Universal Time)', ' GMT', '', 'Z', '0', ' 01 feb 1999', '\u00e9'),
+  )
+  .map(
+    ([w, a, m, b, d, c, y, e, hh, mm, ss, rest]) =>
+      `${w}${a}${m}${b}${d}${c}${y}${e}${hh}:${mm}:${ss}${rest}`,
+  );
+const ctimeText = fc.oneof(
+  { arbitrary: exactCtime, weight: 6 },
+  { arbitrary: mutated(exactCtime), weight: 4 },
+);
+
 /** Lines shaped like the real ones: a token name, a value, the known attributes in any case and order. */
 const token = fc.stringMatching(/^[A-Za-z0-9_.-]{1,24}$/);
 const plainValue = fc.stringMatching(/^[A-Za-z0-9%"=:/+._~-]{0,60}$/);
@@ -267,6 +295,47 @@ describe(`the fast parser equals the step-by-step algorithm (${RUNS} inputs per 
     },
     TIMEOUT,
   );
+
+  it(
+    'reads what Date.prototype.toString writes at fixed positions as the token algorithm does',
+    () => {
+      const { ctimeMs, tokensMs } = cookieDateReadings;
+      let fast = 0;
+      fc.assert(
+        fc.property(ctimeText, fc.boolean(), (text, octets) => {
+          const reference = referenceCookieDate(text);
+          const ms = cookieDateMs(text, 0, text.length);
+          expect(Number.isNaN(ms) ? undefined : ms, text).toBe(reference?.getTime());
+          const fixed = ctimeMs(text, 0, text.length);
+          if (!Number.isNaN(fixed)) {
+            fast++;
+            expect(fixed, text).toBe(tokensMs(text, 0, text.length));
+          }
+          expect(cookieDateMs(`x=${text};`, 2, text.length + 2), text).toBe(ms);
+          same(`a=b; Expires=${text}; Path=/`, octets);
+        }),
+        options,
+      );
+      expect(fast).toBeGreaterThan(RUNS / 50);
+    },
+    TIMEOUT,
+  );
+
+  it('takes the Date.prototype.toString reading for its shape only', () => {
+    const { ctimeMs } = cookieDateReadings;
+    const text = 'Sat Jul 24 2027 22:30:27 GMT+0000 (Coordinated Universal Time)';
+    expect(ctimeMs(text, 0, text.length)).toBe(Date.UTC(2027, 6, 24, 22, 30, 27));
+    expect(ctimeMs('Sat Jul 24 2027 22:30:27', 0, 24)).toBe(Date.UTC(2027, 6, 24, 22, 30, 27));
+    // A weekday that is a month, a time with a digit after it, a non-ASCII letter, IMF-fixdate: not this shape.
+    expect(ctimeMs('Dec Jul 24 2027 22:30:27 GMT', 0, 28)).toBeNaN();
+    expect(parseCookieDate('Dec Jul 24 2027 22:30:27 GMT')?.toISOString()).toBe('2027-12-24T22:30:27.000Z');
+    expect(ctimeMs('Sat Jul 24 2027 22:30:271', 0, 25)).toBeNaN();
+    expect(ctimeMs('Sat J\u0261l 24 2027 22:30:27', 0, 24)).toBeNaN();
+    expect(ctimeMs('Sat, 24 Jul 2027 22:30:27 GMT', 0, 29)).toBeNaN();
+    // A date that does not exist: NaN here, and the token algorithm says the same.
+    expect(ctimeMs('Sat Feb 29 2027 22:30:27', 0, 24)).toBeNaN();
+    expect(parseCookieDate('Sat Feb 29 2027 22:30:27')).toBeUndefined();
+  });
 
   it('reads a long Max-Age as Number() does (summing digits rounds differently past 15)', () => {
     for (const digits of ['999999999999999', '9999999999999999', '209585785930870382', '1'.repeat(30)]) {
