@@ -8,7 +8,10 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { storeKeyOf } from '../session/ids.js';
 import { createSessionManager } from '../session/manager.js';
-import type { SessionRecord, SessionStore } from '../session/store.js';
+import { resolveOptions } from '../session/options.js';
+import { isLive } from '../session/records.js';
+import { retiredRecordOf, retiredTtlOf, type SessionRecord, type SessionStore } from '../session/store.js';
+import { revokeRetirement } from '../session/users.js';
 import { type OpenedStore, openStore, sqlitePath, storeKindOf } from '../stores/url.js';
 import { CliError, isoOf, positiveInteger, printJson, progress, usageError } from './output.js';
 
@@ -205,8 +208,11 @@ export function sessionsCommand(program: Command): void {
       await withStore(options.store, async ({ store }) => {
         let revoked: number;
         if (key !== undefined) {
-          revoked = (await store.get(key)) === null ? 0 : 1;
-          await store.delete(key);
+          const now = Date.now();
+          const record = await store.get(key);
+          revoked = isLive(record, now) ? 1 : 0;
+          // A retirement record stays (its id presented again still raises the app's reuse event).
+          if (record !== null && record.retired === undefined) await retireOne(store, key, record, now);
         } else {
           // The manager's "log out everywhere", as the app does it (deleteByUser, or listByUser then delete).
           const manager = createSessionManager({ store, storeTimeout: 600_000 });
@@ -259,4 +265,25 @@ export function sessionsCommand(program: Command): void {
           );
       });
     });
+}
+
+/**
+ * One session ended by key as `revokeSessions` ends a user's: replaced by its retirement record (`retired.by:
+ * 'revoke'`, kept for the default lifetimes), so its id presented again raises the app's `reuse` event. Deleted
+ * instead when it is no live session (expired, a renewal pointer), when the store keeps no such records
+ * (`lockOnly`: an express-session store), or when it changed under the compare-and-set.
+ */
+async function retireOne(
+  store: SessionStore,
+  key: string,
+  record: SessionRecord,
+  now: number,
+): Promise<void> {
+  if (store.lockOnly !== true && isLive(record, now)) {
+    const retire = revokeRetirement(resolveOptions({ store }), undefined, now);
+    const retired = retiredRecordOf(record, record.userId ?? '', retire);
+    if (record.userId === undefined) delete retired.retired!.user;
+    if (await store.set(key, retired, record.version, retiredTtlOf(record, retire))) return;
+  }
+  await store.delete(key);
 }

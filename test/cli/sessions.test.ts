@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSessionManager, type SessionManager } from '../../src/index.js';
+import { createSessionManager, type SessionEvent, type SessionManager } from '../../src/index.js';
 import { type OpenedStore, openStore } from '../../src/stores/url.js';
 import { Browser, visit } from '../session/helpers.js';
 import { minimalRecord } from '../stores/contract.js';
@@ -167,7 +167,7 @@ for (const { kind, url, up } of kinds) {
       expect(oneLine(result)).toMatch(/^teller: no session under the key A{43}$/);
     });
 
-    it('revoke <key> ends that session: its next request is anonymous', async () => {
+    it('revoke <key> ends that session: its next request is anonymous, and a reuse', async () => {
       const list = JSON.parse(
         (await teller(['sessions', 'list', ...store, '--user', 'bob', '--json'])).stdout,
       ) as Listed[];
@@ -175,8 +175,18 @@ for (const { kind, url, up } of kinds) {
       const result = await teller(['sessions', 'revoke', ...store, '--', key]);
       expect(result.code, result.stderr).toBe(0);
       expect(result.stdout).toBe('1 session revoked\n');
-      const next = await visit(manager, bob, (s) => s.userId, context());
+      // Left as revokeSessions leaves it: a retirement record, out of bob's sessions.
+      const retired = await opened.store.get(key);
+      expect(retired?.retired).toMatchObject({ by: 'revoke', user: 'bob' });
+      expect(retired?.userId).toBeUndefined();
+      const events: SessionEvent[] = [];
+      const watching = createSessionManager({ store: opened.store, onEvent: (e) => events.push(e) });
+      const next = await visit(watching, bob, (s) => s.userId, context());
       expect(next.result).toBeUndefined();
+      expect(events.filter((e) => e.type === 'reuse')).toEqual([
+        expect.objectContaining({ userId: 'bob', retiredBy: 'revoke' }),
+      ]);
+      // Not closed: closing a manager closes its store, which the other tests go on using.
       const again = await teller(['sessions', 'revoke', ...store, '--json', '--', key]);
       expect(JSON.parse(again.stdout)).toEqual({ revoked: 0 });
     });
