@@ -208,11 +208,7 @@ export function sessionsCommand(program: Command): void {
       await withStore(options.store, async ({ store }) => {
         let revoked: number;
         if (key !== undefined) {
-          const now = Date.now();
-          const record = await store.get(key);
-          revoked = isLive(record, now) ? 1 : 0;
-          // A retirement record stays (its id presented again still raises the app's reuse event).
-          if (record !== null && record.retired === undefined) await retireOne(store, key, record, now);
+          revoked = await revokeKey(store, key, Date.now());
         } else {
           // The manager's "log out everywhere", as the app does it (deleteByUser, or listByUser then delete).
           const manager = createSessionManager({ store, storeTimeout: 600_000 });
@@ -267,23 +263,36 @@ export function sessionsCommand(program: Command): void {
     });
 }
 
+/** Reads and compare-and-sets before `revoke <key>` gives up (a session the app writes that often is in use). */
+const REVOKE_ATTEMPTS = 5;
+
 /**
  * One session ended by key as `revokeSessions` ends a user's: replaced by its retirement record (`retired.by:
- * 'revoke'`, kept for the default lifetimes), so its id presented again raises the app's `reuse` event. Deleted
- * instead when it is no live session (expired, a renewal pointer), when the store keeps no such records
- * (`lockOnly`: an express-session store), or when it changed under the compare-and-set.
+ * 'revoke'`, kept for the default lifetimes), so its id presented again raises the app's `reuse` event; deleted
+ * with a store that keeps no such records (`lockOnly`: an express-session store). 1 when a live session ended
+ * here; 0 when none was there: nothing, an expired record (deleted), or a record already retired or moved on (a
+ * logout's, a renewal's pointer, a login's tombstone: left as they are, and a renewal's successor lives on). When
+ * the app writes the record meanwhile (the compare-and-set fails), it reads again: it never deletes or overwrites a
+ * record it did not read.
  */
-async function retireOne(
-  store: SessionStore,
-  key: string,
-  record: SessionRecord,
-  now: number,
-): Promise<void> {
-  if (store.lockOnly !== true && isLive(record, now)) {
+export async function revokeKey(store: SessionStore, key: string, now: number): Promise<number> {
+  for (let attempt = 0; attempt < REVOKE_ATTEMPTS; attempt++) {
+    const record = await store.get(key);
+    if (record === null || record.retired !== undefined || record.movedTo !== undefined) return 0;
+    if (!isLive(record, now)) {
+      await store.delete(key);
+      return 0;
+    }
+    if (store.lockOnly === true) {
+      await store.delete(key);
+      return 1;
+    }
     const retire = revokeRetirement(resolveOptions({ store }), undefined, now);
     const retired = retiredRecordOf(record, record.userId ?? '', retire);
     if (record.userId === undefined) delete retired.retired!.user;
-    if (await store.set(key, retired, record.version, retiredTtlOf(record, retire))) return;
+    if (await store.set(key, retired, record.version, retiredTtlOf(record, retire))) return 1;
   }
-  await store.delete(key);
+  throw new CliError(
+    `the session under ${key} kept changing while being revoked; it was not revoked: try again`,
+  );
 }
