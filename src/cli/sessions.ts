@@ -9,9 +9,8 @@ import { Option } from 'commander';
 import { storeKeyOf } from '../session/ids.js';
 import { createSessionManager } from '../session/manager.js';
 import { resolveOptions } from '../session/options.js';
-import { isLive } from '../session/records.js';
-import { retiredRecordOf, retiredTtlOf, type SessionRecord, type SessionStore } from '../session/store.js';
-import { revokeRetirement } from '../session/users.js';
+import { isLive, makeRecord, retirement } from '../session/records.js';
+import type { SessionRecord, SessionStore } from '../session/store.js';
 import { type OpenedStore, openStore, sqlitePath, storeKindOf } from '../stores/url.js';
 import { CliError, isoOf, positiveInteger, printJson, progress, usageError } from './output.js';
 
@@ -276,6 +275,7 @@ const REVOKE_ATTEMPTS = 5;
  * record it did not read.
  */
 export async function revokeKey(store: SessionStore, key: string, now: number): Promise<number> {
+  const options = resolveOptions({ store });
   for (let attempt = 0; attempt < REVOKE_ATTEMPTS; attempt++) {
     const record = await store.get(key);
     if (record === null || record.retired !== undefined || record.movedTo !== undefined) return 0;
@@ -287,10 +287,11 @@ export async function revokeKey(store: SessionStore, key: string, now: number): 
       await store.delete(key);
       return 1;
     }
-    const retire = revokeRetirement(resolveOptions({ store }), undefined, now);
-    const retired = retiredRecordOf(record, record.userId ?? '', retire);
-    if (record.userId === undefined) delete retired.retired!.user;
-    if (await store.set(key, retired, record.version, retiredTtlOf(record, retire))) return 1;
+    // What the manager's own logout leaves (records.ts `retirement`), by 'revoke'.
+    const mark = retirement(options, record, 'revoke', now);
+    const retired = makeRecord('', record.version + 1, 0, 0, 0);
+    retired.retired = mark.retired;
+    if (await store.set(key, retired, record.version, mark.ttl)) return 1;
   }
   throw new CliError(
     `the session under ${key} kept changing while being revoked; it was not revoked: try again`,

@@ -50,35 +50,59 @@ export function emitReuse(ctx: ManagerContext, retired: RetiredInfo, facts: Requ
  * the evidence is unambiguous, and with `reuse: 'revoke'` every session of the user ended after a rotation
  * reuse. A store failure here is logged, never the request's failure (it gets its fresh session).
  */
-export async function checkReuse(
+export function checkReuse(
   ctx: ManagerContext,
   calls: StoreCalls,
   tomb: SessionRecord,
   facts: RequestFacts,
   b: Budget,
 ): Promise<void> {
-  const retired = tomb.retired!;
+  return judgeReuse(
+    ctx,
+    tomb.retired!,
+    facts,
+    async () => {
+      const next = tomb.rotatedTo ?? tomb.movedTo;
+      if (typeof next !== 'string') return false;
+      const successor = await calls.get(next, b);
+      return successor !== null && successor !== undefined && successor.unconfirmed !== true;
+    },
+    // The ended ids leave retirement records too: presented again, each raises its own event (never more).
+    (user) => revokeUserSessions(calls, user, undefined, b, ctx.options),
+  );
+}
+
+/**
+ * The rule both backends share (stored: `checkReuse`; sealed: sealed-revocation.ts), for an id `retired`
+ * presented again: a rotation counts only once settled (requests in flight across it are no reuse) and once
+ * `successorSeen` (the rightful browser presented the new id: an aborted rotation never did); then the `reuse`
+ * event, and with `reuse: 'revoke'` after a rotation, `revokeUser` and the `revoked` event. A failure is
+ * logged, never the request's failure.
+ */
+export async function judgeReuse(
+  ctx: ManagerContext,
+  retired: RetiredInfo,
+  facts: RequestFacts,
+  successorSeen: () => Promise<boolean>,
+  revokeUser: (user: string) => Promise<number>,
+): Promise<void> {
   const rotation = isRotation(retired.by);
   try {
-    if (rotation) {
-      // Requests in flight across the rotation (sent before the browser had the new id) are no reuse.
-      if (facts.now - retired.at < LIMITS.reuseSettleMs) return;
-      const next = tomb.rotatedTo ?? tomb.movedTo;
-      if (typeof next !== 'string') return;
-      // The rightful browser must have presented the successor since (an aborted rotation never did).
-      const successor = await calls.get(next, b);
-      if (successor === null || successor === undefined || successor.unconfirmed === true) return;
-    }
+    if (rotation && (facts.now - retired.at < LIMITS.reuseSettleMs || !(await successorSeen()))) return;
     emitReuse(ctx, retired, facts);
     const user = retired.user;
     if (rotation && ctx.options.reuse === 'revoke' && typeof user === 'string') {
-      // The ended ids leave retirement records too: presented again, each raises its own event (never more).
-      const count = await revokeUserSessions(calls, user, undefined, b, ctx.options);
+      const count = await revokeUser(user);
       ctx.report.emit('revoked', facts.now, undefined, { userId: user, detail: String(count) });
     }
   } catch (error) {
-    ctx.report.log('warn', tellerMessage('session', 'stolen-id detection could not complete'), {
-      error: error instanceof Error ? error.message : String(error),
-    });
+    warnOf(ctx, 'stolen-id detection could not complete', error);
   }
+}
+
+/** A failure off the request's path, logged as a warning with its message (never its stack). */
+export function warnOf(ctx: ManagerContext, message: string, error: unknown): void {
+  ctx.report.log('warn', tellerMessage('session', message), {
+    error: error instanceof Error ? error.message : String(error),
+  });
 }

@@ -17,7 +17,7 @@ import { SessionConflictError, tellerMessage } from './errors.js';
 import { storeKeyOf } from './ids.js';
 import { LIMITS } from './options.js';
 import { makeRecord, recordLifetimes } from './records.js';
-import { emitReuse, isRotation } from './reuse.js';
+import { judgeReuse, warnOf } from './reuse.js';
 import type { Origin, SessionState } from './state.js';
 import type { RetiredInfo, SessionRecord } from './store.js';
 import type { Budget, StoreCalls } from './store-calls.js';
@@ -253,22 +253,16 @@ export class SealedRevocations {
         ({ retired, successor } = denyReason(found.data));
       }
       if (retired === undefined) return;
-      const rotation = isRotation(retired.by);
-      if (rotation) {
-        // Requests in flight across the rotation (sent before the browser had the new cookie) are no reuse.
-        if (now - retired.at < LIMITS.reuseSettleMs) return;
-        // The rightful browser must have presented the successor since (an aborted rotation never did).
-        const b = this.#calls.budget(now);
-        if (!(await this.#successorSeen(refusal, retired, successor, b))) return;
-      }
-      emitReuse(ctx, retired, facts);
-      const user = retired.user;
-      if (rotation && ctx.options.reuse === 'revoke' && user !== undefined) {
-        const count = await this.revoke(user, undefined, now);
-        ctx.report.emit('revoked', now, undefined, { userId: user, detail: String(count) });
-      }
+      const ended = retired;
+      await judgeReuse(
+        ctx,
+        ended,
+        facts,
+        () => this.#successorSeen(refusal, ended, successor, this.#calls.budget(now)),
+        (user) => this.revoke(user, undefined, now),
+      );
     } catch (error) {
-      this.#warn('stolen-id detection could not complete', error);
+      warnOf(ctx, 'stolen-id detection could not complete', error);
     }
   }
 
@@ -413,14 +407,8 @@ export class SealedRevocations {
     try {
       await write();
     } catch (error) {
-      this.#warn('the successor of a login or regenerate could not be marked as presented', error);
+      warnOf(this.#ctx, 'the successor of a login or regenerate could not be marked as presented', error);
     }
-  }
-
-  #warn(message: string, error: unknown): void {
-    this.#ctx.report.log('warn', tellerMessage('session', message), {
-      error: error instanceof Error ? error.message : String(error),
-    });
   }
 
   /** The pending mark of an anonymous successor (`found`) replaced by the confirmed one, by compare-and-set. */
