@@ -16,7 +16,9 @@
  * (bench/http/load.js, autocannon) runs outside the tool. Default cases: bare/hello, teller-memory/own,
  * teller-sqlite/own, teller-sqlite/shared, teller-sqlite/first. Servers are killed at the end, even on failure.
  * Env: TELLER_DIST (the built package, default ../dist from here); BENCH_CALLGRIND_OUT=<dir> keeps callgrind's
- * per-function counts of each run there.
+ * per-function counts of each run there; BENCH_NODE_FLAGS (space-separated) adds node flags to the server, e.g.
+ * `--perf-basic-prof --no-compact-code-space`: /tmp/perf-<pid>.map then names the JIT code callgrind shows as
+ * bare addresses (callgrind's pid is the server's).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -102,7 +104,8 @@ function keptOut(kind, mode, n) {
 async function count(kind, mode, n) {
   const dir = mkdtempSync(join(tmpdir(), 'teller-http-count-'));
   const out = join(dir, 'out.txt');
-  const server = [process.execPath, '--single-threaded', resolve(here, 'http/server.js'), kind];
+  const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const server = [process.execPath, '--single-threaded', ...flags, resolve(here, 'http/server.js'), kind];
   const [command, toolArgs] =
     tool === 'strace'
       ? ['strace', ['-f', '-c', '-o', out, ...server]]

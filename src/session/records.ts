@@ -127,6 +127,8 @@ export function serializeValues(options: ResolvedOptions, values: Map<string, un
   if (typeof text !== 'string') {
     throw new TypeError(tellerMessage('session', 'serializer.stringify must return a string'));
   }
+  // A UTF-16 code unit is at most 3 bytes of UTF-8: a text that short cannot be too large (no count needed).
+  if (text.length * 3 <= options.maxDataBytes) return text;
   const bytes = Buffer.byteLength(text);
   if (bytes > options.maxDataBytes) {
     throw new SessionTooLargeError(

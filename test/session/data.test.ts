@@ -20,6 +20,31 @@ describe('session data', () => {
     expect(JSON.stringify([...store.records])).toBe(before);
   });
 
+  it('counts UTF-8 bytes, not characters, at the limit (3- and 4-byte characters)', async () => {
+    // {"v":"…"} is 8 bytes of JSON around the value.
+    for (const [char, bytes] of [
+      ['€', 3],
+      ['😀', 4],
+      ['x', 1],
+    ] as const) {
+      const count = 40;
+      const size = 8 + count * bytes;
+      for (const [limit, fits] of [
+        [size, true],
+        [size - 1, false],
+      ] as const) {
+        const manager = createSessionManager({ store: new TestStore(), maxDataBytes: limit });
+        const s = await manager.load(undefined, { now: T0 });
+        s.set('v', char.repeat(count));
+        const result = await manager.commit(s).then(
+          () => true,
+          (e: unknown) => (e instanceof SessionTooLargeError ? false : e),
+        );
+        expect([char, limit, result]).toEqual([char, limit, fits]);
+      }
+    }
+  });
+
   it('the default limit is 64 KiB', async () => {
     const manager = createSessionManager({ store: new TestStore() });
     const s = await manager.load(undefined, { now: T0 });

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { sign } from '../../src/cookie/index.js';
 import { createSessionManager } from '../../src/index.js';
-import { generateId, storeKeyOf } from '../../src/session/ids.js';
+import { generateId, isWellFormedId, storeKeyOf } from '../../src/session/ids.js';
 import { Browser, T0, TestStore, visit } from './helpers.js';
 
 describe('ids', () => {
@@ -15,6 +16,27 @@ describe('ids', () => {
       seen.add(id);
     }
     expect(seen.size).toBe(1000);
+  });
+
+  it('are recognised exactly as 43 characters of the base64url alphabet (property)', () => {
+    const pattern = /^[A-Za-z0-9_-]{43}$/;
+    const alphabet = 'ABCXYZabcxyz0189-_+/=.~ \u0000\u007f\u0080\u00ff\u0141\u{1f600}';
+    const near = fc
+      .array(fc.constantFrom(...alphabet), { minLength: 41, maxLength: 45 })
+      .map((chars) => chars.join(''));
+    const valid = fc
+      .array(fc.constantFrom(...'Aa0-_zZ9'), { minLength: 43, maxLength: 43 })
+      .map((c) => c.join(''));
+    const mutated = fc
+      .tuple(valid, fc.nat(42), fc.integer({ min: 0, max: 0x2ff }))
+      .map(([id, at, code]) => id.slice(0, at) + String.fromCharCode(code) + id.slice(at + 1));
+    fc.assert(
+      fc.property(fc.oneof(near, valid, mutated, fc.string({ maxLength: 50 })), (text) => {
+        expect(isWellFormedId(text)).toBe(pattern.test(text));
+      }),
+      { numRuns: 5000 },
+    );
+    for (let i = 0; i < 200; i++) expect(isWellFormedId(generateId())).toBe(true);
   });
 
   it('uses the random source given (randomness is a parameter)', () => {
