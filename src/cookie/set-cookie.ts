@@ -428,45 +428,16 @@ function parse(
     const refusal = lineRefusal(line, octets, chromium);
     if (refusal !== undefined) return refusal;
   }
-  // Step 2: the name-value-pair ends at the first ';'.
-  const len = line.length;
-  let semi = line.indexOf(';');
-  if (semi === -1) semi = len;
-  // Step 3: the name ends at the first '=' of the pair; no '=' means a nameless cookie.
-  const eq = line.indexOf('=');
-  let name: string;
-  let value: string;
-  if (eq === -1 || eq > semi) {
-    name = '';
-    value = trimmed(line, 0, semi);
-  } else {
-    // Step 4: trim WSP.
-    name = trimmed(line, 0, eq);
-    value = trimmed(line, eq + 1, semi);
-  }
-  // 5.7 step 2.
-  if (name === '' && value === '') {
-    return 'RFC 6265bis 5.7 step 2: the cookie-name and cookie-value are both empty';
-  }
-  // Step 5 (and 5.7 step 4). Text is at most 3 octets per UTF-16 unit; octets are 1 each.
-  if (name.length + value.length > MAX_NAME_VALUE_BYTES / 3 && pairTooLong(name, value, octets)) {
-    return `RFC 6265bis 5.6 step 5: the cookie-name and cookie-value are longer than ${MAX_NAME_VALUE_BYTES} octets`;
-  }
-  if (chromium) {
-    const refusal = chromiumPair(name, value, octets, expiry);
-    if (refusal !== undefined) return refusal;
-  }
-  // One literal (one object shape for both forms); octets are decoded in place.
-  const cookie: ParsedSetCookie = { name, value, secure: false, httpOnly: false, partitioned: false };
-  if (octets) {
-    cookie.name = decodeOctets(name);
-    cookie.value = decodeOctets(value);
-  }
+  // One literal (one object shape for both forms); the pair fills in its name and value.
+  const cookie: ParsedSetCookie = { name: '', value: '', secure: false, httpOnly: false, partitioned: false };
   let maxAge: number | undefined;
   let expiresMs = Number.NaN;
-  // The unparsed-attributes, one cookie-av at a time.
-  let pos = semi;
-  // The next '=' at or after the current attribute; it only moves forward, so the scan stays linear.
+  // Step 2: the name-value-pair ends at the first ';', then the unparsed-attributes, one cookie-av at a
+  // time. One loop splits and trims them all, the pair first (one copy of the trimming code).
+  const len = line.length;
+  let pair = true;
+  let pos = -1;
+  // The next '=' at or after the current piece; it only moves forward, so the scan stays linear.
   let nextEq = -1;
   while (pos < len) {
     let start = pos + 1;
@@ -477,20 +448,44 @@ function parse(
       nextEq = line.indexOf('=', start);
       if (nextEq === -1) nextEq = len;
     }
-    // The attribute-name is line[start, nameEnd), the attribute-value line[valueStart, end), both trimmed.
+    // The name is line[start, nameEnd), the value line[valueStart, end), both trimmed of WSP (step 4
+    // for the pair). No '=': the name is the whole piece and the value empty.
+    const hasEq = nextEq < end;
     let nameEnd: number;
     let valueStart: number;
-    if (nextEq >= end) {
-      nameEnd = end;
-      valueStart = end;
-    } else {
+    if (hasEq) {
       nameEnd = nextEq;
       valueStart = nextEq + 1;
       while (valueStart < end && isWsp(line.charCodeAt(valueStart))) valueStart++;
       while (end > valueStart && isWsp(line.charCodeAt(end - 1))) end--;
+    } else {
+      nameEnd = end;
+      valueStart = end;
     }
     while (start < nameEnd && isWsp(line.charCodeAt(start))) start++;
     while (nameEnd > start && isWsp(line.charCodeAt(nameEnd - 1))) nameEnd--;
+    if (pair) {
+      pair = false;
+      // Step 3: the name ends at the first '=' of the pair; no '=' means a nameless cookie.
+      const name = hasEq ? line.slice(start, nameEnd) : '';
+      const value = hasEq ? line.slice(valueStart, end) : line.slice(start, nameEnd);
+      // 5.7 step 2.
+      if (name === '' && value === '') {
+        return 'RFC 6265bis 5.7 step 2: the cookie-name and cookie-value are both empty';
+      }
+      // Step 5 (and 5.7 step 4). Text is at most 3 octets per UTF-16 unit; octets are 1 each.
+      if (name.length + value.length > MAX_NAME_VALUE_BYTES / 3 && pairTooLong(name, value, octets)) {
+        return `RFC 6265bis 5.6 step 5: the cookie-name and cookie-value are longer than ${MAX_NAME_VALUE_BYTES} octets`;
+      }
+      if (chromium) {
+        const refusal = chromiumPair(name, value, octets, expiry);
+        if (refusal !== undefined) return refusal;
+      }
+      // Octets are decoded in place.
+      cookie.name = octets ? decodeOctets(name) : name;
+      cookie.value = octets ? decodeOctets(value) : value;
+      continue;
+    }
     // Step 6: oversized attribute values are ignored.
     if (
       end - valueStart > MAX_ATTRIBUTE_VALUE_BYTES / 3 &&
