@@ -196,7 +196,21 @@ const plainValue = fc.stringMatching(/^[A-Za-z0-9%"=:/+._~-]{0,60}$/);
 const attribute = fc.oneof(
   fc.tuple(anyCase('path'), pick('=/', '=/app', '=', '=rel', ' = /x ', '=/a;b')).map((p) => p.join('')),
   fc
-    .tuple(anyCase('domain'), pick('=.example.com', '=Example.COM', '=', '=.', '=x.com', '=.www.x.com'))
+    .tuple(
+      anyCase('domain'),
+      pick(
+        '=.example.com',
+        '=Example.COM',
+        '=',
+        '=.',
+        '=x.com',
+        '=.www.x.com',
+        '=.B\u00fccher.de',
+        '=\u212a.com',
+        '=\u0130x.com',
+        '=a_b-1.com',
+      ),
+    )
     .map((p) => p.join('')),
   fc
     .tuple(anyCase('expires'), pick('=', ' = '), fc.oneof(dateText, mutated(dateText)))
@@ -220,7 +234,12 @@ const attribute = fc.oneof(
     .tuple(
       anyCase('samesite'),
       pick('='),
-      fc.oneof(anyCase('lax'), anyCase('strict'), anyCase('none'), pick('', 'x', 'laxx')),
+      fc.oneof(
+        anyCase('lax'),
+        anyCase('strict'),
+        anyCase('none'),
+        pick('', 'x', 'laxx', 'Lax ', 'str\u0130ct', 'L\u00c1X', 'nonE', 'Non'),
+      ),
     )
     .map((p) => p.join('')),
   fc
@@ -230,7 +249,21 @@ const attribute = fc.oneof(
       fc.oneof(anyCase('low'), anyCase('medium'), anyCase('high'), pick('', 'hi')),
     )
     .map((p) => p.join('')),
-  pick('', ' ', 'Unknown=1', 'pathx=/', 'Max-Ag=1', 'Se\u212aure', 'Dom\u0130n=x', '\u212aey=1'),
+  pick(
+    '',
+    ' ',
+    'Unknown=1',
+    'pathx=/',
+    'Max-Ag=1',
+    'Se\u212aure',
+    'Dom\u0130n=x',
+    '\u212aey=1',
+    'Paths',
+    'Httponlx',
+    'SameSitE=Lax',
+    'Pr\u0130ority=High',
+    'Expire-=x',
+  ),
 );
 const realisticLine = fc
   .tuple(
