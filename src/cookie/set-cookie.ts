@@ -170,64 +170,6 @@ function attributeOf(name: string): number {
   return known !== 0 ? known : attributeSpelled(name.toLowerCase());
 }
 
-/** The attribute names as servers mostly write them, at their numbers: capitalized, and lower-case. */
-const CAPITALIZED = [
-  '',
-  'Path',
-  'Domain',
-  'Secure',
-  'Expires',
-  'Max-Age',
-  'HttpOnly',
-  'SameSite',
-  'Priority',
-  'Partitioned',
-];
-const LOWER_CASE = [
-  '',
-  'path',
-  'domain',
-  'secure',
-  'expires',
-  'max-age',
-  'httponly',
-  'samesite',
-  'priority',
-  'partitioned',
-];
-
-/**
- * {@link attributeOf} made cheap for the usual spellings: the length and the first letter pick the one
- * attribute `name` can name, its first letter's case picks the spelling (`Path` or `path`), and one
- * comparison says. Any other name (`PATH`, `pAth`, `Pathx`) is left to {@link attributeOf}, out of the
- * hot code. The same answer: a name equal to a usual spelling names that attribute.
- */
-function attributeNamed(name: string): number {
-  const first = name.charCodeAt(0);
-  const letter = first | 0x20;
-  let attribute: number;
-  switch (name.length) {
-    case 4:
-      attribute = PATH;
-      break;
-    case 6:
-      attribute = letter === 0x64 ? DOMAIN : SECURE;
-      break;
-    case 7:
-      attribute = letter === 0x65 ? EXPIRES : MAX_AGE;
-      break;
-    case 8:
-      attribute = letter === 0x68 ? HTTP_ONLY : letter === 0x73 ? SAME_SITE : PRIORITY;
-      break;
-    case 11:
-      attribute = PARTITIONED;
-      break;
-    default:
-      return 0;
-  }
-  return name === (first < 0x61 ? CAPITALIZED : LOWER_CASE)[attribute] ? attribute : attributeOf(name);
-}
-
 function sameSiteSpelled(value: string): SameSite | undefined {
   switch (value) {
     case 'Lax':
@@ -249,30 +191,6 @@ function sameSiteSpelled(value: string): SameSite | undefined {
 /** 5.6.7: the enforcement a SameSite value names, case-insensitively; undefined ("Default") when unknown. */
 function sameSiteOf(value: string): SameSite | undefined {
   return sameSiteSpelled(value) ?? sameSiteSpelled(value.toLowerCase());
-}
-
-/** {@link sameSiteOf} made cheap for `Lax`/`lax`, `None`/`none` and `Strict`/`strict`, as {@link attributeNamed}. */
-function sameSiteNamed(value: string): SameSite | undefined {
-  const first = value.charCodeAt(0);
-  let lower: string;
-  let enforcement: SameSite;
-  switch (value.length) {
-    case 3:
-      lower = 'lax';
-      enforcement = 'Lax';
-      break;
-    case 4:
-      lower = 'none';
-      enforcement = 'None';
-      break;
-    case 6:
-      lower = 'strict';
-      enforcement = 'Strict';
-      break;
-    default:
-      return undefined;
-  }
-  return value === (first < 0x61 ? enforcement : lower) ? enforcement : sameSiteOf(value);
 }
 
 function prioritySpelled(value: string): Priority | undefined {
@@ -357,60 +275,6 @@ function hasInnerTab(line: string): boolean {
 }
 
 /**
- * 5.6 step 1 and the checks of the line as a whole that come before it, out of the hot code (the
- * parser calls it for octets, Chromium, or a line with a control character): the reason the line is
- * ignored, or undefined.
- */
-function lineRefusal(line: string, octets: boolean, chromium: boolean): string | undefined {
-  if (octets && NOT_OCTET.test(line)) {
-    return 'the Set-Cookie value is not header octets: a character is above U+00FF';
-  }
-  // (Most lines have no C0 character, not even HTAB, and no DEL: two fast scans say so.)
-  if ((C0.test(line) && CTL.test(line)) || line.includes('\x7f')) {
-    return 'RFC 6265bis 5.6 step 1: the line contains a control character';
-  }
-  if (chromium && line.includes('\t') && hasInnerTab(line)) {
-    return 'Chromium: a tab inside the name, the value or an attribute';
-  }
-  return undefined;
-}
-
-/** Step 5 (and 5.7 step 4) for a pair of more than 1365 characters: is it longer than 4096 octets? */
-function pairTooLong(name: string, value: string, octets: boolean): boolean {
-  const nvLength = name.length + value.length;
-  return (
-    nvLength > MAX_NAME_VALUE_BYTES ||
-    (!octets && utf8Length(name) + utf8Length(value) > MAX_NAME_VALUE_BYTES)
-  );
-}
-
-/** Chromium's checks of the pair, out of the hot code: the reason it refuses the cookie, or undefined. */
-function chromiumPair(
-  name: string,
-  value: string,
-  octets: boolean,
-  expiry: Expiry | undefined,
-): string | undefined {
-  // A nameless cookie would be sent as its bare value, which would read as another cookie's
-  // name=value (Chromium measures it as "Cookie.Parse.EmptyNameAmbiguousValue" and refuses it).
-  if (name === '' && value.includes('=')) return 'Chromium: a nameless cookie whose value holds "="';
-  if (expiry !== undefined) {
-    expiry.invalidUtf8 = octets && !(isUtf8Octets(name) && isUtf8Octets(value));
-    // Chromium keeps such a cookie's octets as they came and sends them back unchanged.
-    if (expiry.invalidUtf8) expiry.pairOctets = name === '' ? value : `${name}=${value}`;
-  }
-  return undefined;
-}
-
-/** Step 6 for a value of more than 341 characters: is line[start, end) longer than 1024 octets? */
-function attributeValueTooLong(line: string, start: number, end: number, octets: boolean): boolean {
-  return (octets ? end - start : utf8Length(line.slice(start, end))) > MAX_ATTRIBUTE_VALUE_BYTES;
-}
-
-/** A Domain value holding an upper-case letter or a non-ASCII character: one `toLowerCase()` can change. */
-const NOT_LOWER = /[^\x00-\x40\x5b-\x7f]/;
-
-/**
  * The parser: the cookie, or the reason the line is ignored. It reads each cookie-av where it lies in
  * the line: a date is read in place, an attribute name is looked up as it is written before it is
  * lower-cased.
@@ -423,21 +287,67 @@ function parse(
 ): ParsedSetCookie | string {
   if (typeof line !== 'string') return 'the Set-Cookie value is not a string';
   const octets = options?.octets === true;
-  // 5.6 step 1, and the checks before it; the usual line (text, no C0 character, no DEL) skips them.
-  if (octets || chromium || C0.test(line) || line.includes('\x7f')) {
-    const refusal = lineRefusal(line, octets, chromium);
-    if (refusal !== undefined) return refusal;
+  if (octets && NOT_OCTET.test(line)) {
+    return 'the Set-Cookie value is not header octets: a character is above U+00FF';
   }
-  // One literal (one object shape for both forms); the pair fills in its name and value.
-  const cookie: ParsedSetCookie = { name: '', value: '', secure: false, httpOnly: false, partitioned: false };
+  // 5.6 step 1.
+  // (Most lines have no C0 character, not even HTAB, and no DEL: two fast scans say so.)
+  if ((C0.test(line) && CTL.test(line)) || line.includes('\x7f')) {
+    return 'RFC 6265bis 5.6 step 1: the line contains a control character';
+  }
+  if (chromium && line.includes('\t') && hasInnerTab(line)) {
+    return 'Chromium: a tab inside the name, the value or an attribute';
+  }
+  // Step 2: the name-value-pair ends at the first ';'.
+  const len = line.length;
+  let semi = line.indexOf(';');
+  if (semi === -1) semi = len;
+  // Step 3: the name ends at the first '=' of the pair; no '=' means a nameless cookie.
+  const eq = line.indexOf('=');
+  let name: string;
+  let value: string;
+  if (eq === -1 || eq > semi) {
+    name = '';
+    value = trimmed(line, 0, semi);
+  } else {
+    // Step 4: trim WSP.
+    name = trimmed(line, 0, eq);
+    value = trimmed(line, eq + 1, semi);
+  }
+  // 5.7 step 2.
+  if (name === '' && value === '') {
+    return 'RFC 6265bis 5.7 step 2: the cookie-name and cookie-value are both empty';
+  }
+  // Step 5 (and 5.7 step 4). Text is at most 3 octets per UTF-16 unit; octets are 1 each.
+  const nvLength = name.length + value.length;
+  if (
+    nvLength > MAX_NAME_VALUE_BYTES / 3 &&
+    (nvLength > MAX_NAME_VALUE_BYTES ||
+      (!octets && utf8Length(name) + utf8Length(value) > MAX_NAME_VALUE_BYTES))
+  ) {
+    return `RFC 6265bis 5.6 step 5: the cookie-name and cookie-value are longer than ${MAX_NAME_VALUE_BYTES} octets`;
+  }
+  if (chromium) {
+    // A nameless cookie would be sent as its bare value, which would read as another cookie's
+    // name=value (Chromium measures it as "Cookie.Parse.EmptyNameAmbiguousValue" and refuses it).
+    if (name === '' && value.includes('=')) return 'Chromium: a nameless cookie whose value holds "="';
+    if (expiry !== undefined) {
+      expiry.invalidUtf8 = octets && !(isUtf8Octets(name) && isUtf8Octets(value));
+      // Chromium keeps such a cookie's octets as they came and sends them back unchanged.
+      if (expiry.invalidUtf8) expiry.pairOctets = name === '' ? value : `${name}=${value}`;
+    }
+  }
+  // One literal (one object shape for both forms); octets are decoded in place.
+  const cookie: ParsedSetCookie = { name, value, secure: false, httpOnly: false, partitioned: false };
+  if (octets) {
+    cookie.name = decodeOctets(name);
+    cookie.value = decodeOctets(value);
+  }
   let maxAge: number | undefined;
   let expiresMs = Number.NaN;
-  // Step 2: the name-value-pair ends at the first ';', then the unparsed-attributes, one cookie-av at a
-  // time. One loop splits and trims them all, the pair first (one copy of the trimming code).
-  const len = line.length;
-  let pair = true;
-  let pos = -1;
-  // The next '=' at or after the current piece; it only moves forward, so the scan stays linear.
+  // The unparsed-attributes, one cookie-av at a time.
+  let pos = semi;
+  // The next '=' at or after the current attribute; it only moves forward, so the scan stays linear.
   let nextEq = -1;
   while (pos < len) {
     let start = pos + 1;
@@ -448,55 +358,32 @@ function parse(
       nextEq = line.indexOf('=', start);
       if (nextEq === -1) nextEq = len;
     }
-    // The name is line[start, nameEnd), the value line[valueStart, end), both trimmed of WSP (step 4
-    // for the pair). No '=': the name is the whole piece and the value empty.
-    const hasEq = nextEq < end;
+    // The attribute-name is line[start, nameEnd), the attribute-value line[valueStart, end), both trimmed.
     let nameEnd: number;
     let valueStart: number;
-    if (hasEq) {
+    if (nextEq >= end) {
+      nameEnd = end;
+      valueStart = end;
+    } else {
       nameEnd = nextEq;
       valueStart = nextEq + 1;
       while (valueStart < end && isWsp(line.charCodeAt(valueStart))) valueStart++;
       while (end > valueStart && isWsp(line.charCodeAt(end - 1))) end--;
-    } else {
-      nameEnd = end;
-      valueStart = end;
     }
     while (start < nameEnd && isWsp(line.charCodeAt(start))) start++;
     while (nameEnd > start && isWsp(line.charCodeAt(nameEnd - 1))) nameEnd--;
-    if (pair) {
-      pair = false;
-      // Step 3: the name ends at the first '=' of the pair; no '=' means a nameless cookie.
-      const name = hasEq ? line.slice(start, nameEnd) : '';
-      const value = hasEq ? line.slice(valueStart, end) : line.slice(start, nameEnd);
-      // 5.7 step 2.
-      if (name === '' && value === '') {
-        return 'RFC 6265bis 5.7 step 2: the cookie-name and cookie-value are both empty';
-      }
-      // Step 5 (and 5.7 step 4). Text is at most 3 octets per UTF-16 unit; octets are 1 each.
-      if (name.length + value.length > MAX_NAME_VALUE_BYTES / 3 && pairTooLong(name, value, octets)) {
-        return `RFC 6265bis 5.6 step 5: the cookie-name and cookie-value are longer than ${MAX_NAME_VALUE_BYTES} octets`;
-      }
-      if (chromium) {
-        const refusal = chromiumPair(name, value, octets, expiry);
-        if (refusal !== undefined) return refusal;
-      }
-      // Octets are decoded in place.
-      cookie.name = octets ? decodeOctets(name) : name;
-      cookie.value = octets ? decodeOctets(value) : value;
-      continue;
-    }
     // Step 6: oversized attribute values are ignored.
+    const valueLength = end - valueStart;
     if (
-      end - valueStart > MAX_ATTRIBUTE_VALUE_BYTES / 3 &&
-      attributeValueTooLong(line, valueStart, end, octets)
+      valueLength > MAX_ATTRIBUTE_VALUE_BYTES / 3 &&
+      (octets ? valueLength : utf8Length(line.slice(valueStart, end))) > MAX_ATTRIBUTE_VALUE_BYTES
     ) {
       continue;
     }
     // Step 7: attribute names are case-insensitive; unknown ones are ignored.
     const nameLength = nameEnd - start;
     if (nameLength < 4 || nameLength > 11) continue;
-    switch (attributeNamed(line.slice(start, nameEnd))) {
+    switch (attributeOf(line.slice(start, nameEnd))) {
       case PATH: {
         // 5.6.4: an empty or relative path means the default-path; the last Path attribute wins.
         const p = octets ? decodeOctets(line.slice(valueStart, end)) : line.slice(valueStart, end);
@@ -508,8 +395,7 @@ function parse(
         const v = octets ? decodeOctets(line.slice(valueStart, end)) : line.slice(valueStart, end);
         const d = v.charCodeAt(0) === 0x2e ? v.slice(1) : v;
         // Chromium refuses `Domain=.` (its canonical form is no host); the jar's profile needs to see it.
-        cookie.domain =
-          d !== '' ? (NOT_LOWER.test(d) ? d.toLowerCase() : d) : chromium && v !== '' ? '.' : undefined;
+        cookie.domain = d !== '' ? d.toLowerCase() : chromium && v !== '' ? '.' : undefined;
         break;
       }
       case SECURE:
@@ -541,7 +427,7 @@ function parse(
         break;
       case SAME_SITE:
         // 5.6.7: the last SameSite attribute wins; an unknown value is "Default".
-        cookie.sameSite = sameSiteNamed(line.slice(valueStart, end));
+        cookie.sameSite = sameSiteOf(line.slice(valueStart, end));
         break;
       case PRIORITY:
         cookie.priority = priorityOf(line.slice(valueStart, end));
