@@ -9,7 +9,7 @@
  * N run is taken from its count in the 3N run and divided by 2N, so start-up and most warm-up cancel out (as in
  * bench/http-instructions.js, but over 2N rather than the requests the server counted). Callgrind shows V8's
  * generated code as bare addresses (`???:0x000000000d0d2840`); run the server with
- * BENCH_NODE_FLAGS="--perf-basic-prof --no-compact-code-space" and V8 writes /tmp/perf-<pid>.map (`<hexaddr>
+ * BENCH_NODE_FLAGS="--perf-basic-prof --no-compact-code-space --logfile=/dev/null" and V8 writes /tmp/perf-<pid>.map (`<hexaddr>
  * <hexsize> <name>` a line; pid: the `pid:` line of the callgrind file), and each address is named by the map's
  * entry that holds it (`JS:*setNow file:///.../memory.js:299:20`: `*` optimized, `^` baseline, `~`
  * interpreted; also `RegExp:`, `Builtin:`). An address no entry holds counts as `(JIT code not in perf map)`.

@@ -17,7 +17,8 @@
  * teller-sqlite/own, teller-sqlite/shared, teller-sqlite/first. Servers are killed at the end, even on failure.
  * Env: TELLER_DIST (the built package, default ../dist from here); BENCH_CALLGRIND_OUT=<dir> keeps callgrind's
  * per-function counts of each run there; BENCH_NODE_FLAGS (space-separated) adds node flags to the server, e.g.
- * `--perf-basic-prof --no-compact-code-space`: /tmp/perf-<pid>.map then names the JIT code callgrind shows as
+ * `--perf-basic-prof --no-compact-code-space --logfile=/dev/null` (the last keeps V8 from leaving an
+ * isolate-*.log in the working directory): /tmp/perf-<pid>.map then names the JIT code callgrind shows as
  * bare addresses (callgrind's pid is the server's). bench/callgrind-names.js reads such a directory: per
  * request, by function with the JIT code named from the perf maps, exclusive or inclusive, a case against another
  * (e.g. teller-memory-own --vs=bare-hello), a function's callers or callees, and GC and compilation apart.
