@@ -9,7 +9,7 @@ import { Option } from 'commander';
 import { storeKeyOf } from '../session/ids.js';
 import { createSessionManager } from '../session/manager.js';
 import { resolveOptions } from '../session/options.js';
-import { isLive, makeRecord, retirement } from '../session/records.js';
+import { endedRecord, isLive, retirement } from '../session/records.js';
 import type { SessionRecord, SessionStore } from '../session/store.js';
 import { type OpenedStore, openStore, sqlitePath, storeKindOf } from '../stores/url.js';
 import { CliError, isoOf, positiveInteger, printJson, progress, usageError } from './output.js';
@@ -289,9 +289,7 @@ export async function revokeKey(store: SessionStore, key: string, now: number): 
     }
     // What the manager's own logout leaves (records.ts `retirement`), by 'revoke'.
     const mark = retirement(options, record, 'revoke', now);
-    const retired = makeRecord('', record.version + 1, 0, 0, 0);
-    retired.retired = mark.retired;
-    if (await store.set(key, retired, record.version, mark.ttl)) return 1;
+    if (await store.set(key, endedRecord(record.version, mark), record.version, mark.ttl)) return 1;
   }
   throw new CliError(
     `the session under ${key} kept changing while being revoked; it was not revoked: try again`,

@@ -238,9 +238,9 @@ export interface SessionManagerOptions {
    * every session of that user (`revokeSessions`: a store with `deleteByUser` or `listByUser`); a logout,
    * destroy or revocation reuse never does. Sealed sessions with a store keep what ended a cookie in their
    * deny and not-before records (they have no renewal; `revokeSessions`' not-before time is marked as a
-   * revocation's, so a cookie it ended raises the event too), and `'revoke'` ends the user's sealed sessions with a not-before time (any store);
-   * without a store a sealed session has no server-side memory, nothing is detected, and `'revoke'` is
-   * refused.
+   * revocation's, so a cookie it ended raises the event too), and `'revoke'` ends the user's sealed
+   * sessions with a not-before time (any store); without a store a sealed session has no server-side
+   * memory, nothing is detected, and `'revoke'` is refused.
    * @default 'event'
    */
   reuse?: 'event' | 'revoke';

@@ -172,3 +172,13 @@ export function retirement(
   const keep = Math.min(Math.max(LIMITS.tombstoneTtlMs, end - now), LIMITS.retiredTtlMs);
   return { retired, ttl: keep + LIMITS.ttlSlackMs };
 }
+
+/**
+ * The record an ended id leaves under its key in place of version `version`: empty, its times 0 (never
+ * live); with `mark`, it stays as the id's retirement record (stolen-id detection), else it is a tombstone.
+ */
+export function endedRecord(version: number, mark?: Retirement): SessionRecord {
+  const ended = makeRecord('', version + 1, 0, 0, 0);
+  if (mark !== undefined) ended.retired = mark.retired;
+  return ended;
+}

@@ -53,9 +53,9 @@ const ENDED_BY: ReadonlySet<string> = new Set<EndedBy>(['login', 'regenerate', '
  * of this user ended by logout/login/regenerate/destroy (key -> until when they are refused, epoch ms).
  * For stolen-id detection (what ended each of them is in a deny record of its own, read only when such a
  * cookie comes back, so that this record, read on each of the user's requests, stays small): `p` the
- * successors of a rotation no request has presented yet (successor key -> [until, the key it succeeded]), `o` when pending successors were last dropped
- * unconfirmed (the list was full): a rotation at or before it, or before `n`, proves nothing; `v` the
- * format ({@link USER_FORMAT}).
+ * successors of a rotation no request has presented yet (successor key -> [until, the key it succeeded]),
+ * `o` when pending successors were last dropped unconfirmed (the list was full): a rotation at or before it,
+ * or before `n`, proves nothing; `v` the format ({@link USER_FORMAT}).
  */
 interface UserRevocations {
   n?: number;
@@ -297,7 +297,8 @@ export class SealedRevocations {
           );
     if (successor !== undefined) {
       const succUser = successor.userId;
-      if (succUser === undefined) await this.#pendAnonymous(successor.key, pendUntil, b);
+      // An anonymous successor of regenerate: pending (not refused) under its own deny key until presented.
+      if (succUser === undefined) await this.#createDeny(successor.key, PENDING, pendUntil, b);
       else if (succUser !== rotated!.record.userId) {
         await this.#changeUser(succUser, b, (body) =>
           this.#pend(body, successor.key, rotated!.key, pendUntil, now),
@@ -411,20 +412,15 @@ export class SealedRevocations {
     }
   }
 
-  /** The pending mark of an anonymous successor (`found`) replaced by the confirmed one, by compare-and-set. */
-  async #confirmAnonymous(key: string, found: SessionRecord, b: Budget): Promise<void> {
-    const now = b.now;
-    const record = makeRecord(CONFIRMED, found.version + 1, found.createdAt, now, found.expiresAt);
-    const ttl = Math.max(0, found.expiresAt - now) + LIMITS.ttlSlackMs;
-    // false: someone wrote first (another request confirmed it, or a logout denied it): nothing to do.
-    await this.#calls.set(DENY_PREFIX + key, record, found.version, ttl, b);
-  }
-
-  /** An anonymous successor of regenerate, pending (not refused) until a request presents it. */
-  async #pendAnonymous(key: string, until: number, b: Budget): Promise<void> {
-    const now = b.now;
-    const mark = makeRecord(PENDING, 1, now, now, until);
-    await this.#calls.set(DENY_PREFIX + key, mark, null, until - now + LIMITS.ttlSlackMs, b);
+  /** The pending mark of an anonymous successor (`found`, as just read) replaced by the confirmed one. */
+  #confirmAnonymous(key: string, found: SessionRecord, b: Budget): Promise<void> {
+    // Written meanwhile (another request confirmed it, or a logout denied it): nothing to do.
+    return this.#change(
+      DENY_PREFIX + key,
+      b,
+      (current) => (current?.data === PENDING ? { data: CONFIRMED, until: current.expiresAt } : undefined),
+      found,
+    );
   }
 
   /**
@@ -432,9 +428,7 @@ export class SealedRevocations {
    * reason only (its refusal is the user's record). It replaces an anonymous successor's mark.
    */
   async #writeDeny(key: string, data: string, until: number, b: Budget): Promise<void> {
-    const now = b.now;
-    const deny = makeRecord(data, 1, now, now, until);
-    if (await this.#calls.set(DENY_PREFIX + key, deny, null, until - now + LIMITS.ttlSlackMs, b)) return;
+    if (await this.#createDeny(key, data, until, b)) return;
     // Something is there: the deny record of an earlier or concurrent end of the same cookie (kept as
     // it is), or the mark of a successor, which the denial replaces.
     await this.#change(DENY_PREFIX + key, b, (current) =>
@@ -444,9 +438,16 @@ export class SealedRevocations {
     );
   }
 
+  /** A new record under `dn.<key>` holding `data` until `until`; false when one is there already. */
+  #createDeny(key: string, data: string, until: number, b: Budget): Promise<boolean> {
+    const now = b.now;
+    const record = makeRecord(data, 1, now, now, until);
+    return this.#calls.set(DENY_PREFIX + key, record, null, until - now + LIMITS.ttlSlackMs, b);
+  }
+
   /**
-   * Adds one ended session to the user's deny list; until when the record must be kept. When the list is full, every older cookie of the user ends instead, but `keep` (the
-   * cookie issued in this response).
+   * Adds one ended session to the user's deny list; until when the record must be kept. When the list is
+   * full, every older cookie of the user ends instead, but `keep` (the cookie issued in this response).
    */
   #deny(body: UserRevocations, key: string, until: number, now: number, keep: string | undefined): number {
     const denied = body.d ?? Object.create(null);

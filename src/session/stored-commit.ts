@@ -20,6 +20,7 @@ import { encodeLegacyCookie } from './legacy.js';
 import { LIMITS, type ResolvedOptions } from './options.js';
 import {
   buildRecord,
+  endedRecord,
   isLive,
   issuedAt,
   isUsable,
@@ -433,11 +434,9 @@ async function retire(
   let version = expected;
   for (let attempt = 0; ; attempt++) {
     if (version !== null) {
-      const ended = makeRecord('', version + 1, 0, 0, 0);
       // With `mark`, the ended record stays as the id's retirement record (no delete).
-      if (mark !== undefined) ended.retired = mark.retired;
       const ttl = mark === undefined ? LIMITS.tombstoneTtlMs : mark.ttl;
-      if (await calls.set(key, ended, version, ttl, b)) {
+      if (await calls.set(key, endedRecord(version, mark), version, ttl, b)) {
         if (mark !== undefined) return;
         break;
       }
